@@ -1,0 +1,1 @@
+"""Legal-aid WeChat bot: the engine (settings, app factory, webhook, conversation, outbox)."""

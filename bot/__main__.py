@@ -1,0 +1,29 @@
+"""`python -m bot <command>`: serve, migrate, chat, and the operators' commands.
+
+Each command lives in a small module exposing `register(subparsers)`; adding one is one line in
+CLI_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+CLI_MODULES = [
+    "bot.cli.core",  # serve, migrate
+    "bot.cli.chat",  # chat: a terminal that talks to the server like WeChat does
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name in CLI_MODULES:
+        importlib.import_module(name).register(sub)
+    args = parser.parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""JSON API plumbing: declared operations, body/query parsing, errors, and the OpenAPI document.
+
+Every endpoint is declared with `@operation(...)` naming its pydantic request and response
+models; the OpenAPI file at /api/v1/openapi.json is generated from those declarations, so the
+document cannot drift from the code. Errors are always
+`{"error": {"code", "message" (localized), "fields": {...}}}` with the right status; no stack
+trace or personal data ever reaches a response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from bot.keys import metrics_key
+from i18n import locale_from_accept_language, t
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+MAX_JSON = 256 * 1024  # the largest form (an application) is a few KB
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, *, fields: dict[str, str] | None = None,
+                 message_key: str | None = None, headers: dict[str, str] | None = None,
+                 **params: object) -> None:
+        super().__init__(code)
+        self.status, self.code, self.fields = status, code, fields or {}
+        self.message_key = message_key or f"error.{code}"
+        self.params, self.headers = params, headers or {}
+
+
+def request_locale(request: web.Request) -> str:
+    return locale_from_accept_language(request.headers.get("Accept-Language"))
+
+
+def error_response(request: web.Request, exc: ApiError) -> web.Response:
+    loc = request_locale(request)
+    body = {"error": {"code": exc.code, "message": t(exc.message_key, loc, **exc.params),
+                      "fields": exc.fields}}
+    return web.json_response(body, status=exc.status, headers=exc.headers,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    """JSON errors for /api; timing per route; a generic 500 that leaks nothing."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+        else "unmatched"
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error")
+        return error_response(request, ApiError(exc.status, code))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, route)
+        request.app[metrics_key].errors.labels("api").inc()
+        return error_response(request, ApiError(500, "internal"))
+    finally:
+        request.app[metrics_key].http_latency.labels(route).observe(time.perf_counter() - started)
+
+
+def validation_fields(exc: ValidationError, locale: str) -> dict[str, str]:
+    """Pydantic errors -> {dotted.field: localized message}."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+        ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, int | float | str)}
+        key = f"validation.{err['type']}"
+        text = t(key, locale, **ctx) if key in _known_validation_keys(locale) else None
+        out.setdefault(loc, text or t("validation.invalid", locale))
+    return out
+
+
+def _known_validation_keys(locale: str) -> set[str]:
+    from i18n import catalog
+    return {k for k in catalog(locale) if k.startswith("validation.")}
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    if request.content_length is not None and request.content_length > MAX_JSON:
+        raise ApiError(413, "too_large")
+    raw = await request.content.read(MAX_JSON + 1)
+    if len(raw) > MAX_JSON:
+        raise ApiError(413, "too_large")
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        raise ApiError(400, "malformed_json") from None
+    return validate(request, model, data)
+
+
+def validate(request: web.Request, model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "validation", fields=validation_fields(exc, request_locale(request))
+                       ) from None
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    data = {k: v for k, v in request.query.items()}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "validation", fields=validation_fields(exc, request_locale(request))
+                       ) from None
+
+
+def json_ok(model: BaseModel | dict | list, status: int = 200) -> web.Response:
+    text = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(
+        model, ensure_ascii=False, default=str)
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+# --- declared operations and the OpenAPI document -------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: type[BaseModel] | None = None
+    auth: str | None = None  # 'bearer' (mini-program token) or 'api_key' (centre)
+    content_type: str = "application/json"  # of the success response
+    errors: tuple[int, ...] = field(default=())
+    headers: tuple[str, ...] = field(default=())  # required request headers
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(method: str, path: str, *, summary: str, tag: str, **kw: Any) -> Callable:
+    def deco(fn: Callable) -> Callable:
+        OPERATIONS.append(Operation(method.upper(), path, fn, summary, tag, **kw))
+        return fn
+    return deco
+
+
+def add_operations(app: web.Application) -> None:
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, op.handler)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+}
+
+
+def openapi_document(base_url: str) -> dict:
+    models = {m for op in OPERATIONS for m in (op.body, op.response, op.query) if m}
+    _, defs = models_json_schema(
+        [(m, "validation" if m is not None else "serialization") for m in
+         sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = defs.get("$defs", {})
+    schemas["Error"] = ERROR_SCHEMA
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
+                                "operationId": op.handler.__name__}
+        params = []
+        for part in op.path.split("/"):
+            if part.startswith("{"):
+                params.append({"name": part.strip("{}"), "in": "path", "required": True,
+                               "schema": {"type": "string"}})
+        if op.query:
+            for name, f in op.query.model_fields.items():
+                params.append({"name": f.alias or name, "in": "query",
+                               "required": f.is_required(),
+                               "schema": _strip_title(op.query.model_json_schema()
+                                                      ["properties"][f.alias or name])})
+        for header in op.headers:
+            params.append({"name": header, "in": "header", "required": True,
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+        if params:
+            item["parameters"] = params
+        if op.body:
+            item["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        ok: dict[str, Any] = {"description": "OK"}
+        if op.response:
+            ok["content"] = {op.content_type: {
+                "schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}}}
+        elif op.content_type != "application/json":
+            ok["content"] = {op.content_type: {"schema": {"type": "string", "format": "binary"}}}
+        responses: dict[str, Any] = {str(op.status): ok}
+        errs = set(op.errors) | {400, 422} if (op.body or op.query) else set(op.errors)
+        if op.auth:
+            errs |= {401}
+            item["security"] = [{"bearer": []} if op.auth == "bearer" else {"apiKey": []}]
+        for code in sorted(errs):
+            responses[str(code)] = {"description": "Error", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}}
+        item["responses"] = responses
+        paths.setdefault(op.path, {})[op.method.lower()] = item
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Legal-aid WeChat backend", "version": "1"},
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}},
+    }
+
+
+def _strip_title(schema: dict) -> dict:
+    return {k: v for k, v in schema.items() if k != "title"}

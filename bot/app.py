@@ -1,0 +1,82 @@
+"""The application factory: settings in, a ready aiohttp application out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from bot import db, outbox, scheduler
+from bot.api import error_middleware
+from bot.keys import (
+    http_key,
+    metrics_key,
+    outbox_wakeup_key,
+    policy_key,
+    settings_key,
+    tasks_key,
+    wechat_api_key,
+)
+from bot.metrics import Metrics
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
+    """Build the application. `wechat_api` replaces the WeChat client (tests pass none: they
+    point BOT_WECHAT_API_BASE at a fake server instead)."""
+    from handlers import setup_routes
+    from models.policy import load_policy
+
+    settings = settings.resolve_dev_defaults()
+    app = web.Application(middlewares=[error_middleware], client_max_size=11 * 1024 * 1024)
+    app[settings_key] = settings
+    app[policy_key] = load_policy(settings.policy)
+    app[metrics_key] = Metrics()
+    app[outbox_wakeup_key] = asyncio.Event()
+    app[tasks_key] = set()
+    app.cleanup_ctx.append(orm_ctx)
+    app.cleanup_ctx.append(http_ctx(wechat_api))
+    if settings.background:
+        app.cleanup_ctx.append(background_ctx)
+    setup_routes(app)
+    return app
+
+
+async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with db.orm(app[settings_key]):
+        yield
+
+
+def http_ctx(wechat_api):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from bot.wechat.api import WeChatAPI
+
+        s = app[settings_key]
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        app[http_key] = session
+        app[wechat_api_key] = wechat_api or WeChatAPI(
+            session, base_url=s.wechat_api_base, app_id=s.wechat_app_id,
+            app_secret=s.wechat_app_secret, wxa_app_id=s.wxa_app_id,
+            wxa_app_secret=s.wxa_app_secret,
+        )
+        yield
+        await session.close()
+    return ctx
+
+
+async def background_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox dispatcher and the scheduler, started after the ORM, cancelled before it."""
+    tasks = app[tasks_key]
+    for coro in (outbox.Dispatcher(app).run(), scheduler.run(app)):
+        task = asyncio.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    yield
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

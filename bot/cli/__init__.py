@@ -1,0 +1,28 @@
+"""CLI commands. Helpers shared by the commands that work on the database directly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from bot.settings import Settings
+
+T = TypeVar("T")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_with_db(fn: Callable[[Settings], Awaitable[T]]) -> T:
+    """Open the database (migrating it), run `fn(settings)`, close it."""
+    from bot import db
+
+    async def go() -> T:
+        settings = Settings().resolve_dev_defaults()
+        async with db.orm(settings):
+            return await fn(settings)
+
+    return asyncio.run(go())

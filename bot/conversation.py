@@ -1,0 +1,305 @@
+"""The conversation engine: one inbound message in, one reply out, state saved, all atomic.
+
+Order of routing (DESIGN "How a chat message travels", step 5): the message is deduplicated
+and the user's row locked; then events (subscribe, scan, click); then global commands (菜单,
+帮助, 取消, 返回, 人工, 中文/English, 继续); then prefix commands (绑定 <code> ...); then the
+active flow's step; else the menu, which is what an idle user talks to.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from tortoise.transactions import in_transaction
+
+from bot import flowkit
+from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Stay, Start, Step
+from bot.keys import metrics_key, settings_key
+from bot.wechat.protocol import Incoming
+from models.conversation import Conversation
+from models.inbound import InboundMessage
+from models.masking import mask_openid
+
+log = logging.getLogger(__name__)
+
+# Exact whole-message words (after trimming punctuation) for the global commands.
+GLOBAL_WORDS: dict[str, str] = {
+    **dict.fromkeys(["菜单", "主菜单", "0", "menu", "m"], "menu"),
+    **dict.fromkeys(["帮助", "help", "?", "？", "h"], "help"),
+    **dict.fromkeys(["取消", "cancel", "退出", "quit"], "cancel"),
+    **dict.fromkeys(["返回", "上一步", "back"], "back"),
+    **dict.fromkeys(["人工", "转人工", "人工服务", "human"], "human"),
+    **dict.fromkeys(["中文", "简体中文", "chinese"], "lang_zh"),
+    **dict.fromkeys(["english", "英文", "英语"], "lang_en"),
+    **dict.fromkeys(["继续", "continue", "resume"], "resume"),
+}
+_TRIM = " \t\r\n。.!！~～、，,"
+MAX_TEXT = 4000  # a chat answer longer than this is cut; no form field needs more
+
+
+def command_word(text: str) -> str | None:
+    return GLOBAL_WORDS.get(text.strip(_TRIM).lower())
+
+
+async def handle(app: web.Application, inc: Incoming) -> str | None:
+    """Handle one message; returns the passive reply text, or None for 'success'."""
+    metrics = app[metrics_key]
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        conv = await Conversation.select_for_update().using_db(conn).get_or_none(openid=inc.openid)
+        if conv is None:
+            await Conversation.bulk_create(
+                [Conversation(openid=inc.openid)], ignore_conflicts=True, using_db=conn
+            )
+            conv = await Conversation.select_for_update().using_db(conn).get(openid=inc.openid)
+        prior = await InboundMessage.filter(dedupe_key=inc.dedupe_key).using_db(conn).first()
+        if prior is not None:
+            metrics.duplicates.inc()
+            return prior.reply
+        ctx = Ctx(app=app, conn=conn, conv=conv, inc=inc, now=now)
+        reply = await route(ctx)
+        if ctx.extras and reply is not None:
+            reply = "\n".join([*ctx.extras, reply])
+        await InboundMessage.create(
+            dedupe_key=inc.dedupe_key, openid=inc.openid, msg_type=inc.kind, reply=reply,
+            using_db=conn,
+        )
+        conv.version += 1
+        await conv.save(using_db=conn)
+    return reply
+
+
+async def route(ctx: Ctx) -> str | None:
+    inc = ctx.inc
+    if inc.kind == "event":
+        return await on_event(ctx)
+    flow, step = active(ctx)
+    if inc.kind == "voice" and inc.text:
+        inc.kind = "text"  # WeChat's speech recognition: treat as typed text
+    if inc.kind != "text":
+        if step is not None and inc.kind in step.accepts and not expired(ctx, flow):
+            return await run_step(ctx, flow, step)
+        polite = ctx.t(f"unsupported.{inc.kind}" if inc.kind in _POLITE else "unsupported.other")
+        return polite + ("\n\n" + await prompt_of(ctx, step) if step else "")
+    ctx.text = (inc.text or "").strip()[:MAX_TEXT]
+    raw_step = step is not None and step.raw
+    word = command_word(ctx.text)
+    if word and not (raw_step and word == "menu" and ctx.text.strip() == "0"):
+        return await global_command(ctx, word, flow, step)
+    if not raw_step:
+        for pattern, fn in flowkit.COMMANDS:
+            m = pattern.match(ctx.text)
+            if m:
+                return await apply(ctx, await fn(ctx, m), flow)
+    if flow is not None and step is not None:
+        if expired(ctx, flow):
+            pause(ctx, flow)
+            return ctx.t("resume.expired", title=ctx.t(flow.title),
+                                 minutes=ctx.settings.conversation_timeout // 60) + "\n\n" + await menu_text(ctx)
+        return await run_step(ctx, flow, step)
+    return await menu(ctx)
+
+
+_POLITE = {"image", "voice", "video", "shortvideo", "location", "link"}
+
+
+def active(ctx: Ctx) -> tuple[Flow | None, Step | None]:
+    flow = flowkit.FLOWS.get(ctx.conv.flow or "")
+    if flow is None:
+        return None, None
+    return flow, flow.step(ctx.conv.step)
+
+
+def expired(ctx: Ctx, flow: Flow | None) -> bool:
+    exp = ctx.conv.expires_at
+    return bool(flow and flow.resumable and exp is not None and exp < ctx.now)
+
+
+def pause(ctx: Ctx, flow: Flow) -> None:
+    c = ctx.conv
+    c.paused = {"flow": flow.name, "step": c.step, "data": c.data, "history": c.history}
+    clear(ctx)
+
+
+def clear(ctx: Ctx) -> None:
+    c = ctx.conv
+    c.flow = c.step = None
+    c.data, c.history, c.expires_at = {}, [], None
+
+
+async def run_step(ctx: Ctx, flow: Flow | None, step: Step) -> str | None:
+    if step.choices:
+        choices = await resolve_choices(ctx, step)
+        ctx.choice = pick(ctx.text, choices, ctx.locale)
+        if ctx.choice is None and ctx.inc.kind == "text":
+            return ctx.t("choice.invalid", n=len(choices)) + "\n\n" + await prompt_of(ctx, step)
+    return await apply(ctx, await step.handle(ctx), flow)
+
+
+async def apply(ctx: Ctx, outcome: Outcome, flow: Flow | None) -> str | None:
+    """Carry out a step's outcome on the state and render the reply."""
+    c = ctx.conv
+    timeout = timedelta(seconds=ctx.app[settings_key].conversation_timeout)
+    if isinstance(outcome, Start):
+        target = flowkit.FLOWS[outcome.flow]
+        c.flow, c.step = target.name, target.first
+        c.data, c.history, c.paused = dict(outcome.data or {}), [], None
+        c.expires_at = ctx.now + timeout
+        prompt = await prompt_of(ctx, target.steps[0])
+        return prompt if outcome.say is None else outcome.say + "\n\n" + prompt
+    if isinstance(outcome, Done):
+        if flow is not None:
+            ctx.app[metrics_key].flow_completions.labels(flow.name).inc()
+        clear(ctx)
+        return outcome.say
+    if flow is None:  # a command answered Next/Stay with no flow: just say it
+        return outcome.say
+    if isinstance(outcome, Stay):
+        c.expires_at = ctx.now + timeout
+        return outcome.say + "\n\n" + await prompt_of(ctx, flow.step(c.step))
+    assert isinstance(outcome, Next)
+    if c.step and c.step != outcome.step:
+        c.history = [*c.history, c.step]
+    c.step = outcome.step
+    c.expires_at = ctx.now + timeout
+    prompt = await prompt_of(ctx, flow.step(outcome.step))
+    return prompt if outcome.say is None else outcome.say + "\n\n" + prompt
+
+
+async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | None) -> str | None:
+    c = ctx.conv
+    if word == "menu":
+        if flow is not None and flow.resumable:
+            pause(ctx, flow)
+            return ctx.t("menu.paused", title=ctx.t(flow.title)) + "\n\n" + await menu_text(ctx)
+        clear(ctx)
+        return await menu_text(ctx)
+    if word == "help":
+        text = ctx.t("help.text")
+        return text + ("\n\n" + await prompt_of(ctx, step) if step else "")
+    if word == "cancel":
+        if flow is None:
+            return ctx.t("cancel.nothing") + "\n\n" + await menu_text(ctx)
+        if flow.on_cancel:
+            await flow.on_cancel(ctx)
+        clear(ctx)
+        return ctx.t("cancel.done", title=ctx.t(flow.title)) + "\n\n" + await menu_text(ctx)
+    if word == "back":
+        if step is None:
+            return ctx.t("back.nothing") + "\n\n" + await menu_text(ctx)
+        if not c.history:
+            return ctx.t("back.first") + "\n\n" + await prompt_of(ctx, step)
+        *rest, previous = c.history
+        c.history, c.step = rest, previous
+        c.expires_at = ctx.now + timedelta(seconds=ctx.app[settings_key].conversation_timeout)
+        return await prompt_of(ctx, flow.step(previous))
+    if word in ("lang_zh", "lang_en"):
+        c.locale = "zh_CN" if word == "lang_zh" else "en"
+        tail = await prompt_of(ctx, step) if step else await menu_text(ctx)
+        return ctx.t("language.switched") + "\n\n" + tail
+    if word == "resume":
+        paused = c.paused
+        if not paused or paused.get("flow") not in flowkit.FLOWS:
+            return ctx.t("resume.nothing") + "\n\n" + await menu_text(ctx)
+        target = flowkit.FLOWS[paused["flow"]]
+        c.flow, c.step = target.name, paused.get("step") or target.first
+        c.data, c.history, c.paused = paused.get("data") or {}, paused.get("history") or [], None
+        c.expires_at = ctx.now + timedelta(seconds=ctx.app[settings_key].conversation_timeout)
+        return ctx.t("resume.done", title=ctx.t(target.title)) + "\n\n" + await prompt_of(
+            ctx, target.step(c.step) or target.steps[0])
+    if word == "human":
+        name = flowkit.GLOBAL_FLOWS.get("human")
+        if name in flowkit.FLOWS:
+            if flow is not None and flow.name != name and flow.resumable:
+                pause(ctx, flow)
+            return await apply(ctx, Start(name), None)
+        return ctx.t("human.not_ready")
+    raise AssertionError(word)
+
+
+async def on_event(ctx: Ctx) -> str | None:
+    inc, c = ctx.inc, ctx.conv
+    event = inc.event or ""
+    if event == "unsubscribe":
+        c.subscribed = False
+        clear(ctx)
+        c.paused = None
+        log.info("unsubscribed %s", mask_openid(inc.openid))
+        return None
+    if event in ("subscribe", "subscribe_scan"):
+        c.subscribed = True
+        welcome = ctx.t("welcome")
+        if event == "subscribe_scan" and inc.event_key:
+            return welcome + "\n\n" + await on_scene(ctx, inc.event_key)
+        return welcome + "\n\n" + await menu_text(ctx)
+    if event == "scan" and inc.event_key:
+        return await on_scene(ctx, inc.event_key)
+    if event == "click" and inc.event_key:
+        word = CLICK_KEYS.get(inc.event_key.upper())
+        flow, step = active(ctx)
+        if word:
+            return await global_command(ctx, word, flow, step)
+        ctx.text = inc.event_key
+        return await menu(ctx, by_key=inc.event_key.lower())
+    return None  # view, location reports, template delivery receipts ...: nothing to say
+
+
+# Custom-menu CLICK keys configured in the official account's menu (see README).
+CLICK_KEYS = {"MENU": "menu", "HELP": "help", "HUMAN": "human", "LANG": "lang_en"}
+
+
+async def on_scene(ctx: Ctx, scene: str) -> str:
+    prefix, _, rest = scene.partition(":")
+    handler = flowkit.SCENES.get(prefix)
+    if handler is None:
+        return ctx.t("scene.unknown") + "\n\n" + await menu_text(ctx)
+    flow, _ = active(ctx)
+    reply = await apply(ctx, await handler(ctx, rest), flow)
+    return reply or ""
+
+
+async def resolve_choices(ctx: Ctx, step: Step) -> list[flowkit.Choice]:
+    return list(await step.choices(ctx) if callable(step.choices) else step.choices)
+
+
+def pick(text: str, choices: list[flowkit.Choice], locale: str) -> str | None:
+    """Match an answer to a choice: its number, its label in any locale, or one of its words."""
+    from i18n import LOCALES, t
+    answer = text.strip(_TRIM).lower()
+    m = re.fullmatch(r"[\(（]?(\d{1,2})[\)）]?", answer)
+    if m:
+        n = int(m.group(1))
+        return choices[n - 1].value if 1 <= n <= len(choices) else None
+    for ch in choices:
+        labels = {t(ch.label, loc, **(ch.label_fields or {})).lower() for loc in LOCALES}
+        if answer in labels or answer in {w.lower() for w in ch.words}:
+            return ch.value
+    return None
+
+
+async def prompt_of(ctx: Ctx, step: Step | None) -> str:
+    if step is None:
+        return await menu_text(ctx)
+    text = ctx.t(step.prompt) if isinstance(step.prompt, str) else await step.prompt(ctx)
+    if step.choices:
+        choices = await resolve_choices(ctx, step)
+        lines = [
+            f"{i}. {ctx.t(ch.label, **(ch.label_fields or {}))}"
+            for i, ch in enumerate(choices, start=1)
+        ]
+        text += "\n" + "\n".join(lines)
+    return text + "\n" + ctx.t("flow.hint")
+
+
+async def menu_text(ctx: Ctx) -> str:
+    from handlers.flows.menu import render_menu
+    return await render_menu(ctx)
+
+
+async def menu(ctx: Ctx, by_key: str | None = None) -> str | None:
+    from handlers.flows.menu import choose
+    outcome = await choose(ctx, by_key=by_key)
+    return await apply(ctx, outcome, None)

@@ -1,0 +1,90 @@
+"""Tortoise ORM set-up: config from settings, migrations, transactions, the leader lock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.executor import MigrationExecutor
+
+from bot.settings import Settings
+from models import MODEL_MODULES
+from models import fields as encrypted_fields
+
+log = logging.getLogger(__name__)
+APP_LABEL = "models"
+MIGRATIONS = "models.migrations"
+# sqlite: WAL with synchronous=NORMAL survives a process crash and costs no fsync per commit;
+# busy_timeout lets the CLI write while the server runs.
+SQLITE_PRAGMAS = "journal_mode=WAL&synchronous=NORMAL&busy_timeout=5000"
+
+
+def database_url(settings: Settings) -> str:
+    url = settings.db_url
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite://").split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
+        if "?" not in url:
+            url += "?" + SQLITE_PRAGMAS
+    return url
+
+
+def tortoise_config(settings: Settings) -> dict:
+    return {
+        "connections": {"default": database_url(settings)},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "migrations": MIGRATIONS,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For the tortoise CLI (`tortoise -c bot.db.TORTOISE_ORM makemigrations`): default settings.
+def _cli_config() -> dict:
+    return tortoise_config(Settings())
+
+
+async def migrate() -> None:
+    """Apply committed migrations on the open default connection (idempotent)."""
+    config = {APP_LABEL: {"models": MODEL_MODULES, "migrations": MIGRATIONS}}
+    await MigrationExecutor(connections.get("default"), config).migrate()
+
+
+@asynccontextmanager
+async def orm(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[None]:
+    """Open the database (and migrate it) for the lifetime of the block."""
+    assert settings.secret_key, "resolve_dev_defaults() first"
+    old = [k.strip() for k in (settings.old_secret_keys or "").split(",") if k.strip()]
+    encrypted_fields.configure(settings.secret_key, old)
+    # The global fallback lets aiohttp's request tasks, which do not inherit the start-up
+    # task's context, see the ORM.
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    try:
+        if run_migrations:
+            await migrate()
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+def is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+async def try_leader_lock(conn, key: int) -> bool:
+    """Inside a transaction on PostgreSQL: take a transaction-scoped advisory lock if free.
+
+    Only the holder runs scheduled jobs in that tick; the lock goes with the transaction, so a
+    crashed leader never blocks the others. sqlite has one process, which is always the leader.
+    """
+    if conn.capabilities.dialect != "postgres":
+        return True
+    row = await conn.execute_query_dict("SELECT pg_try_advisory_xact_lock($1) AS ok", [key])
+    return bool(row[0]["ok"])

@@ -1,0 +1,174 @@
+"""The vocabulary flows are declared in: steps, choices, outcomes, and the per-message context.
+
+A flow is a table of small steps. A step has a prompt (an i18n key, or a function when the
+prompt shows collected data), optional numbered choices, the message kinds it accepts, and one
+async handler that stores the answer and says where to go next by returning an Outcome.
+Flows and chat commands register themselves here; the engine (bot.conversation) runs them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from i18n import t
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+    from bot.settings import Settings
+    from bot.wechat.protocol import Incoming
+    from models.conversation import Conversation
+    from models.policy import Policy
+
+
+# --- outcomes a step returns ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """Go to `step` (remembered for 返回) and ask its prompt, after `say` if given."""
+    step: str
+    say: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """Answer not accepted: say why and ask the same step again."""
+    say: str
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The flow is finished: clear its state and answer `say`."""
+    say: str
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start another flow (clearing the current one), optionally with initial data."""
+    flow: str
+    data: dict[str, Any] | None = None
+    say: str | None = None
+
+
+Outcome = Next | Stay | Done | Start
+
+
+# --- declarations ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A numbered option. `words` are more answers that pick it (是, 否, yes ...)."""
+    value: str
+    label: str  # i18n key
+    words: tuple[str, ...] = ()
+    label_fields: dict[str, Any] | None = None
+
+
+Prompt = str | Callable[["Ctx"], Awaitable[str]]
+Choices = Sequence[Choice] | Callable[["Ctx"], Awaitable[Sequence[Choice]]]
+Handler = Callable[["Ctx"], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    prompt: Prompt
+    handle: Handler
+    choices: Choices = ()
+    accepts: frozenset[str] = frozenset({"text"})  # also image, location ... for such steps
+    raw: bool = False  # free text: '0' and prefix commands are answers here, not commands
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    name: str
+    title: str  # i18n key, shown in 'cancelled X' and resume offers
+    steps: tuple[Step, ...]
+    resumable: bool = True
+    on_cancel: Callable[["Ctx"], Awaitable[None]] | None = None
+
+    @property
+    def first(self) -> str:
+        return self.steps[0].name
+
+    def step(self, name: str | None) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What a step sees: the message, the user's state (locked), the transaction, services."""
+
+    app: web.Application
+    conn: BaseDBAsyncClient
+    conv: Conversation
+    inc: Incoming
+    now: datetime
+    text: str = ""  # the answer as text (voice recognised, stripped)
+    choice: str | None = None  # the picked Choice.value when the step has choices
+    extras: list[str] = field(default_factory=list)  # lines to prepend to the reply
+
+    @property
+    def openid(self) -> str:
+        return self.conv.openid
+
+    @property
+    def locale(self) -> str:
+        return self.conv.locale
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.conv.data
+
+    @property
+    def settings(self) -> Settings:
+        from bot.keys import settings_key
+        return self.app[settings_key]
+
+    @property
+    def policy(self) -> Policy:
+        from bot.keys import policy_key
+        return self.app[policy_key]
+
+    def t(self, key: str, /, **fields: object) -> str:
+        return t(key, self.locale, **fields)
+
+    async def enqueue(self, **kw: Any) -> None:
+        """Queue a push in this message's transaction (see bot.outbox.enqueue)."""
+        from bot.outbox import enqueue
+        await enqueue(conn=self.conn, **kw)
+
+
+# --- registries -----------------------------------------------------------------------------
+
+FLOWS: dict[str, Flow] = {}
+# Prefix commands with an argument (绑定 <code>, 投诉 <text> ...): (pattern, handler).
+COMMANDS: list[tuple[re.Pattern[str], Callable[[Ctx, re.Match[str]], Awaitable[Outcome]]]] = []
+# QR scene prefixes (the part before ':') -> handler(ctx, rest of the scene).
+SCENES: dict[str, Callable[[Ctx, str], Awaitable[Outcome]]] = {}
+# Global words that start a flow when it exists (人工 -> handoff); the engine checks FLOWS.
+GLOBAL_FLOWS: dict[str, str] = {"human": "handoff"}
+
+
+def register_flow(flow: Flow) -> Flow:
+    FLOWS[flow.name] = flow
+    return flow
+
+
+def command(pattern: str) -> Callable:
+    def deco(fn: Callable[[Ctx, re.Match[str]], Awaitable[Outcome]]) -> Callable:
+        COMMANDS.append((re.compile(pattern, re.IGNORECASE | re.DOTALL), fn))
+        return fn
+    return deco
+
+
+def scene(prefix: str) -> Callable:
+    def deco(fn: Callable[[Ctx, str], Awaitable[Outcome]]) -> Callable:
+        SCENES[prefix] = fn
+        return fn
+    return deco

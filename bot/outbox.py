@@ -1,0 +1,233 @@
+"""The transactional outbox: queue a push with its cause; a dispatcher delivers it.
+
+`enqueue()` writes a row in the caller's transaction, keyed by a dedupe key (the same cause
+queues one row, however often it is retried). The dispatcher claims due rows (FOR UPDATE SKIP
+LOCKED on PostgreSQL, so several workers share the work), marks them 'sending' with a lease,
+sends outside any transaction, then records the result: 'sent', a retry with exponential backoff,
+or 'failed' (permanent error or attempts exhausted). A worker that dies mid-send leaves a lease
+that expires, and another worker sends the row again: delivery is at least once, and template
+sends carry client_msg_id = the dedupe key so WeChat drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from bot.keys import http_key, metrics_key, outbox_wakeup_key, settings_key, wechat_api_key
+from models.masking import mask_openid
+from models.outbox import Channel, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)  # a claimed row is retried by others if not settled by then
+BATCH = 20  # rows claimed per round; small so several workers share a burst
+MAX_BACKOFF = 3600.0  # seconds; a push is retried at least hourly until attempts run out
+WECHAT_CHANNELS = {Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE}
+
+
+async def enqueue(
+    *,
+    channel: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    recipient: str = "",
+    kind: str = "message",
+    region: str | None = None,
+    delay_seconds: float = 0,
+    conn: BaseDBAsyncClient | None = None,
+) -> None:
+    """Queue one push; a second call with the same dedupe_key does nothing."""
+    row = OutboxMessage(
+        dedupe_key=dedupe_key[:191], channel=str(channel), recipient=recipient, payload=payload,
+        kind=kind, region=region, status=OutboxStatus.PENDING,
+        next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay_seconds),
+    )
+    await OutboxMessage.bulk_create([row], ignore_conflicts=True, using_db=conn)
+
+
+def wake(app: web.Application) -> None:
+    """Tell this process's dispatcher there may be new rows (others find them by polling)."""
+    event = app.get(outbox_wakeup_key)
+    if event is not None:
+        event.set()
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try: 5, 10, 20 ... capped, with jitter so retries spread."""
+    return min(MAX_BACKOFF, 5.0 * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+def client_msg_id(dedupe_key: str) -> str:
+    # WeChat caps client_msg_id at 64 characters; a hash keeps long keys unique.
+    return dedupe_key if len(dedupe_key) <= 64 else hashlib.sha256(dedupe_key.encode()).hexdigest()
+
+
+class Dispatcher:
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.settings = app[settings_key]
+        self.metrics = app[metrics_key]
+
+    async def run(self) -> None:
+        wakeup = self.app[outbox_wakeup_key]
+        while True:
+            try:
+                sent = await self.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # database down: keep the loop alive and try again later
+                log.exception("outbox round failed")
+                self.metrics.errors.labels("outbox").inc()
+                sent = 0
+            if sent:
+                continue
+            wakeup.clear()
+            try:
+                await asyncio.wait_for(wakeup.wait(), self.settings.outbox_interval)
+            except TimeoutError:
+                pass
+
+    async def claim(self, limit: int = BATCH) -> list[OutboxMessage]:
+        now = datetime.now(UTC)
+        due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) | Q(
+            status=OutboxStatus.SENDING, locked_until__lt=now
+        )
+        async with in_transaction() as conn:
+            rows = await (
+                OutboxMessage.filter(due).order_by("next_attempt_at", "id").limit(limit)
+                .select_for_update(skip_locked=True).using_db(conn)
+            )
+            if not rows:
+                return []
+            await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
+                status=OutboxStatus.SENDING, locked_until=now + LEASE, attempts=F("attempts") + 1
+            )
+        for r in rows:
+            r.attempts += 1
+        return rows
+
+    async def dispatch_once(self, limit: int = BATCH) -> int:
+        rows = await self.claim(limit)
+        if rows:
+            await asyncio.gather(*(self.deliver(r) for r in rows))
+        return len(rows)
+
+    async def deliver(self, row: OutboxMessage) -> None:
+        from bot.wechat.api import WeChatAPIError
+
+        try:
+            await self.send(row)
+        except WeChatAPIError as exc:
+            if exc.outside_window and row.channel == Channel.WECHAT_TEXT:
+                await self.fall_back_to_template(row, exc)
+            elif exc.permanent:
+                await self.settle(row, OutboxStatus.FAILED, f"{exc.errcode} {exc.errmsg}")
+            else:
+                await self.retry(row, f"{exc.errcode} {exc.errmsg}")
+        except PermanentError as exc:
+            await self.settle(row, OutboxStatus.FAILED, str(exc))
+        except Exception as exc:  # network errors, receiver 5xx, our bugs: retry, never lose
+            log.warning("outbox row %s (%s) failed: %s", row.id, row.channel, type(exc).__name__)
+            retryable = getattr(exc, "retryable", True)
+            if retryable:
+                await self.retry(row, type(exc).__name__ + " " + str(exc)[:150])
+            else:
+                await self.settle(row, OutboxStatus.FAILED, type(exc).__name__ + " " + str(exc))
+        else:
+            await self.settle(row, OutboxStatus.SENT, None)
+
+    async def send(self, row: OutboxMessage) -> None:
+        s, p = self.settings, row.payload
+        if row.channel in WECHAT_CHANNELS and _dev_sink(s):
+            log.info("dev: %s to %s kept in the outbox (no WeChat)", row.channel,
+                     mask_openid(row.recipient))
+            return
+        api = self.app[wechat_api_key]
+        if row.channel == Channel.WECHAT_TEXT:
+            await api.send_text(row.recipient, p["text"])
+        elif row.channel == Channel.WECHAT_TEMPLATE:
+            if not p.get("template_id"):
+                raise PermanentError("no template id configured")
+            await api.send_template(
+                row.recipient, p["template_id"], p.get("data", {}), url=p.get("url"),
+                miniprogram=p.get("miniprogram"), client_msg_id=client_msg_id(row.dedupe_key),
+            )
+        elif row.channel == Channel.WXA_SUBSCRIBE:
+            if not p.get("template_id"):
+                raise PermanentError("no subscribe template id configured")
+            await api.send_subscribe(row.recipient, p["template_id"], p.get("data", {}),
+                                     page=p.get("page"))
+        elif row.channel == Channel.WECOM:
+            from bot.push import send_wecom_markdown
+            url = row.recipient or s.wecom_webhook_url
+            if not url:
+                raise PermanentError("BOT_WECOM_WEBHOOK_URL is not set")
+            await send_wecom_markdown(self.app[http_key], url, p["markdown"])
+        elif row.channel == Channel.CENTER_WEBHOOK:
+            from bot.push import post_signed_webhook
+            if not (s.center_webhook_url and s.center_webhook_secret):
+                raise PermanentError("BOT_CENTER_WEBHOOK_URL/SECRET are not set")
+            body = json.dumps(p["body"], ensure_ascii=False, sort_keys=True).encode("utf-8")
+            await post_signed_webhook(self.app[http_key], s.center_webhook_url,
+                                      s.center_webhook_secret, row.dedupe_key, p["event"], body)
+        else:
+            raise PermanentError(f"unknown channel {row.channel}")
+
+    async def fall_back_to_template(self, row: OutboxMessage, exc: Exception) -> None:
+        """45015: the user has not written within 48 h; a template message may still reach them."""
+        fallback = row.payload.get("fallback_template")
+        if not fallback or not fallback.get("template_id"):
+            await self.settle(row, OutboxStatus.FAILED, "45015 outside the 48 h window")
+            return
+        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
+            channel=Channel.WECHAT_TEMPLATE, payload={**fallback, "fallback_of": "wechat_text"},
+            status=OutboxStatus.PENDING, next_attempt_at=datetime.now(UTC), locked_until=None,
+            last_error="45015 -> template",
+        )
+        self.metrics.outbox_retries.labels(row.channel).inc()
+
+    async def retry(self, row: OutboxMessage, error: str) -> None:
+        if row.attempts >= self.settings.outbox_max_attempts:
+            await self.settle(row, OutboxStatus.FAILED, f"gave up after {row.attempts}: {error}")
+            return
+        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.PENDING, locked_until=None, last_error=error[:255],
+            next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff(row.attempts)),
+        )
+        self.metrics.outbox_retries.labels(row.channel).inc()
+
+    async def settle(self, row: OutboxMessage, status: OutboxStatus, error: str | None) -> None:
+        now = datetime.now(UTC)
+        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
+            status=status, locked_until=None, last_error=error[:255] if error else None,
+            sent_at=now if status == OutboxStatus.SENT else None,
+        )
+        if status == OutboxStatus.SENT:
+            self.metrics.outbox_sent.labels(row.channel).inc()
+        else:
+            log.warning("outbox row %s (%s) failed for good: %s", row.id, row.channel, error)
+            self.metrics.outbox_failed.labels(row.channel).inc()
+
+
+class PermanentError(Exception):
+    """A push that can never succeed as queued (missing configuration, unknown channel)."""
+
+
+def _dev_sink(settings) -> bool:
+    """In development without real WeChat credentials, pushes stay in the outbox as 'sent'.
+
+    `python -m bot chat` shows them (GET /dev/outbox), so the whole product can be tried
+    without an official account.
+    """
+    return settings.env == "development" and (settings.dev_credentials
+                                               or not settings.wechat_app_secret)

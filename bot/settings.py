@@ -1,0 +1,115 @@
+"""Settings from the environment (prefix BOT_). Nothing is read at import time.
+
+`Settings()` reads the environment; tests build `Settings(_env_file=None, database_url=...)`.
+`resolve_dev_defaults()` fills what a developer did not configure (WeChat token and AES key,
+BOT_SECRET_KEY) from a file under BOT_DATA_DIR, creating it once, so `python -m bot serve`
+and `python -m bot chat` agree without any set-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRETS_FILE = "dev-secrets.json"  # under data_dir; never committed (data/ is ignored)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str | None = None  # None -> sqlite file in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_max_clock_skew: int = 300  # seconds; 0 disables the check
+    wxa_app_id: str | None = None
+    wxa_app_secret: str | None = None
+
+    wecom_webhook_url: str | None = None
+    center_webhook_url: str | None = None
+    center_webhook_secret: str | None = None
+
+    secret_key: str | None = None  # encrypts personal data, hashes tokens
+    old_secret_keys: str | None = None  # comma-separated keys still accepted for decryption
+    policy: str = "national"
+    timezone: str = "Asia/Shanghai"
+    public_base_url: str = "http://127.0.0.1:8080"  # links in digests and pushes
+
+    conversation_timeout: int = 30 * 60  # seconds of idleness before a flow is paused
+    token_ttl_days: int = 7  # mini-program session token lifetime
+    outbox_max_attempts: int = 8  # then the row is 'failed' and visible to staff
+    outbox_interval: float = 1.0  # seconds between dispatcher polls when idle
+    scheduler_interval: float = 30.0  # seconds between scheduler ticks
+    background: bool = True  # run the outbox dispatcher and scheduler in this process
+    chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
+    log_level: str = "INFO"
+
+    # Filled by resolve_dev_defaults(); True when we generated WeChat credentials ourselves.
+    dev_credentials: bool = Field(default=False, exclude=True)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.data_dir / 'bot.sqlite3').as_posix()}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    def resolve_dev_defaults(self) -> Settings:
+        """Return settings with dev WeChat credentials and secret key filled in where unset.
+
+        Production refuses to start without them rather than inventing keys.
+        """
+        missing_wechat = not self.wechat_token
+        if self.env == "production":
+            absent = [n for n in ("wechat_token", "secret_key") if not getattr(self, n)]
+            if absent:
+                names = ", ".join("BOT_" + n.upper() for n in absent)
+                raise SystemExit(f"production needs {names}")
+            return self
+        if not missing_wechat and self.secret_key:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / DEV_SECRETS_FILE
+        try:
+            stored = json.loads(path.read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            stored = {}
+        if not stored:
+            stored = {
+                "wechat_token": "dev" + secrets.token_hex(8),
+                # 43 base64 chars = 32 bytes, the shape WeChat's EncodingAESKey has
+                "wechat_aes_key": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
+                "wechat_app_id": "wxdev" + secrets.token_hex(6),
+                "secret_key": secrets.token_urlsafe(32),
+            }
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(stored, fh)
+        update: dict[str, object] = {}
+        if missing_wechat:
+            update.update(
+                wechat_token=stored["wechat_token"],
+                wechat_aes_key=stored["wechat_aes_key"],
+                wechat_app_id=self.wechat_app_id or stored["wechat_app_id"],
+                dev_credentials=True,
+            )
+        if not self.secret_key:
+            update["secret_key"] = stored["secret_key"]
+        return self.model_copy(update=update)

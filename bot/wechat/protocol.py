@@ -1,0 +1,252 @@
+"""The official account's message protocol: signatures, envelope, parsing, replies.
+
+wechatpy does the cryptography and the parsing; around it we add what it lacks: constant-time
+signature checks (wechatpy compares with `!=`), a refusal of DTDs and entities before any parser
+sees the body, shape checks so a hostile body is a 400 rather than a 500, and CDATA-safe reply
+rendering (wechatpy leaves `]]>` in a text unescaped, which breaks the reply XML).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import xmltodict
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+
+MAX_BODY = 1 << 20  # WeChat messages are < 2 KB; a body over 1 MB is not WeChat (413)
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class ProtocolError(Exception):
+    """A request that is not a valid WeChat message; `status` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def sha1_signature(*parts: str) -> str:
+    """WeChat's signature: SHA-1 of the sorted parts, concatenated."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def check_signature(token: str, query: dict[str, str], *, max_skew: int, now: float | None = None
+                    ) -> None:
+    """Verify `signature` over (token, timestamp, nonce) and the timestamp's freshness."""
+    signature = query.get("signature", "")
+    timestamp = query.get("timestamp", "")
+    nonce = query.get("nonce", "")
+    expected = sha1_signature(token, timestamp, nonce)
+    if not signature or not hmac.compare_digest(expected, signature.lower()):
+        raise ProtocolError(403, "signature")
+    if max_skew:
+        try:
+            skew = abs((now or time.time()) - int(timestamp))
+        except ValueError:
+            raise ProtocolError(403, "timestamp") from None
+        if skew > max_skew:
+            raise ProtocolError(403, "timestamp")
+
+
+def refuse_dtd(body: bytes) -> None:
+    if _DTD.search(body):
+        raise ProtocolError(400, "doctype")
+
+
+def _xml_dict(body: bytes | str) -> dict:
+    try:
+        doc = xmltodict.parse(body)
+    except Exception:  # expat errors, entities refused, bad encodings: all 'not XML'
+        raise ProtocolError(400, "not_xml") from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise ProtocolError(400, "not_wechat_xml")
+    return root
+
+
+def decrypt(crypto: WeChatCrypto, token: str, body: bytes, query: dict[str, str]) -> str:
+    """Check msg_signature in constant time, then let wechatpy decrypt the Encrypt field."""
+    envelope = _xml_dict(body)
+    encrypted = envelope.get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise ProtocolError(400, "no_encrypt")
+    expected = sha1_signature(token, query.get("timestamp", ""), query.get("nonce", ""), encrypted)
+    if not hmac.compare_digest(expected, query.get("msg_signature", "").lower()):
+        raise ProtocolError(403, "msg_signature")
+    try:
+        # the envelope is parsed already; the signature was checked above in constant time
+        plain = crypto.decrypt_message(
+            envelope, expected, query.get("timestamp", ""), query.get("nonce", "")
+        )
+    except Exception:  # bad padding, wrong app id, not base64 ...
+        raise ProtocolError(400, "decrypt") from None
+    return plain if isinstance(plain, str) else plain.decode("utf-8")
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One inbound message or event, reduced to what the conversation engine needs."""
+
+    openid: str
+    to: str
+    kind: str  # text, image, voice, video, shortvideo, location, link, event, unknown
+    created: int  # CreateTime, unix seconds
+    msg_id: str | None = None
+    text: str | None = None  # Content, or a voice message's Recognition
+    event: str | None = None  # lower-case: subscribe, unsubscribe, scan, subscribe_scan, click...
+    event_key: str | None = None  # scene (qrscene_ stripped) or menu key
+    media_id: str | None = None
+    pic_url: str | None = None
+    location: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        if self.msg_id:
+            return f"m:{self.msg_id}"
+        return f"e:{self.openid}:{self.created}:{self.event or self.kind}"
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created, UTC)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def parse(plain: str | bytes) -> Incoming:
+    """Parse a plaintext message with wechatpy, refusing shapes WeChat never sends."""
+    raw = plain.encode("utf-8") if isinstance(plain, str) else plain
+    refuse_dtd(raw)
+    root = _xml_dict(raw)
+    if not all(isinstance(root.get(k), str) and root.get(k) for k in ("FromUserName", "MsgType")):
+        raise ProtocolError(400, "not_wechat_xml")
+    try:
+        msg = parse_message(raw.decode("utf-8"))
+        created = int(root.get("CreateTime") or 0)
+    except Exception:  # wechatpy raises assorted errors on odd field values
+        raise ProtocolError(400, "not_wechat_xml") from None
+    kind = msg.type if msg.type in KINDS else "unknown"
+    inc = Incoming(
+        openid=root["FromUserName"][:64],
+        to=_text(root.get("ToUserName")) or "",
+        kind=kind,
+        created=created,
+        msg_id=_text(root.get("MsgId")) or _text(root.get("MsgID")),
+    )
+    if kind == "text":
+        inc.text = _text(root.get("Content")) or ""
+    elif kind == "voice":
+        inc.text = _text(root.get("Recognition"))
+        inc.media_id = _text(root.get("MediaId"))
+    elif kind in ("image", "video", "shortvideo"):
+        inc.media_id = _text(root.get("MediaId"))
+        inc.pic_url = _text(root.get("PicUrl"))
+    elif kind == "location":
+        inc.location = {
+            "x": _text(root.get("Location_X")), "y": _text(root.get("Location_Y")),
+            "label": _text(root.get("Label")),
+        }
+    elif kind == "event":
+        inc.event = (getattr(msg, "event", None) or _text(root.get("Event")) or "").lower()
+        key = _text(root.get("EventKey"))
+        if inc.event == "subscribe_scan" and key and key.startswith("qrscene_"):
+            key = key[len("qrscene_"):]
+        inc.event_key = key
+    return inc
+
+
+KINDS = frozenset(
+    {"text", "image", "voice", "video", "shortvideo", "location", "link", "event"}
+)
+
+
+def _cdata(value: str) -> str:
+    # ']]>' would end the section early; split it across two sections.
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_text_reply(inc: Incoming, content: str, *, now: int | None = None) -> str:
+    return (
+        "<xml>"
+        f"<ToUserName>{_cdata(inc.openid)}</ToUserName>"
+        f"<FromUserName>{_cdata(inc.to)}</FromUserName>"
+        f"<CreateTime>{now or int(time.time())}</CreateTime>"
+        "<MsgType><![CDATA[text]]></MsgType>"
+        f"<Content>{_cdata(content)}</Content>"
+        "</xml>"
+    )
+
+
+def build_text_xml(openid: str, to: str, content: str, msg_id: int, created: int | None = None,
+                   ) -> str:
+    """The plaintext XML WeChat sends for a user's text message (used by the chat simulator)."""
+    return (
+        "<xml>"
+        f"<ToUserName>{_cdata(to)}</ToUserName><FromUserName>{_cdata(openid)}</FromUserName>"
+        f"<CreateTime>{created or int(time.time())}</CreateTime>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(content)}</Content>"
+        f"<MsgId>{msg_id}</MsgId></xml>"
+    )
+
+
+def build_event_xml(openid: str, to: str, event: str, key: str | None = None,
+                    created: int | None = None) -> str:
+    key_xml = f"<EventKey>{_cdata(key)}</EventKey>" if key is not None else ""
+    return (
+        "<xml>"
+        f"<ToUserName>{_cdata(to)}</ToUserName><FromUserName>{_cdata(openid)}</FromUserName>"
+        f"<CreateTime>{created or int(time.time())}</CreateTime>"
+        f"<MsgType><![CDATA[event]]></MsgType><Event>{_cdata(event)}</Event>{key_xml}</xml>"
+    )
+
+
+def encrypted_request(crypto: WeChatCrypto, token: str, plain_xml: str, to: str,
+                      timestamp: int | None = None, nonce: str = "1320562132"
+                      ) -> tuple[dict[str, str], str]:
+    """Query string and body of a safe-mode request, as WeChat builds them."""
+    timestamp = timestamp or int(time.time())
+    sealed = crypto.encrypt_message(plain_xml, nonce, timestamp)
+    encrypt = xmltodict.parse(sealed)["xml"]["Encrypt"]
+    query = {
+        "signature": sha1_signature(token, str(timestamp), nonce),
+        "timestamp": str(timestamp),
+        "nonce": nonce,
+        "openid": "",
+        "encrypt_type": "aes",
+        "msg_signature": sha1_signature(token, str(timestamp), nonce, encrypt),
+    }
+    body = f"<xml><ToUserName>{_cdata(to)}</ToUserName><Encrypt>{_cdata(encrypt)}</Encrypt></xml>"
+    return query, body
+
+
+def signed_query(token: str, timestamp: int | None = None, nonce: str = "1320562132"
+                 ) -> dict[str, str]:
+    timestamp = timestamp or int(time.time())
+    return {
+        "signature": sha1_signature(token, str(timestamp), nonce),
+        "timestamp": str(timestamp),
+        "nonce": nonce,
+    }
+
+
+def reply_content(crypto: WeChatCrypto | None, query: dict[str, str], body: str) -> str | None:
+    """Extract the text of a passive reply (decrypting it when it is encrypted)."""
+    if not body or body == "success":
+        return None
+    root = xmltodict.parse(body)["xml"]
+    if "Encrypt" in root:
+        assert crypto is not None
+        plain = crypto.decrypt_message(
+            body, root["MsgSignature"], root["TimeStamp"], root["Nonce"]
+        )
+        root = xmltodict.parse(plain)["xml"]
+    return root.get("Content")

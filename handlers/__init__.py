@@ -1,0 +1,23 @@
+"""What users do: chat flows (handlers.flows), HTTP endpoints (handlers.api).
+
+`setup_routes` shows the whole HTTP surface on one screen.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup_routes(app: web.Application) -> None:
+    import handlers.api  # noqa: F401  (declares the JSON operations by import)
+    import handlers.flows  # noqa: F401  (registers chat flows, commands, scenes)
+    from bot.api import add_operations
+    from bot.wechat import webhook
+    from handlers import system
+
+    webhook.setup(app)  # GET/POST /wechat
+    app.router.add_get("/healthz", system.healthz)
+    app.router.add_get("/metrics", system.metrics)
+    app.router.add_get("/api/v1/openapi.json", system.openapi)
+    app.router.add_get("/dev/outbox", system.dev_outbox)  # development only (404 otherwise)
+    add_operations(app)  # /api/v1/... declared with @operation

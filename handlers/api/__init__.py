@@ -1,0 +1,6 @@
+"""JSON endpoints for the mini-program and the centre. Importing declares the operations."""
+
+API_MODULES: list[str] = []
+
+for _name in API_MODULES:
+    __import__(_name)

@@ -1,0 +1,62 @@
+"""The main menu: what an idle user talks to. Entries are data; digits or words pick them.
+
+An entry whose flow is not registered (the feature is not built yet) says so honestly instead
+of pretending, and points to the 12348 hotline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import flowkit
+from bot.flowkit import Choice, Ctx, Done, Outcome, Start
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str  # also the custom-menu CLICK EventKey (lower-case)
+    label: str  # i18n key
+    flow: str | None = None  # flow to start
+    say: str | None = None  # or an i18n key to answer
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("apply", "menu.apply", flow="agent_filing"),
+    Entry("progress", "menu.progress", flow="progress"),
+    Entry("callback", "menu.callback", flow="callback_survey"),
+    Entry("complaint", "menu.complaint", flow="complaint"),
+    Entry("human", "menu.human", flow="handoff"),
+    Entry("help", "menu.help", say="help.text"),
+    Entry("language", "menu.language"),
+)
+CHOICES = tuple(Choice(e.key, e.label) for e in ENTRIES)
+_GREETINGS = {"", "你好", "您好", "hi", "hello", "在吗", "在么", "嗨"}
+
+
+async def render_menu(ctx: Ctx) -> str:
+    lines = [ctx.t("menu.title")]
+    lines += [f"{i}. {ctx.t(e.label)}" for i, e in enumerate(ENTRIES, start=1)]
+    if ctx.conv.paused and ctx.conv.paused.get("flow") in flowkit.FLOWS:
+        title = ctx.t(flowkit.FLOWS[ctx.conv.paused["flow"]].title)
+        lines.append(ctx.t("menu.resume_hint", title=title))
+    lines.append(ctx.t("menu.hint"))
+    return "\n".join(lines)
+
+
+async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
+    """Picks a menu entry by number, label or custom-menu key; otherwise shows the menu."""
+    from bot.conversation import pick
+
+    key = by_key or pick(ctx.text, list(CHOICES), ctx.locale)
+    entry = next((e for e in ENTRIES if e.key == key), None)
+    if entry is None:
+        prefix = "" if ctx.text.strip().lower() in _GREETINGS else ctx.t("menu.unknown") + "\n"
+        return Done(prefix + await render_menu(ctx))
+    if entry.key == "language":
+        ctx.conv.locale = "en" if ctx.locale != "en" else "zh_CN"
+        return Done(ctx.t("language.switched") + "\n\n" + await render_menu(ctx))
+    if entry.say:
+        return Done(ctx.t(entry.say))
+    if entry.flow in flowkit.FLOWS:
+        return Start(entry.flow)
+    return Done(ctx.t("menu.not_ready", title=ctx.t(entry.label)))

@@ -1,0 +1,12 @@
+"""Tortoise ORM models (one module per aggregate) and the domain rules that act on them.
+
+MODEL_MODULES lists every module holding models; the Tortoise config and the migrations use it.
+Pure rule modules (idcard, contact, masking, calendar, policy, codes, eligibility) import no ORM.
+"""
+
+MODEL_MODULES = [
+    "models.conversation",
+    "models.inbound",
+    "models.outbox",
+    "models.jobs",
+]
