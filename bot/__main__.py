@@ -13,6 +13,7 @@ import sys
 CLI_MODULES = [
     "bot.cli.core",  # serve, migrate
     "bot.cli.chat",  # chat: a terminal that talks to the server like WeChat does
+    "bot.cli.people",  # staff, center-keys
 ]
 
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     center_webhook_url: str | None = None
     center_webhook_secret: str | None = None
 
+    # Template ids of the official account / mini-program (each account has its own ids).
+    staff_template_id: str | None = None  # staff alerts and digests (template message)
+    notice_template_id: str | None = None  # user notices when outside the 48 h window (45015)
+    wxa_decision_template_id: str | None = None  # mini-program subscribe message: decisions
+
     secret_key: str | None = None  # encrypts personal data, hashes tokens
     old_secret_keys: str | None = None  # comma-separated keys still accepted for decryption
     policy: str = "national"

@@ -9,4 +9,5 @@ MODEL_MODULES = [
     "models.inbound",
     "models.outbox",
     "models.jobs",
+    "models.people",
 ]

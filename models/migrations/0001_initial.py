@@ -11,6 +11,21 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='CenterKey',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('key_hash', fields.CharField(unique=True, max_length=64)),
+                ('prefix', fields.CharField(max_length=12)),
+                ('label', fields.CharField(default='', max_length=64)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('last_used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'center_key', 'app': 'models', 'pk_attr': 'id', 'table_description': "An API key of a centre's records system, scoped to one region. Only a hash is kept."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Conversation',
             fields=[
                 ('openid', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=64)),
@@ -72,6 +87,22 @@ class Migration(migrations.Migration):
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'outbox', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Staff',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('name', fields.CharField(max_length=30)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('openid', fields.CharField(unique=True, max_length=64)),
+                ('supervisor', fields.BooleanField(default=False)),
+                ('active', fields.BooleanField(default=True)),
+                ('on_duty', fields.BooleanField(default=True)),
+                ('replies', fields.IntField(default=0)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'staff', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A centre staff member reachable in WeChat (alerts, digests, 人工 handoffs).'},
             bases=['Model'],
         ),
     ]

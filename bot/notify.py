@@ -1,0 +1,116 @@
+"""Pushes to staff and to the centre's records system, always through the outbox.
+
+Callers pass text that is already safe for WeChat's servers: names masked, never an ID number or
+a phone number (DESIGN "Personal data"). Each push has a dedupe key derived from its cause, so
+the same alert queued twice (a retried request, a re-run job) is sent once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from bot.outbox import enqueue
+from bot.settings import Settings
+from models.outbox import Channel
+from models.people import Staff
+
+
+async def alert_staff(
+    settings: Settings,
+    *,
+    region: str,
+    key: str,
+    title: str,
+    lines: list[str],
+    link: str | None = None,
+    supervisors_only: bool = False,
+    kind: str = "alert",
+    conn: BaseDBAsyncClient | None = None,
+) -> int:
+    """Queue an alert to the region's active staff (WeChat) and the WeCom group robot.
+
+    `key` identifies the cause (e.g. 'urgent-application:42'); returns how many staff it
+    reaches in WeChat. Staff get a template message when BOT_STAFF_TEMPLATE_ID is set (it
+    reaches them whenever they last wrote to us), else a customer-service message.
+    """
+    staff = Staff.filter(region=region, active=True)
+    if supervisors_only:
+        staff = staff.filter(supervisor=True)
+    members = await staff.using_db(conn).all() if conn else await staff.all()
+    text = "\n".join([f"【{title}】", *lines] + ([link] if link else []))
+    for member in members:
+        dedupe = f"{kind}:{key}:staff:{member.id}"
+        if settings.staff_template_id:
+            await enqueue(
+                channel=Channel.WECHAT_TEMPLATE, recipient=member.openid, dedupe_key=dedupe,
+                kind=kind, region=region, conn=conn,
+                payload={"template_id": settings.staff_template_id, "url": link,
+                         "data": template_data(title, lines)},
+            )
+        else:
+            await enqueue(channel=Channel.WECHAT_TEXT, recipient=member.openid, dedupe_key=dedupe,
+                          kind=kind, region=region, conn=conn, payload={"text": text})
+    if settings.wecom_webhook_url:
+        md = "\n".join([f"### {title}", *(f"> {line}" for line in lines)]
+                       + ([f"[查看详情]({link})"] if link else []))
+        await enqueue(channel=Channel.WECOM, dedupe_key=f"{kind}:{key}:wecom", kind=kind,
+                      region=region, conn=conn, payload={"markdown": md})
+    return len(members)
+
+
+def template_data(title: str, lines: list[str]) -> dict[str, Any]:
+    """A generic 'first / keyword / remark' template body; ids vary by account (README)."""
+    return {"first": {"value": title},
+            "keyword1": {"value": lines[0] if lines else ""},
+            "keyword2": {"value": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")},
+            "remark": {"value": "\n".join(lines[1:])[:200]}}
+
+
+async def notify_user(
+    settings: Settings,
+    *,
+    openid: str,
+    key: str,
+    text: str,
+    kind: str = "notice",
+    region: str | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> None:
+    """Queue a customer-service message to a user; outside the 48 h window WeChat answers
+    45015 and the dispatcher falls back to the notice template (BOT_NOTICE_TEMPLATE_ID)."""
+    payload: dict[str, Any] = {"text": text}
+    if settings.notice_template_id:
+        payload["fallback_template"] = {
+            "template_id": settings.notice_template_id,
+            "data": template_data(text.split("\n", 1)[0][:40], text.split("\n")[1:] or [text]),
+        }
+    await enqueue(channel=Channel.WECHAT_TEXT, recipient=openid, dedupe_key=f"{kind}:{key}",
+                  kind=kind, region=region, conn=conn, payload=payload)
+
+
+async def emit_event(
+    settings: Settings,
+    *,
+    event_type: str,
+    key: str,
+    data: dict[str, Any],
+    region: str | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> None:
+    """Queue a signed event for the centre's records system (when BOT_CENTER_WEBHOOK_URL is set).
+
+    `key` makes the event id stable across retries (e.g. 'application:42:decided'): the
+    receiver uses X-Bot-Event-Id to drop duplicates.
+    """
+    if not settings.center_webhook_url:
+        return
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_type}/{key}"))
+    body = {"id": event_id, "type": event_type, "occurred_at": datetime.now(UTC).isoformat(),
+            "region": region, "data": data}
+    await enqueue(channel=Channel.CENTER_WEBHOOK, dedupe_key=f"event:{event_id}",
+                  kind="event", region=region, conn=conn,
+                  payload={"event": event_type, "body": body})

@@ -1,0 +1,193 @@
+"""Regional policy presets: every rule DOMAIN marks *policy* is a field here, not a branch in code.
+
+A deployment names a preset (`national`, `shaoxing`, ...) or a JSON file that overrides some fields
+of one, e.g. `{"base": "shaoxing", "name": "keqiao", "materials_due_days": 10}`. Defaults are the
+national rules (Legal Aid Law, 程序规定, 投诉处理办法); each preset changes what its seed document says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.codes import EXEMPT_CATEGORIES, GRADES, NATIONAL_EXEMPT_CATEGORIES
+
+__all__ = ["PRESETS", "GradeBand", "Policy", "grade_for", "load_policy"]
+
+# The top of every score scale in the seed documents (peer review out of 100).
+MAX_SCORE = 100
+
+
+class GradeBand(NamedTuple):
+    """Scores from `min_score` up to the next band's minimum get `grade`; a JSON file writes
+    it as `["good", 75, 0.9]`."""
+
+    grade: str
+    min_score: int
+    coefficient: float | None  # subsidy multiplier (Shaoxing); None where the region has none
+
+
+class Policy(BaseModel):
+    """One region's settings for deadlines, exemptions, callbacks, complaints and duty."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    label_zh: str
+
+    # Applications (DOMAIN §1)
+    decision_days: int = Field(7, ge=1)  # Art. 43: decide within 7 days of receipt
+    assign_days: int = Field(3, ge=0)  # Art. 43: handler within 3 days; Shaoxing: same day (0)
+    materials_due_days: int = Field(15, ge=1)  # Shaoxing III.(二): missing materials in 15 days
+    materials_reminder_days_before: tuple[int, ...] = (3, 1)  # remind 3 days and 1 day before
+    urgent_limitation_days: int = Field(7, ge=0)  # Art. 44: limitation ends in under 7 days
+    other_civil_allowed: bool = False  # Shaoxing I.(一) lifts the matter limit for the poor
+    exempt_categories_allowed: tuple[str, ...] = NATIONAL_EXEMPT_CATEGORIES  # Art. 42
+    handler_monthly_case_cap: int | None = Field(None, ge=1)  # Beijing IV.(三): 5 per month
+
+    # Callbacks (DOMAIN §2)
+    callback_delay_days: int = Field(3, ge=0)  # let the recipient get the closing papers first
+    callback_phone_after_days: int = Field(5, ge=0)  # no answer in chat by then: staff phone
+    callback_target: float = Field(0.0, ge=0.0, le=1.0)  # share of closed cases; Zhashui 0.9
+
+    # Complaints (DOMAIN §3, 投诉处理办法)
+    complaint_accept_working_days: int = Field(5, ge=1)
+    complaint_conclude_days: int = Field(60, ge=1)
+    complaint_extend_max_days: int = Field(30, ge=0)
+    complaint_notify_working_days: int = Field(5, ge=1)
+
+    # People on duty (DOMAIN §4, Shaoxing II.(二))
+    handoff_day_start: time = time(8, 30)
+    handoff_day_end: time = time(22, 0)
+    handoff_day_reply_minutes: int = Field(3, ge=1)
+    handoff_night_reply_by: time = time(10, 0)  # night messages answered by 10:00 next morning
+    duty_replies_per_day: int = Field(30, ge=1)  # 30 replies count as one duty day
+    digest_time: time = time(8, 30)  # the morning digest goes out when the day shift starts
+
+    # Quality (DOMAIN §5): national peer review uses four grades at 90 / 75 / 60.
+    grade_bands: tuple[GradeBand, ...] = (
+        GradeBand("excellent", 90, None),
+        GradeBand("good", 75, None),
+        GradeBand("pass", 60, None),
+        GradeBand("fail", 0, None),
+    )
+
+    @field_validator("exempt_categories_allowed")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - EXEMPT_CATEGORIES.keys())
+        if unknown:
+            raise ValueError(f"unknown exempt categories: {', '.join(unknown)}")
+        return value
+
+    @field_validator("materials_reminder_days_before")
+    @classmethod
+    def _positive_reminders(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 0 for d in value):
+            raise ValueError("reminder days must be >= 0")
+        return tuple(sorted(set(value), reverse=True))
+
+    @model_validator(mode="after")
+    def _bands_cover_the_scale(self) -> Policy:
+        """Bands must go from best to worst, strictly down, and the last must start at 0."""
+        bands = self.grade_bands
+        if not bands or bands[-1].min_score != 0:
+            raise ValueError("grade_bands must end with a band starting at 0")
+        if any(b.grade not in GRADES for b in bands):
+            raise ValueError(f"grade codes must be among {', '.join(GRADES)}")
+        mins = [b.min_score for b in bands]
+        if mins != sorted(set(mins), reverse=True) or mins[0] > MAX_SCORE:
+            raise ValueError("grade_bands must have strictly decreasing min_score within 0..100")
+        return self
+
+
+_NATIONAL = Policy(name="national", label_zh="全国通用（法律援助法）")
+
+PRESETS: Mapping[str, Policy] = MappingProxyType(
+    {
+        "national": _NATIONAL,
+        "shaoxing": _NATIONAL.model_copy(
+            update={
+                "name": "shaoxing",
+                "label_zh": "浙江省绍兴市",
+                "assign_days": 0,
+                "other_civil_allowed": True,
+                "exempt_categories_allowed": (
+                    *NATIONAL_EXEMPT_CATEGORIES,
+                    "elderly_70_plus",
+                    "elderly_60_plus_special",
+                ),
+                "grade_bands": (
+                    GradeBand("excellent", 90, 1.2),
+                    GradeBand("good", 75, 0.9),
+                    GradeBand("pass", 60, 0.6),
+                    GradeBand("fail", 0, 0.0),
+                ),
+            }
+        ),
+        "zhashui": _NATIONAL.model_copy(
+            update={
+                "name": "zhashui",
+                "label_zh": "陕西省柞水县",
+                "callback_target": 0.9,
+                "grade_bands": (
+                    GradeBand("excellent", 90, None),
+                    GradeBand("good", 80, None),
+                    GradeBand("pass", 70, None),
+                    GradeBand("fail", 0, None),
+                ),
+            }
+        ),
+        "beijing": _NATIONAL.model_copy(
+            update={"name": "beijing", "label_zh": "北京市", "handler_monthly_case_cap": 5}
+        ),
+        "wanzhou": _NATIONAL.model_copy(update={"name": "wanzhou", "label_zh": "重庆市万州区"}),
+    }
+)
+# model_copy(update=...) skips validation; the presets are checked once at import instead.
+for _preset in PRESETS.values():
+    Policy.model_validate(_preset.model_dump())
+
+
+def load_policy(name_or_path: str) -> Policy:
+    """A preset by name, or a JSON file overriding the preset its "base" names (default national).
+
+    A file's policy is called after the file (its stem) unless it sets "name". Every problem —
+    unknown name, unreadable file, bad JSON, unknown or invalid field — raises ValueError.
+    """
+    preset = PRESETS.get(name_or_path)
+    if preset is not None:
+        return preset
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ValueError(
+            f"unknown policy {name_or_path!r}: not a preset ({', '.join(PRESETS)}) nor a JSON file"
+        )
+    try:
+        overrides = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read policy file {path}: {exc}") from exc
+    if not isinstance(overrides, dict):
+        raise ValueError(f"policy file {path} must hold a JSON object")
+    base_name = overrides.pop("base", "national")
+    base = PRESETS.get(base_name)
+    if base is None:
+        raise ValueError(f"unknown base policy {base_name!r}; presets: {', '.join(PRESETS)}")
+    overrides.setdefault("name", path.stem)
+    return Policy.model_validate(base.model_dump() | overrides)
+
+
+def grade_for(score: float, policy: Policy) -> tuple[str, float | None]:
+    """The grade and subsidy coefficient of a 0..100 score (an average like 87.5 is fine)."""
+    if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= MAX_SCORE:
+        raise ValueError(f"score must be a number from 0 to {MAX_SCORE}")
+    for band in policy.grade_bands:
+        if score >= band.min_score:
+            return band.grade, band.coefficient
+    raise AssertionError("unreachable: the last band starts at 0")  # pragma: no cover
