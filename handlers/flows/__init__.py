@@ -1,5 +1,10 @@
 """Chat flows. Importing this package registers every flow, command and QR scene."""
 
-from handlers.flows import menu  # noqa: F401  (registers by import)
+import importlib
 
-FLOW_MODULES = ["handlers.flows.menu"]
+FLOW_MODULES = [
+    "handlers.flows.menu",
+]
+
+for _name in FLOW_MODULES:
+    importlib.import_module(_name)
