@@ -5,12 +5,23 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from aiohttp import web
+
+
+def import_job_modules() -> None:
+    """Scheduler jobs live in handlers/jobs_<feature>.py; importing registers them."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("jobs_"):
+            importlib.import_module(f"{__name__}.{info.name}")
 
 
 def setup_routes(app: web.Application) -> None:
     import handlers.api  # noqa: F401  (declares the JSON operations by import)
     import handlers.flows  # noqa: F401  (registers chat flows, commands, scenes)
+    import_job_modules()
     from bot.api import add_operations
     from bot.wechat import webhook
     from handlers import system
