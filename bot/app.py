@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     app[outbox_wakeup_key] = asyncio.Event()
     app[tasks_key] = set()
     app.cleanup_ctx.append(orm_ctx)
+    app.cleanup_ctx.append(batcher_ctx)
     app.cleanup_ctx.append(http_ctx(wechat_api))
     if settings.background:
         app.cleanup_ctx.append(background_ctx)
@@ -50,6 +51,15 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
 async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
     async with db.orm(app[settings_key]):
         yield
+
+
+async def batcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The chat engine's group-commit batcher; in-flight batches finish before the ORM closes."""
+    from bot.conversation import Batcher, batcher_key
+
+    app[batcher_key] = Batcher(app)
+    yield
+    await app[batcher_key].close()
 
 
 def http_ctx(wechat_api):
