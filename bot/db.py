@@ -51,10 +51,26 @@ def _cli_config() -> dict:
     return tortoise_config(Settings())
 
 
+MIGRATION_LOCK = 0x1E6A1A1E  # advisory lock id: one worker migrates, the others wait
+
+
 async def migrate() -> None:
-    """Apply committed migrations on the open default connection (idempotent)."""
+    """Apply committed migrations on the open default connection (idempotent).
+
+    On PostgreSQL several workers may start at once: the first takes an advisory lock and
+    migrates; the others wait for it, then find nothing to do.
+    """
     config = {APP_LABEL: {"models": MODEL_MODULES, "migrations": MIGRATIONS}}
-    await MigrationExecutor(connections.get("default"), config).migrate()
+    if connections.get("default").capabilities.dialect != "postgres":
+        await MigrationExecutor(connections.get("default"), config).migrate()
+        return
+    client = connections.get("default")
+    async with client.acquire_connection() as raw:  # a session lock, held on this connection
+        await raw.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await MigrationExecutor(client, config).migrate()
+        finally:
+            await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
 
 @asynccontextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from bot.cli import configure_logging, run_with_db
 from bot.settings import Settings
@@ -15,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the web server (migrates the database first)")
     p.add_argument("--host", help="listen address (default BOT_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default BOT_PORT or 8080)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the port (PostgreSQL only; default 1)")
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=serve)
     m = sub.add_parser("migrate", help="apply database migrations and exit")
     m.set_defaults(func=migrate)
@@ -29,11 +33,63 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     settings = settings.resolve_dev_defaults()
     host, port = args.host or settings.host, args.port or settings.port
-    if settings.dev_credentials:
+    if settings.dev_credentials and not args.reuse_port:
         print(dev_banner(settings, host, port), flush=True)
+    if args.workers > 1:
+        return supervise(settings, host, port, args.workers)
+    log.info("serving on http://%s:%s", host, port)
     web.run_app(create_app(settings), host=host, port=port, print=None,
+                reuse_port=args.reuse_port or None,
                 access_log=None)  # access logs would carry openids in query strings
     return 0
+
+
+def supervise(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Run `workers` server processes on one port (SO_REUSEPORT), restarting any that dies.
+
+    Every piece of state lives in PostgreSQL, so the workers need no coordination; sqlite
+    allows one writer process only, hence the refusal.
+    """
+    import signal
+    import subprocess
+    import time
+
+    if not settings.is_postgres:
+        raise SystemExit("--workers > 1 needs PostgreSQL (BOT_DATABASE_URL=postgres://...): "
+                         "sqlite allows one writing process")
+    run_with_db(lambda s: _noop())  # migrate once, before the workers start
+    cmd = [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port),
+           "--reuse-port"]
+    procs = [subprocess.Popen(cmd) for _ in range(workers)]
+    stopping = False
+
+    def stop(signum, frame):  # forward to the workers; they finish their requests
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("serving on http://%s:%s with %d workers", host, port, workers)
+    while not stopping:
+        time.sleep(0.5)
+        for i, p in enumerate(procs):
+            if p.poll() is not None and not stopping:
+                log.warning("worker %d exited with %s; restarting it", p.pid, p.returncode)
+                procs[i] = subprocess.Popen(cmd)
+    deadline = time.monotonic() + 30
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return 0
+
+
+async def _noop() -> None:
+    return None
 
 
 def dev_banner(s: Settings, host: str, port: int) -> str:
