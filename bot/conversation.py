@@ -136,7 +136,12 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
                 continue
             conv = convs[inc.openid]
             ctx = Ctx(app=app, conn=conn, conv=conv, inc=inc, now=now)
-            reply = await route(ctx)
+            limited = over_rate_limit(conv, now, app[settings_key].chat_rate_limit)
+            if limited:
+                metrics.rejected.labels("rate_limited").inc()
+                reply = ctx.t("ratelimit.chat") if limited == 1 else None
+            else:
+                reply = await route(ctx)
             if ctx.extras and reply is not None:
                 reply = "\n".join([*ctx.extras, reply])
             answered[inc.dedupe_key] = reply
@@ -150,6 +155,17 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
         for conv in touched.values():
             await conv.save(using_db=conn)
     return replies
+
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def over_rate_limit(conv: Conversation, now: datetime, limit: int) -> int:
+    """Count the message; 0 = within the limit, 1 = first one over (we say so), 2+ = silence."""
+    if conv.rate_window is None or now - conv.rate_window >= RATE_WINDOW:
+        conv.rate_window, conv.rate_count = now, 0
+    conv.rate_count += 1
+    return max(0, conv.rate_count - limit) if limit else 0
 
 
 async def _lock_conversations(conn, openids: list[str]) -> dict[str, Conversation]:

@@ -21,6 +21,9 @@ class Conversation(Model):
     paused = fields.JSONField(null=True)  # {flow, step, data, history} of an expired flow
     version = fields.IntField(default=0)  # bumped on every handled message
     expires_at = fields.DatetimeField(null=True)
+    # Rate limit: messages counted in a one-minute window, kept on the row we lock anyway.
+    rate_window = fields.DatetimeField(null=True)
+    rate_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

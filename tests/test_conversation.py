@@ -167,3 +167,20 @@ async def test_different_users_do_not_block_each_other(make_user):
     users = [make_user(f"o-par-{i}") for i in range(6)]
     replies = await asyncio.gather(*(u.say("帮助") for u in users))
     assert all("使用说明" in r for r in replies)
+
+
+async def test_chat_rate_limit_answers_once_then_stays_quiet(aiohttp_client, settings):
+    from bot.app import create_app
+    from tests.conftest import WeChatUser
+
+    client = await aiohttp_client(create_app(settings.model_copy(update={"chat_rate_limit": 3})))
+    u = WeChatUser(client, openid="o-fast")
+    for _ in range(3):
+        assert "使用说明" in await u.say("帮助")
+    assert "太快" in await u.say("帮助")
+    assert await u.say("帮助") is None  # no reply storm for a flooding client
+    other = WeChatUser(client, openid="o-calm")
+    assert "使用说明" in await other.say("帮助")  # others are unaffected
+    await Conversation.filter(openid="o-fast").update(
+        rate_window=datetime.now(UTC) - timedelta(minutes=2))
+    assert "使用说明" in await u.say("帮助")  # the next minute is a new window
