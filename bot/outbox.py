@@ -178,8 +178,10 @@ class Dispatcher:
             if not (s.center_webhook_url and s.center_webhook_secret):
                 raise PermanentError("BOT_CENTER_WEBHOOK_URL/SECRET are not set")
             body = json.dumps(p["body"], ensure_ascii=False, sort_keys=True).encode("utf-8")
+            # The header carries the same event id as the body, so a receiver may dedupe on either.
+            event_id = str(p["body"].get("id") or row.dedupe_key)
             await post_signed_webhook(self.app[http_key], s.center_webhook_url,
-                                      s.center_webhook_secret, row.dedupe_key, p["event"], body)
+                                      s.center_webhook_secret, event_id, p["event"], body)
         else:
             raise PermanentError(f"unknown channel {row.channel}")
 
