@@ -14,6 +14,8 @@ CLI_MODULES = [
     "bot.cli.core",  # serve, migrate
     "bot.cli.chat",  # chat: a terminal that talks to the server like WeChat does
     "bot.cli.people",  # staff, center-keys
+    "bot.cli.agents",  # agents invite | list | disable
+    "bot.cli.keys",  # rotate-key
 ]
 
 
