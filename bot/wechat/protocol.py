@@ -38,6 +38,12 @@ def sha1_signature(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 
+def same(expected: str, given: str) -> bool:
+    """Constant-time comparison that also survives non-ASCII input (compare_digest on str
+    raises TypeError for it, which would turn a forged request into a 500)."""
+    return hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace"))
+
+
 def check_signature(token: str, query: dict[str, str], *, max_skew: int, now: float | None = None
                     ) -> None:
     """Verify `signature` over (token, timestamp, nonce) and the timestamp's freshness."""
@@ -45,7 +51,7 @@ def check_signature(token: str, query: dict[str, str], *, max_skew: int, now: fl
     timestamp = query.get("timestamp", "")
     nonce = query.get("nonce", "")
     expected = sha1_signature(token, timestamp, nonce)
-    if not signature or not hmac.compare_digest(expected, signature.lower()):
+    if not signature or not same(expected, signature):
         raise ProtocolError(403, "signature")
     if max_skew:
         try:
@@ -79,7 +85,7 @@ def decrypt(crypto: WeChatCrypto, token: str, body: bytes, query: dict[str, str]
     if not isinstance(encrypted, str) or not encrypted:
         raise ProtocolError(400, "no_encrypt")
     expected = sha1_signature(token, query.get("timestamp", ""), query.get("nonce", ""), encrypted)
-    if not hmac.compare_digest(expected, query.get("msg_signature", "").lower()):
+    if not same(expected, query.get("msg_signature", "")):
         raise ProtocolError(403, "msg_signature")
     try:
         # the envelope is parsed already; the signature was checked above in constant time
