@@ -10,4 +10,6 @@ MODEL_MODULES = [
     "models.outbox",
     "models.jobs",
     "models.people",
+    "models.agent",
+    "models.application",
 ]

@@ -2,6 +2,12 @@
 
 API_MODULES: list[str] = [
     "handlers.api.center_outbox",
+    "handlers.api.auth",
+    "handlers.api.agents",
+    "handlers.api.applications",
+    "handlers.api.application_materials",
+    "handlers.api.meta",
+    "handlers.api.center_applications",
 ]
 
 for _name in API_MODULES:

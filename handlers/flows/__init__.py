@@ -4,6 +4,8 @@ import importlib
 
 FLOW_MODULES = [
     "handlers.flows.menu",
+    "handlers.flows.agent_filing",
+    "handlers.flows.agent_bind",
 ]
 
 for _name in FLOW_MODULES:

@@ -2,7 +2,11 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
+from models.agent import AgentKind
+from models.application import Status
+from models.fields import EncryptedTextField
 from models.outbox import OutboxStatus
+from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
@@ -10,6 +14,76 @@ class Migration(migrations.Migration):
     initial = True
 
     operations = [
+        ops.CreateModel(
+            name='Agent',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('name', fields.CharField(max_length=30)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('village', fields.CharField(max_length=60)),
+                ('kind', fields.CharField(default=AgentKind.AGENT, max_length=16)),
+                ('active', fields.BooleanField(default=True)),
+                ('wxa_openid', fields.CharField(null=True, unique=True, max_length=64)),
+                ('oa_openid', fields.CharField(null=True, unique=True, max_length=64)),
+                ('locale', fields.CharField(default='zh_CN', max_length=8)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('bound_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'agent', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='AgentInvite',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('agent', fields.ForeignKeyField('models.Agent', source_field='agent_id', db_constraint=True, to_field='id', related_name='invites', on_delete=OnDelete.CASCADE)),
+                ('code_hash', fields.CharField(unique=True, max_length=64)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('used_by', fields.CharField(null=True, max_length=8)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'agent_invite', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A single-use code that binds one identity (mini-program or chat) to an agent.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Application',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('agent', fields.ForeignKeyField('models.Agent', source_field='agent_id', db_constraint=True, to_field='id', related_name='applications', on_delete=OnDelete.RESTRICT)),
+                ('channel', fields.CharField(max_length=8)),
+                ('status', fields.CharField(default=Status.RECEIVED, db_index=True, max_length=16)),
+                ('applicant_name', EncryptedTextField(unique=False)),
+                ('applicant_id_number', EncryptedTextField(unique=False)),
+                ('applicant_id_index', fields.CharField(db_index=True, max_length=64)),
+                ('applicant_phone', EncryptedTextField(unique=False)),
+                ('applicant_address', EncryptedTextField(unique=False)),
+                ('matter', fields.CharField(max_length=40)),
+                ('facts', fields.TextField(unique=False)),
+                ('opposing_party', fields.CharField(null=True, max_length=200)),
+                ('limitation_deadline', fields.DateField(null=True)),
+                ('hardship_basis', fields.CharField(max_length=16)),
+                ('exempt_category', fields.CharField(null=True, max_length=32)),
+                ('statement', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('pledge', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('location', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('urgent', fields.BooleanField(default=False)),
+                ('urgent_reasons', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('warnings', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('decision_due', fields.DateField()),
+                ('materials_due', fields.DateField(null=True)),
+                ('missing_acknowledged_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('materials_overdue_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('decision_reason', fields.CharField(null=True, max_length=500)),
+                ('case_no', fields.CharField(null=True, max_length=64)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'application', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
         ops.CreateModel(
             name='CenterKey',
             fields=[
@@ -38,10 +112,38 @@ class Migration(migrations.Migration):
                 ('paused', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('version', fields.IntField(default=0)),
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('rate_window', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('rate_count', fields.IntField(default=0)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'conversation', 'app': 'models', 'pk_attr': 'openid'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DataAccess',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('actor', fields.CharField(max_length=64)),
+                ('action', fields.CharField(max_length=32)),
+                ('region', fields.CharField(max_length=12)),
+                ('application_ids', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'data_access', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Audit of reads of full personal data by the centre (DESIGN "Personal data").'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='IdempotencyRecord',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('agent', fields.ForeignKeyField('models.Agent', source_field='agent_id', db_constraint=True, to_field='id', related_name='idempotency_records', on_delete=OnDelete.CASCADE)),
+                ('key', fields.CharField(max_length=128)),
+                ('request_hash', fields.CharField(max_length=64)),
+                ('application', fields.ForeignKeyField('models.Application', source_field='application_id', db_constraint=True, to_field='id', related_name='idempotency_records', on_delete=OnDelete.CASCADE)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'idempotency_record', 'app': 'models', 'unique_together': (('agent', 'key'),), 'pk_attr': 'id', 'table_description': 'An Idempotency-Key an agent used, the hash of the body it came with, and the result.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -69,6 +171,25 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='Material',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('application', fields.ForeignKeyField('models.Application', source_field='application_id', db_constraint=True, to_field='id', related_name='materials', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharField(max_length=32)),
+                ('status', fields.CharField(max_length=16)),
+                ('source', fields.CharField(default='declared', max_length=16)),
+                ('storage_key', fields.CharField(null=True, max_length=255)),
+                ('content_type', fields.CharField(null=True, max_length=40)),
+                ('size', fields.IntField(null=True)),
+                ('sha256', fields.CharField(null=True, max_length=64)),
+                ('wechat_media_id', fields.CharField(null=True, max_length=128)),
+                ('wechat_pic_url', fields.CharField(null=True, max_length=512)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'application_material', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One material: declared in hand, owed (missing), or an uploaded file / chat photo.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='OutboxMessage',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -87,6 +208,19 @@ class Migration(migrations.Migration):
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'outbox', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SessionToken',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('openid', fields.CharField(db_index=True, max_length=64)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'session_token', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A mini-program login (wxa-login): an opaque bearer token for one mini-program openid.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,30 @@
+"""Chat command `绑定 <code>` (or `bind <code>`): bind this official-account user to an agent.
+
+The operator printed the code with `python -m bot agents invite`. Binding here records the
+official-account openid, so the agent can file in chat (菜单 -> 1) and gets decisions as
+customer-service messages. A wrong, used or expired code says which, so the agent knows whether
+to retype or ask the centre for a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.flowkit import Ctx, Done, Outcome, command
+from models.agent import InviteError, bind_invite
+from models.masking import mask_openid
+
+log = logging.getLogger(__name__)
+
+
+@command(r"^\s*(?:绑定|綁定|bind)\s*[:：]?\s*([A-Za-z0-9０-９Ａ-Ｚａ-ｚ\- ]{1,40})\s*$")
+async def bind(ctx: Ctx, match) -> Outcome:
+    """Binds the sender to the invite's agent, in this message's transaction."""
+    try:
+        agent = await bind_invite(match.group(1), channel="oa", openid=ctx.openid,
+                                  locale=ctx.locale, conn=ctx.conn, now=ctx.now)
+    except InviteError as exc:
+        log.info("bind refused (%s) for %s", exc.reason, mask_openid(ctx.openid))
+        return Done(ctx.t(f"agents.invite.{exc.reason}"))
+    log.info("agent %s bound in chat to %s", agent.id, mask_openid(ctx.openid))
+    return Done(ctx.t("agents.bound", name=agent.name, village=agent.village))

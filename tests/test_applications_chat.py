@@ -1,0 +1,146 @@
+"""The chat flow `agent_filing`: an agent files step by step in the official account."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from models.application import Application, Material
+from models.conversation import Conversation
+from tests.applications_support import agent_token, file, new_agent
+from tests.conftest import ACCOUNT
+
+OLD_ID = "11010519491231002X"  # born 1949: old enough for any age-based group
+
+
+def image_xml(openid: str, media_id: str) -> str:
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+            f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/{media_id}]]></PicUrl>"
+            f"<MediaId><![CDATA[{media_id}]]></MediaId>"
+            f"<MsgId>{random.getrandbits(62)}</MsgId></xml>")
+
+
+async def bound_user(make_user, openid: str = "o-oa-agent"):
+    agent, code = await new_agent()
+    u = make_user(openid)
+    assert "绑定成功" in await u.say(f"绑定 {code}")
+    return u, agent
+
+
+async def start_filing(u) -> None:
+    reply = await u.say("1")  # menu entry 1: file an application
+    assert "代办人 王五" in reply
+    assert "事项" in await u.say("1")
+
+
+async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
+    u, agent = await bound_user(make_user)
+    await start_filing(u)
+    assert "姓名" in await u.say("4")  # support_payment
+    assert "身份证号码" in await u.say("张三丰")
+    assert "校验位" in await u.say("110105194912310021")  # wrong check character: re-asked
+    assert "手机号码" in await u.say(OLD_ID.lower())  # lower-case x is fine
+    assert "身份证号码" in await u.say("返回")  # back goes to the ID step
+    assert "手机号码" in await u.say(OLD_ID)
+    assert "11位" in await u.say("12345")
+    assert "住址" in await u.say("+86 138 1234 5678")
+    assert "案情" in await u.say("东浦村3组")
+    assert "对方当事人" in await u.say("儿子三年未给付赡养费，请求给付赡养费。")
+    assert "届满" in await u.say("张小明")
+    assert "格式不对" in await u.say("2026/13/40")
+    reply = await u.say("无")
+    assert "1. 免予核查经济困难状况" in reply and "2. 个人诚信承诺" in reply
+    assert "几口人" in await u.say("2")
+    assert "月总收入" in await u.say("2")
+    assert "收入来源" in await u.say("800元")
+    assert "主要财产" in await u.say("务农")
+    reply = await u.say("无")
+    assert "个人诚信承诺书" in reply and "第六十四条" in reply
+    assert "确认了承诺" in await u.say("1")
+    reply = await u.say("2")  # fingerprint
+    assert "材料清单" in reply and "2. 经济困难状况说明" in reply
+    assert "第1张" in await u.send(image_xml(u.openid, "media-1"))
+    reply = await u.say("2")  # the hardship statement is owed
+    assert "一次性告知" in reply and "经济困难状况说明" in reply
+    summary = await u.say("1")
+    assert "110105********002X" in summary and "138****5678" in summary and "张*丰" in summary
+    assert OLD_ID not in summary and "13812345678" not in summary
+    done = await u.say("1")
+    row = await Application.get(agent_id=agent.id)
+    assert f"#{row.id}" in done and row.decision_due.isoformat() in done
+    assert row.channel == "chat" and row.applicant_id_number == OLD_ID
+    assert row.applicant_phone == "13812345678" and row.hardship_basis == "pledge"
+    assert row.statement == {"household_size": 2, "monthly_income_yuan": 800,
+                             "income_source": "务农", "assets": "无"}
+    assert row.pledge["confirmed_by"] == "fingerprint" and row.missing_acknowledged_at
+    materials = await Material.filter(application_id=row.id).order_by("id")
+    assert [(m.kind, m.status, m.source) for m in materials] == [
+        ("id_document", "provided", "declared"), ("hardship_statement", "missing", "declared"),
+        ("matter_evidence", "provided", "declared"), ("other", "provided", "chat")]
+    assert materials[-1].wechat_media_id == "media-1"
+    conv = await Conversation.get(openid=u.openid)
+    assert conv.flow is None and conv.data == {}
+
+
+async def test_chat_and_api_produce_the_same_application(app, make_user, fake_wechat):
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
+                   "无", "无"]:
+        await u.say(answer)
+    assert "一次性告知" not in await u.say("齐全")
+    await u.say("1")
+    chat = await Application.get(channel="chat")
+    token, _ = await agent_token(app, fake_wechat)
+    data = {"applicant": {"name": "李四", "id_number": OLD_ID, "phone": "13812345678",
+                          "address": "东浦村"},
+            "matter": "domestic_violence", "facts": "遭受家庭暴力，请求离婚并赔偿。",
+            "hardship": {"basis": "not_required"},
+            "materials": [{"kind": "id_document", "status": "provided"},
+                          {"kind": "matter_evidence", "status": "provided"}]}
+    api = await Application.get(id=(await (await file(app, token, data)).json())["id"])
+    for name in ("matter", "hardship_basis", "urgent", "decision_due", "materials_due",
+                 "applicant_id_index", "applicant_phone", "statement", "warnings", "status"):
+        assert getattr(chat, name) == getattr(api, name), name
+
+
+async def test_cancel_writes_nothing_and_menu_pauses_for_resume(app, make_user):
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    await u.say("4")
+    await u.say("张三丰")
+    assert "继续" in await u.say("菜单")  # paused, with the offer to go on
+    reply = await u.say("继续")
+    assert "身份证号码" in reply  # back at the step where it was paused
+    reply = await u.say("取消")
+    assert "代为申请法律援助" in reply and "没有保存" in reply
+    assert await Application.all().count() == 0
+    conv = await Conversation.get(openid=u.openid)
+    assert conv.flow is None and conv.data == {}
+
+
+async def test_exempt_group_is_checked_against_age_in_chat(app, make_user):
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    young = "11010520120301001"
+    from models.idcard import check_char
+    for answer in ["4", "王小", young + check_char(young), "13812345678", "东浦村",
+                   "父亲不给抚养费，请求给付。", "无", "无", "1"]:
+        reply = await u.say(answer)
+    assert "无固定生活来源的老年人" in reply
+    numbers = {line.split(". ", 1)[1]: line.split(". ", 1)[0] for line in reply.splitlines()
+               if ". " in line and line[0].isdigit()}
+    reply = await u.say(numbers["无固定生活来源的老年人"])
+    assert "年龄条件" in reply  # a 14-year-old is not elderly: re-asked, nothing stored
+    reply = await u.say(numbers["无固定生活来源的未成年人"])
+    assert "材料清单" in reply and "免予核查经济困难状况的证明材料" in reply
+
+
+async def test_non_agents_are_told_how_to_bind(app, make_user):
+    u = make_user("o-oa-stranger")
+    reply = await u.say("1")
+    assert "绑定" in reply and "邀请码" in reply
+    assert "1." in await u.say("1")  # back to the menu
+    assert await Application.all().count() == 0
