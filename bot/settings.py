@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     background: bool = True  # run the outbox dispatcher and scheduler in this process
     chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
     log_level: str = "INFO"
+    # The official account's own centre (6-digit region): complaints and 人工 requests of users
+    # with no bound case go there. Unset: the region of the staff, when they are all in one.
+    default_region: str | None = None
 
     # Filled by resolve_dev_defaults(); True when we generated WeChat credentials ourselves.
     dev_credentials: bool = Field(default=False, exclude=True)

@@ -12,4 +12,8 @@ MODEL_MODULES = [
     "models.people",
     "models.agent",
     "models.application",
+    "models.case",
+    "models.callback",
+    "models.complaint",
+    "models.handoff",
 ]

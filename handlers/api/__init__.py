@@ -8,6 +8,9 @@ API_MODULES: list[str] = [
     "handlers.api.application_materials",
     "handlers.api.meta",
     "handlers.api.center_applications",
+    "handlers.api.center_cases",
+    "handlers.api.center_callbacks",
+    "handlers.api.center_complaints",
 ]
 
 for _name in API_MODULES:

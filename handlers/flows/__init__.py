@@ -4,6 +4,10 @@ import importlib
 
 FLOW_MODULES = [
     "handlers.flows.menu",
+    "handlers.flows.progress",
+    "handlers.flows.callback_survey",
+    "handlers.flows.complaint",
+    "handlers.flows.handoff",
     "handlers.flows.agent_filing",
     "handlers.flows.agent_bind",
 ]

@@ -1,0 +1,158 @@
+"""The centre's complaints: the list with due dates, one complaint, and each procedural step.
+
+`GET /api/v1/center/complaints?since=&status=` (newest first, `?limit=&cursor=` pagination)
+and `PATCH /api/v1/center/complaints/{ticket}` moving received -> accepted | not_accepted
+(reason) -> investigating -> concluded (result), or extended (reason, days <= policy). Each
+step is told to the complainant through the outbox. Repeating the current status (a retried
+request) changes nothing and answers 200.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from tortoise.transactions import in_transaction
+
+from bot.api import ApiError, json_ok, operation, parse_body, parse_query, request_locale
+from bot.auth import require_center
+from bot.keys import policy_key, settings_key
+from i18n import t
+from models.complaint import TRANSITIONS, Complaint, ComplaintStatus, normalize_ticket, transition
+
+MAX_PAGE = 200  # items per page
+NOTE_MAX = 1000  # characters of a reason or result; the complainant reads it in a chat bubble
+
+
+class ComplaintsQuery(BaseModel):
+    since: AwareDatetime | None = Field(None, description="changed at or after (ISO 8601)")
+    status: Literal[tuple(s.value for s in ComplaintStatus)] | None = None  # type: ignore[valid-type]
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(None, pattern=r"^\d{1,18}$")
+
+
+class ComplaintItem(BaseModel):
+    ticket: str
+    status: str
+    about: str
+    grounds: str
+    case_no: str | None
+    text: str
+    photos: list[str] = Field(description="WeChat picture URLs")
+    source: str
+    received_on: date
+    accept_due: date
+    accepted_on: date | None
+    conclude_due: date | None
+    extended_days: int
+    reason: str | None
+    result: str | None
+    decided_on: date | None
+    handled_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Complaint) -> ComplaintItem:
+        case = c.case if c.case_id else None
+        return cls(ticket=c.ticket, status=c.status, about=c.about, grounds=c.grounds,
+                   case_no=case.case_no if case else None, text=c.text,
+                   photos=[p.get("pic_url") or "" for p in c.photos or []], source=c.source,
+                   received_on=c.received_on, accept_due=c.accept_due,
+                   accepted_on=c.accepted_on, conclude_due=c.conclude_due,
+                   extended_days=c.extended_days, reason=c.reason, result=c.result,
+                   decided_on=c.decided_on, handled_by=c.handled_by, created_at=c.created_at,
+                   updated_at=c.updated_at)
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintItem]
+    next_cursor: str | None = None
+
+
+@operation("GET", "/api/v1/center/complaints", summary="Complaints with their due dates",
+           tag="center", query=ComplaintsQuery, response=ComplaintPage, auth="api_key")
+async def list_complaints(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    q = parse_query(request, ComplaintsQuery)
+    rows = Complaint.filter(region=key.region)
+    if q.since:
+        rows = rows.filter(updated_at__gte=q.since.astimezone(UTC))
+    if q.status:
+        rows = rows.filter(status=q.status)
+    if q.cursor:
+        rows = rows.filter(id__lt=int(q.cursor))
+    page = await rows.order_by("-id").limit(q.limit + 1).select_related("case")
+    more, page = len(page) > q.limit, page[: q.limit]
+    return json_ok(ComplaintPage(items=[ComplaintItem.of(c) for c in page],
+                                 next_cursor=str(page[-1].id) if more else None))
+
+
+def _ticket(request: web.Request) -> str:
+    return normalize_ticket(request.match_info["ticket"]) or "-"
+
+
+@operation("GET", "/api/v1/center/complaints/{ticket}", summary="One complaint", tag="center",
+           response=ComplaintItem, auth="api_key", errors=(404,))
+async def get_complaint(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    c = await Complaint.filter(ticket=_ticket(request), region=key.region) \
+        .select_related("case").first()
+    if c is None:
+        raise ApiError(404, "not_found", message_key="complaint.error.not_found")
+    return json_ok(ComplaintItem.of(c))
+
+
+class ComplaintStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["accepted", "not_accepted", "investigating", "extended", "concluded"]
+    reason: str | None = Field(None, min_length=1, max_length=NOTE_MAX,
+                               description="required for not_accepted and extended")
+    result: str | None = Field(None, min_length=1, max_length=NOTE_MAX,
+                               description="required for concluded")
+    days: int | None = Field(None, ge=1, description="extension in days (extended)")
+    handled_by: str | None = Field(None, max_length=30)
+
+
+def _check(body: ComplaintStep, c: Complaint, policy, loc: str) -> None:
+    """The request must be a legal next step with what that step needs."""
+    if body.status == "extended" and c.extended_days:
+        raise ApiError(409, "extend_once", message_key="complaint.error.extend_once")
+    if body.status not in TRANSITIONS.get(c.status, ()):
+        raise ApiError(409, "invalid_transition", message_key="complaint.error.transition",
+                       current=c.status, wanted=body.status)
+    need = {"not_accepted": ("reason",), "extended": ("reason", "days"),
+            "concluded": ("result",)}.get(body.status, ())
+    missing = {f: t(f"complaint.error.{f}_required", loc) for f in need
+               if getattr(body, f) in (None, "")}
+    if missing:
+        raise ApiError(422, "validation", fields=missing)
+    if body.status == "extended" and body.days > policy.complaint_extend_max_days:
+        raise ApiError(422, "validation", fields={"days": t(
+                "complaint.error.extend_max", loc, max=policy.complaint_extend_max_days)})
+
+
+@operation("PATCH", "/api/v1/center/complaints/{ticket}", summary="Next step of a complaint",
+           tag="center", body=ComplaintStep, response=ComplaintItem, auth="api_key",
+           errors=(404, 409))
+async def patch_complaint(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    body = await parse_body(request, ComplaintStep)
+    settings, policy = request.app[settings_key], request.app[policy_key]
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        c = await Complaint.filter(ticket=_ticket(request), region=key.region) \
+            .using_db(conn).select_for_update().first()
+        if c is None:
+            raise ApiError(404, "not_found", message_key="complaint.error.not_found")
+        if body.status != c.status or body.status == "extended":
+            _check(body, c, policy, request_locale(request))
+            await transition(c, body.status, today=now.astimezone(ZoneInfo(settings.timezone))
+                             .date(), policy=policy, settings=settings, conn=conn,
+                             reason=body.reason, result=body.result, days=body.days,
+                             handled_by=body.handled_by, now=now)
+        await c.fetch_related("case", using_db=conn)
+        return json_ok(ComplaintItem.of(c))

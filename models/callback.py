@@ -1,0 +1,182 @@
+"""Callbacks (回访) after a case closes: the Zhashui callback form as a record (DOMAIN §2).
+
+One callback per closed case. It is due `policy.callback_delay_days` after closing (the
+beneficiary gets the closing papers first); a bound beneficiary is invited in WeChat then; one
+not answered in WeChat within `policy.callback_phone_after_days` goes on the staff's phone
+worklist. Answers come from the chat survey (channel wechat) or from staff who phoned or
+visited (phone, visit) — the same record either way, so coverage counts every channel.
+The first completed answer stands: completing is a conditional update.
+
+A callback invitation is a temporary QR code printed on the closing notice; its scene is
+`cb:<token>` and it expires with the QR code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+from models.masking import mask_name
+
+SCENE_PREFIX = "cb"  # QR scene "cb:<token>"; short, because scene strings are at most 64 chars
+# Invitations go out in the morning of the due day, not at midnight: many beneficiaries are old.
+INVITE_AT = time(9, 0)
+DETAILS_MAX = 500  # characters of a 'details' or comments answer; the paper form has 2 lines
+
+
+class CallbackStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its due time
+    INVITED = "invited"  # the bound beneficiary was asked in WeChat
+    PENDING_PHONE = "pending_phone"  # no answer in WeChat in time: staff phone or visit
+    COMPLETED = "completed"
+
+
+class CallbackChannel(StrEnum):
+    WECHAT = "wechat"
+    PHONE = "phone"
+    VISIT = "visit"
+
+
+CHANNEL_ZH = {CallbackChannel.WECHAT: "微信", CallbackChannel.PHONE: "电话",
+              CallbackChannel.VISIT: "走访"}
+
+
+class Callback(Model):
+    id = fields.IntField(primary_key=True)
+    case = fields.OneToOneField("models.Case", related_name="callback",
+                                on_delete=fields.OnDelete.CASCADE)
+    region = fields.CharField(max_length=12, db_index=True)
+    status = fields.CharField(max_length=16, default=CallbackStatus.SCHEDULED, db_index=True)
+    due_at = fields.DatetimeField(db_index=True)
+    invited_at = fields.DatetimeField(null=True)
+    phone_at = fields.DatetimeField(null=True)  # when it moved to the phone worklist
+    answered_at = fields.DatetimeField(null=True)
+    channel = fields.CharField(max_length=8, null=True)
+    called_by = fields.CharField(max_length=30, null=True)  # staff who phoned or visited
+    openid = fields.CharField(max_length=64, null=True)  # who answered in WeChat
+    fee_charged = fields.BooleanField(null=True)  # Q1
+    fee_details = fields.TextField(null=True)
+    negligent = fields.BooleanField(null=True)  # Q2
+    negligent_details = fields.TextField(null=True)
+    satisfied = fields.BooleanField(null=True)  # Q3
+    comments = fields.TextField(null=True)  # Q4
+    flagged = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        table = "callback"
+
+
+class CallbackInvitation(Model):
+    id = fields.IntField(primary_key=True)
+    callback = fields.ForeignKeyField("models.Callback", related_name="invitations",
+                                      on_delete=fields.OnDelete.CASCADE)
+    token = fields.CharField(max_length=32, unique=True)
+    qr_url = fields.CharField(max_length=512)
+    expires_at = fields.DatetimeField()
+    scanned_by = fields.CharField(max_length=64, null=True)
+    scanned_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "callback_invitation"
+
+    @property
+    def scene(self) -> str:
+        return f"{SCENE_PREFIX}:{self.token}"
+
+
+def due_at(closed_on: date, delay_days: int, tz: str) -> datetime:
+    """When the callback of a case closed on `closed_on` is due (a morning, local time)."""
+    local = datetime.combine(closed_on + timedelta(days=delay_days), INVITE_AT, ZoneInfo(tz))
+    return local.astimezone(UTC)  # stored in UTC: sqlite compares timestamps as text
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The four questions of the Zhashui form."""
+
+    fee_charged: bool
+    negligent: bool
+    satisfied: bool
+    fee_details: str | None = None
+    negligent_details: str | None = None
+    comments: str | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """A 'yes' to Q1 or Q2, or 不满意, goes to a supervisor at once."""
+        return self.fee_charged or self.negligent or not self.satisfied
+
+
+# What could be a phone or an ID number inside free text: never put into a staff alert.
+_PERSONAL_NUMBER = re.compile(r"\d[\d\s-]{6,}[\dXx]")
+
+
+def scrub(text: str | None, limit: int = 120) -> str:
+    """Free text safe for a push through WeChat: long digit runs hidden, length capped."""
+    cleaned = _PERSONAL_NUMBER.sub("***", (text or "").strip())
+    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
+
+
+async def alert_supervisors(settings, **kw) -> int:
+    """An urgent alert to the region's supervisors; with none registered, to all its staff
+    (an alert nobody receives is worse than one a colleague forwards)."""
+    from bot.notify import alert_staff
+
+    return await alert_staff(settings, supervisors_only=True, **kw) or await alert_staff(
+        settings, supervisors_only=False, **kw)
+
+
+async def complete(callback: Callback, case, answers: Answers, *, channel: CallbackChannel,
+                   answered_at: datetime, settings, conn: BaseDBAsyncClient,
+                   openid: str | None = None, called_by: str | None = None) -> bool:
+    """Store the answers unless the callback was completed already (then False, nothing changes).
+
+    In the same transaction: an urgent alert to the region's supervisors for a flagged answer
+    (masked name, no phone or ID number), and the callback.completed event for the centre.
+    """
+    from bot.notify import emit_event
+
+    done = await Callback.filter(id=callback.id, answered_at=None).using_db(conn).update(
+        status=CallbackStatus.COMPLETED, answered_at=answered_at, channel=channel,
+        openid=openid, called_by=called_by, fee_charged=answers.fee_charged,
+        fee_details=answers.fee_details, negligent=answers.negligent,
+        negligent_details=answers.negligent_details, satisfied=answers.satisfied,
+        comments=answers.comments, flagged=answers.flagged,
+    )
+    if not done:
+        return False
+    if answers.flagged:
+        yes, no = "是", "否"
+        lines = [
+            f"案件：{case.case_no}（{case.cause}）",
+            f"受援人：{mask_name(case.beneficiary_name)}",
+            f"承办人：{case.handler_name}（{case.handler_org}）",
+            f"收费或索要钱物：{yes if answers.fee_charged else no}"
+            + (f"，{scrub(answers.fee_details)}" if answers.fee_charged else ""),
+            f"拖延或冷漠对待：{'有' if answers.negligent else '无'}"
+            + (f"，{scrub(answers.negligent_details)}" if answers.negligent else ""),
+            f"是否满意：{'满意' if answers.satisfied else '不满意'}",
+            f"回访方式：{CHANNEL_ZH[channel]}",
+        ]
+        await alert_supervisors(settings, region=case.region, key=f"callback:{callback.id}",
+                                title="回访预警", lines=lines, kind="callback-alert", conn=conn)
+    await emit_event(settings, event_type="callback.completed", key=f"callback:{callback.id}",
+                     region=case.region, conn=conn, data={
+                         "callback_id": callback.id, "case_no": case.case_no,
+                         "channel": channel.value, "called_by": called_by,
+                         "fee_charged": answers.fee_charged, "fee_details": answers.fee_details,
+                         "negligent": answers.negligent,
+                         "negligent_details": answers.negligent_details,
+                         "satisfied": answers.satisfied, "comments": answers.comments,
+                         "flagged": answers.flagged, "answered_at": answered_at.isoformat()})
+    return True

@@ -1,0 +1,56 @@
+"""Legal-aid cases as the centre's records system reports them (PUT /api/v1/center/cases/...).
+
+The centre owns the case; we keep what the callback (回访), complaints and the progress view
+need: the cause, the handler, the status and closing date, and the beneficiary. The
+beneficiary's name, phone and ID number are personal data (法律援助法 Art. 21): encrypted at
+rest, shown masked. A case is bound to the beneficiary's WeChat openid when they scan the QR
+code of its closing notice; the first openid to scan keeps it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.fields import EncryptedTextField
+
+
+class CaseKind(StrEnum):
+    CIVIL = "civil"
+    CRIMINAL = "criminal"
+    ADMINISTRATIVE = "administrative"
+
+
+class CaseStatus(StrEnum):
+    ACCEPTED = "accepted"  # 受理
+    ASSIGNED = "assigned"  # 指派
+    IN_PROGRESS = "in_progress"  # 办理中
+    CLOSED = "closed"  # 结案: the callback is scheduled from closed_on
+    TERMINATED = "terminated"  # 终止: no callback (the aid ended, the case did not conclude)
+
+
+class Case(Model):
+    id = fields.IntField(primary_key=True)
+    region = fields.CharField(max_length=12, db_index=True)
+    case_no = fields.CharField(max_length=64)  # the centre's number, unique within its region
+    kind = fields.CharField(max_length=16)
+    cause = fields.CharField(max_length=100)  # 案由
+    beneficiary_name = EncryptedTextField()
+    beneficiary_phone = EncryptedTextField()
+    beneficiary_id_number = EncryptedTextField(null=True)
+    beneficiary_id_index = fields.CharField(max_length=64, null=True, db_index=True)  # blind index
+    handler_name = fields.CharField(max_length=30)
+    handler_org = fields.CharField(max_length=100)
+    status = fields.CharField(max_length=16)
+    closed_on = fields.DateField(null=True)
+    application_id = fields.IntField(null=True)  # our application, when it started here
+    openid = fields.CharField(max_length=64, null=True, db_index=True)  # bound beneficiary
+    bound_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "legal_case"  # CASE is an SQL keyword
+        unique_together = (("region", "case_no"),)

@@ -1,0 +1,179 @@
+"""Complaints (投诉) filed in the official account, and their procedure (DOMAIN §3, 投诉处理办法).
+
+One record per complaint (一事一卷). Received -> accepted or not_accepted (reason) within
+`complaint_accept_working_days` working days; accepted -> investigating -> concluded (result)
+within `complaint_conclude_days` days of acceptance, extendable once by at most
+`complaint_extend_max_days` days with a reason. Every step is told to the complainant through
+the outbox, in their language, and reported to the centre as complaint.updated.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+from i18n import t
+from models.calendar import add_working_days
+
+TEXT_MAX = 1000  # characters kept of a complaint's text; longer ones are cut, with a message
+PHOTOS_MAX = 9  # one WeChat multi-select; more photos can go to the centre directly
+
+
+class ComplaintStatus(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    NOT_ACCEPTED = "not_accepted"
+    INVESTIGATING = "investigating"
+    EXTENDED = "extended"
+    CONCLUDED = "concluded"
+
+
+S = ComplaintStatus
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.RECEIVED: frozenset({S.ACCEPTED, S.NOT_ACCEPTED}),
+    S.ACCEPTED: frozenset({S.INVESTIGATING, S.EXTENDED, S.CONCLUDED}),
+    S.INVESTIGATING: frozenset({S.EXTENDED, S.CONCLUDED}),
+    S.EXTENDED: frozenset({S.INVESTIGATING, S.CONCLUDED}),
+}
+ABOUT = ("handler", "centre", "firm", "other")  # 承办人员 / 法律援助中心 / 律所或法律服务所 / 其他
+GROUNDS = ("money", "delay", "attitude", "no_progress", "privacy", "duty", "other")
+
+
+class Complaint(Model):
+    id = fields.IntField(primary_key=True)
+    ticket = fields.CharField(max_length=16, unique=True)
+    region = fields.CharField(max_length=12, db_index=True)
+    openid = fields.CharField(max_length=64, null=True, db_index=True)  # the complainant
+    locale = fields.CharField(max_length=8, default="zh_CN")
+    about = fields.CharField(max_length=16, default="other")
+    case = fields.ForeignKeyField("models.Case", related_name="complaints", null=True,
+                                  on_delete=fields.OnDelete.SET_NULL)
+    grounds = fields.CharField(max_length=16, default="other")
+    text = fields.TextField()
+    photos = fields.JSONField(default=list)  # [{media_id, pic_url}]
+    source = fields.CharField(max_length=16, default="chat_form")  # chat_form | chat_command
+    status = fields.CharField(max_length=16, default=ComplaintStatus.RECEIVED, db_index=True)
+    received_on = fields.DateField()
+    accept_due = fields.DateField()
+    accepted_on = fields.DateField(null=True)
+    conclude_due = fields.DateField(null=True)
+    extended_days = fields.IntField(default=0)
+    reason = fields.TextField(null=True)  # why not accepted, or why extended
+    result = fields.TextField(null=True)
+    decided_on = fields.DateField(null=True)  # not accepted or concluded
+    handled_by = fields.CharField(max_length=30, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        table = "complaint"
+
+
+def normalize_ticket(raw: str) -> str:
+    """What people type for a ticket (full-width digits, spaces, dashes) -> the stored form."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", raw or "") if ch.isdigit())[:16]
+
+
+async def new_ticket(today: date, conn: BaseDBAsyncClient) -> str:
+    """yymmdd + 4 random digits: short enough to read out on the phone, digits only to type."""
+    while True:
+        ticket = f"{today:%y%m%d}{secrets.randbelow(10_000):04d}"
+        if not await Complaint.filter(ticket=ticket).using_db(conn).exists():
+            return ticket
+
+
+def accept_due(received_on: date, policy) -> date:
+    return add_working_days(received_on, policy.complaint_accept_working_days)
+
+
+def status_text(c: Complaint, locale: str) -> str:
+    """One short paragraph saying where the complaint stands, for its complainant."""
+    fields_ = {"ticket": c.ticket, "accept_due": fmt_date(c.accept_due, locale),
+               "conclude_due": fmt_date(c.conclude_due, locale), "reason": c.reason or "",
+               "result": c.result or "", "days": c.extended_days,
+               "received_on": fmt_date(c.received_on, locale)}
+    return t(f"complaint.status.{c.status}", locale, **fields_)
+
+
+def fmt_date(d: date | None, locale: str) -> str:
+    if d is None:
+        return ""
+    return f"{d.year}年{d.month}月{d.day}日" if locale != "en" else d.isoformat()
+
+
+async def transition(c: Complaint, status: str, *, today: date, policy, settings,
+                     conn: BaseDBAsyncClient, reason: str | None = None,
+                     result: str | None = None, days: int | None = None,
+                     handled_by: str | None = None, now: datetime) -> None:
+    """Apply one step (validated by the caller), tell the complainant, report the event."""
+    from bot.notify import emit_event, notify_user
+
+    if status == S.ACCEPTED:
+        c.accepted_on = today
+        c.conclude_due = today + timedelta(days=policy.complaint_conclude_days)
+    elif status == S.NOT_ACCEPTED:
+        c.reason, c.decided_on = reason, today
+    elif status == S.EXTENDED:
+        c.extended_days += days or 0
+        c.conclude_due = (c.conclude_due or today) + timedelta(days=days or 0)
+        c.reason = reason
+    elif status == S.CONCLUDED:
+        c.result, c.decided_on = result, today
+    c.status = status
+    c.handled_by = handled_by or c.handled_by
+    await c.save(using_db=conn)
+    step = f"{status}:{c.extended_days}" if status == S.EXTENDED else status
+    if c.openid:
+        await notify_user(settings, openid=c.openid, key=f"complaint:{c.id}:{step}",
+                          text=status_text(c, c.locale), kind="complaint", region=c.region,
+                          conn=conn)
+    await emit_event(settings, event_type="complaint.updated", key=f"complaint:{c.id}:{step}",
+                     region=c.region, conn=conn, data=event_data(c) | {"at": now.isoformat()})
+
+
+def event_data(c: Complaint) -> dict:
+    return {"ticket": c.ticket, "status": c.status, "about": c.about, "grounds": c.grounds,
+            "text": c.text, "photos": len(c.photos or []),
+            "accept_due": _iso(c.accept_due), "conclude_due": _iso(c.conclude_due),
+            "reason": c.reason, "result": c.result, "extended_days": c.extended_days}
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+async def file(*, openid: str, locale: str, region: str, text: str, today: date, now: datetime,
+               policy, settings, conn: BaseDBAsyncClient, about: str = "other",
+               grounds: str = "other", case_id: int | None = None,
+               photos: list | None = None, source: str = "chat_form") -> Complaint:
+    """Record a complaint (received today), alert the supervisors, report complaint.created."""
+    from bot.notify import emit_event
+    from models.callback import alert_supervisors, scrub
+
+    c = await Complaint.create(
+        ticket=await new_ticket(today, conn), region=region, openid=openid, locale=locale,
+        about=about, grounds=grounds, case_id=case_id, text=text[:TEXT_MAX],
+        photos=(photos or [])[:PHOTOS_MAX], source=source, received_on=today,
+        accept_due=accept_due(today, policy), using_db=conn)
+    case_no = None
+    if case_id is not None:
+        from models.case import Case
+        case_no = await Case.filter(id=case_id).using_db(conn).values_list("case_no", flat=True)
+    lines = [f"编号：{c.ticket}", f"对象：{t('complaint.about.' + about, 'zh_CN')}",
+             f"事由：{t('complaint.grounds.' + grounds, 'zh_CN')}",
+             *([f"案件：{case_no[0]}"] if case_no else []),
+             f"内容：{scrub(c.text)}", f"照片：{len(c.photos)} 张",
+             f"受理期限：{c.accept_due.isoformat()}"]
+    await alert_supervisors(settings, region=region, key=f"complaint:{c.id}", title="新投诉",
+                            lines=lines, kind="complaint-alert", conn=conn)
+    await emit_event(settings, event_type="complaint.created", key=f"complaint:{c.id}",
+                     region=region, conn=conn,
+                     data=event_data(c) | {"case_no": case_no[0] if case_no else None,
+                                           "at": now.isoformat()})
+    return c
