@@ -24,6 +24,9 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+# These libraries log every SQL statement with its parameters at DEBUG: free text users type
+# (a complaint with a phone number in it) would reach the logs. Keep them quiet at any level.
+QUIET_LOGGERS = ("tortoise.db_client", "tortoise", "aiosqlite", "asyncpg")
 
 
 def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
@@ -33,6 +36,8 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     from models.policy import load_policy
 
     settings = settings.resolve_dev_defaults()
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
     app = web.Application(middlewares=[error_middleware], client_max_size=11 * 1024 * 1024)
     app[settings_key] = settings
     app[policy_key] = load_policy(settings.policy)
