@@ -48,7 +48,8 @@ async def callbacks(app: web.Application, now: datetime) -> None:
     late = now - timedelta(days=policy.callback_phone_after_days)
     moved = await Callback.filter(
         status__in=[CallbackStatus.SCHEDULED, CallbackStatus.INVITED], due_at__lte=late,
-        answered_at=None).update(status=CallbackStatus.PENDING_PHONE, phone_at=now)
+        answered_at=None).update(status=CallbackStatus.PENDING_PHONE, phone_at=now,
+                                 updated_at=now)
     if moved:
         log.info("%d callbacks moved to the phone worklist", moved)
 
@@ -62,7 +63,7 @@ async def invite_due(app: web.Application, now: datetime) -> None:
     for cb in due:
         async with in_transaction() as conn:
             n = await Callback.filter(id=cb.id, status=CallbackStatus.SCHEDULED).using_db(conn) \
-                .update(status=CallbackStatus.INVITED, invited_at=now)
+                .update(status=CallbackStatus.INVITED, invited_at=now, updated_at=now)
             if not n:
                 continue
             conv = await Conversation.filter(openid=cb.case.openid).using_db(conn).first()

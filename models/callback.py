@@ -152,6 +152,7 @@ async def complete(callback: Callback, case, answers: Answers, *, channel: Callb
         fee_details=answers.fee_details, negligent=answers.negligent,
         negligent_details=answers.negligent_details, satisfied=answers.satisfied,
         comments=answers.comments, flagged=answers.flagged,
+        updated_at=datetime.now(UTC),  # a queryset update skips auto_now; ?since= relies on it
     )
     if not done:
         return False

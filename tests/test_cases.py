@@ -137,3 +137,16 @@ async def test_wechat_down_is_502_and_no_invitation(app, fake_wechat):
     from models.callback import CallbackInvitation
     assert await CallbackInvitation.all().count() == 0
     assert (await invite(app, key))["scene"]  # and it works again afterwards
+
+
+async def test_development_without_wechat_still_gives_a_scene(app, aiohttp_client, settings,
+                                                             fake_wechat, user):
+    """No official account configured: no QR image, but the scene works with `bot chat`."""
+    from bot.app import create_app
+    dev = await aiohttp_client(create_app(settings.model_copy(
+        update={"wechat_app_secret": None})))
+    key = await center_key()
+    await put_case(dev, key, expect=201)
+    inv = await invite(dev, key)
+    assert inv["scene"].startswith("cb:") and "dev-" in inv["qr_url"]
+    assert fake_wechat.calls_to("qrcode/create") == []

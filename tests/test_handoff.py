@@ -96,7 +96,7 @@ async def test_staff_one_ticket_at_a_time_and_unknown_tickets(make_user, staff):
     first, second = await Handoff.all().order_by("id")
     assert "没有编号为 999" in await wang.say("接 999")
     await wang.say(f"接 {first.id}")
-    assert f"请先发送“结束”" in await wang.say(f"接 {second.id}")
+    assert "请先发送“结束”" in await wang.say(f"接 {second.id}")
     assert (await Handoff.get(id=second.id)).status == "waiting"
     await wang.say("菜单")  # leaves the relay: 接 again resumes it
     assert "已接待" in await wang.say(f"接 {first.id}")

@@ -133,7 +133,8 @@ async def record_result(request: web.Request) -> web.Response:
                           comments=body.comments)
         if cb.answered_at is not None or not await complete(
                 cb, case, answers, channel=CallbackChannel(body.channel),
-                answered_at=(body.answered_at or now).astimezone(UTC), settings=request.app[settings_key],
+                answered_at=(body.answered_at or now).astimezone(UTC),
+                settings=request.app[settings_key],
                 conn=conn, called_by=body.called_by.strip()):
             raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")
         await cb.refresh_from_db(using_db=conn)

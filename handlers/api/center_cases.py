@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 from bot.api import ApiError, json_ok, operation, parse_body, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key, wechat_api_key
+from bot.outbox import _dev_sink
 from bot.wechat.api import WeChatAPIError
 from i18n import t
 from models.callback import Callback, CallbackInvitation, due_at
@@ -32,6 +33,9 @@ from models.idcard import parse_id_number
 from models.masking import mask_id, mask_name, mask_phone
 
 QR_DAYS_MAX = 30  # WeChat's longest temporary QR code
+# Development without WeChat credentials: no real QR code; the scene works with
+# `python -m bot chat --event SCAN --key <scene>`, as the outbox keeps pushes (bot.outbox).
+DEV_QR_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=dev-"
 CASE_NO_MAX = 64
 
 
@@ -157,8 +161,8 @@ async def put_case(request: web.Request) -> web.Response:
             await Callback.bulk_create([Callback(case_id=case.id, region=case.region,
                                                  due_at=due)],
                                        ignore_conflicts=True, using_db=conn)
-            await Callback.filter(case_id=case.id, status="scheduled").using_db(conn).update(
-                due_at=due)
+            await Callback.filter(case_id=case.id, status="scheduled").exclude(due_at=due) \
+                .using_db(conn).update(due_at=due, updated_at=datetime.now(UTC))
         else:  # reopened or terminated: no callback for an unfinished case
             await Callback.filter(case_id=case.id, answered_at=None).using_db(conn).delete()
         out = await CaseOut.of(case, conn)
@@ -199,10 +203,14 @@ async def create_invitation(request: web.Request) -> web.Response:
         raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")
     token = secrets.token_urlsafe(12)
     seconds = body.expire_days * 86400
-    try:
-        qr = await request.app[wechat_api_key].create_qrcode(f"cb:{token}", seconds)
-    except (WeChatAPIError, aiohttp.ClientError, TimeoutError):
-        raise ApiError(502, "wechat_unavailable", message_key="callbacks.error.wechat") from None
+    if _dev_sink(request.app[settings_key]):  # no official account: try it with `bot chat`
+        qr = {"qr_url": f"{DEV_QR_URL}{token}"}
+    else:
+        try:
+            qr = await request.app[wechat_api_key].create_qrcode(f"cb:{token}", seconds)
+        except (WeChatAPIError, aiohttp.ClientError, TimeoutError):
+            raise ApiError(502, "wechat_unavailable",
+                           message_key="callbacks.error.wechat") from None
     expires = datetime.now(UTC) + timedelta(seconds=int(qr.get("expire_seconds") or seconds))
     inv = await CallbackInvitation.create(callback=cb, token=token, qr_url=qr["qr_url"],
                                           expires_at=expires)

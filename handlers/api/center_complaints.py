@@ -21,7 +21,7 @@ from bot.api import ApiError, json_ok, operation, parse_body, parse_query, reque
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key
 from i18n import t
-from models.complaint import TRANSITIONS, Complaint, ComplaintStatus, normalize_ticket, transition
+from models.complaint import TRANSITIONS, Complaint, normalize_ticket, transition
 
 MAX_PAGE = 200  # items per page
 NOTE_MAX = 1000  # characters of a reason or result; the complainant reads it in a chat bubble
@@ -29,7 +29,8 @@ NOTE_MAX = 1000  # characters of a reason or result; the complainant reads it in
 
 class ComplaintsQuery(BaseModel):
     since: AwareDatetime | None = Field(None, description="changed at or after (ISO 8601)")
-    status: Literal[tuple(s.value for s in ComplaintStatus)] | None = None  # type: ignore[valid-type]
+    status: Literal["received", "accepted", "not_accepted", "investigating", "extended",
+                    "concluded"] | None = None
     limit: int = Field(50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, pattern=r"^\d{1,18}$")
 

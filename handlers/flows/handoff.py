@@ -15,6 +15,7 @@ from tortoise.expressions import F
 
 from bot.flowkit import Ctx, Done, Flow, Outcome, Stay, Start, Step, command, register_flow
 from handlers.flows.progress import end_now, home_region
+from i18n import t
 from models.handoff import (RELAY_TEXT_MAX, WAITING_MESSAGES_MAX, Handoff, HandoffStatus,
                             close_ticket, local_hhmm, open_ticket)
 from models.outbox import Channel
@@ -113,17 +114,13 @@ async def on_relay(ctx: Ctx) -> Outcome:
         return Done(await _close_by_staff(ctx, h, staff))
     if TAKE.match(ctx.text):  # a second ticket while holding this one: one at a time
         return Stay(ctx.t("handoff.staff.busy", ticket=h.id))
-    await _send(ctx, h, h.openid, f"s:{ctx.inc.dedupe_key}", _to_user(h, ctx.text))
+    await _send(ctx, h, h.openid, f"s:{ctx.inc.dedupe_key}",
+                t("handoff.from_staff", h.locale, text=ctx.text))
     h.replies += 1
     h.first_reply_at = h.first_reply_at or ctx.now
     await h.save(using_db=ctx.conn)
     await Staff.filter(id=staff.id).using_db(ctx.conn).update(replies=F("replies") + 1)
     return Stay(ctx.t("handoff.staff.sent"))
-
-
-def _to_user(h: Handoff, text: str) -> str:
-    from i18n import t
-    return t("handoff.from_staff", h.locale, text=text)
 
 
 async def _close_by_staff(ctx: Ctx, h: Handoff, staff: Staff) -> str:
@@ -189,15 +186,11 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
     if h.staff_id != staff.id:
         h.status, h.staff_id, h.taken_at = HandoffStatus.TAKEN, staff.id, ctx.now
         await h.save(using_db=ctx.conn)
-        await _send(ctx, h, h.openid, f"taken:{staff.id}", _taken_text(h, staff.name))
+        await _send(ctx, h, h.openid, f"taken:{staff.id}",
+                    t("handoff.taken", h.locale, name=staff.name))
     waiting = "\n".join(f"· {msg['text']}" for msg in h.messages) or ctx.t("handoff.staff.no_msgs")
     return Start(STAFF_FLOW, data={"handoff_id": h.id},
                  say=ctx.t("handoff.staff.took", ticket=h.id, messages=waiting))
-
-
-def _taken_text(h: Handoff, name: str) -> str:
-    from i18n import t
-    return t("handoff.taken", h.locale, name=name)
 
 
 @command(r"^\s*结束\s*$")
