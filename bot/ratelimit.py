@@ -36,8 +36,9 @@ async def hit(key: str, limit: int, window_seconds: int) -> float | None:
 
 
 def client_address(request: web.Request) -> str:
-    """The caller's address; behind the documented nginx, the first X-Forwarded-For hop."""
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+    """The caller's address: behind the documented nginx, the last X-Forwarded-For hop (the one
+    our proxy appended; earlier hops are whatever the client claimed)."""
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
     return forwarded or request.remote or "unknown"
 
 

@@ -81,3 +81,36 @@ async def test_openapi_lists_every_operation(app):
     doc = await (await app.get("/api/v1/openapi.json")).json()
     for op in ops():
         assert op.method.lower() in doc["paths"][op.path], op.path
+
+
+async def test_login_is_rate_limited_per_address_with_retry_after(aiohttp_client, settings,
+                                                                  fake_wechat):
+    from bot.app import create_app
+
+    client = await aiohttp_client(create_app(settings.model_copy(update={"login_rate_limit": 3})))
+    for i in range(3):
+        fake_wechat.add_code(f"rl-{i}", openid=f"o-rl-{i}")
+        resp = await client.post("/api/v1/auth/wxa-login", json={"code": f"rl-{i}"})
+        assert resp.status == 200
+    resp = await client.post("/api/v1/auth/wxa-login", json={"code": "rl-x"})
+    assert resp.status == 429
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert (await resp.json())["error"]["code"] == "rate_limited"
+    other = await client.post("/api/v1/auth/wxa-login", json={"code": "rl-y"},
+                              headers={"X-Forwarded-For": "203.0.113.9"})
+    assert other.status == 401  # another address still gets through (to a wrong code)
+
+
+async def test_expired_and_revoked_tokens_are_refused(app, fake_wechat):
+    from datetime import UTC, datetime, timedelta
+
+    from models.agent import SessionToken
+    from tests.applications_support import bearer, login
+
+    token = (await login(app, fake_wechat, "o-tok"))["token"]
+    assert (await app.get("/api/v1/agents/me", headers=bearer(token))).status in (200, 403, 404)
+    await app.post("/api/v1/auth/logout", headers=bearer(token))
+    assert (await app.get("/api/v1/agents/me", headers=bearer(token))).status == 401
+    token = (await login(app, fake_wechat, "o-tok2"))["token"]
+    await SessionToken.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert (await app.get("/api/v1/agents/me", headers=bearer(token))).status == 401

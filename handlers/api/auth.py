@@ -13,6 +13,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from bot import ratelimit
 from bot.api import ApiError, json_ok, operation, parse_body
 from bot.auth import agent_of, bearer_token, issue_login_token, require_session, revoke_login_token
 from bot.keys import settings_key, wechat_api_key
@@ -57,6 +58,9 @@ def login_error(exc: WeChatAPIError) -> ApiError:
 @operation("POST", "/api/v1/auth/wxa-login", summary="Log in with a mini-program wx.login code",
            tag="auth", body=LoginIn, response=LoginOut, errors=(401, 429, 502, 503))
 async def wxa_login(request: web.Request) -> web.Response:
+    # Each login costs a jscode2session call against WeChat's per-minute quota (45011):
+    # one address may not spend it for everyone.
+    await ratelimit.enforce(request, "login", request.app[settings_key].login_rate_limit, 60)
     body = await parse_body(request, LoginIn)
     try:
         session = await request.app[wechat_api_key].jscode2session(body.code)
