@@ -16,6 +16,8 @@ CLI_MODULES = [
     "bot.cli.people",  # staff, center-keys
     "bot.cli.agents",  # agents invite | list | disable
     "bot.cli.keys",  # rotate-key
+    "bot.cli.digest",  # digest --region R [--now] [--weekly]
+    "bot.cli.export",  # export applications|callbacks|complaints|disclosure -o file.xlsx
 ]
 
 

@@ -10,10 +10,12 @@ MODEL_MODULES = [
     "models.outbox",
     "models.jobs",
     "models.people",
+    "models.ratelimit",
     "models.agent",
     "models.application",
     "models.case",
     "models.callback",
     "models.complaint",
     "models.handoff",
+    "models.quality",
 ]

@@ -2,6 +2,8 @@
 
 API_MODULES: list[str] = [
     "handlers.api.center_outbox",
+    "handlers.api.center_quality",
+    "handlers.api.exports",
     "handlers.api.auth",
     "handlers.api.agents",
     "handlers.api.applications",

@@ -57,7 +57,7 @@ class OutboxPage(BaseModel):
 
 
 @operation("GET", "/api/v1/center/outbox", summary="Pushes of the region by status (no content)",
-           tag="centre", query=OutboxQuery, response=OutboxPage, auth="api_key")
+           tag="center", query=OutboxQuery, response=OutboxPage, auth="api_key")
 async def list_outbox(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, OutboxQuery)
@@ -74,7 +74,7 @@ async def list_outbox(request: web.Request) -> web.Response:
 
 
 @operation("POST", "/api/v1/center/outbox/{id}/retry", summary="Queue a failed push again",
-           tag="centre", response=OutboxItem, auth="api_key", errors=(404, 409))
+           tag="center", response=OutboxItem, auth="api_key", errors=(404, 409))
 async def retry_outbox(request: web.Request) -> web.Response:
     key = await require_center(request)
     raw = request.match_info["id"]

@@ -311,6 +311,33 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='QualityReview',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('case', fields.OneToOneField('models.Case', source_field='case_id', db_constraint=True, to_field='id', related_name='quality', on_delete=OnDelete.CASCADE)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('score', fields.DecimalField(max_digits=5, decimal_places=2)),
+                ('grade', fields.CharField(max_length=16)),
+                ('coefficient', fields.FloatField(null=True)),
+                ('policy', fields.CharField(max_length=40)),
+                ('reviewer', fields.CharField(null=True, max_length=30)),
+                ('revisions', fields.IntField(default=1)),
+                ('reviewed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'quality_review', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='RateBucket',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=128)),
+                ('window_start', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('count', fields.IntField(default=0)),
+            ],
+            options={'table': 'rate_bucket', 'app': 'models', 'pk_attr': 'key'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='SessionToken',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
