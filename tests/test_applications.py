@@ -264,3 +264,13 @@ async def test_my_applications_are_paginated_newest_first(app, fake_wechat):
     assert [i["id"] for i in page2["items"] + page3["items"]] == ids[::-1][2:]
     assert page3["next_cursor"] is None
     assert (await app.get("/api/v1/applications?limit=0", headers=bearer(token))).status == 422
+
+
+async def test_concurrent_retries_with_one_key_file_once(app, fake_wechat):
+    import asyncio
+    token, _ = await agent_token(app, fake_wechat)
+    answers = await asyncio.gather(*(file(app, token, key="same") for _ in range(6)))
+    statuses = sorted(r.status for r in answers)
+    assert statuses == [200] * 5 + [201]
+    assert len({(await r.json())["id"] for r in answers}) == 1
+    assert await Application.all().count() == 1
