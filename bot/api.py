@@ -146,6 +146,7 @@ class Operation:
     content_type: str = "application/json"  # of the success response
     errors: tuple[int, ...] = field(default=())
     headers: tuple[str, ...] = field(default=())  # required request headers
+    form: tuple[tuple[str, str], ...] = field(default=())  # multipart fields: (name, "string"|"binary")
 
 
 OPERATIONS: list[Operation] = []
@@ -201,6 +202,12 @@ def openapi_document(base_url: str) -> dict:
                            "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
         if params:
             item["parameters"] = params
+        if op.form:
+            props = {name: {"type": "string", **({"format": "binary"} if kind == "binary" else {})}
+                     for name, kind in op.form}
+            item["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+                "schema": {"type": "object", "required": [n for n, _ in op.form],
+                           "properties": props}}}}
         if op.body:
             item["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
@@ -211,7 +218,8 @@ def openapi_document(base_url: str) -> dict:
         elif op.content_type != "application/json":
             ok["content"] = {op.content_type: {"schema": {"type": "string", "format": "binary"}}}
         responses: dict[str, Any] = {str(op.status): ok}
-        errs = set(op.errors) | {400, 422} if (op.body or op.query) else set(op.errors)
+        errs = set(op.errors) | {400, 422} if (op.body or op.query or op.form) \
+            else set(op.errors)
         if op.auth:
             errs |= {401}
             item["security"] = [{"bearer": []} if op.auth == "bearer" else {"apiKey": []}]

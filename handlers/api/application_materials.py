@@ -56,7 +56,7 @@ async def read_form(request: web.Request) -> dict[str, Any]:
            summary="Attach a material: multipart/form-data with `kind` and `file` "
                    "(JPEG, PNG or PDF, at most 10 MB)",
            tag="applications", response=MaterialUploaded, status=201, auth="bearer",
-           errors=(400, 403, 404, 413, 415, 422))
+           form=(("kind", "string"), ("file", "binary")), errors=(400, 403, 404, 413, 415, 422))
 async def upload(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     row = await own_application(request, agent)
