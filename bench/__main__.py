@@ -8,12 +8,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import applications, webhook
+from bench import applications, burst, webhook
 from bench.common import Row, format_table
 
 BENCHMARKS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("WeChat webhook (safe mode, text messages)", webhook.default),
     ("Application creation (API, in process)", applications.default),
+    ("Callback survey burst: 2,000 users x 5 answers", burst.default),
 ]
 
 
