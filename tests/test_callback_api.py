@@ -17,7 +17,7 @@ RESULT = {"channel": "phone", "called_by": "刘干事", "fee_charged": False, "n
 
 
 async def closed_case(app, key, case_no="C-1", days_ago=10, openid=None) -> Callback:
-    await put_case(app, key, case_no=case_no, expect=201,
+    await put_case(app, key, case_no=case_no, expect=200,
                    closed_on=(today() - timedelta(days=days_ago)).isoformat())
     if openid:
         await Case.filter(case_no=case_no).update(openid=openid)
@@ -120,6 +120,8 @@ async def test_list_since_status_and_pagination(app):
     assert sorted(seen) == ["C-0", "C-1", "C-2"]
     everything = await (await app.get(LIST, headers=key)).json()
     assert len(everything["items"]) == 5
+    edge = await app.get(LIST, params={"since": "0001-01-01T00:00:00+01:00"}, headers=key)
+    assert edge.status == 200 and len((await edge.json())["items"]) == 5
     for bad in ({"status": "lost"}, {"limit": "0"}, {"since": "yesterday"}, {"cursor": "x"}):
         assert (await app.get(LIST, params=bad, headers=key)).status == 422
     other = await center_key(OTHER_REGION)

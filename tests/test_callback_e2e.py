@@ -24,8 +24,8 @@ async def test_closed_case_to_coverage_with_an_alert(app, user, fake_wechat, fak
     await add_staff("王主任", "o-supervisor", supervisor=True)
     await add_staff("小李", "o-clerk")
     key = await center_key()
-    await put_case(app, key, expect=201)
-    await put_case(app, key, case_no="柞法援民2026-13", expect=201)  # a second closed case
+    await put_case(app, key, expect=200)
+    await put_case(app, key, case_no="柞法援民2026-13", expect=200)  # a second closed case
 
     inv = await invite(app, key)
     reply = await user.event("SCAN", inv["scene"], created=next_created())

@@ -16,7 +16,7 @@ from tests.test_cases_support import (add_staff, center_key, invite, next_create
 @pytest.fixture
 async def scene(app) -> str:
     key = await center_key()
-    await put_case(app, key, expect=201)
+    await put_case(app, key, expect=200)
     return (await invite(app, key))["scene"]
 
 

@@ -18,7 +18,7 @@ URL = "/api/v1/center/cases/柞法援民2026-12"
 
 async def test_put_creates_then_updates_idempotently(app):
     key = await center_key()
-    first = await put_case(app, key, expect=201)
+    first = await put_case(app, key, expect=200)
     assert first["case_no"] == "柞法援民2026-12" and first["status"] == "closed"
     assert first["callback"]["status"] == "scheduled"
     again = await put_case(app, key, expect=200)
@@ -31,7 +31,7 @@ async def test_put_creates_then_updates_idempotently(app):
 async def test_callback_is_due_after_the_policy_delay(app):
     key = await center_key()
     closed = today()
-    await put_case(app, key, expect=201, closed_on=closed.isoformat())
+    await put_case(app, key, expect=200, closed_on=closed.isoformat())
     local = (await Callback.get()).due_at.astimezone(TZ)
     # national policy: 3 days after closing, in the morning, Beijing time
     assert local.date() == closed + timedelta(days=3) and (local.hour, local.minute) == (9, 0)
@@ -39,7 +39,7 @@ async def test_callback_is_due_after_the_policy_delay(app):
 
 async def test_beneficiary_is_masked_in_responses_and_encrypted_at_rest(app):
     key = await center_key()
-    out = await put_case(app, key, expect=201)
+    out = await put_case(app, key, expect=200)
     assert out["beneficiary"] == {"name": "张*丰", "phone": "138****5678",
                                   "id_number": "110105********002X"}
     raw = await connections.get("default").execute_query_dict(
@@ -82,7 +82,7 @@ async def test_malformed_json_and_missing_key(app):
 
 async def test_regions_are_separate(app):
     mine, theirs = await center_key(), await center_key(OTHER_REGION)
-    await put_case(app, mine, expect=201)
+    await put_case(app, mine, expect=200)
     assert (await app.get(URL, headers=theirs)).status == 404
     resp = await app.post(URL + "/callback-invitations", json={}, headers=theirs)
     assert resp.status == 404
@@ -94,14 +94,14 @@ async def test_regions_are_separate(app):
 
 async def test_reopened_case_loses_its_unanswered_callback(app):
     key = await center_key()
-    await put_case(app, key, expect=201)
+    await put_case(app, key, expect=200)
     out = await put_case(app, key, expect=200, status="in_progress", closed_on=None)
     assert out["callback"] is None and await Callback.all().count() == 0
 
 
 async def test_invitation_is_a_temporary_string_scene_qr_code(app, fake_wechat):
     key = await center_key()
-    await put_case(app, key, expect=201)
+    await put_case(app, key, expect=200)
     inv = await invite(app, key, expire_days=7)
     assert inv["scene"].startswith("cb:") and inv["qr_url"].startswith("https://")
     body = fake_wechat.bodies("qrcode/create")[-1]
@@ -116,7 +116,7 @@ async def test_invitation_is_a_temporary_string_scene_qr_code(app, fake_wechat):
 
 async def test_invitation_refused_for_open_cases_and_bad_input(app, fake_wechat):
     key = await center_key()
-    await put_case(app, key, expect=201, status="in_progress", closed_on=None)
+    await put_case(app, key, expect=200, status="in_progress", closed_on=None)
     resp = await app.post(URL + "/callback-invitations", json={}, headers=key)
     assert resp.status == 409 and (await resp.json())["error"]["code"] == "case_not_closed"
     await put_case(app, key, expect=200)
@@ -130,7 +130,7 @@ async def test_invitation_refused_for_open_cases_and_bad_input(app, fake_wechat)
 
 async def test_wechat_down_is_502_and_no_invitation(app, fake_wechat):
     key = await center_key()
-    await put_case(app, key, expect=201)
+    await put_case(app, key, expect=200)
     fake_wechat.fail_next("qrcode/create", 45009)
     resp = await app.post(URL + "/callback-invitations", json={}, headers=key)
     assert resp.status == 502 and (await resp.json())["error"]["code"] == "wechat_unavailable"
@@ -146,7 +146,7 @@ async def test_development_without_wechat_still_gives_a_scene(app, aiohttp_clien
     dev = await aiohttp_client(create_app(settings.model_copy(
         update={"wechat_app_secret": None})))
     key = await center_key()
-    await put_case(dev, key, expect=201)
+    await put_case(dev, key, expect=200)
     inv = await invite(dev, key)
     assert inv["scene"].startswith("cb:") and "dev-" in inv["qr_url"]
     assert fake_wechat.calls_to("qrcode/create") == []

@@ -49,7 +49,7 @@ async def test_guided_complaint_with_photos_gets_a_ticket(app, user, fake_wechat
 
 async def test_complaint_about_a_bound_case_asks_which(app, user):
     key = await center_key()
-    await put_case(app, key, expect=201)
+    await put_case(app, key, expect=200)
     await Case.all().update(openid=user.openid)
     await user.say("4")
     reply = await user.say("1")

@@ -112,6 +112,17 @@ async def test_images_while_waiting_reach_the_staff_later(user, staff):
     assert "p3.jpg" in took
 
 
+async def test_a_user_who_left_the_chat_is_brought_back_when_staff_write(app, user, staff,
+                                                                        fake_wechat):
+    wang, _ = staff
+    await user.say("人工")
+    await user.say("菜单")  # wandered off while waiting
+    await wang.say(f"接 {(await Handoff.get()).id}")
+    assert "已发给工作人员" in await user.say("我还在")
+    await drain_outbox(app)
+    assert sent_to(fake_wechat, "o-staff-1")[-1].endswith("用户：我还在")
+
+
 async def test_asking_again_reuses_the_open_ticket(user, staff):
     await user.say("人工")
     await user.say("菜单")

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from bot.api import ApiError, json_ok, operation, parse_body, parse_query, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key
-from handlers.api.center_cases import HandlerInfo
+from handlers.api.center_cases import HandlerInfo, utc
 from i18n import t
 from models.callback import DETAILS_MAX, Answers, Callback, CallbackChannel, complete
 from models.case import Case, CaseStatus
@@ -84,7 +84,7 @@ async def list_callbacks(request: web.Request) -> web.Response:
     q = parse_query(request, CallbacksQuery)
     rows = Callback.filter(region=key.region)
     if q.since:
-        rows = rows.filter(updated_at__gte=q.since.astimezone(UTC))
+        rows = rows.filter(updated_at__gte=utc(q.since))
     if q.status:
         rows = rows.filter(status=q.status)
     if q.cursor:
@@ -116,7 +116,7 @@ async def record_result(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     body = await parse_body(request, ResultIn)
     now = datetime.now(UTC)
-    if body.answered_at and body.answered_at > now:
+    if body.answered_at and utc(body.answered_at) > now:
         raise ApiError(422, "validation", fields={"answered_at": t(
             "validation.invalid", request_locale(request))})
     async with in_transaction() as conn:
@@ -133,7 +133,7 @@ async def record_result(request: web.Request) -> web.Response:
                           comments=body.comments)
         if cb.answered_at is not None or not await complete(
                 cb, case, answers, channel=CallbackChannel(body.channel),
-                answered_at=(body.answered_at or now).astimezone(UTC),
+                answered_at=utc(body.answered_at or now),
                 settings=request.app[settings_key],
                 conn=conn, called_by=body.called_by.strip()):
             raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")

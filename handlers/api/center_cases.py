@@ -113,6 +113,15 @@ class CaseOut(BaseModel):
                                           answered_at=cb.answered_at) if cb else None)
 
 
+def utc(at: datetime) -> datetime:
+    """`at` in UTC, the way timestamps are stored (sqlite compares them as text); a time at the
+    edge of the calendar (0001-01-01T00:00+01:00) clamps instead of overflowing."""
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if at.year < 2 else datetime.max).replace(tzinfo=UTC)
+
+
 def case_no_of(request: web.Request) -> str:
     case_no = request.match_info["case_no"].strip()
     if not 1 <= len(case_no) <= CASE_NO_MAX or not case_no.isprintable():
@@ -127,7 +136,7 @@ async def find_case(request: web.Request, region: str) -> Case:
     return case
 
 
-@operation("PUT", "/api/v1/center/cases/{case_no}", summary="Create or update a case",
+@operation("PUT", "/api/v1/center/cases/{case_no}", summary="Create or update a case (idempotent)",
            tag="center", body=CaseIn, response=CaseOut, auth="api_key", errors=(403, 404))
 async def put_case(request: web.Request) -> web.Response:
     key = await require_center(request)
@@ -166,7 +175,8 @@ async def put_case(request: web.Request) -> web.Response:
         else:  # reopened or terminated: no callback for an unfinished case
             await Callback.filter(case_id=case.id, answered_at=None).using_db(conn).delete()
         out = await CaseOut.of(case, conn)
-    return json_ok(out, status=201 if created else 200)
+    # 200 either way: the OpenAPI document declares one success status per operation
+    return json_ok(out)
 
 
 @operation("GET", "/api/v1/center/cases/{case_no}", summary="One case, with its callback",

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from bot.api import ApiError, json_ok, operation, parse_body, parse_query, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key
+from handlers.api.center_cases import utc
 from i18n import t
 from models.complaint import TRANSITIONS, Complaint, normalize_ticket, transition
 
@@ -81,7 +82,7 @@ async def list_complaints(request: web.Request) -> web.Response:
     q = parse_query(request, ComplaintsQuery)
     rows = Complaint.filter(region=key.region)
     if q.since:
-        rows = rows.filter(updated_at__gte=q.since.astimezone(UTC))
+        rows = rows.filter(updated_at__gte=utc(q.since))
     if q.status:
         rows = rows.filter(status=q.status)
     if q.cursor:

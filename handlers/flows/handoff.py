@@ -16,6 +16,7 @@ from tortoise.expressions import F
 from bot.flowkit import Ctx, Done, Flow, Outcome, Stay, Start, Step, command, register_flow
 from handlers.flows.progress import end_now, home_region
 from i18n import t
+from models.conversation import Conversation
 from models.handoff import (RELAY_TEXT_MAX, WAITING_MESSAGES_MAX, Handoff, HandoffStatus,
                             close_ticket, local_hhmm, open_ticket)
 from models.outbox import Channel
@@ -105,8 +106,22 @@ async def relay_prompt(ctx: Ctx) -> str:
     return ctx.t("handoff.staff.relaying", ticket=ctx.data.get("handoff_id"))
 
 
+async def _reattach(ctx: Ctx, ticket_id: int) -> None:
+    """A user who left the chat (菜单) while waiting is put back into it when staff write, so
+    their answer reaches the staff. Only an idle user; the user's row is locked before the
+    ticket's, the order the user's own messages take, so two workers cannot deadlock."""
+    openid = await Handoff.filter(id=ticket_id, status__not=HandoffStatus.CLOSED) \
+        .using_db(ctx.conn).values_list("openid", flat=True)
+    if openid:
+        await Conversation.filter(openid=openid[0], flow__isnull=True).using_db(ctx.conn) \
+            .update(flow=FLOW, step="chat", data={"handoff_id": ticket_id, "shown": True},
+                    history=[], expires_at=None)
+
+
 async def on_relay(ctx: Ctx) -> Outcome:
     """Sends the staff member's message to the user and counts it; 结束 ends the ticket."""
+    if ctx.text not in END_WORDS:
+        await _reattach(ctx, ctx.data.get("handoff_id") or 0)
     h, staff = await _ticket(ctx, lock=True), await _staff(ctx)
     if h is None or staff is None or h.status != HandoffStatus.TAKEN or h.staff_id != staff.id:
         return Done(ctx.t("handoff.staff.gone", ticket=ctx.data.get("handoff_id")))
@@ -168,6 +183,7 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
     staff = await _staff(ctx)
     if staff is None:
         return await as_text(ctx)
+    await _reattach(ctx, int(m.group("ticket")))
     h = await Handoff.filter(id=int(m.group("ticket"))).using_db(ctx.conn) \
         .select_for_update().first()
     if h is None or (h.region and h.region != staff.region):
