@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     scheduler_interval: float = 30.0  # seconds between scheduler ticks
     background: bool = True  # run the outbox dispatcher and scheduler in this process
     chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
+    login_rate_limit: int = 20  # mini-program logins per client address per minute
     log_level: str = "INFO"
     # The official account's own centre (6-digit region): complaints and 人工 requests of users
     # with no bound case go there. Unset: the region of the staff, when they are all in one.

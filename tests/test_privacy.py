@@ -54,7 +54,7 @@ async def test_personal_data_never_reaches_logs_pushes_or_errors(app, user, fake
 
     # a case closes; the beneficiary scans, answers the survey with a bad answer, complains
     ckey = await center_key()
-    await put_case(app, ckey, expect=201)
+    await put_case(app, ckey, expect=200)
     scene = (await invite(app, ckey))["scene"]
     await user.event("SCAN", scene)
     for answer in ("是", "收了两百元", "有", "一直拖着", "2", "希望改进", "1"):
