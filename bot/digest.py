@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
 
@@ -100,11 +101,7 @@ async def collect(region: str, period: str, now: datetime, policy: Policy, tz: s
             f.callbacks_phone = n
     year_start = date(today.year, 1, 1)
     due_by = today - timedelta(days=policy.callback_delay_days)
-    f.closed_cases = await Case.filter(region=region, status=CaseStatus.CLOSED,
-                                       closed_on__gte=year_start, closed_on__lte=due_by).count()
-    f.covered_cases = await callbacks.filter(
-        status=CallbackStatus.COMPLETED, case__status=CaseStatus.CLOSED,
-        case__closed_on__gte=year_start, case__closed_on__lte=due_by).count()
+    f.closed_cases, f.covered_cases = await _coverage(region, year_start, due_by)
 
     complaints = Complaint.filter(region=region, status__in=OPEN_COMPLAINT)
     f.complaints = dict(await complaints.annotate(n=Count("id")).group_by("status")
@@ -122,6 +119,22 @@ async def collect(region: str, period: str, now: datetime, policy: Policy, tz: s
         Q(first_reply_at__isnull=True, due_at__lt=now) | Q(first_reply_at__gt=F("due_at"))
     ).count()
     return f
+
+
+async def _coverage(region: str, first: date, last: date) -> tuple[int, int]:
+    """Cases closed from `first` to `last` and how many have a completed callback: one scan of
+    the cases joined to their callbacks (two separate counts read the case table twice)."""
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    p = [f"${i}" for i in range(1, 6)] if pg else ["?"] * 5
+    sql = (f'SELECT COUNT(*) AS closed, COUNT(cb.id) AS covered FROM "{Case._meta.db_table}" lc '
+           f'LEFT JOIN "{Callback._meta.db_table}" cb ON cb.case_id = lc.id AND cb.status = {p[0]} '
+           f"WHERE lc.region = {p[1]} AND lc.status = {p[2]} AND lc.closed_on >= {p[3]} "
+           f"AND lc.closed_on <= {p[4]}")
+    _, rows = await conn.execute_query(sql, [CallbackStatus.COMPLETED.value, region,
+                                             CaseStatus.CLOSED.value,
+                                             *((first, last) if pg else (str(first), str(last)))])
+    return int(rows[0]["closed"]), int(rows[0]["covered"])
 
 
 def _md(d: date) -> str:

@@ -30,7 +30,7 @@ from tortoise.queryset import QuerySet
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BATCH = 2000  # rows per query; large enough to amortise the round trip, small in memory
 CHUNK = 256 * 1024  # bytes per write to the HTTP response
-HALF = re.compile(r"^(\d{4})H([12])$")  # 2026H2 = July to December 2026
+HALF = re.compile(r"^((?:19|2\d)\d\d)H([12])$")  # 2026H2 = July to December 2026
 
 Batches = AsyncIterator[list[Sequence[Any]]]
 

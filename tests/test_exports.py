@@ -114,7 +114,7 @@ async def test_a_huge_range_streams_a_workbook_that_opens(shaoxing):
     for i in range(30):
         await callback(await case(f"C-{i}"), datetime(2026, 8, 1 + i % 28, 3, tzinfo=UTC))
     resp = await download(shaoxing, "/api/v1/center/exports/callbacks.xlsx",
-                          **{"from": "1900-01-01", "to": "2999-12-31"})
+                          **{"from": "1900-03-01", "to": "2999-12-31"})
     assert resp.status == 200
     body = await resp.read()
     assert int(resp.headers["Content-Length"]) == len(body)
@@ -234,3 +234,14 @@ async def test_openapi_lists_the_downloads(shaoxing):
     params = {p["name"] for p in paths["/api/v1/center/exports/callbacks.xlsx"]["get"]["parameters"]}
     assert params == {"from", "to"}
     assert "/api/v1/center/cases/{case_no}/callback-form.docx" in paths
+
+
+@pytest.mark.parametrize("path,params", [
+    ("callbacks.xlsx", {"to": "0001-01-01"}), ("callbacks.xlsx", {"from": "9999-12-31"}),
+    ("applications.xlsx", {"from": "0001-01-01", "to": "9999-12-31"}),
+    ("disclosure.xlsx", {"half": "0000H1"}), ("disclosure.xlsx", {"half": "9999H2"}),
+])
+async def test_dates_at_the_ends_of_the_calendar_are_422_not_500(shaoxing, path, params):
+    resp = await download(shaoxing, f"/api/v1/center/exports/{path}", **params)
+    assert resp.status == 422
+    assert (await resp.json())["error"]["fields"]

@@ -22,6 +22,7 @@ from i18n import t
 
 KINDS = ("applications", "callbacks", "complaints", "disclosure")
 DEFAULT_DAYS = 30
+FIRST_DAY, LAST_DAY = date(1900, 3, 1), date(2999, 12, 31)  # as the HTTP API accepts
 ZH = "zh_CN"
 
 
@@ -59,7 +60,9 @@ def main(args: argparse.Namespace) -> int:
                 sys.exit(str(exc))
         else:
             last = args.last or local_today(tz)
-            first = args.first or last - timedelta(days=DEFAULT_DAYS - 1)
+            first = args.first or max(FIRST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
+            if not FIRST_DAY <= first <= LAST_DAY or not FIRST_DAY <= last <= LAST_DAY:
+                sys.exit(f"dates must be from {FIRST_DAY} to {LAST_DAY}")
             if first > last:
                 sys.exit(t("exports.error.range_inverted", ZH))
             period = LocalRange(first, last, tz)

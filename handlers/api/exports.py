@@ -26,22 +26,27 @@ from models.calendar import local_today
 from models.case import Case
 
 DEFAULT_DAYS = 30  # a link without a range gives the last month, what a monthly report needs
+# Bounds far outside any legal-aid record, well inside what date arithmetic and Excel can hold.
+FIRST_DAY, LAST_DAY = date(1900, 3, 1), date(2999, 12, 31)
 
 
 class RangeQuery(BaseModel):
-    from_: date | None = Field(None, alias="from", description="first local day, inclusive")
-    to: date | None = Field(None, description="last local day, inclusive")
+    from_: date | None = Field(None, alias="from", ge=FIRST_DAY, le=LAST_DAY,
+                               description="first local day, inclusive")
+    to: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY,
+                            description="last local day, inclusive")
 
 
 class HalfQuery(BaseModel):
-    half: str = Field(..., pattern=r"^\d{4}H[12]$", description="e.g. 2026H2 (July-December)")
+    half: str = Field(..., pattern=r"^(19|2\d)\d\dH[12]$",
+                      description="e.g. 2026H2 (July-December)")
 
 
 def period_of(request: web.Request) -> LocalRange:
     q = parse_query(request, RangeQuery)
     tz = request.app[settings_key].timezone
     last = q.to or local_today(tz)
-    first = q.from_ or last - timedelta(days=DEFAULT_DAYS - 1)
+    first = q.from_ or max(FIRST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:
         raise ApiError(422, "validation", fields={
             "from": t("exports.error.range_inverted", request_locale(request))})
