@@ -9,6 +9,7 @@ active flow's step; else the menu, which is what an idle user talks to.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import sys
@@ -121,6 +122,7 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
     openids = sorted({i.openid for i in incs})  # one lock order everywhere: no deadlocks
     async with in_transaction() as conn:
         convs = await _lock_conversations(conn, openids)
+        loaded = {o: _snapshot(c) for o, c in convs.items()}
         keys = [i.dedupe_key for i in incs]
         answered: dict[str, str | None] = dict(
             await InboundMessage.filter(dedupe_key__in=keys).using_db(conn)
@@ -153,8 +155,21 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
         if new_rows:
             await InboundMessage.bulk_create(new_rows, using_db=conn)
         for conv in touched.values():
-            await conv.save(using_db=conn)
+            # Only what this batch changed: a step may have updated another user's row
+            # directly (a staff reply re-attaching a user), which a full save would undo.
+            before = loaded[conv.openid]
+            changed = [f for f in STATE_FIELDS if getattr(conv, f) != before[f]]
+            await conv.save(using_db=conn, update_fields=[*changed, "version", "updated_at"])
     return replies
+
+
+STATE_FIELDS = ("locale", "subscribed", "flow", "step", "data", "history", "paused",
+                "expires_at", "rate_window", "rate_count")
+
+
+def _snapshot(conv: Conversation) -> dict[str, object]:
+    # deep copies: steps mutate ctx.data (a dict) in place
+    return {f: copy.deepcopy(getattr(conv, f)) for f in STATE_FIELDS}
 
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -242,7 +257,8 @@ async def run_step(ctx: Ctx, flow: Flow | None, step: Step) -> str | None:
         choices = await resolve_choices(ctx, step)
         ctx.choice = pick(ctx.text, choices, ctx.locale)
         if ctx.choice is None and ctx.inc.kind == "text":
-            return ctx.t("choice.invalid", n=len(choices)) + "\n\n" + await prompt_of(ctx, step)
+            key = "choice.invalid_one" if len(choices) == 1 else "choice.invalid"
+            return ctx.t(key, n=len(choices)) + "\n\n" + await prompt_of(ctx, step)
     return await apply(ctx, await step.handle(ctx), flow)
 
 

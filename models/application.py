@@ -15,6 +15,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.fields import EncryptedTextField
+from models.idcard import parse_id_number
 
 FACTS_MAX = 2000  # characters: a page of facts; the centre interviews the applicant anyway
 TEXT_MAX = 200  # address, opposing party, income source, assets: one line each
@@ -70,6 +71,10 @@ class Application(Model):
     updated_at = fields.DatetimeField(auto_now=True, db_index=True)
 
     materials: fields.ReverseRelation[Material]
+
+    # For `python -m bot rotate-key`: how to recompute each blind index from the row.
+    BLIND_INDEXES = {"applicant_id_index":
+                     lambda row: parse_id_number(row.applicant_id_number).number_18}
 
     class Meta:
         table = "application"

@@ -73,6 +73,8 @@ class Callback(Model):
 
     class Meta:
         table = "callback"
+        # digest and stats: a region's callbacks by status and answer time
+        indexes = (("region", "status", "answered_at"),)
 
 
 class CallbackInvitation(Model):

@@ -109,7 +109,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'legal_case', 'app': 'models', 'unique_together': (('region', 'case_no'),), 'pk_attr': 'id'},
+            options={'table': 'legal_case', 'app': 'models', 'unique_together': (('region', 'case_no'),), 'indexes': [Index(fields=['region', 'status', 'closed_on'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -136,7 +136,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'callback', 'app': 'models', 'pk_attr': 'id'},
+            options={'table': 'callback', 'app': 'models', 'indexes': [Index(fields=['region', 'status', 'answered_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
