@@ -59,3 +59,12 @@ def test_locale_negotiation_and_fallback():
     assert locale_from_accept_language(None) == "zh_CN"
     assert t("menu.help", "fr") == t("menu.help", "zh_CN")
     assert t("no.such.key", "en") == "no.such.key"
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from bot.settings import Settings
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    undocumented = [f"BOT_{name.upper()}" for name in Settings.model_fields
+                    if name != "dev_credentials" and f"BOT_{name.upper()}" not in readme]
+    assert not undocumented, undocumented
