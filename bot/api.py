@@ -123,6 +123,20 @@ def parse_query(request: web.Request, model: type[M]) -> M:
                        ) from None
 
 
+MAX_ID = 2**31 - 1  # integer primary keys are 32-bit on PostgreSQL; a larger cursor means 'all'
+
+
+async def keyset_page(rows: Any, *, cursor: str | None, limit: int, related: tuple[str, ...] = ()
+                      ) -> tuple[list[Any], str | None]:
+    """Newest first by id, `limit` per page; the cursor is the last id seen (validated digits)."""
+    if cursor:
+        rows = rows.filter(id__lt=min(int(cursor), MAX_ID))
+    query = rows.order_by("-id").limit(limit + 1)
+    page = await (query.select_related(*related) if related else query)
+    more, page = len(page) > limit, page[:limit]
+    return page, (str(page[-1].id) if more and page else None)
+
+
 def json_ok(model: BaseModel | dict | list, status: int = 200) -> web.Response:
     text = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(
         model, ensure_ascii=False, default=str)

@@ -114,3 +114,11 @@ async def test_expired_and_revoked_tokens_are_refused(app, fake_wechat):
     token = (await login(app, fake_wechat, "o-tok2"))["token"]
     await SessionToken.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert (await app.get("/api/v1/agents/me", headers=bearer(token))).status == 401
+
+
+async def test_huge_page_cursors_are_not_a_server_error(app):
+    key = {"X-Api-Key": await create_center_key("330600")}
+    for path in ("/api/v1/center/callbacks", "/api/v1/center/complaints",
+                 "/api/v1/center/outbox", "/api/v1/center/applications"):
+        resp = await app.get(path, params={"cursor": "9" * 12}, headers=key)
+        assert resp.status in (200, 422), (path, resp.status, await resp.text())

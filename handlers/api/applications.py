@@ -18,7 +18,16 @@ from pydantic import RootModel
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.api import ApiError, json_ok, operation, parse_body, parse_query, request_locale, validate
+from bot.api import (
+    ApiError,
+    json_ok,
+    keyset_page,
+    operation,
+    parse_body,
+    parse_query,
+    request_locale,
+    validate,
+)
 from bot.auth import require_agent
 from bot.outbox import wake
 from handlers.api.application_schemas import (
@@ -133,15 +142,11 @@ async def create(request: web.Request) -> web.Response:
 async def list_mine(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     q = parse_query(request, ListQuery)
-    rows = Application.filter(agent_id=agent.id).order_by("-id")
-    if q.cursor:
-        rows = rows.filter(id__lt=int(q.cursor))
-    page = await rows.limit(q.limit + 1)
+    page, next_cursor = await keyset_page(Application.filter(agent_id=agent.id),
+                                          cursor=q.cursor, limit=q.limit)
     locale = request_locale(request)
-    more = len(page) > q.limit
-    page = page[: q.limit]
     return json_ok(ApplicationList(items=[list_item(r, locale) for r in page],
-                                   next_cursor=str(page[-1].id) if more else None))
+                                   next_cursor=next_cursor))
 
 
 async def own_application(request: web.Request, agent: Agent) -> Application:

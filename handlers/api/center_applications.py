@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from aiohttp import web
 from tortoise.transactions import in_transaction
 
-from bot.api import ApiError, json_ok, operation, parse_body, parse_query, request_locale
+from bot.api import (
+    MAX_ID,
+    ApiError,
+    json_ok,
+    operation,
+    parse_body,
+    parse_query,
+    request_locale,
+)
 from bot.auth import require_center
 from bot.keys import settings_key
 from bot.notify import emit_event
@@ -57,7 +65,7 @@ async def list_region(request: web.Request) -> web.Response:
     if q.since:
         rows = rows.filter(updated_at__gte=q.since)
     if q.cursor:
-        rows = rows.filter(id__gt=int(q.cursor))
+        rows = rows.filter(id__gt=min(int(q.cursor), MAX_ID))
     page = await rows.limit(q.limit + 1)
     more, page = len(page) > q.limit, page[: q.limit]
     ids = [r.id for r in page]

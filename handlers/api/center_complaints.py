@@ -17,7 +17,15 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from tortoise.transactions import in_transaction
 
-from bot.api import ApiError, json_ok, operation, parse_body, parse_query, request_locale
+from bot.api import (
+    ApiError,
+    json_ok,
+    keyset_page,
+    operation,
+    parse_body,
+    parse_query,
+    request_locale,
+)
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key
 from handlers.api.center_cases import utc
@@ -85,12 +93,9 @@ async def list_complaints(request: web.Request) -> web.Response:
         rows = rows.filter(updated_at__gte=utc(q.since))
     if q.status:
         rows = rows.filter(status=q.status)
-    if q.cursor:
-        rows = rows.filter(id__lt=int(q.cursor))
-    page = await rows.order_by("-id").limit(q.limit + 1).select_related("case")
-    more, page = len(page) > q.limit, page[: q.limit]
-    return json_ok(ComplaintPage(items=[ComplaintItem.of(c) for c in page],
-                                 next_cursor=str(page[-1].id) if more else None))
+    page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit,
+                                          related=("case",))
+    return json_ok(ComplaintPage(items=[ComplaintItem.of(c) for c in page], next_cursor=next_cursor))
 
 
 def _ticket(request: web.Request) -> str:

@@ -17,7 +17,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from bot.api import ApiError, json_ok, operation, parse_query
+from bot.api import ApiError, json_ok, keyset_page, operation, parse_query
 from bot.auth import require_center
 from bot.outbox import wake
 from models.outbox import OutboxMessage, OutboxStatus
@@ -64,13 +64,8 @@ async def list_outbox(request: web.Request) -> web.Response:
     rows = OutboxMessage.filter(region=key.region)
     if q.status:
         rows = rows.filter(status=q.status)
-    if q.cursor:
-        rows = rows.filter(id__lt=int(q.cursor))
-    page = await rows.order_by("-id").limit(q.limit + 1)
-    more = len(page) > q.limit
-    page = page[: q.limit]
-    return json_ok(OutboxPage(items=[OutboxItem.of(r) for r in page],
-                              next_cursor=str(page[-1].id) if more else None))
+    page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit)
+    return json_ok(OutboxPage(items=[OutboxItem.of(r) for r in page], next_cursor=next_cursor))
 
 
 @operation("POST", "/api/v1/center/outbox/{id}/retry", summary="Queue a failed push again",
