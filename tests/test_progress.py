@@ -49,7 +49,7 @@ async def test_lists_own_cases_and_complaints_with_details(app, user, make_user)
 async def test_garbage_reprompts(app, user):
     await user.say("投诉 律师一直不回我电话，很着急")
     await user.say("2")
-    assert "请回复 1 到 1" in await user.say("什么")
+    assert "请回复 1。" in await user.say("什么")
     assert "已取消" in await user.say("取消")
 
 
