@@ -199,11 +199,11 @@ async def test_sigkill_under_load_loses_no_acknowledged_message(workers):
             if status == 200:
                 acked.append((query, body, 9000 + i))
 
-        load = [send(i, a) for i in range(300)]
-        killer = asyncio.get_running_loop().call_later(0.3, a.kill)
-        await asyncio.gather(*load)
-        killer.cancel()
+        load = asyncio.gather(*(send(i, a) for i in range(300)))
+        while len(acked) < 30 and not load.done():  # kill it in the middle of the load
+            await asyncio.sleep(0.005)
         a.kill()
+        await load
         handled = {r["dedupe_key"] for r in await pg("SELECT dedupe_key FROM inbound_message")}
         assert acked, "the worker was killed before answering anything; raise the load"
         assert {f"m:{mid}" for _, _, mid in acked} <= handled
