@@ -22,7 +22,7 @@ from models.handoff import Handoff
 from models.jobs import JobRun
 from models.outbox import OutboxMessage
 from models.people import Staff
-from tests.conftest import app_settings, drain_outbox
+from tests.conftest import drain_outbox
 
 REGION = "610626"
 CUSTOM, WECOM = "message/custom/send", "webhook/send"

@@ -24,7 +24,7 @@ from bot.wechat.protocol import (
 )
 from models.conversation import Conversation
 from models.inbound import InboundMessage
-from tests.conftest import ACCOUNT, AES_KEY, TOKEN
+from tests.conftest import ACCOUNT, TOKEN
 
 FIX = Path(__file__).parent / "fixtures" / "wechat"
 

@@ -26,12 +26,6 @@ from bot.push import (
 )
 from bot.wechat.api import ERR_CONNECTION, ERR_HTTP_TRANSIENT, ERR_TIMEOUT, WeChatAPI, WeChatAPIError
 from tests.fake_wechat import CENTER_SECRET, OA_APP_ID, OA_SECRET, WXA_APP_ID, FakeCenter, FakeWeChat
-from tests.fakes_plugin import (  # noqa: F401 -- fixtures, used by name until conftest loads the plugin
-    fake_center,
-    fake_wechat,
-    http_session,
-    wechat_api,
-)
 
 OPENID = "oUser1234567890"
 
