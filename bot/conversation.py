@@ -9,7 +9,7 @@ active flow's step; else the menu, which is what an idle user talks to.
 from __future__ import annotations
 
 import asyncio
-import copy
+import json
 import logging
 import re
 import sys
@@ -158,7 +158,7 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
             # Only what this batch changed: a step may have updated another user's row
             # directly (a staff reply re-attaching a user), which a full save would undo.
             before = loaded[conv.openid]
-            changed = [f for f in STATE_FIELDS if getattr(conv, f) != before[f]]
+            changed = [f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != before[f]]
             await conv.save(using_db=conn, update_fields=[*changed, "version", "updated_at"])
     return replies
 
@@ -167,9 +167,16 @@ STATE_FIELDS = ("locale", "subscribed", "flow", "step", "data", "history", "paus
                 "expires_at", "rate_window", "rate_count")
 
 
+JSON_FIELDS = frozenset({"data", "history", "paused"})
+
+
 def _snapshot(conv: Conversation) -> dict[str, object]:
-    # deep copies: steps mutate ctx.data (a dict) in place
-    return {f: copy.deepcopy(getattr(conv, f)) for f in STATE_FIELDS}
+    # JSON fields are serialised (steps mutate ctx.data in place); faster than deepcopy
+    return {f: _frozen(f, getattr(conv, f)) for f in STATE_FIELDS}
+
+
+def _frozen(name: str, value: object) -> object:
+    return json.dumps(value, sort_keys=True, default=str) if name in JSON_FIELDS else value
 
 
 RATE_WINDOW = timedelta(minutes=1)

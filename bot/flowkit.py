@@ -112,6 +112,7 @@ class Ctx:
     text: str = ""  # the answer as text (voice recognised, stripped)
     choice: str | None = None  # the picked Choice.value when the step has choices
     extras: list[str] = field(default_factory=list)  # lines to prepend to the reply
+    memo: dict[str, Any] = field(default_factory=dict)  # lookups cached for this message only
 
     @property
     def openid(self) -> str:

@@ -61,7 +61,11 @@ def is_none(text: str) -> bool:
 
 
 async def current_agent(ctx: Ctx) -> Agent | None:
-    return await Agent.filter(oa_openid=ctx.openid, active=True).using_db(ctx.conn).first()
+    """The bound agent writing (looked up once per message: prompts and choices ask too)."""
+    if "agent" not in ctx.memo:
+        ctx.memo["agent"] = await Agent.filter(oa_openid=ctx.openid, active=True) \
+            .using_db(ctx.conn).first()
+    return ctx.memo["agent"]
 
 
 async def hardship(ctx: Ctx) -> Outcome:
