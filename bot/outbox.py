@@ -148,7 +148,7 @@ class Dispatcher:
 
     async def send(self, row: OutboxMessage) -> None:
         s, p = self.settings, row.payload
-        if row.channel in WECHAT_CHANNELS and _dev_sink(s):
+        if row.channel in WECHAT_CHANNELS and dev_sink(s):
             log.info("dev: %s to %s kept in the outbox (no WeChat)", row.channel,
                      mask_openid(row.recipient))
             return
@@ -225,7 +225,7 @@ class PermanentError(Exception):
     """A push that can never succeed as queued (missing configuration, unknown channel)."""
 
 
-def _dev_sink(settings) -> bool:
+def dev_sink(settings) -> bool:
     """In development without real WeChat credentials, pushes stay in the outbox as 'sent'.
 
     `python -m bot chat` shows them (GET /dev/outbox), so the whole product can be tried

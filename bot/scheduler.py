@@ -54,11 +54,11 @@ def every(minutes: int) -> Period:
     return period
 
 
-def daily_at(hhmm: str | Callable[[web.Application], str]) -> Period:
-    at = time.fromisoformat(hhmm) if isinstance(hhmm, str) else None
+def daily_at(hhmm: str) -> Period:
+    at = time.fromisoformat(hhmm)
 
     def period(local: datetime) -> str | None:
-        return f"{local:%Y-%m-%d}" if at is None or local.time() >= at else None
+        return f"{local:%Y-%m-%d}" if local.time() >= at else None
     return period
 
 

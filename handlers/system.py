@@ -9,7 +9,7 @@ from tortoise.functions import Count
 
 from bot.api import json_ok, openapi_document
 from bot.keys import metrics_key, settings_key
-from bot.outbox import _dev_sink
+from bot.outbox import dev_sink
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 
 
@@ -46,7 +46,7 @@ async def dev_outbox(request: web.Request) -> web.Response:
     Lets `python -m bot chat` show customer-service and template pushes. Exists only in
     development with generated credentials; 404 everywhere else.
     """
-    if not _dev_sink(request.app[settings_key]):
+    if not dev_sink(request.app[settings_key]):
         raise web.HTTPNotFound()
     openid = request.query.get("openid", "")
     try:

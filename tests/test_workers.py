@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -262,4 +261,3 @@ async def test_wechat_api_outage_does_not_touch_the_webhook(workers, fake_wechat
             break
         await asyncio.sleep(0.1)
     assert row["status"] == "pending" and row["last_error"]  # will be retried with backoff
-    time.sleep(0)  # keep the import used on every path

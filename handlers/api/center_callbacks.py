@@ -97,7 +97,8 @@ async def list_callbacks(request: web.Request) -> web.Response:
         rows = rows.filter(status=q.status)
     page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit,
                                           related=("case",))
-    return json_ok(CallbackPage(items=[CallbackItem.of(cb, cb.case) for cb in page], next_cursor=next_cursor))
+    return json_ok(CallbackPage(items=[CallbackItem.of(cb, cb.case) for cb in page],
+                                next_cursor=next_cursor))
 
 
 class ResultIn(BaseModel):

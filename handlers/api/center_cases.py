@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 from bot.api import ApiError, json_ok, operation, parse_body, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key, wechat_api_key
-from bot.outbox import _dev_sink
+from bot.outbox import dev_sink
 from bot.wechat.api import WeChatAPIError
 from i18n import t
 from models.callback import Callback, CallbackInvitation, due_at
@@ -213,7 +213,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")
     token = secrets.token_urlsafe(12)
     seconds = body.expire_days * 86400
-    if _dev_sink(request.app[settings_key]):  # no official account: try it with `bot chat`
+    if dev_sink(request.app[settings_key]):  # no official account: try it with `bot chat`
         qr = {"qr_url": f"{DEV_QR_URL}{token}"}
     else:
         try:

@@ -95,7 +95,8 @@ async def list_complaints(request: web.Request) -> web.Response:
         rows = rows.filter(status=q.status)
     page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit,
                                           related=("case",))
-    return json_ok(ComplaintPage(items=[ComplaintItem.of(c) for c in page], next_cursor=next_cursor))
+    return json_ok(ComplaintPage(items=[ComplaintItem.of(c) for c in page],
+                                 next_cursor=next_cursor))
 
 
 def _ticket(request: web.Request) -> str:
