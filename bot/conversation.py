@@ -18,12 +18,11 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from tortoise.transactions import in_transaction
 
-from bot import flowkit
+from bot import engine_sql, flowkit, outbox
 from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Stay, Start, Step
 from bot.keys import metrics_key, settings_key
 from bot.wechat.protocol import Incoming
 from models.conversation import Conversation
-from models.inbound import InboundMessage
 from models.masking import mask_openid
 
 log = logging.getLogger(__name__)
@@ -83,6 +82,7 @@ class Batcher:
             self.drain_task = None
 
     async def process(self, batch: list[tuple[Incoming, asyncio.Future]]) -> None:
+        queued = outbox.enqueued
         try:
             replies = await handle_batch(self.app, [inc for inc, _ in batch])
         except Exception:
@@ -94,6 +94,8 @@ class Batcher:
             for item in batch:
                 await self.process([item])
             return
+        if outbox.enqueued != queued:  # committed: the dispatcher may send them now
+            outbox.wake(self.app)
         for (_, fut), reply in zip(batch, replies, strict=True):
             _settle(fut, reply)
 
@@ -121,15 +123,11 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})  # one lock order everywhere: no deadlocks
     async with in_transaction() as conn:
-        convs = await _lock_conversations(conn, openids)
+        convs = await engine_sql.lock_conversations(conn, openids)
         loaded = {o: _snapshot(c) for o, c in convs.items()}
-        keys = [i.dedupe_key for i in incs]
-        answered: dict[str, str | None] = dict(
-            await InboundMessage.filter(dedupe_key__in=keys).using_db(conn)
-            .values_list("dedupe_key", "reply")
-        )
+        answered = await engine_sql.answered(conn, [i.dedupe_key for i in incs])
         replies: list[str | None] = []
-        new_rows: list[InboundMessage] = []
+        new_rows: list[tuple[str, str, str, str | None]] = []
         touched: dict[str, Conversation] = {}
         for inc in incs:
             if inc.dedupe_key in answered:
@@ -148,18 +146,16 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
                 reply = "\n".join([*ctx.extras, reply])
             answered[inc.dedupe_key] = reply
             replies.append(reply)
-            new_rows.append(InboundMessage(dedupe_key=inc.dedupe_key, openid=inc.openid,
-                                           msg_type=inc.kind, reply=reply))
+            new_rows.append((inc.dedupe_key, inc.openid, inc.kind, reply))
             conv.version += 1
             touched[conv.openid] = conv
-        if new_rows:
-            await InboundMessage.bulk_create(new_rows, using_db=conn)
-        for conv in touched.values():
-            # Only what this batch changed: a step may have updated another user's row
-            # directly (a staff reply re-attaching a user), which a full save would undo.
-            before = loaded[conv.openid]
-            changed = [f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != before[f]]
-            await conv.save(using_db=conn, update_fields=[*changed, "version", "updated_at"])
+        await engine_sql.record_inbound(conn, new_rows, now)
+        # Only what this batch changed: a step may have updated another user's row
+        # directly (a staff reply re-attaching a user), which a full save would undo.
+        await engine_sql.save_conversations(conn, (
+            (conv, [*(f for f in STATE_FIELDS
+                      if _frozen(f, getattr(conv, f)) != loaded[conv.openid][f]), "version"])
+            for conv in touched.values()))
     return replies
 
 
@@ -188,17 +184,6 @@ def over_rate_limit(conv: Conversation, now: datetime, limit: int) -> int:
         conv.rate_window, conv.rate_count = now, 0
     conv.rate_count += 1
     return max(0, conv.rate_count - limit) if limit else 0
-
-
-async def _lock_conversations(conn, openids: list[str]) -> dict[str, Conversation]:
-    query = Conversation.filter(openid__in=openids).order_by("openid").select_for_update()
-    convs = {c.openid: c for c in await query.using_db(conn)}
-    missing = [o for o in openids if o not in convs]
-    if missing:
-        await Conversation.bulk_create([Conversation(openid=o) for o in missing],
-                                       ignore_conflicts=True, using_db=conn)
-        convs = {c.openid: c for c in await query.using_db(conn)}
-    return convs
 
 
 async def route(ctx: Ctx) -> str | None:

@@ -47,12 +47,19 @@ async def enqueue(
     conn: BaseDBAsyncClient | None = None,
 ) -> None:
     """Queue one push; a second call with the same dedupe_key does nothing."""
+    global enqueued
+    enqueued += 1
     row = OutboxMessage(
         dedupe_key=dedupe_key[:191], channel=str(channel), recipient=recipient, payload=payload,
         kind=kind, region=region, status=OutboxStatus.PENDING,
         next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay_seconds),
     )
     await OutboxMessage.bulk_create([row], ignore_conflicts=True, using_db=conn)
+
+
+# Pushes queued by this process so far: the conversation engine wakes the dispatcher only
+# when a batch queued one (a claim query after every chat message would be wasted work).
+enqueued = 0
 
 
 def wake(app: web.Application) -> None:

@@ -14,7 +14,7 @@ import time
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
-from bot import conversation, outbox
+from bot import conversation
 from bot.keys import metrics_key, settings_key
 from bot.wechat.protocol import (
     MAX_BODY,
@@ -89,8 +89,6 @@ async def _receive(request: web.Request) -> web.Response:
         log.exception("handling a %s message from %s failed", inc.kind, mask_openid(inc.openid))
         metrics.errors.labels("conversation").inc()
         text = t("error.busy")
-    else:
-        outbox.wake(app)
     return _reply(crypto if encrypted else None, inc, text, query, metrics)
 
 
