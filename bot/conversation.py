@@ -129,13 +129,14 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
         replies: list[str | None] = []
         new_rows: list[tuple[str, str, str, str | None]] = []
         touched: dict[str, Conversation] = {}
+        memo: dict[str, object] = {"openids": openids}
         for inc in incs:
             if inc.dedupe_key in answered:
                 metrics.duplicates.inc()
                 replies.append(answered[inc.dedupe_key])
                 continue
             conv = convs[inc.openid]
-            ctx = Ctx(app=app, conn=conn, conv=conv, inc=inc, now=now)
+            ctx = Ctx(app=app, conn=conn, conv=conv, inc=inc, now=now, memo=memo)
             limited = over_rate_limit(conv, now, app[settings_key].chat_rate_limit)
             if limited:
                 metrics.rejected.labels("rate_limited").inc()

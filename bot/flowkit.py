@@ -112,7 +112,9 @@ class Ctx:
     text: str = ""  # the answer as text (voice recognised, stripped)
     choice: str | None = None  # the picked Choice.value when the step has choices
     extras: list[str] = field(default_factory=list)  # lines to prepend to the reply
-    memo: dict[str, Any] = field(default_factory=dict)  # lookups cached for this message only
+    # Lookups shared by the messages of one batch (one transaction); "openids" lists its
+    # senders. A step that changes what a lookup found drops that entry.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def openid(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import time
 
+from bot.conversation import handle_batch
+from bot.wechat.protocol import parse
 from models.application import Application, Material
 from models.conversation import Conversation
 from tests.applications_support import agent_token, file, new_agent
@@ -144,3 +146,23 @@ async def test_non_agents_are_told_how_to_bind(app, make_user):
     assert "绑定" in reply and "邀请码" in reply
     assert "1." in await u.say("1")  # back to the menu
     assert await Application.all().count() == 0
+
+
+async def test_binding_counts_for_the_rest_of_its_batch(app, make_user):
+    """Agents are looked up once per batch; a bind inside the batch must not be missed."""
+    known, _ = await bound_user(make_user, "o-oa-known")
+    agent, code = await new_agent(name="赵六")
+
+    def text(openid: str, content: str):
+        return parse(f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+                     f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+                     f"<CreateTime>{int(time.time())}</CreateTime>"
+                     f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+                     f"<MsgId>{random.getrandbits(62)}</MsgId></xml>")
+
+    # The known agent's "1" looks every sender up first; the newcomer is not an agent yet.
+    replies = await handle_batch(app.server.app, [
+        text("o-oa-known", "1"), text("o-oa-new", f"绑定 {code}"), text("o-oa-new", "1")])
+    assert "代办人 王五" in replies[0]
+    assert "绑定成功" in replies[1]
+    assert "代办人 赵六" in replies[2]

@@ -13,6 +13,7 @@ import xmltodict
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bot.app import create_app
+from bot.wechat import protocol
 from bot.wechat.protocol import (
     ProtocolError,
     build_text_xml,
@@ -86,6 +87,16 @@ async def test_official_encrypted_samples_are_answered_encrypted(aiohttp_client,
 
 def _sample_xmls() -> list[Path]:
     return sorted((FIX / "messages").rglob("*.xml"))
+
+
+def test_parser_shapes_every_sample_as_xmltodict_does():
+    """wechatpy's message classes read xmltodict's shapes; our faster parser must match them."""
+    for path in _sample_xmls():
+        body = path.read_bytes()
+        doc = xmltodict.parse(body)
+        if not isinstance(doc.get("xml"), dict):
+            continue
+        assert protocol._xml_dict(body) == doc["xml"], path.name
 
 
 async def test_every_inbound_sample_is_handled_without_error(app):

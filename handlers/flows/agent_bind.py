@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.flowkit import Ctx, Done, Outcome, command
+from handlers.flows.agent_filing_finish import forget_agents
 from models.agent import InviteError, bind_invite
 from models.masking import mask_openid
 
@@ -26,5 +27,6 @@ async def bind(ctx: Ctx, match) -> Outcome:
     except InviteError as exc:
         log.info("bind refused (%s) for %s", exc.reason, mask_openid(ctx.openid))
         return Done(ctx.t(f"agents.invite.{exc.reason}"))
+    forget_agents(ctx)
     log.info("agent %s bound in chat to %s", agent.id, mask_openid(ctx.openid))
     return Done(ctx.t("agents.bound", name=agent.name, village=agent.village))

@@ -61,11 +61,24 @@ def is_none(text: str) -> bool:
 
 
 async def current_agent(ctx: Ctx) -> Agent | None:
-    """The bound agent writing (looked up once per message: prompts and choices ask too)."""
-    if "agent" not in ctx.memo:
-        ctx.memo["agent"] = await Agent.filter(oa_openid=ctx.openid, active=True) \
-            .using_db(ctx.conn).first()
-    return ctx.memo["agent"]
+    """The bound, active agent writing, or None.
+
+    Prompts, choices and steps all ask, so the answer is kept in the batch's memo; the first
+    ask looks up every sender of the batch at once (one query instead of one per message).
+    Binding in chat drops the memo (`forget_agents`).
+    """
+    agents = ctx.memo.get("agents")
+    if agents is None or ctx.openid not in agents:
+        openids = sorted({*ctx.memo.get("openids", ()), ctx.openid})
+        found = {a.oa_openid: a for a in await Agent.filter(
+            oa_openid__in=openids, active=True).using_db(ctx.conn)}
+        agents = ctx.memo["agents"] = {o: found.get(o) for o in openids}
+    return agents[ctx.openid]
+
+
+def forget_agents(ctx: Ctx) -> None:
+    """After binding: the next `current_agent` looks again."""
+    ctx.memo.pop("agents", None)
 
 
 async def hardship(ctx: Ctx) -> Outcome:
