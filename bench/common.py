@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +32,8 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve(
     name: str, args: Sequence[str], env: Mapping[str, str], port: int, workdir: Path
-) -> Iterator[str]:
-    """Run `python <args>` until GET /healthz answers 200; yield its base URL; stop it after.
+) -> Iterator[Target]:
+    """Run `python <args>` until GET /healthz answers 200; yield it (URL, pid); stop it after.
 
     The process runs in `workdir` (so a developer's .env in the repo is not read) with the repo
     on PYTHONPATH, in its own process group (so workers it forks are stopped with it). Its
@@ -56,9 +57,34 @@ def serve(
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_healthy(name, proc, base_url + "/healthz", log_path)
-        yield base_url
+        yield Target(base_url, proc.pid)
     finally:
         _stop(proc)
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    pid: int  # also its process group: workers it forks are in it
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the target's processes; None off Linux.
+
+        Unlike throughput, this hardly moves when a neighbour on a shared machine takes the
+        CPU for a while, so it is the steadier figure to compare two versions by.
+        """
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return None
+        ticks = 0
+        for stat in proc.glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if int(fields[2]) == self.pid:  # process group id
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:

@@ -33,6 +33,7 @@ from yarl import URL
 from bench.common import (
     Row,
     StartupError,
+    Target,
     format_table,
     free_port,
     log_problems,
@@ -190,11 +191,13 @@ def check_reply(crypto: WeChatCrypto, req: Prepared, out: Outcome) -> tuple[str 
     return (None if reply.get("ToUserName") == req.openid else "reply to the wrong user"), text
 
 
-def measure(name: str, base_url: str, creds: Credentials, warmup: Sequence[Prepared],
+def measure(name: str, target: Target, creds: Credentials, warmup: Sequence[Prepared],
             requests: Sequence[Prepared], concurrency: int) -> Row:
     if warmup:
-        asyncio.run(fire(base_url, warmup, concurrency))
-    elapsed, outcomes = asyncio.run(fire(base_url, requests, concurrency))
+        asyncio.run(fire(target.base_url, warmup, concurrency))
+    cpu_before = target.cpu_seconds()
+    elapsed, outcomes = asyncio.run(fire(target.base_url, requests, concurrency))
+    cpu_after = target.cpu_seconds()
     crypto = creds.crypto()
     checked = [check_reply(crypto, q, o) for q, o in zip(requests, outcomes)]
     reasons = collections.Counter(why for why, _ in checked if why)
@@ -214,6 +217,9 @@ def measure(name: str, base_url: str, creds: Credentials, warmup: Sequence[Prepa
         "p50 ms": percentile(latencies, 50) * 1000,
         "p99 ms": percentile(latencies, 99) * 1000,
         "errors": sum(reasons.values()),
+        # the target's CPU time per request: steadier than req/s on a shared machine
+        "cpu us/req": (cpu_after - cpu_before) / len(requests) * 1e6
+        if cpu_before is not None and cpu_after is not None else float("nan"),
     }
 
 
@@ -245,10 +251,10 @@ def run(requests: int = DEFAULT_REQUESTS, users: int = DEFAULT_USERS,
                 env["BOT_DATABASE_URL"] = database_url
             print(f"[{name}] starting on port {port}", file=sys.stderr)
             try:
-                with serve(name, target_args(name, port), env, port, workdir) as base_url:
+                with serve(name, target_args(name, port), env, port, workdir) as target:
                     print(f"[{name}] {warmup} warm-up + {requests} requests, "
                           f"concurrency {concurrency}", file=sys.stderr)
-                    rows.append(measure(name, base_url, creds, prepared[:warmup],
+                    rows.append(measure(name, target, creds, prepared[:warmup],
                                         prepared[warmup:], concurrency))
             except StartupError as exc:
                 print(f"[{name}] {exc}", file=sys.stderr)
@@ -262,6 +268,11 @@ def run(requests: int = DEFAULT_REQUESTS, users: int = DEFAULT_USERS,
     for row in rows:
         measured = bare and "req/s" in bare and "req/s" in row
         row["ratio vs bare"] = f"{row['req/s'] / bare['req/s']:.2f}x" if measured else "-"
+        # bare's CPU per request over this one's: the throughput ratio if both were bound by
+        # the CPU alone (NaN is never greater, so a missing figure prints "-")
+        cpu = bare["cpu us/req"] / row["cpu us/req"] if measured and row["cpu us/req"] > 0 \
+            else float("nan")
+        row["cpu ratio"] = f"{cpu:.2f}x" if cpu == cpu else "-"
     return rows
 
 

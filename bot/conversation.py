@@ -151,12 +151,11 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
             conv.version += 1
             touched[conv.openid] = conv
         await engine_sql.record_inbound(conn, new_rows, now)
-        # Only what this batch changed: a step may have updated another user's row
+        # Only what each message changed: a step may have updated another user's row
         # directly (a staff reply re-attaching a user), which a full save would undo.
-        await engine_sql.save_conversations(conn, (
-            (conv, [*(f for f in STATE_FIELDS
-                      if _frozen(f, getattr(conv, f)) != loaded[conv.openid][f]), "version"])
-            for conv in touched.values()))
+        await engine_sql.save_conversations(conn, STATE_FIELDS, [
+            (conv, {f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != loaded[o][f]})
+            for o, conv in touched.items()], now)
     return replies
 
 
@@ -172,8 +171,15 @@ def _snapshot(conv: Conversation) -> dict[str, object]:
     return {f: _frozen(f, getattr(conv, f)) for f in STATE_FIELDS}
 
 
+# One encoder for all snapshots: json.dumps with options builds a new one per call.
+_freeze_json = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
 def _frozen(name: str, value: object) -> object:
-    return json.dumps(value, sort_keys=True, default=str) if name in JSON_FIELDS else value
+    if name not in JSON_FIELDS:
+        return value
+    # most users are idle: {} / [] / None need no encoding to be told apart
+    return type(value) if not value else _freeze_json(value)
 
 
 RATE_WINDOW = timedelta(minutes=1)

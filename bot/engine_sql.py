@@ -119,24 +119,31 @@ async def record_inbound(conn: BaseDBAsyncClient, rows: Iterable[tuple[str, str,
 
 @cache
 def _update_conversation(pg: bool, names: tuple[str, ...]) -> str:
-    sets = ", ".join(f'"{_column(Conversation, f)}" = {f"${i}" if pg else "?"}'
-                     for i, f in enumerate(names, start=1))
-    key = f"${len(names) + 1}" if pg else "?"
-    return f'UPDATE "{Conversation._meta.db_table}" SET {sets} WHERE "openid" = {key}'
+    """One statement for every conversation of a batch, whatever each one changed: a field
+    not changed keeps the row's value (a step may have written it directly meanwhile)."""
+    marks = (f"${i}" for i in range(1, 2 * len(names) + 4)) if pg else iter(lambda: "?", None)
+    sets = []
+    for name in names:
+        col = _column(Conversation, name)
+        sets.append(f'"{col}" = CASE WHEN {next(marks)} THEN {next(marks)} ELSE "{col}" END')
+    sets += [f'"version" = {next(marks)}', f'"updated_at" = {next(marks)}']
+    return (f'UPDATE "{Conversation._meta.db_table}" SET {", ".join(sets)} '
+            f'WHERE "openid" = {next(marks)}')
 
 
-async def save_conversations(conn: BaseDBAsyncClient,
-                             changes: Iterable[tuple[Conversation, Sequence[str]]]) -> None:
-    """Write each conversation's changed fields; one statement per distinct set of fields.
-
-    `updated_at` is set by its field (auto_now), as a save would.
-    """
-    groups: dict[tuple[str, ...], list[list]] = {}
+async def save_conversations(conn: BaseDBAsyncClient, names: tuple[str, ...],
+                             changes: Iterable[tuple[Conversation, set[str]]],
+                             now: datetime) -> None:
+    """Write, for each conversation, those of `names` it changed, its version, and `now` as
+    its updated_at: one executemany for the whole batch."""
     fields_map = Conversation._meta.fields_map
-    for conv, names in changes:
-        names = (*names, "updated_at")
-        groups.setdefault(names, []).append(
-            [*(fields_map[f].to_db_value(getattr(conv, f), conv) for f in names), conv.openid])
-    pg = _pg(conn)
-    for names, values in groups.items():
-        await conn.execute_many(_update_conversation(pg, names), values)
+    values = []
+    for conv, changed in changes:
+        row: list = []
+        for name in names:
+            hit = name in changed
+            row += (hit, fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None)
+        conv.updated_at = now
+        values.append([*row, conv.version, now, conv.openid])
+    if values:
+        await conn.execute_many(_update_conversation(_pg(conn), names), values)

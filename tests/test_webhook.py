@@ -241,6 +241,13 @@ async def test_garbage_ciphertext_is_400(app):
 async def test_oversized_body_is_413(app, user):
     huge = io.BytesIO(b"<xml>" + b"a" * (1 << 20) + b"</xml>")
     assert (await app.post("/wechat", params=signed_query(TOKEN), data=huge)).status == 413
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        yield b"<xml>"
+        for _ in range(20):
+            yield b"a" * 65536
+        yield b"</xml>"
+    assert (await app.post("/wechat", params=signed_query(TOKEN), data=chunks())).status == 413
     assert "返回" in await user.say("帮助")
 
 

@@ -93,7 +93,9 @@ async def _receive(request: web.Request) -> web.Response:
 
 
 async def _read_capped(request: web.Request) -> bytes:
-    chunks, size = [], 0
+    if request.content_length is not None:  # checked against MAX_BODY already
+        return await request.read()
+    chunks, size = [], 0  # chunked transfer: count as it comes
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > MAX_BODY:
