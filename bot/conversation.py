@@ -406,6 +406,9 @@ async def prompt_of(ctx: Ctx, step: Step | None) -> str:
     if step is None:
         return await menu_text(ctx)
     text = ctx.t(step.prompt) if isinstance(step.prompt, str) else await step.prompt(ctx)
+    if isinstance(text, Done):  # nothing to ask: the flow ends here, the menu follows
+        clear(ctx)
+        return text.say + "\n\n" + await menu_text(ctx)
     if step.choices:
         choices = await resolve_choices(ctx, step)
         lines = [

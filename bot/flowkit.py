@@ -69,7 +69,9 @@ class Choice:
     label_fields: dict[str, Any] | None = None
 
 
-Prompt = str | Callable[["Ctx"], Awaitable[str]]
+# A prompt function may find there is nothing to ask (no open callback, a ticket closed meanwhile):
+# it returns Done(text) and the engine ends the flow there, answering the text and the menu.
+Prompt = str | Callable[["Ctx"], Awaitable["str | Done"]]
 Choices = Sequence[Choice] | Callable[["Ctx"], Awaitable[Sequence[Choice]]]
 Handler = Callable[["Ctx"], Awaitable[Outcome]]
 

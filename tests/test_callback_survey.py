@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from i18n import t
 from models.callback import Callback, CallbackInvitation
 from models.case import Case
 from tests.conftest import drain_outbox
@@ -150,6 +151,7 @@ async def test_scan_while_in_another_flow_keeps_that_flow(user, scene):
 async def test_menu_entry_without_a_case_says_so(user):
     reply = await user.say("3")
     assert "没有需要回访的案件" in reply and "请回复数字选择服务" in reply
+    assert reply.endswith(t("menu.hint")) and t("flow.hint") not in reply
     assert "没有需要回访的案件" in await user.say("3")  # still idle: the menu answers again
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
+from i18n import t
 from models.handoff import Handoff, reply_due
 from models.people import Staff
 from models.policy import PRESETS
@@ -60,6 +61,7 @@ async def test_ticket_staff_told_taken_relayed_and_ended(app, user, staff, fake_
     # the user's next message is an ordinary one again
     reply = await user.say("谢谢")
     assert "本次人工服务已经结束" in reply and "请回复数字选择服务" in reply
+    assert reply.endswith(t("menu.hint")) and t("flow.hint") not in reply
     assert await Handoff.all().count() == 1
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from i18n import t
 from models.case import Case
 from models.complaint import Complaint
 from tests.test_cases_support import center_key, put_case
@@ -24,6 +25,8 @@ def settings(settings):
 async def test_nothing_yet_says_how_things_get_here(user):
     reply = await user.say("2")
     assert "暂时没有查到" in reply and "请回复数字选择服务" in reply
+    # the flow ended at once: the menu closes the answer, with no "返回/取消" hint after it
+    assert reply.endswith(t("menu.hint")) and t("flow.hint") not in reply
     assert "暂时没有查到" in await user.say("2")  # idle again: the menu still works
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from bot.flowkit import (Choice, Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command,
                          register_flow, scene)
-from handlers.flows.progress import end_now
 from models.callback import (DETAILS_MAX, SCENE_PREFIX, Answers, Callback, CallbackChannel,
                              CallbackInvitation, complete)
 from models.case import Case
@@ -43,21 +42,15 @@ async def pending(ctx: Ctx) -> Callback | None:
     return cb
 
 
-async def q1_prompt(ctx: Ctx) -> str:
+async def q1_prompt(ctx: Ctx) -> str | Done:
     """Introduces the case and asks Q1; with no open callback, says so and ends."""
     cb = await pending(ctx)
     if cb is None:
-        return await end_now(ctx, ctx.t("callbacks.none"))
+        return Done(ctx.t("callbacks.none"))
     case = cb.case
     return ctx.t("callbacks.intro", cause=case.cause, handler=case.handler_name,
                  closed=fmt_date(case.closed_on, ctx.locale) or "—") \
         + "\n" + ctx.t("callbacks.q1")
-
-
-def _only_in_flow(choices: tuple[Choice, ...]):
-    async def resolve(ctx: Ctx) -> tuple[Choice, ...]:
-        return choices if ctx.conv.flow == FLOW else ()
-    return resolve
 
 
 def _details(ctx: Ctx) -> str:
@@ -144,7 +137,7 @@ async def on_confirm(ctx: Ctx) -> Outcome:
 
 
 register_flow(Flow(FLOW, "callbacks.title", (
-    Step("q1", q1_prompt, on_q1, choices=_only_in_flow(Q1)),
+    Step("q1", q1_prompt, on_q1, choices=Q1),
     Step("q1_details", "callbacks.q1_details", on_q1_details, raw=True),
     Step("q2", "callbacks.q2", on_q2, choices=Q2),
     Step("q2_details", "callbacks.q2_details", on_q2_details, raw=True),

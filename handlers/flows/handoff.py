@@ -14,7 +14,7 @@ import re
 from tortoise.expressions import F
 
 from bot.flowkit import Ctx, Done, Flow, Outcome, Stay, Start, Step, command, register_flow
-from handlers.flows.progress import end_now, home_region
+from handlers.flows.progress import home_region
 from i18n import t
 from models.conversation import Conversation
 from models.handoff import (RELAY_TEXT_MAX, WAITING_MESSAGES_MAX, Handoff, HandoffStatus,
@@ -42,11 +42,11 @@ async def _send(ctx: Ctx, h: Handoff, to: str, key: str, text: str) -> None:
                       payload={"text": text[:RELAY_TEXT_MAX]})
 
 
-async def chat_prompt(ctx: Ctx) -> str:
+async def chat_prompt(ctx: Ctx) -> str | Done:
     """Opens the ticket (or finds the user's open one) and says when a person will reply."""
     h = await _ticket(ctx)
     if h is None and ctx.data.get("handoff_id"):
-        return await end_now(ctx, ctx.t("handoff.ended"))
+        return Done(ctx.t("handoff.ended"))
     if h is None:
         h = await Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED) \
             .using_db(ctx.conn).order_by("-id").first()
@@ -56,7 +56,7 @@ async def chat_prompt(ctx: Ctx) -> str:
                                     policy=ctx.policy, settings=ctx.settings, conn=ctx.conn)
         ctx.data["nobody"] = told == 0
     elif h.status == HandoffStatus.CLOSED:
-        return await end_now(ctx, ctx.t("handoff.ended"))
+        return Done(ctx.t("handoff.ended"))
     ctx.data["handoff_id"] = h.id
     if ctx.data.get("shown"):
         return ctx.t(f"handoff.status.{h.status}", ticket=h.id)

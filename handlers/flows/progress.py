@@ -2,7 +2,7 @@
 
 Elderly users read this on a phone: one numbered line per item, a digit shows the details.
 Also holds what the other beneficiary flows share: the user's bound cases, the region their
-requests go to, and ending a flow from its first prompt (when there is nothing to do).
+requests go to.
 """
 
 from __future__ import annotations
@@ -35,16 +35,6 @@ async def home_region(ctx: Ctx) -> str | None:
     return regions[0] if len(set(regions)) == 1 else None
 
 
-async def end_now(ctx: Ctx, text: str) -> str:
-    """From a first prompt: nothing to do, so leave the flow and show the menu instead."""
-    from handlers.flows.menu import render_menu
-
-    c = ctx.conv
-    c.flow = c.step = c.expires_at = None
-    c.data, c.history = {}, []
-    return text + "\n\n" + await render_menu(ctx)
-
-
 async def _items(ctx: Ctx) -> list[tuple[str, str]]:
     """(value, one-line label) of each case and complaint, newest first."""
     items = []
@@ -63,17 +53,14 @@ async def _items(ctx: Ctx) -> list[tuple[str, str]]:
     return items
 
 
-async def list_prompt(ctx: Ctx) -> str:
+async def list_prompt(ctx: Ctx) -> str | Done:
     """Shows the numbered list; with nothing to show, says how things get here and ends."""
-    items = await _items(ctx)
-    if not items:
-        return await end_now(ctx, ctx.t("progress.empty"))
+    if not await _items(ctx):
+        return Done(ctx.t("progress.empty"))
     return ctx.t("progress.title")
 
 
 async def list_choices(ctx: Ctx) -> list[Choice]:
-    if ctx.conv.flow != FLOW:
-        return []
     return [Choice(v, "progress.item", label_fields={"text": label})
             for v, label in await _items(ctx)]
 
