@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # a claimed row is retried by others if not settled by then
 BATCH = 20  # rows claimed per round; small so several workers share a burst
 MAX_BACKOFF = 3600.0  # seconds; a push is retried at least hourly until attempts run out
-WECHAT_CHANNELS = {Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE}
+WECHAT_CHANNELS = {Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE,
+                   Channel.WECHAT_MEDIA}
 
 
 async def enqueue(
@@ -174,6 +175,9 @@ class Dispatcher:
                 raise PermanentError("no subscribe template id configured")
             await api.send_subscribe(row.recipient, p["template_id"], p.get("data", {}),
                                      page=p.get("page"))
+        elif row.channel == Channel.WECHAT_MEDIA:
+            from bot.storage import store_chat_photo
+            await store_chat_photo(self.app, p["material_id"], p["media_id"])
         elif row.channel == Channel.WECOM:
             from bot.push import send_wecom_markdown
             url = row.recipient or s.wecom_webhook_url

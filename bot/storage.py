@@ -9,12 +9,16 @@ Writes run in a thread so a slow disk never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import os
 import secrets
 from pathlib import Path
 from typing import Protocol
 
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD = 10 * 1024 * 1024  # 10 MB: a phone photo of a document is 2-5 MB
 # Magic bytes of the formats we accept, sniffed from the content (never trust the file name
@@ -70,3 +74,32 @@ class LocalStorage:
 def storage_for(settings: Settings) -> Storage:
     """The configured storage: `<BOT_DATA_DIR>/materials`."""
     return LocalStorage(Path(settings.data_dir) / "materials")
+
+
+class NotStored(Exception):
+    """WeChat gave us something that is not a photo we keep; trying again will not help."""
+
+    retryable = False  # the outbox fails the row (visible to the centre) instead of retrying
+
+
+async def store_chat_photo(app, material_id: int, media_id: str) -> None:
+    """Fetch a photo an agent sent in chat from WeChat (which keeps it 3 days) into storage,
+    and record it on its material row, as an upload would be. Run by the outbox, so it is
+    retried with backoff and a failure shows in the centre's outbox view."""
+    from bot.keys import settings_key, wechat_api_key
+    from models.application import Material
+
+    material = await Material.get_or_none(id=material_id)
+    if material is None or material.storage_key:
+        return  # the application was deleted, or an earlier try stored it
+    data, _ = await app[wechat_api_key].get_media(media_id, max_bytes=MAX_UPLOAD)
+    sniffed = sniff(data[:16])
+    if sniffed is None:
+        raise NotStored("the media is not a JPEG, PNG or PDF")
+    content_type, ext = sniffed
+    key = await storage_for(app[settings_key]).put(str(material.application_id), ext, data)
+    updated = await Material.filter(id=material_id, storage_key=None).update(
+        storage_key=key, content_type=content_type, size=len(data),
+        sha256=hashlib.sha256(data).hexdigest())
+    if not updated:  # another worker stored it meanwhile (a lease ran out): keep one copy
+        log.info("material %s was stored meanwhile; dropping the duplicate", material_id)

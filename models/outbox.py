@@ -23,6 +23,7 @@ class Channel(StrEnum):
     WECHAT_TEXT = "wechat_text"  # customer-service message to an official-account openid
     WECHAT_TEMPLATE = "wechat_template"  # template message to an official-account openid
     WXA_SUBSCRIBE = "wxa_subscribe"  # mini-program subscribe message
+    WECHAT_MEDIA = "wechat_media"  # fetch a photo sent in chat into storage (not a push)
     WECOM = "wecom"  # WeCom group robot, markdown
     CENTER_WEBHOOK = "center_webhook"  # signed JSON event to the centre's records system
 

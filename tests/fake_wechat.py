@@ -48,6 +48,7 @@ ERRMSGS = {
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40003: "invalid openid",
+    40007: "invalid media_id",
     40008: "invalid message type",
     40013: "invalid appid",
     40014: "invalid access_token",
@@ -153,6 +154,7 @@ class FakeWeChat(_FakeServer):
         self._dead: dict[str, int] = {}  # token -> errcode it now gets
         self._codes: dict[str, dict[str, str]] = {}
         self._client_msg_ids: dict[tuple[str, str], int] = {}
+        self._media: dict[str, tuple[bytes, str]] = {}  # media id -> (bytes, content type)
         self._seq = itertools.count(1)
 
     # ---- scripting -------------------------------------------------------------------------
@@ -175,6 +177,10 @@ class FakeWeChat(_FakeServer):
         self._valid.clear()
         self._stable.clear()
         self._plain.clear()
+
+    def add_media(self, media_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        """A temporary media file a user 'sent': cgi-bin/media/get answers it."""
+        self._media[media_id] = (data, content_type)
 
     def add_code(
         self, code: str, openid: str, *, unionid: str | None = None, session_key: str | None = None
@@ -236,6 +242,8 @@ class FakeWeChat(_FakeServer):
         if request.method != method:
             return _json(_err(43002 if method == "POST" else 43001))
         result = handler(self, request.query, body)
+        if isinstance(result, web.StreamResponse):
+            return result
         if path == "sns/jscode2session":
             return _json(result, content_type="text/plain")  # as WeChat answers it
         return _json(result)
@@ -379,8 +387,19 @@ class FakeWeChat(_FakeServer):
                 return _err(47001)
         return dict(OK)
 
+    def _media_get(self, query: Any, body: Any) -> dict[str, Any] | web.Response:
+        if err := self._check_token(query, (OA_APP_ID,)):
+            return err
+        found = self._media.get(query.get("media_id", ""))
+        if found is None:
+            return _err(40007)  # invalid media_id: unknown, or older than 3 days
+        data, content_type = found
+        return web.Response(body=data, content_type=content_type, headers={
+            "Content-Disposition": f'attachment; filename="{query["media_id"]}.jpg"'})
+
     _routes = {
         "stable_token": ("POST", _stable_token),
+        "media/get": ("GET", _media_get),
         "token": ("GET", _plain_token),
         "message/custom/send": ("POST", _custom_send),
         "message/template/send": ("POST", _template_send),

@@ -10,7 +10,7 @@ from bot.wechat.protocol import parse
 from models.application import Application, Material
 from models.conversation import Conversation
 from tests.applications_support import agent_token, file, new_agent
-from tests.conftest import ACCOUNT
+from tests.conftest import ACCOUNT, drain_outbox
 
 OLD_ID = "11010519491231002X"  # born 1949: old enough for any age-based group
 
@@ -166,3 +166,45 @@ async def test_binding_counts_for_the_rest_of_its_batch(app, make_user):
     assert "代办人 王五" in replies[0]
     assert "绑定成功" in replies[1]
     assert "代办人 赵六" in replies[2]
+
+
+async def test_chat_photos_are_fetched_for_the_centre(app, make_user, fake_wechat):
+    """WeChat keeps a chat photo 3 days: the outbox fetches it into storage, like an upload."""
+    from bot.auth import create_center_key
+    from tests.applications_support import REGION
+
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40
+    fake_wechat.add_media("media-ok", jpeg)
+    fake_wechat.add_media("media-gif", b"GIF89a" + b"\x00" * 64, "image/gif")
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
+                   "无", "无"]:
+        await u.say(answer)
+    for n, media_id in enumerate(("media-ok", "media-gone", "media-gif"), start=1):
+        assert f"第{n}张" in await u.send(image_xml(u.openid, media_id))
+    await u.say("齐全")
+    await u.say("1")
+    row = await Application.get(channel="chat")
+    await drain_outbox(app)
+
+    photos = {m.wechat_media_id: m for m in await Material.filter(
+        application_id=row.id, source="chat")}
+    ok = photos["media-ok"]
+    assert (ok.content_type, ok.size) == ("image/jpeg", len(jpeg)) and ok.storage_key
+    assert photos["media-gone"].storage_key is None and photos["media-gif"].storage_key is None
+    key = {"X-Api-Key": await create_center_key(REGION)}
+    listed = await (await app.get("/api/v1/center/applications", headers=key)).json()
+    view = next(i for i in listed["items"] if i["id"] == row.id)
+    urls = {m["wechat_media_id"]: m["file_url"] for m in view["materials"] if m["source"] == "chat"}
+    assert urls["media-gone"] is None and urls["media-gif"] is None
+    fetched = await app.get(urls["media-ok"], headers=key)
+    assert fetched.status == 200 and await fetched.read() == jpeg
+    # the two that could not be kept are failed rows the centre sees, with the reason
+    failed = await (await app.get("/api/v1/center/outbox?status=failed", headers=key)).json()
+    reasons = sorted(i["last_error"] for i in failed["items"] if i["channel"] == "wechat_media")
+    assert len(reasons) == 2 and reasons[0].startswith("40007") and "JPEG" in reasons[1]
+    # a second round changes nothing: the stored photo is not fetched again
+    media_calls = sum(c.path == "media/get" for c in fake_wechat.calls)
+    await drain_outbox(app)
+    assert sum(c.path == "media/get" for c in fake_wechat.calls) == media_calls

@@ -24,7 +24,14 @@ from bot.push import (
     send_wecom_markdown,
     verify_signature,
 )
-from bot.wechat.api import ERR_CONNECTION, ERR_HTTP_TRANSIENT, ERR_TIMEOUT, WeChatAPI, WeChatAPIError
+from bot.wechat.api import (
+    ERR_CONNECTION,
+    ERR_HTTP_TRANSIENT,
+    ERR_TIMEOUT,
+    ERR_TOO_LARGE,
+    WeChatAPI,
+    WeChatAPIError,
+)
 from tests.fake_wechat import CENTER_SECRET, OA_APP_ID, OA_SECRET, WXA_APP_ID, FakeCenter, FakeWeChat
 
 OPENID = "oUser1234567890"
@@ -288,3 +295,26 @@ async def test_fixture_sessions_close_cleanly():
     async with FakeWeChat() as fake, aiohttp.ClientSession() as session:
         api = WeChatAPI(session, **fake.api_kwargs())
         assert (await api.send_text(OPENID, "hi"))["errcode"] == 0
+
+
+# ---- media ------------------------------------------------------------------------------------
+
+async def test_media_download_with_a_token_refresh_and_its_errors(fake_wechat: FakeWeChat,
+                                                                 wechat_api: WeChatAPI):
+    photo = b"\xff\xd8\xff\xe0" + b"\x01" * 5000
+    fake_wechat.add_media("m1", photo)
+    assert await wechat_api.get_media("m1", max_bytes=10_000) == (photo, "image/jpeg")
+    fake_wechat.expire_tokens()
+    assert (await wechat_api.get_media("m1", max_bytes=10_000))[0] == photo  # new token, once
+    assert [c.path for c in fake_wechat.calls].count("stable_token") == 2
+
+    with pytest.raises(WeChatAPIError) as err:
+        await wechat_api.get_media("m1", max_bytes=1000)
+    assert err.value.errcode == ERR_TOO_LARGE and err.value.permanent
+    with pytest.raises(WeChatAPIError) as err:
+        await wechat_api.get_media("older-than-3-days", max_bytes=10_000)
+    assert err.value.errcode == 40007 and err.value.permanent
+    fake_wechat.http_error_next("cgi-bin/media/get", 502)
+    with pytest.raises(WeChatAPIError) as err:
+        await wechat_api.get_media("m1", max_bytes=10_000)
+    assert err.value.errcode == ERR_HTTP_TRANSIENT and err.value.retryable

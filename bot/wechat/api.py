@@ -32,6 +32,7 @@ ERR_HTTP_TRANSIENT = -4  # local: HTTP 5xx, 408 or 429 from WeChat's front end
 ERR_HTTP = -5  # local: any other non-2xx HTTP answer (wrong base URL, ...)
 ERR_BAD_RESPONSE = -6  # local: a 2xx whose body is not the JSON object we expect (a proxy page)
 ERR_NOT_CONFIGURED = -7  # local: app id or secret missing from the settings
+ERR_TOO_LARGE = -8  # local: a media file larger than we accept
 
 TOKEN_INVALID_CODES = frozenset({40001, 40014, 42001})  # invalid / not latest / expired token
 OUTSIDE_WINDOW_CODE = 45015  # "response out of time limit or subscription is canceled"
@@ -42,6 +43,7 @@ RETRYABLE_CODES = frozenset({
 })
 # Permanent for the row, but an operator must fix the account set-up (wrong appid or secret,
 # server IP not in the whitelist, API not authorised); the outbox may want to alert on these.
+MEDIA_TIMEOUT = 30.0  # seconds for a media download: a 10 MB photo on a slow link
 CONFIG_ERROR_CODES = frozenset({
     ERR_NOT_CONFIGURED, ERR_HTTP, 40013, 40125, 40164, 41002, 41004, 48001,
 })
@@ -120,9 +122,18 @@ async def request_json(
         raise WeChatAPIError(ERR_TIMEOUT, "timed out") from None
     except aiohttp.ClientError as exc:
         raise WeChatAPIError(ERR_CONNECTION, type(exc).__name__) from None
+    _check_status(status)
+    return _json_answer(raw, status)
+
+
+def _check_status(status: int) -> None:
     if not 200 <= status < 300:
         code = ERR_HTTP_TRANSIENT if status >= 500 or status in (408, 429) else ERR_HTTP
         raise WeChatAPIError(code, f"HTTP {status}", http_status=status)
+
+
+def _json_answer(raw: bytes, status: int) -> dict[str, Any]:
+    """WeChat's JSON answer; WeChatAPIError when it is not one or carries an errcode."""
     try:
         result = json.loads(raw)
     except ValueError:
@@ -284,13 +295,30 @@ class WeChatAPI:
         log.info("jscode2session ok for %s", mask_openid(result["openid"]))
         return {k: v for k, v in result.items() if k not in ("errcode", "errmsg")}
 
+    async def get_media(self, media_id: str, *, max_bytes: int) -> tuple[bytes, str]:
+        """A temporary media file, such as a photo a user sent in chat: (bytes, content type).
+
+        WeChat keeps these for 3 days. It answers the file itself, or JSON with an errcode
+        (40007: the media id is unknown or has expired).
+        """
+        async def fetch(token: str) -> tuple[bytes, str]:
+            return await self._get_file("cgi-bin/media/get", {"media_id": media_id}, token,
+                                        max_bytes)
+        return await self._with_token(self._oa, "cgi-bin/media/get", fetch)
+
     async def _call(
         self, app: _App, path: str, body: dict[str, Any], openid: str | None = None
     ) -> dict[str, Any]:
         """POST with the app's token; on a token error fetch a new one and retry exactly once."""
+        async def post(token: str) -> dict[str, Any]:
+            return await self._post(path, body, token)
+        return await self._with_token(app, path, post, openid)
+
+    async def _with_token(self, app: _App, path: str, call, openid: str | None = None):
+        """`call(token)`; when WeChat rejects the token, fetch a new one and retry exactly once."""
         token = await self._token(app)
         try:
-            return await self._post(path, body, token)
+            return await call(token)
         except WeChatAPIError as exc:
             if not exc.token_invalid:
                 log.warning("%s failed for %s: errcode %s", path, mask_openid(openid), exc.errcode)
@@ -298,10 +326,35 @@ class WeChatAPI:
             log.info("%s: token rejected (errcode %s), fetching a new one", path, exc.errcode)
         token = await self._token(app, rejected=token)
         try:
-            return await self._post(path, body, token)
+            return await call(token)
         except WeChatAPIError as exc:
             log.warning("%s failed for %s: errcode %s", path, mask_openid(openid), exc.errcode)
             raise
+
+    async def _get_file(self, path: str, params: dict[str, str], token: str, max_bytes: int
+                        ) -> tuple[bytes, str]:
+        chunks, size = [], 0
+        try:
+            async with self._session.get(
+                f"{self._base}/{path}", params={**params, "access_token": token},
+                timeout=aiohttp.ClientTimeout(total=MEDIA_TIMEOUT),
+            ) as resp:
+                _check_status(resp.status)
+                content_type = resp.content_type
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise WeChatAPIError(ERR_TOO_LARGE, f"larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise WeChatAPIError(ERR_TIMEOUT, "timed out") from None
+        except aiohttp.ClientError as exc:
+            raise WeChatAPIError(ERR_CONNECTION, type(exc).__name__) from None
+        data = b"".join(chunks)
+        if content_type in ("application/json", "text/plain") or data[:1] == b"{":
+            _json_answer(data, resp.status)  # raises with WeChat's errcode
+            raise WeChatAPIError(ERR_BAD_RESPONSE, "a JSON answer instead of the file")
+        return data, content_type
 
     async def _post(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         return await request_json(

@@ -214,6 +214,8 @@ class CenterAgent(BaseModel):
 class CenterMaterial(MaterialOut):
     wechat_media_id: str | None = None
     wechat_pic_url: str | None = None
+    # where to download the file; None until a chat photo has been fetched from WeChat
+    file_url: str | None = None
 
 
 class CenterApplication(BaseModel):

@@ -108,7 +108,9 @@ def center_view(row: Application, materials: list[Material], agent: Any) -> dict
         "missing_materials": missing_of(materials),
         "missing_acknowledged_at": row.missing_acknowledged_at,
         "materials": [material_out(m).model_dump() | {
-            "wechat_media_id": m.wechat_media_id, "wechat_pic_url": m.wechat_pic_url}
+            "wechat_media_id": m.wechat_media_id, "wechat_pic_url": m.wechat_pic_url,
+            "file_url": f"/api/v1/center/applications/{row.id}/materials/{m.id}"
+            if m.storage_key else None}
             for m in materials],
         "agent": {"id": agent.id, "name": agent.name, "village": agent.village,
                   "kind": agent.kind},

@@ -26,6 +26,7 @@ from models.codes import (
 from models.eligibility import violation_message
 from models.fields import decrypt
 from models.masking import mask_id, mask_name, mask_phone
+from models.outbox import Channel
 
 PHOTOS_MAX = 30  # photos per application in chat; more is a mistake (or a flood)
 NONE_WORDS = {"无", "没有", "没", "不清楚", "不知道", "否", "none", "no", "n/a", "-", "无对方"}
@@ -255,14 +256,23 @@ async def summary(ctx: Ctx) -> Outcome:
     if not result.ok:
         return Stay("\n".join(violation_message(v, ctx.locale) for v in result.violations))
     row = await file_application(ctx.app, agent, f, result, conn=ctx.conn, now=ctx.now)
-    photos = ctx.data.get("photos", [])
-    if photos:
-        await Material.bulk_create([Material(
-            application_id=row.id, kind="other", status="provided", source="chat",
-            wechat_media_id=(p.get("media_id") or "")[:128] or None,
-            wechat_pic_url=(p.get("pic_url") or "")[:512] or None) for p in photos],
-            using_db=ctx.conn)
+    for photo in ctx.data.get("photos", []):
+        await keep_photo(ctx, row, photo)
     return Done(receipt(ctx, row, [k for k, s in f.materials if s == "missing"]))
+
+
+async def keep_photo(ctx: Ctx, row: Application, photo: dict) -> None:
+    """A material for a photo sent in chat, and a queued fetch of the file from WeChat (which
+    keeps it 3 days), so the centre can download it like an uploaded one."""
+    media_id = (photo.get("media_id") or "")[:128] or None
+    material = await Material.create(
+        application_id=row.id, kind="other", status="provided", source="chat",
+        wechat_media_id=media_id, wechat_pic_url=(photo.get("pic_url") or "")[:512] or None,
+        using_db=ctx.conn)
+    if media_id:
+        await ctx.enqueue(channel=Channel.WECHAT_MEDIA, kind="media", region=row.region,
+                          dedupe_key=f"media:{material.id}",
+                          payload={"material_id": material.id, "media_id": media_id})
 
 
 def receipt(ctx: Ctx, row: Application, missing: list[str]) -> str:
