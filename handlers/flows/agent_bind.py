@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.flowkit import Ctx, Done, Outcome, command
-from handlers.flows.agent_filing_finish import forget_agents
+from handlers.flows.agent_filing_state import forget_agents
 from models.agent import InviteError, bind_invite
 from models.masking import mask_openid
 

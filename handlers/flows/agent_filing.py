@@ -4,8 +4,9 @@ For agents without the mini-program. Same facts, same eligibility rules and the 
 (handlers.filing) as POST /api/v1/applications, so both produce the same application. Each
 answer is checked at its own step and re-asked with the reason; 返回/取消/继续 come from the
 engine. The ID number, phone and name are kept encrypted in the conversation state while the
-flow is open (it lives in the database). Diagram: agent_filing.mmd. The hardship, materials and
-summary steps are in agent_filing_finish.py.
+flow is open (it lives in the database). Diagram: agent_filing.mmd. The hardship and materials
+steps are in agent_filing_finish.py, the summary and submission in agent_filing_submit.py, what
+they share in agent_filing_state.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import date
 
 from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, Step, register_flow
 from handlers.flows import agent_filing_finish as fin
-from handlers.flows.agent_filing_finish import S, current_agent, is_none
+from handlers.flows import agent_filing_submit as submit
+from handlers.flows.agent_filing_state import S, current_agent, is_none
 from models.application import FACTS_MAX, TEXT_MAX
 from models.codes import ART32_MATTERS, MATTERS, OTHER_CIVIL
 from models.contact import InvalidInput, normalize_phone, validate_name
@@ -151,5 +153,6 @@ FLOW = register_flow(Flow(
         Step(S.OPPOSING, "filing.ask.opposing", opposing),
         Step(S.DEADLINE, "filing.ask.deadline", deadline),
         *fin.STEPS,
+        submit.SUMMARY,
     ),
 ))

@@ -1,85 +1,28 @@
-"""Chat flow `agent_filing`, second half: hardship, pledge, materials, notice, summary, submit.
+"""Chat flow `agent_filing`, second half: hardship, pledge, materials, the missing-materials notice.
 
 The pledge text is shown in full and the applicant's way of confirming it recorded; photos sent
-at the materials step are attached to the application (as WeChat media references); owed
-materials are listed at once with their deadline and the applicant's acknowledgement is asked
-for; the summary shows personal data masked before anything is written.
+at the materials step are kept for the application (agent_filing_submit); owed materials are
+listed at once with their deadline and the applicant's acknowledgement is asked for.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
-from enum import StrEnum
 
-from bot.flowkit import Choice, Ctx, Done, Next, Outcome, Stay, Step
-from handlers.filing import Filing, check, file_application, today_of
-from models.agent import Agent
-from models.application import Application, Material
+from bot.flowkit import Choice, Ctx, Next, Outcome, Stay, Step
+from handlers.filing import check, today_of
+from handlers.flows.agent_filing_state import S, filing_of, is_none, needed_kinds
 from models.calendar import add_days
 from models.codes import (
     EXEMPT_CATEGORIES,
     PLEDGE_CONFIRMATIONS,
     PLEDGE_TEXT_KEY,
-    PLEDGE_TEXT_VERSION,
 )
 from models.eligibility import violation_message
-from models.fields import decrypt
-from models.masking import mask_id, mask_name, mask_phone
-from models.outbox import Channel
 
 PHOTOS_MAX = 30  # photos per application in chat; more is a mistake (or a flood)
-NONE_WORDS = {"无", "没有", "没", "不清楚", "不知道", "否", "none", "no", "n/a", "-", "无对方"}
 ALL_WORDS = {"齐全", "都有", "全有", "已备齐", "备齐", "all", "complete", "none missing"}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
-class S(StrEnum):
-    INTRO = "intro"
-    MATTER = "matter"
-    NAME = "name"
-    ID = "id_number"
-    PHONE = "phone"
-    ADDRESS = "address"
-    FACTS = "facts"
-    OPPOSING = "opposing"
-    DEADLINE = "deadline"
-    HARDSHIP = "hardship"
-    EXEMPT = "exempt"
-    HOUSEHOLD = "household"
-    INCOME = "income"
-    SOURCE = "source"
-    ASSETS = "assets"
-    PLEDGE = "pledge"
-    CONFIRM_BY = "confirm_by"
-    MATERIALS = "materials"
-    ACK = "ack"
-    SUMMARY = "summary"
-
-
-def is_none(text: str) -> bool:
-    return text.strip(" 。.").lower() in NONE_WORDS
-
-
-async def current_agent(ctx: Ctx) -> Agent | None:
-    """The bound, active agent writing, or None.
-
-    Prompts, choices and steps all ask, so the answer is kept in the batch's memo; the first
-    ask looks up every sender of the batch at once (one query instead of one per message).
-    Binding in chat drops the memo (`forget_agents`).
-    """
-    agents = ctx.memo.get("agents")
-    if agents is None or ctx.openid not in agents:
-        openids = sorted({*ctx.memo.get("openids", ()), ctx.openid})
-        found = {a.oa_openid: a for a in await Agent.filter(
-            oa_openid__in=openids, active=True).using_db(ctx.conn)}
-        agents = ctx.memo["agents"] = {o: found.get(o) for o in openids}
-    return agents[ctx.openid]
-
-
-def forget_agents(ctx: Ctx) -> None:
-    """After binding: the next `current_agent` looks again."""
-    ctx.memo.pop("agents", None)
 
 
 async def hardship(ctx: Ctx) -> Outcome:
@@ -158,15 +101,6 @@ async def confirm_by(ctx: Ctx) -> Outcome:
     return Next(S.MATERIALS)
 
 
-def needed_kinds(data: dict) -> list[str]:
-    kinds = ["id_document"]
-    if data.get("basis") == "pledge":
-        kinds.append("hardship_statement")
-    elif data.get("basis") == "exempt":
-        kinds.append("exemption_proof")
-    return [*kinds, "matter_evidence"]
-
-
 async def materials_prompt(ctx: Ctx) -> str:
     items = "\n".join(f"{i}. {ctx.t('material.' + k)}"
                       for i, k in enumerate(needed_kinds(ctx.data), 1))
@@ -202,88 +136,11 @@ async def ack_prompt(ctx: Ctx) -> str:
 
 
 async def ack(ctx: Ctx) -> Outcome:
-    """Records the applicant's acknowledgement of the missing-materials notice; shows the summary."""
+    """Records that the applicant acknowledged the missing-materials notice; shows the summary."""
     if ctx.choice != "agree":
         return Next(S.MATERIALS)
     ctx.data["ack"] = True
     return Next(S.SUMMARY)
-
-
-def filing_of(ctx: Ctx) -> Filing:
-    d = ctx.data
-    pledge = None
-    if d.get("basis") == "pledge" and d.get("confirmed_by"):
-        pledge = {"accepted": True, "confirmed_by": d["confirmed_by"],
-                  "text_version": PLEDGE_TEXT_VERSION}
-    kinds = needed_kinds(d)
-    missing = d.get("missing") or []
-    return Filing(
-        name=decrypt(d["name"]), id_number=decrypt(d["id_number"]), phone=decrypt(d["phone"]),
-        address=decrypt(d["address"]) if d.get("address") else "", matter=d["matter"],
-        facts=d.get("facts", ""), opposing_party=d.get("opposing"),
-        limitation_deadline=date.fromisoformat(d["deadline"]) if d.get("deadline") else None,
-        hardship_basis=d.get("basis") or "", exempt_category=d.get("exempt"),
-        statement=d.get("statement"), pledge=pledge, channel="chat",
-        materials=[(k, "missing" if k in missing else "provided") for k in kinds],
-        missing_acknowledged=bool(d.get("ack")),
-    )
-
-
-async def summary_prompt(ctx: Ctx) -> str:
-    f = filing_of(ctx)
-    lines = [ctx.t("filing.summary.title"),
-             ctx.t("filing.summary.applicant", name=mask_name(f.name),
-                   id_number=mask_id(f.id_number), phone=mask_phone(f.phone)),
-             ctx.t("filing.summary.matter", matter=ctx.t(f"matter.{f.matter}")),
-             ctx.t("filing.summary.hardship", basis=ctx.t(f"hardship.{f.hardship_basis}"))]
-    if f.exempt_category:
-        lines.append(ctx.t(f"exempt.{f.exempt_category}"))
-    if f.pledge:
-        lines.append(ctx.t(f"pledge_confirm.{f.pledge['confirmed_by']}"))
-    missing = [ctx.t(f"material.{k}") for k, s in f.materials if s == "missing"]
-    lines.append(ctx.t("filing.summary.missing", items="、".join(missing) or ctx.t("filing.none")))
-    lines.append(ctx.t("filing.summary.photos", n=len(ctx.data.get("photos", []))))
-    return "\n".join(lines) + "\n\n" + ctx.t("filing.ask.submit")
-
-
-async def summary(ctx: Ctx) -> Outcome:
-    """Files the application (same service as the API) and answers with its number."""
-    agent = await current_agent(ctx)
-    if agent is None:
-        return Done(ctx.t("filing.not_agent"))
-    f = filing_of(ctx)
-    result = check(ctx.app, f, today_of(ctx.app))
-    if not result.ok:
-        return Stay("\n".join(violation_message(v, ctx.locale) for v in result.violations))
-    row = await file_application(ctx.app, agent, f, result, conn=ctx.conn, now=ctx.now)
-    for photo in ctx.data.get("photos", []):
-        await keep_photo(ctx, row, photo)
-    return Done(receipt(ctx, row, [k for k, s in f.materials if s == "missing"]))
-
-
-async def keep_photo(ctx: Ctx, row: Application, photo: dict) -> None:
-    """A material for a photo sent in chat, and a queued fetch of the file from WeChat (which
-    keeps it 3 days), so the centre can download it like an uploaded one."""
-    media_id = (photo.get("media_id") or "")[:128] or None
-    material = await Material.create(
-        application_id=row.id, kind="other", status="provided", source="chat",
-        wechat_media_id=media_id, wechat_pic_url=(photo.get("pic_url") or "")[:512] or None,
-        using_db=ctx.conn)
-    if media_id:
-        await ctx.enqueue(channel=Channel.WECHAT_MEDIA, kind="media", region=row.region,
-                          dedupe_key=f"media:{material.id}",
-                          payload={"material_id": material.id, "media_id": media_id})
-
-
-def receipt(ctx: Ctx, row: Application, missing: list[str]) -> str:
-    lines = [ctx.t("filing.done", id=row.id, due=row.decision_due.isoformat())]
-    if row.urgent:
-        lines.append(ctx.t("filing.done_urgent"))
-    if missing and row.materials_due:
-        lines.append(ctx.t("filing.done_missing", items="、".join(
-            ctx.t(f"material.{k}") for k in missing), due=row.materials_due.isoformat()))
-    lines += [violation_message(w, ctx.locale) for w in row.warnings]
-    return "\n".join(lines)
 
 
 STEPS = (
@@ -303,6 +160,4 @@ STEPS = (
     Step(S.ACK, ack_prompt, ack, choices=(
         Choice("agree", "filing.ack_agree", words=("知悉", "同意", "agree")),
         Choice("change", "filing.ack_change"))),
-    Step(S.SUMMARY, summary_prompt, summary, choices=(
-        Choice("submit", "filing.submit", words=("提交", "确认", "submit", "yes")),)),
 )

@@ -1,0 +1,94 @@
+"""Chat flow `agent_filing`: what its steps share. Step names, the agent writing, and the
+answers collected so far read as a `Filing` (the same value the API builds), so both halves of
+the flow and the summary check eligibility with one set of rules (handlers.filing).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from bot.flowkit import Ctx
+from handlers.filing import Filing
+from models.agent import Agent
+from models.codes import PLEDGE_TEXT_VERSION
+from models.fields import decrypt
+
+NONE_WORDS = {"无", "没有", "没", "不清楚", "不知道", "否", "none", "no", "n/a", "-", "无对方"}
+
+
+class S(StrEnum):
+    INTRO = "intro"
+    MATTER = "matter"
+    NAME = "name"
+    ID = "id_number"
+    PHONE = "phone"
+    ADDRESS = "address"
+    FACTS = "facts"
+    OPPOSING = "opposing"
+    DEADLINE = "deadline"
+    HARDSHIP = "hardship"
+    EXEMPT = "exempt"
+    HOUSEHOLD = "household"
+    INCOME = "income"
+    SOURCE = "source"
+    ASSETS = "assets"
+    PLEDGE = "pledge"
+    CONFIRM_BY = "confirm_by"
+    MATERIALS = "materials"
+    ACK = "ack"
+    SUMMARY = "summary"
+
+
+def is_none(text: str) -> bool:
+    return text.strip(" 。.").lower() in NONE_WORDS
+
+
+async def current_agent(ctx: Ctx) -> Agent | None:
+    """The bound, active agent writing, or None.
+
+    Prompts, choices and steps all ask, so the answer is kept in the batch's memo; the first
+    ask looks up every sender of the batch at once (one query instead of one per message).
+    Binding in chat drops the memo (`forget_agents`).
+    """
+    agents = ctx.memo.get("agents")
+    if agents is None or ctx.openid not in agents:
+        openids = sorted({*ctx.memo.get("openids", ()), ctx.openid})
+        found = {a.oa_openid: a for a in await Agent.filter(
+            oa_openid__in=openids, active=True).using_db(ctx.conn)}
+        agents = ctx.memo["agents"] = {o: found.get(o) for o in openids}
+    return agents[ctx.openid]
+
+
+def forget_agents(ctx: Ctx) -> None:
+    """After binding: the next `current_agent` looks again."""
+    ctx.memo.pop("agents", None)
+
+
+def needed_kinds(data: dict) -> list[str]:
+    kinds = ["id_document"]
+    if data.get("basis") == "pledge":
+        kinds.append("hardship_statement")
+    elif data.get("basis") == "exempt":
+        kinds.append("exemption_proof")
+    return [*kinds, "matter_evidence"]
+
+
+def filing_of(ctx: Ctx) -> Filing:
+    d = ctx.data
+    pledge = None
+    if d.get("basis") == "pledge" and d.get("confirmed_by"):
+        pledge = {"accepted": True, "confirmed_by": d["confirmed_by"],
+                  "text_version": PLEDGE_TEXT_VERSION}
+    kinds = needed_kinds(d)
+    missing = d.get("missing") or []
+    return Filing(
+        name=decrypt(d["name"]), id_number=decrypt(d["id_number"]), phone=decrypt(d["phone"]),
+        address=decrypt(d["address"]) if d.get("address") else "", matter=d["matter"],
+        facts=d.get("facts", ""), opposing_party=d.get("opposing"),
+        limitation_deadline=date.fromisoformat(d["deadline"]) if d.get("deadline") else None,
+        hardship_basis=d.get("basis") or "", exempt_category=d.get("exempt"),
+        statement=d.get("statement"), pledge=pledge, channel="chat",
+        materials=[(k, "missing" if k in missing else "provided") for k in kinds],
+        missing_acknowledged=bool(d.get("ack")),
+    )
