@@ -30,6 +30,7 @@ from models.outbox import Channel, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # a claimed row is retried by others if not settled by then
+MEDIA_DOWNLOADS = 4  # concurrent chat-photo downloads per process
 BATCH = 20  # rows claimed per round; small so several workers share a burst
 MAX_BACKOFF = 3600.0  # seconds; a push is retried at least hourly until attempts run out
 WECHAT_CHANNELS = {Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE,
@@ -85,6 +86,8 @@ class Dispatcher:
         self.app = app
         self.settings = app[settings_key]
         self.metrics = app[metrics_key]
+        # Chat-photo downloads at once: each holds up to 10 MB; a filing may queue 30 of them.
+        self.media_slots = asyncio.Semaphore(MEDIA_DOWNLOADS)
 
     async def run(self) -> None:
         wakeup = self.app[outbox_wakeup_key]
@@ -177,7 +180,8 @@ class Dispatcher:
                                      page=p.get("page"))
         elif row.channel == Channel.WECHAT_MEDIA:
             from bot.storage import store_chat_photo
-            await store_chat_photo(self.app, p["material_id"], p["media_id"])
+            async with self.media_slots:  # each download holds up to 10 MB in memory
+                await store_chat_photo(self.app, p["material_id"], p["media_id"])
         elif row.channel == Channel.WECOM:
             from bot.push import send_wecom_markdown
             url = row.recipient or s.wecom_webhook_url

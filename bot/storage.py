@@ -41,6 +41,7 @@ def sniff(head: bytes) -> tuple[str, str] | None:
 class Storage(Protocol):
     async def put(self, prefix: str, ext: str, data: bytes) -> str: ...
     async def get(self, key: str) -> bytes: ...
+    async def delete(self, key: str) -> None: ...
 
 
 class LocalStorage:
@@ -70,6 +71,9 @@ class LocalStorage:
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
 
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
 
 def storage_for(settings: Settings) -> Storage:
     """The configured storage: `<BOT_DATA_DIR>/materials`."""
@@ -97,9 +101,11 @@ async def store_chat_photo(app, material_id: int, media_id: str) -> None:
     if sniffed is None:
         raise NotStored("the media is not a JPEG, PNG or PDF")
     content_type, ext = sniffed
-    key = await storage_for(app[settings_key]).put(str(material.application_id), ext, data)
+    storage = storage_for(app[settings_key])
+    key = await storage.put(str(material.application_id), ext, data)
     updated = await Material.filter(id=material_id, storage_key=None).update(
         storage_key=key, content_type=content_type, size=len(data),
         sha256=hashlib.sha256(data).hexdigest())
-    if not updated:  # another worker stored it meanwhile (a lease ran out): keep one copy
-        log.info("material %s was stored meanwhile; dropping the duplicate", material_id)
+    if not updated:  # stored by another worker meanwhile (a lease ran out), or deleted
+        await storage.delete(key)  # a photo of an ID document is not left behind unreferenced
+        log.info("material %s was stored or deleted meanwhile; dropped this copy", material_id)

@@ -208,3 +208,28 @@ async def test_chat_photos_are_fetched_for_the_centre(app, make_user, fake_wecha
     media_calls = sum(c.path == "media/get" for c in fake_wechat.calls)
     await drain_outbox(app)
     assert sum(c.path == "media/get" for c in fake_wechat.calls) == media_calls
+
+
+async def test_a_photo_fetched_twice_at_once_is_stored_once(app, make_user, fake_wechat):
+    """Two workers fetching the same photo (a lease ran out) leave one file, not two."""
+    import asyncio
+    from pathlib import Path
+
+    from bot.keys import settings_key
+    from bot.storage import store_chat_photo
+
+    fake_wechat.add_media("media-twice", b"\xff\xd8\xff\xe0" + b"\x02" * 3000)
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
+                   "无", "无"]:
+        await u.say(answer)
+    await u.send(image_xml(u.openid, "media-twice"))
+    await u.say("齐全")
+    await u.say("1")
+    m = await Material.get(wechat_media_id="media-twice")
+    web_app = app.server.app
+    await asyncio.gather(*(store_chat_photo(web_app, m.id, "media-twice") for _ in range(2)))
+    await m.refresh_from_db()
+    folder = Path(web_app[settings_key].data_dir) / "materials" / str(m.application_id)
+    assert [p.relative_to(folder.parent).as_posix() for p in folder.iterdir()] == [m.storage_key]

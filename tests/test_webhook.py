@@ -208,6 +208,22 @@ async def test_bad_msg_signature_is_403(user):
     assert resp.status == 403
 
 
+@pytest.mark.parametrize("body", [
+    # a DOCTYPE the byte check cannot see: entities declared in UTF-16 (with a BOM) or EBCDIC
+    ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+     '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Content>&b;</Content></xml>'
+     ).encode("utf-16"),
+    '<?xml version="1.0" encoding="cp037"?><!DOCTYPE x><xml/>'.encode("cp037"),
+    b'<?xml version="1.0" encoding="rot13"?><xml/>',  # an encoding expat cannot look up
+    b"<xml>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xml>",  # nesting no WeChat message has
+])
+async def test_hostile_encodings_and_nesting_are_400(app, user, body):
+    with pytest.raises(protocol.ProtocolError):  # refused by the parser itself, never expanded
+        protocol._xml_dict(body)
+    assert (await _post(app, body)).status == 400
+    assert "返回" in await user.say("帮助")
+
+
 @pytest.mark.parametrize("body,status", [
     (b"", 400),
     (b"not xml at all", 400),
