@@ -269,10 +269,9 @@ def run(requests: int = DEFAULT_REQUESTS, users: int = DEFAULT_USERS,
         measured = bare and "req/s" in bare and "req/s" in row
         row["ratio vs bare"] = f"{row['req/s'] / bare['req/s']:.2f}x" if measured else "-"
         # bare's CPU per request over this one's: the throughput ratio if both were bound by
-        # the CPU alone (NaN is never greater, so a missing figure prints "-")
-        cpu = bare["cpu us/req"] / row["cpu us/req"] if measured and row["cpu us/req"] > 0 \
-            else float("nan")
-        row["cpu ratio"] = f"{cpu:.2f}x" if cpu == cpu else "-"
+        # the CPU alone ("-" when /proc gave no figure: NaN compares false)
+        cpu_known = measured and bare["cpu us/req"] > 0 and row["cpu us/req"] > 0
+        row["cpu ratio"] = f"{bare['cpu us/req'] / row['cpu us/req']:.2f}x" if cpu_known else "-"
     return rows
 
 

@@ -80,7 +80,7 @@ async def lock_conversations(conn: BaseDBAsyncClient, openids: Sequence[str]
                                        ignore_conflicts=True, using_db=conn)
         _, rows = await conn.execute_query(_select_conversations(pg, len(missing)), missing)
         convs.update((c.openid, c) for c in (hydrate(Conversation, r) for r in rows))
-    return {o: convs[o] for o in sorted(convs)}
+    return convs
 
 
 @cache

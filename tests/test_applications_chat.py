@@ -37,6 +37,14 @@ async def start_filing(u) -> None:
     assert "事项" in await u.say("1")
 
 
+async def file_up_to_materials(u) -> None:
+    """A domestic-violence matter, answered up to the materials step."""
+    await start_filing(u)
+    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
+                   "无", "无"]:
+        await u.say(answer)
+
+
 async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     u, agent = await bound_user(make_user)
     await start_filing(u)
@@ -88,10 +96,7 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
 
 async def test_chat_and_api_produce_the_same_application(app, make_user, fake_wechat):
     u, _ = await bound_user(make_user)
-    await start_filing(u)
-    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
-                   "无", "无"]:
-        await u.say(answer)
+    await file_up_to_materials(u)
     assert "一次性告知" not in await u.say("齐全")
     await u.say("1")
     chat = await Application.get(channel="chat")
@@ -177,10 +182,7 @@ async def test_chat_photos_are_fetched_for_the_centre(app, make_user, fake_wecha
     fake_wechat.add_media("media-ok", jpeg)
     fake_wechat.add_media("media-gif", b"GIF89a" + b"\x00" * 64, "image/gif")
     u, _ = await bound_user(make_user)
-    await start_filing(u)
-    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
-                   "无", "无"]:
-        await u.say(answer)
+    await file_up_to_materials(u)
     for n, media_id in enumerate(("media-ok", "media-gone", "media-gif"), start=1):
         assert f"第{n}张" in await u.send(image_xml(u.openid, media_id))
     await u.say("齐全")
@@ -220,10 +222,7 @@ async def test_a_photo_fetched_twice_at_once_is_stored_once(app, make_user, fake
 
     fake_wechat.add_media("media-twice", b"\xff\xd8\xff\xe0" + b"\x02" * 3000)
     u, _ = await bound_user(make_user)
-    await start_filing(u)
-    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
-                   "无", "无"]:
-        await u.say(answer)
+    await file_up_to_materials(u)
     await u.send(image_xml(u.openid, "media-twice"))
     await u.say("齐全")
     await u.say("1")

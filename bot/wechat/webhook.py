@@ -23,7 +23,6 @@ from bot.wechat.protocol import (
     check_signature,
     decrypt,
     parse,
-    refuse_dtd,
     render_text_reply,
 )
 from i18n import t
@@ -72,7 +71,6 @@ async def _receive(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ProtocolError(413, "too_large")
     body = await _read_capped(request)
-    refuse_dtd(body)
     encrypted = query.get("encrypt_type", "").lower() == "aes"
     crypto = app.get(crypto_key)
     if encrypted:
