@@ -15,6 +15,7 @@ CLI_MODULES = [
     "bot.cli.chat",  # chat: a terminal that talks to the server like WeChat does
     "bot.cli.people",  # staff, center-keys
     "bot.cli.agents",  # agents invite | list | disable
+    "bot.cli.pool",  # orgs add | list; handlers add | list | remove | readmit | invite
     "bot.cli.keys",  # rotate-key
     "bot.cli.digest",  # digest --region R [--now] [--weekly]
     "bot.cli.export",  # export applications|callbacks|complaints|disclosure -o file.xlsx

@@ -18,4 +18,5 @@ MODEL_MODULES = [
     "models.complaint",
     "models.handoff",
     "models.quality",
+    "models.pool",
 ]

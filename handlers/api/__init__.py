@@ -13,6 +13,7 @@ API_MODULES: list[str] = [
     "handlers.api.center_cases",
     "handlers.api.center_callbacks",
     "handlers.api.center_complaints",
+    "handlers.api.center_pool",
 ]
 
 for _name in API_MODULES:
