@@ -19,6 +19,7 @@ CLI_MODULES = [
     "bot.cli.keys",  # rotate-key
     "bot.cli.digest",  # digest --region R [--now] [--weekly]
     "bot.cli.export",  # export applications|callbacks|complaints|disclosure -o file.xlsx
+    "bot.cli.experts",  # experts add | list | disable
 ]
 
 

@@ -3,13 +3,14 @@
 Each function returns the sheets of one workbook for bot.exports.write_workbook. Columns of the
 callback ledger follow the Zhashui callback form (DOMAIN §2) plus the channel, the case number
 and the quality grade with its subsidy coefficient (DOMAIN §5); the disclosure workbook follows
-Beijing's half-yearly 附件5–7. Names of beneficiaries and applicants are shown in full (the
+Beijing's half-yearly 附件4–7. Names of beneficiaries and applicants are shown in full (the
 ledger is the centre's own record); ID and phone numbers are masked.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from tortoise.functions import Count
@@ -22,6 +23,7 @@ from models.case import Case
 from models.complaint import Complaint
 from models.masking import mask_id, mask_phone
 from models.quality import QualityReview
+from models.subsidy import Subsidy
 
 ZH = "zh_CN"
 # Empty cells are None, not "": openpyxl skips None outright, which matters at 100,000 rows.
@@ -227,7 +229,45 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
         Sheet("附件7 案件质量评查结果", [Column("序号", 6), Column("承办机构", 30),
               *(Column(t(f"grade.{g}", ZH), 8) for g in GRADES), Column("合计", 8)],
               _once(grade_rows)),
+        await _graded_cases(period, region),
+        await _subsidies_paid(period, region),
     ]
+
+
+async def _graded_cases(period: LocalRange, region: str | None) -> Sheet:
+    """附件7 in detail: every graded case closed in the period, with its organisation and handler."""
+    reviewed = QualityReview.filter(case__closed_on__gte=period.first,
+                                    case__closed_on__lte=period.last)
+    reviewed = reviewed.filter(case__region=region) if region else reviewed
+    rows = await reviewed.order_by("case__handler_org", "case__handler_name", "case__case_no") \
+        .values_list("case__case_no", "case__handler_org", "case__handler_name", "grade")
+    return Sheet("附件7 评估结果明细", [Column("序号", 6), Column("案号", 22),
+                 Column("承办机构", 30), Column("承办人员", 12), Column("评估等次", 10)],
+                 _once([[i, no, org, name, t(f"grade.{grade}", ZH)]
+                        for i, (no, org, name, grade) in enumerate(rows, start=1)]))
+
+
+async def _subsidies_paid(period: LocalRange, region: str | None) -> Sheet:
+    """附件4: subsidies paid within the period, per handler and organisation, net of claw-backs."""
+    paid = Subsidy.filter(paid_at__gte=period.start, paid_at__lt=period.end)
+    paid = paid.filter(region=region) if region else paid
+    rows = await paid.values_list("case__handler_org", "case__handler_name", "paid_amount",
+                                  "clawback_amount")
+    per: dict[tuple[str, str], list] = {}
+    for org, name, amount, clawed in rows:
+        acc = per.setdefault((org, name), [0, Decimal(0), Decimal(0)])
+        acc[0] += 1
+        acc[1] += amount or 0
+        acc[2] += clawed or 0
+    lines = [[i, org, name, n, float(amount), float(clawed)]
+             for i, ((org, name), (n, amount, clawed)) in enumerate(
+                 sorted(per.items(), key=lambda kv: (-kv[1][1], kv[0])), start=1)]
+    if lines:
+        lines.append(["合计", None, None, sum(r[3] for r in lines),
+                      round(sum(r[4] for r in lines), 2), round(sum(r[5] for r in lines), 2)])
+    return Sheet("附件4 办案补贴发放情况", [Column("序号", 6), Column("承办机构", 30),
+                 Column("承办人员", 12), Column("发放件数", 10), Column("发放金额（元）", 14),
+                 Column("追回金额（元）", 14)], _once(lines))
 
 
 LEDGERS = {"applications": applications, "callbacks": callbacks, "complaints": complaints}

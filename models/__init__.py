@@ -19,4 +19,6 @@ MODEL_MODULES = [
     "models.handoff",
     "models.quality",
     "models.pool",
+    "models.evaluation",
+    "models.subsidy",
 ]

@@ -46,6 +46,7 @@ class Case(Model):
     status = fields.CharField(max_length=16)
     closed_on = fields.DateField(null=True)
     application_id = fields.IntField(null=True)  # our application, when it started here
+    special = fields.BooleanField(default=False)  # Shaoxing: special cases are not evaluated
     openid = fields.CharField(max_length=64, null=True, db_index=True)  # bound beneficiary
     bound_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

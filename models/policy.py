@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.codes import EXEMPT_CATEGORIES, GRADES, NATIONAL_EXEMPT_CATEGORIES
@@ -78,6 +80,44 @@ class Policy(BaseModel):
         GradeBand("fail", 0, None),
     )
 
+    # Quality evaluation (DOMAIN §10). Rounds are drawn by Wanzhou's rule; the limits count
+    # working days.
+    evaluation_sample_rate: float = Field(0.1, gt=0.0, le=1.0)  # Wanzhou: 10 % of the cases
+    evaluation_recheck_grades: tuple[str, ...] = ()  # Shaoxing: excellent and fail re-checked
+    evaluation_publish_working_days: int = Field(5, ge=0)  # Wanzhou: results within 5 days
+    objection_working_days: int = Field(5, ge=1)  # Wanzhou: a handler objects within 5 days
+    objection_review_working_days: int = Field(10, ge=1)  # Wanzhou: reviewed within 10 days
+    # What a grade brings (consequences as data; none by default, each preset per its seed)
+    quality_interview_grades: tuple[str, ...] = ()  # 约谈 for these grades (Shaoxing, Zhashui)
+    quality_interview_max_score: float | None = Field(None, ge=0, le=100)  # Shaoxing 60–65
+    quality_pool_exit_below: float | None = Field(None, ge=0, le=100)  # Shaoxing: under 65
+    quality_fail_blocks_assignment: bool = False  # Beijing: no new cases after a fail
+    quality_fail_investigation: bool = False  # Wanzhou: the handler's conduct is investigated
+    quality_excellent_award: bool = False  # Shaoxing, Zhashui: counted for awards
+    quality_excellent_extra_turns: int = Field(0, ge=0)  # extra turns in the rotation, if any
+
+    # Subsidies (办案补贴, DOMAIN §10): the base fee per case kind is local (no seed gives one)
+    subsidy_base_fees: dict[str, float] = Field(default_factory=dict)  # civil/criminal/admin
+    subsidy_requires_check: bool = False  # Beijing: payable once the closing check passed
+    subsidy_requires_grade: bool = False  # Shaoxing: fee x the grade's coefficient
+    quality_fail_subsidy: Literal["keep", "claw_back", "lower", "none"] = "keep"
+    quality_fail_subsidy_factor: float | None = Field(None, ge=0, le=1)  # Zhashui 下浮: local
+
+    @field_validator("subsidy_base_fees")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - {"civil", "criminal", "administrative"})
+        if unknown or any(v < 0 for v in value.values()):
+            raise ValueError("subsidy_base_fees: civil, criminal, administrative, each >= 0")
+        return value
+
+    @field_validator("evaluation_recheck_grades", "quality_interview_grades")
+    @classmethod
+    def _known_grades(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if set(value) - set(GRADES):
+            raise ValueError(f"grades must be among {', '.join(GRADES)}")
+        return value
+
     @field_validator("exempt_categories_allowed")
     @classmethod
     def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -129,6 +169,12 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
                     GradeBand("pass", 60, 0.6),
                     GradeBand("fail", 0, 0.0),
                 ),
+                "evaluation_recheck_grades": ("excellent", "fail"),
+                "quality_interview_grades": ("fail",),
+                "quality_interview_max_score": 65,
+                "quality_pool_exit_below": 65,
+                "quality_excellent_award": True,
+                "subsidy_requires_grade": True,
             }
         ),
         "zhashui": _NATIONAL.model_copy(
@@ -142,12 +188,19 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
                     GradeBand("pass", 70, None),
                     GradeBand("fail", 0, None),
                 ),
+                "quality_interview_grades": ("fail",),
+                "quality_excellent_award": True,
+                "quality_fail_subsidy": "lower",
             }
         ),
         "beijing": _NATIONAL.model_copy(
-            update={"name": "beijing", "label_zh": "北京市", "handler_monthly_case_cap": 5}
+            update={"name": "beijing", "label_zh": "北京市", "handler_monthly_case_cap": 5,
+                    "quality_fail_blocks_assignment": True, "subsidy_requires_check": True}
         ),
-        "wanzhou": _NATIONAL.model_copy(update={"name": "wanzhou", "label_zh": "重庆市万州区"}),
+        "wanzhou": _NATIONAL.model_copy(
+            update={"name": "wanzhou", "label_zh": "重庆市万州区",
+                    "quality_fail_subsidy": "claw_back", "quality_fail_investigation": True}
+        ),
     }
 )
 # model_copy(update=...) skips validation; the presets are checked once at import instead.

@@ -36,10 +36,17 @@ class QualityReview(Model):
 
 
 async def record_review(case, score: float, policy: Policy, *, now: datetime,
-                        reviewer: str | None = None,
+                        reviewer: str | None = None, grade: str | None = None,
                         conn: BaseDBAsyncClient | None = None) -> QualityReview:
-    """Grade `score` under `policy` and store it as the case's review (ValueError outside 0..100)."""
-    grade, coefficient = grade_for(score, policy)
+    """Grade `score` under `policy` and store it as the case's review (ValueError outside 0..100).
+
+    `grade` overrides the score's own grade where people settled it (an evaluation pair's leader,
+    a re-check, an objection's review); the coefficient is then that grade's.
+    """
+    own_grade, coefficient = grade_for(score, policy)
+    if grade is not None and grade != own_grade:
+        coefficient = next((b.coefficient for b in policy.grade_bands if b.grade == grade), None)
+    grade = grade or own_grade
     values = {"score": round(score, 2), "grade": grade, "coefficient": coefficient,
               "policy": policy.name, "reviewer": reviewer, "reviewed_at": now,
               "region": case.region}

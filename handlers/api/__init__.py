@@ -14,6 +14,10 @@ API_MODULES: list[str] = [
     "handlers.api.center_callbacks",
     "handlers.api.center_complaints",
     "handlers.api.center_pool",
+    "handlers.api.center_experts",
+    "handlers.api.center_evaluations",
+    "handlers.api.center_evaluation_results",
+    "handlers.api.center_subsidies",
 ]
 
 for _name in API_MODULES:

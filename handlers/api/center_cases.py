@@ -77,6 +77,8 @@ class CaseIn(BaseModel):
     status: Literal["accepted", "assigned", "in_progress", "closed", "terminated"]
     closed_on: date | None = None
     application_id: int | None = Field(None, ge=1)
+    special: bool = Field(False, description="a special case, left out of every-case evaluation "
+                                             "(Shaoxing); its fee follows the local rule")
 
 
 class CallbackBrief(BaseModel):
@@ -96,6 +98,7 @@ class CaseOut(BaseModel):
     status: str
     closed_on: date | None
     application_id: int | None
+    special: bool = False
     bound: bool = Field(description="the beneficiary scanned the invitation in WeChat")
     callback: CallbackBrief | None
 
@@ -108,7 +111,7 @@ class CaseOut(BaseModel):
                                 "id_number": mask_id(c.beneficiary_id_number) or None},
                    handler=HandlerInfo(name=c.handler_name, org=c.handler_org),
                    status=c.status, closed_on=c.closed_on, application_id=c.application_id,
-                   bound=c.openid is not None,
+                   special=c.special, bound=c.openid is not None,
                    callback=CallbackBrief(id=cb.id, status=cb.status, due_at=cb.due_at,
                                           answered_at=cb.answered_at) if cb else None)
 
@@ -156,7 +159,7 @@ async def put_case(request: web.Request) -> web.Response:
                   beneficiary_id_index=blind_index(b.id_number) if b.id_number else None,
                   handler_name=body.handler.name.strip(), handler_org=body.handler.org.strip(),
                   status=body.status, closed_on=body.closed_on,
-                  application_id=body.application_id)
+                  application_id=body.application_id, special=body.special)
     async with in_transaction() as conn:
         q = Case.filter(region=key.region, case_no=case_no).using_db(conn)
         created = not await q.exists()

@@ -10,6 +10,7 @@ FLOW_MODULES = [
     "handlers.flows.handoff",
     "handlers.flows.agent_filing",
     "handlers.flows.agent_bind",
+    "handlers.flows.grade_objection",
 ]
 
 for _name in FLOW_MODULES:

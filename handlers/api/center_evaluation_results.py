@@ -1,0 +1,106 @@
+"""Publishing a round and reporting on it: `POST /api/v1/center/evaluations/{id}/publish` tells
+every handler their grades (Wanzhou: within 5 working days of the round's end) and opens the
+objection window; `GET …/{id}/report.xlsx` is the round's report (grades per group, each case,
+the objections and their outcomes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from tortoise.transactions import in_transaction
+
+from bot.api import json_ok, operation
+from bot.auth import require_center
+from bot.exports import XLSX, Column, Sheet, xlsx_response
+from bot.keys import policy_key, settings_key
+from handlers.api.center_evaluations import _fail, _round
+from handlers.quality import notices
+from handlers.quality.views import EvaluationOut, round_view
+from i18n import t
+from models.codes import GRADES
+from models.evaluation import Evaluation
+from models.evaluation_rules import EvaluationError, publish
+
+ZH = "zh_CN"
+HOW = {"agreed": "两评一致", "leader": "组长确定", "recheck": "专家复核", "review": "异议复评"}
+OBJECTION = {"pending": "待复评", "upheld": "异议成立", "rejected": "维持原等次"}
+
+
+class PublishOut(BaseModel):
+    id: int
+    published_at: datetime
+    objections_until: date
+    handlers_notified: int
+
+
+@operation("POST", "/api/v1/center/evaluations/{id}/publish",
+           summary="Publish a finished round and tell each handler their grades", tag="quality",
+           response=PublishOut, auth="api_key", errors=(404, 409))
+async def post_publish(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    ev = await _round(request, key.region)
+    try:
+        async with in_transaction() as conn:
+            ev = await Evaluation.filter(id=ev.id).using_db(conn).select_for_update().get()
+            cases = await publish(ev, request.app[policy_key], now=datetime.now(UTC), conn=conn)
+            told = await notices.published(request.app[settings_key], ev, cases, conn=conn)
+    except EvaluationError as exc:
+        raise _fail(exc) from None
+    return json_ok(PublishOut(id=ev.id, published_at=ev.published_at,
+                              objections_until=ev.objections_until, handlers_notified=told))
+
+
+@operation("GET", "/api/v1/center/evaluations/{id}/report.xlsx", summary="The round's report",
+           tag="quality", auth="api_key", content_type=XLSX, errors=(404,))
+async def get_report(request: web.Request) -> web.StreamResponse:
+    key = await require_center(request)
+    ev = await _round(request, key.region)
+    view = await round_view(ev, ZH)  # a Chinese record, like the ledgers
+    return await xlsx_response(request, report_sheets(view), f"evaluation_{ev.id}.xlsx")
+
+
+def report_sheets(view: EvaluationOut) -> list[Sheet]:
+    """Counts per grade and group, every case, the objections: the round's report."""
+    counts: dict[str, Counter] = {"criminal": Counter(), "civil_admin": Counter()}
+    for c in view.cases:
+        counts[c.group][c.grade or "none"] += 1
+    summary = [[t(f"quality.group.{g}", ZH), *(n[k] for k in GRADES), n["none"],
+                sum(n.values())] for g, n in counts.items()]
+    summary.append(["合计", *(sum(r[1 + j] for r in summary) for j in range(len(GRADES) + 2))])
+    cases = []
+    for i, c in enumerate(view.cases, start=1):
+        first, second = (c.scores + [None, None])[:2]
+        cases.append([i, c.case_no, t(f"quality.group.{c.group}", ZH), c.handler["org"],
+                      c.handler["name"], first.score if first else None,
+                      second.score if second else None,
+                      t(f"grade.{c.grade}", ZH) if c.grade else c.state_label,
+                      HOW.get(c.decided_how or "", None),
+                      c.decided_by.name if c.decided_by else None])
+    objections = [[i, c.case_no, c.handler["name"], c.objection.text,
+                   t(f"grade.{c.objection.previous_grade}", ZH),
+                   OBJECTION[c.objection.state],
+                   t(f"grade.{c.objection.new_grade}", ZH) if c.objection.new_grade else None,
+                   c.objection.reviewers, c.objection.review_due.isoformat()]
+                  for i, c in enumerate((c for c in view.cases if c.objection), start=1)]
+    return [
+        Sheet("等次统计", [Column("组别", 14), *(Column(t(f"grade.{g}", ZH), 8) for g in GRADES),
+                        Column("未定", 8), Column("合计", 8)], _once(summary)),
+        Sheet("评估案件", [Column("序号", 6), Column("案号", 22), Column("组别", 12),
+                       Column("承办机构", 24), Column("承办人员", 10), Column("评分一", 8),
+                       Column("评分二", 8), Column("等次", 8), Column("确定方式", 10),
+                       Column("确定人", 10)], _once(cases)),
+        Sheet("异议复评", [Column("序号", 6), Column("案号", 22), Column("承办人员", 10),
+                       Column("异议理由", 40), Column("原等次", 8), Column("结果", 10),
+                       Column("新等次", 8), Column("复评组", 20), Column("复评期限", 12)],
+              _once(objections)),
+    ]
+
+
+async def _once(rows: list[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
+    yield rows

@@ -1,0 +1,248 @@
+"""Evaluation rounds (DOMAIN §10): draw, two scores per case, the leader's decision, re-check,
+publication, objections and their review. Rules in models.evaluation_rules; views in
+handlers.quality.views; pushes in handlers.quality.notices.
+
+`POST /api/v1/center/evaluations` draws a round; `GET …/{id}` and `GET …/{id}/cases/{case_no}`
+show it (scores hidden until both experts of the pair have scored).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tortoise.transactions import in_transaction
+
+from bot.api import ApiError, json_ok, operation, parse_body, request_locale
+from bot.auth import require_center
+from bot.keys import policy_key, settings_key
+from handlers.api.center_cases import case_no_of
+from handlers.quality import notices
+from handlers.quality.common import int_param
+from handlers.quality.views import CaseEvalOut, EvaluationOut, case_view, round_view
+from models.codes import GRADES
+from models.evaluation import Evaluation, EvaluationCase, Expert, GradeObjection
+from models.evaluation_rules import (
+    EvaluationError,
+    RoundSpec,
+    create_round,
+    file_objection,
+    leader_decision,
+    recheck,
+    record_score,
+    review_objection,
+)
+
+SEED_MAX = 2**53 - 1  # a seed must survive JSON in any client (a double's integer range)
+EXCLUDE_MAX = 10_000  # case numbers a ministry or city draw can have taken
+Grade = Literal["excellent", "good", "pass", "fail"]
+assert set(GRADES) == {"excellent", "good", "pass", "fail"}
+
+
+class EvaluationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["sample", "all"]
+    closed_from: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
+    closed_to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
+    rate: float | None = Field(None, gt=0, le=1, description="sample only; default the policy's")
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description="publish it: the same seed "
+                             "and population give the same draw")
+    exclude_case_nos: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=EXCLUDE_MAX,
+        description="cases already drawn by the ministry or the city")
+
+    @model_validator(mode="after")
+    def _period(self) -> EvaluationIn:
+        if self.closed_from > self.closed_to:
+            raise ValueError("closed_from must not be after closed_to")
+        return self
+
+
+class ScoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expert_id: int = Field(ge=1, le=2**31 - 1)
+    score: Annotated[float, Field(ge=0, le=100, strict=True)]
+    items: dict[Annotated[str, Field(max_length=40)],
+                Annotated[float, Field(ge=0, le=100)]] | None = Field(None, max_length=20)
+    notes: str | None = Field(None, max_length=2000)
+
+
+class GradeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expert_id: int = Field(ge=1, le=2**31 - 1)
+    grade: Grade
+
+
+class ObjectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    upheld: bool
+    grade: Grade | None = Field(None, description="the new grade when upheld")
+    reviewers: str = Field(min_length=1, max_length=200, description="the review group (复评组)")
+    note: str | None = Field(None, max_length=1000)
+
+
+class EvaluationList(BaseModel):
+    items: list[EvaluationOut]
+
+
+def _fail(exc: EvaluationError) -> ApiError:
+    """The rule's refusal as an API error; a group-specific refusal names the group."""
+    params = dict(exc.params)
+    group = params.pop("group", None)
+    key = f"quality.error.{exc.code}" + (f".{group}" if group else "")
+    return ApiError(exc.status, exc.code if exc.status != 422 else "validation",
+                    message_key=key, **params)
+
+
+async def _round(request: web.Request, region: str) -> Evaluation:
+    ev = await Evaluation.get_or_none(region=region, id=int_param(request, "id"))
+    if ev is None:
+        raise ApiError(404, "not_found", message_key="quality.error.no_round")
+    return ev
+
+
+async def _case(request: web.Request, ev: Evaluation, conn=None) -> EvaluationCase:
+    ec = await EvaluationCase.filter(evaluation_id=ev.id, case__case_no=case_no_of(request)) \
+        .select_related("pair", "case").using_db(conn).first()
+    if ec is None:
+        raise ApiError(404, "not_found", message_key="quality.error.not_in_round")
+    return ec
+
+
+async def _expert(region: str, expert_id: int, conn) -> Expert:
+    expert = await Expert.get_or_none(region=region, id=expert_id, active=True).using_db(conn)
+    if expert is None:
+        raise ApiError(403, "forbidden", message_key="quality.error.no_expert")
+    return expert
+
+
+@operation("POST", "/api/v1/center/evaluations", summary="Draw an evaluation round",
+           tag="quality", body=EvaluationIn, response=EvaluationOut, status=201,
+           auth="api_key", errors=(409,))
+async def post_evaluation(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    body = await parse_body(request, EvaluationIn)
+    spec = RoundSpec(method=body.method, closed_from=body.closed_from, closed_to=body.closed_to,
+                     seed=body.seed if body.seed is not None else secrets.randbelow(10**9),
+                     rate=body.rate, exclude_case_nos=tuple(body.exclude_case_nos))
+    try:
+        async with in_transaction() as conn:
+            ev = await create_round(key.region, spec, request.app[policy_key], conn=conn)
+            view = await round_view(ev, request_locale(request), conn)
+    except EvaluationError as exc:
+        raise _fail(exc) from None
+    return json_ok(view, status=201)
+
+
+@operation("GET", "/api/v1/center/evaluations", summary="The region's evaluation rounds",
+           tag="quality", response=EvaluationList, auth="api_key")
+async def list_evaluations(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    rounds = await Evaluation.filter(region=key.region).order_by("-id").limit(50)
+    loc = request_locale(request)
+    return json_ok(EvaluationList(items=[await round_view(ev, loc) for ev in rounds]))
+
+
+@operation("GET", "/api/v1/center/evaluations/{id}", summary="One round: cases, scores, grades",
+           tag="quality", response=EvaluationOut, auth="api_key", errors=(404,))
+async def get_evaluation(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    return json_ok(await round_view(await _round(request, key.region), request_locale(request)))
+
+
+@operation("GET", "/api/v1/center/evaluations/{id}/cases/{case_no}",
+           summary="One case of a round", tag="quality", response=CaseEvalOut,
+           auth="api_key", errors=(404,))
+async def get_evaluation_case(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    ec = await _case(request, await _round(request, key.region))
+    return json_ok(await case_view(ec, request_locale(request)))
+
+
+async def _act(request: web.Request, model: type[BaseModel], act, status: int = 200
+               ) -> web.Response:
+    """Parse, lock the round's case, run the rule, answer the case's view (rules refuse -> 4xx)."""
+    key = await require_center(request)
+    ev = await _round(request, key.region)
+    body = await parse_body(request, model)
+    policy, now = request.app[policy_key], datetime.now(UTC)
+    try:
+        async with in_transaction() as conn:
+            ec = await _case(request, ev, conn)
+            await EvaluationCase.filter(id=ec.id).using_db(conn).select_for_update().first()
+            await act(body, ec, ev, policy, now, conn, key.region)
+            view = await case_view(ec, request_locale(request), conn)
+    except EvaluationError as exc:
+        raise _fail(exc) from None
+    return json_ok(view, status=status)
+
+
+@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/scores",
+           summary="An expert's score (each expert of the pair once)", tag="quality",
+           body=ScoreIn, response=CaseEvalOut, status=201, auth="api_key",
+           errors=(403, 404, 409))
+async def post_score(request: web.Request) -> web.Response:
+    async def act(body: ScoreIn, ec, ev, policy, now, conn, region):
+        expert = await _expert(region, body.expert_id, conn)
+        await record_score(ec, expert, body.score, policy, items=body.items, notes=body.notes,
+                           now=now, conn=conn)
+    return await _act(request, ScoreIn, act, status=201)
+
+
+@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/decision",
+           summary="The pair leader settles a disagreement", tag="quality", body=GradeIn,
+           response=CaseEvalOut, auth="api_key", errors=(403, 404, 409))
+async def post_decision(request: web.Request) -> web.Response:
+    async def act(body: GradeIn, ec, ev, policy, now, conn, region):
+        expert = await _expert(region, body.expert_id, conn)
+        await leader_decision(ec, expert, body.grade, policy, now=now, conn=conn)
+    return await _act(request, GradeIn, act)
+
+
+@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/recheck",
+           summary="An expert re-checks an excellent or failed grade (Shaoxing)", tag="quality",
+           body=GradeIn, response=CaseEvalOut, auth="api_key", errors=(403, 404, 409))
+async def post_recheck(request: web.Request) -> web.Response:
+    async def act(body: GradeIn, ec, ev, policy, now, conn, region):
+        expert = await _expert(region, body.expert_id, conn)
+        await recheck(ec, expert, body.grade, policy, now=now, conn=conn)
+    return await _act(request, GradeIn, act)
+
+
+@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/objection",
+           summary="Record a handler's written objection to a published grade", tag="quality",
+           body=ObjectionIn, response=CaseEvalOut, status=201, auth="api_key",
+           errors=(404, 409))
+async def post_objection(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+
+    async def act(body: ObjectionIn, ec, ev, policy, now, conn, region):
+        obj = await file_objection(ec, ev, body.text.strip(), policy, openid=None, now=now,
+                                   conn=conn)
+        await notices.objection_filed(settings, ev, ec, obj, conn=conn)
+    return await _act(request, ObjectionIn, act, status=201)
+
+
+@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/objection/review",
+           summary="The bureau's review group decides an objection", tag="quality",
+           body=ReviewIn, response=CaseEvalOut, auth="api_key", errors=(404, 409))
+async def post_review(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+
+    async def act(body: ReviewIn, ec, ev, policy, now, conn, region):
+        obj = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
+        if obj is None:
+            raise EvaluationError(404, "no_objection")
+        await review_objection(obj, ec, upheld=body.upheld, grade=body.grade,
+                               reviewers=body.reviewers.strip(), note=body.note, policy=policy,
+                               now=now, conn=conn)
+        await notices.objection_reviewed(settings, ev, ec, obj, conn=conn)
+    return await _act(request, ReviewIn, act)

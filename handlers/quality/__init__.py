@@ -1,0 +1,1 @@
+"""Quality evaluation and subsidies (DOMAIN §10): what the API, the chat and the records share."""

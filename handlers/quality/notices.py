@@ -1,0 +1,85 @@
+"""Who hears what about an evaluation round, always through the outbox.
+
+- At publication every handler bound in WeChat is told the grades of their cases, with how to
+  object (`异议 <案号> <理由>`) and until when.
+- An objection alerts the region's bureau (the justice bureau reviews objections; Wanzhou); the
+  review's result is told back to the handler.
+
+The handler of a case is the pool member (models.pool) of the case's handler name in the case's
+organisation: the centre's records name them so on every case.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from bot.notify import alert_staff, notify_user
+from bot.settings import Settings
+from i18n import t
+from models.case import Case
+from models.evaluation import Evaluation, EvaluationCase, GradeObjection
+from models.pool import Handler
+
+
+async def handler_of(case: Case, conn: BaseDBAsyncClient | None = None) -> Handler | None:
+    return await Handler.filter(region=case.region, name=case.handler_name,
+                                org__name=case.handler_org).using_db(conn).first()
+
+
+async def published(settings: Settings, ev: Evaluation, cases: list[EvaluationCase], *,
+                    conn: BaseDBAsyncClient) -> int:
+    """Tell each bound handler their cases' grades; returns how many handlers were told."""
+    by_handler: dict[int, list[EvaluationCase]] = defaultdict(list)
+    handlers: dict[int, Handler] = {}
+    for ec in cases:
+        handler = await handler_of(ec.case, conn)
+        if handler is not None and handler.openid:
+            handlers[handler.id] = handler
+            by_handler[handler.id].append(ec)
+    for hid, ecs in by_handler.items():
+        h = handlers[hid]
+        lines = [t("quality.notice.grade_line", h.locale, case_no=ec.case.case_no,
+                   grade=t(f"grade.{ec.grade}", h.locale)) for ec in ecs]
+        text = "\n".join([t("quality.notice.published", h.locale, round=ev.id), *lines,
+                          t("quality.notice.how_to_object", h.locale,
+                            until=ev.objections_until.isoformat() if ev.objections_until
+                            else "-")])
+        await notify_user(settings, openid=h.openid, key=f"evaluation:{ev.id}:handler:{hid}",
+                          text=text, kind="evaluation", region=ev.region, conn=conn)
+    return len(by_handler)
+
+
+async def objection_filed(settings: Settings, ev: Evaluation, ec: EvaluationCase,
+                          obj: GradeObjection, *, conn: BaseDBAsyncClient) -> None:
+    """The bureau hears of the objection and its review deadline."""
+    await alert_staff(
+        settings, region=ev.region, key=f"grade-objection:{obj.id}",
+        title=t("quality.alert.objection_title", "zh_CN"),
+        lines=[t("quality.alert.objection_line", "zh_CN", case_no=ec.case.case_no,
+                 grade=t(f"grade.{obj.previous_grade}", "zh_CN"),
+                 due=obj.review_due.isoformat())],
+        kind="objection", conn=conn, **_bureau(settings))
+
+
+async def objection_reviewed(settings: Settings, ev: Evaluation, ec: EvaluationCase,
+                             obj: GradeObjection, *, conn: BaseDBAsyncClient) -> None:
+    """The handler who objected (in chat, or the case's bound handler) hears the result."""
+    handler = await handler_of(ec.case, conn)
+    openid = obj.openid or (handler.openid if handler else None)
+    if not openid:
+        return
+    locale = handler.locale if handler else "zh_CN"
+    key = "quality.notice.review_upheld" if obj.state == "upheld" else \
+        "quality.notice.review_rejected"
+    grade = obj.new_grade if obj.state == "upheld" else obj.previous_grade
+    await notify_user(settings, openid=openid, key=f"grade-objection:{obj.id}:reviewed",
+                      text=t(key, locale, case_no=ec.case.case_no,
+                             grade=t(f"grade.{grade}", locale), note=obj.note or "-"),
+                      kind="objection", region=ev.region, conn=conn)
+
+
+def _bureau(settings: Settings) -> dict:
+    """Objections go to the bureau where the region has bureau staff (models.people roles)."""
+    return {}
