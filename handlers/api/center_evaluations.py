@@ -47,7 +47,7 @@ class EvaluationIn(BaseModel):
     method: Literal["sample", "all"]
     closed_from: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
     closed_to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
-    rate: float | None = Field(None, gt=0, le=1, description="sample only; default the policy's")
+    rate: float | None = Field(None, ge=0.01, le=1, description="sample only; default the policy's")
     seed: int | None = Field(None, ge=0, le=SEED_MAX, description="publish it: the same seed "
                              "and population give the same draw")
     exclude_case_nos: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
