@@ -29,7 +29,7 @@ from bot.settings import Settings
 from i18n import t
 from models.application import Application
 from models.callback import Callback, CallbackStatus
-from models.case import Case, CaseStatus
+from models.case import Case, CaseOrigin, CaseStatus
 from models.complaint import Complaint, ComplaintStatus
 from models.handoff import Handoff
 from models.people import CenterKey, Staff
@@ -122,18 +122,20 @@ async def collect(region: str, period: str, now: datetime, policy: Policy, tz: s
 
 
 async def _coverage(region: str, first: date, last: date) -> tuple[int, int]:
-    """Cases closed from `first` to `last` and how many have a completed callback: one scan of
-    the cases joined to their callbacks (two separate counts read the case table twice)."""
+    """Application cases closed from `first` to `last` and how many have a completed callback:
+    one scan of the cases joined to their callbacks (two separate counts read the case table
+    twice). Notification cases (通知类) are outside the 回访率, as in Zhashui (DOMAIN §2)."""
     conn = connections.get("default")
     pg = conn.capabilities.dialect == "postgres"
-    p = [f"${i}" for i in range(1, 6)] if pg else ["?"] * 5
+    p = [f"${i}" for i in range(1, 7)] if pg else ["?"] * 6
     sql = (f'SELECT COUNT(*) AS closed, COUNT(cb.id) AS covered FROM "{Case._meta.db_table}" lc '
            f'LEFT JOIN "{Callback._meta.db_table}" cb ON cb.case_id = lc.id AND cb.status = {p[0]} '
            f"WHERE lc.region = {p[1]} AND lc.status = {p[2]} AND lc.closed_on >= {p[3]} "
-           f"AND lc.closed_on <= {p[4]}")
+           f"AND lc.closed_on <= {p[4]} AND lc.origin = {p[5]}")
     _, rows = await conn.execute_query(sql, [CallbackStatus.COMPLETED.value, region,
                                              CaseStatus.CLOSED.value,
-                                             *((first, last) if pg else (str(first), str(last)))])
+                                             *((first, last) if pg else (str(first), str(last))),
+                                             CaseOrigin.APPLICATION.value])
     return int(rows[0]["closed"]), int(rows[0]["covered"])
 
 

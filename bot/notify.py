@@ -18,7 +18,7 @@ from bot.outbox import enqueue
 from bot.settings import Settings
 from models.masking import mask_id, mask_phone
 from models.outbox import Channel
-from models.people import Staff
+from models.people import Staff, StaffRole
 
 # A safety net under the callers' own masking: whatever slips into a push text is masked before
 # it leaves for WeChat's or WeCom's servers. 18-digit resident IDs (check character X/x) and legacy
@@ -43,10 +43,15 @@ async def alert_staff(
     lines: list[str],
     link: str | None = None,
     supervisors_only: bool = False,
+    bureau: bool = False,
     kind: str = "alert",
     conn: BaseDBAsyncClient | None = None,
 ) -> int:
     """Queue an alert to the region's active staff (WeChat) and the WeCom group robot.
+
+    The centre's people get it by default; `bureau=True` sends it to the region's justice-bureau
+    members instead (complaints), who are not the centre and are left out of its alerts. The
+    centre's WeCom group only sees the centre's alerts.
 
     `key` identifies the cause (e.g. 'urgent-application:42'); returns how many staff it
     reaches in WeChat. Staff get a template message when BOT_STAFF_TEMPLATE_ID is set (it
@@ -54,6 +59,10 @@ async def alert_staff(
     """
     title, lines = scrub(title), [scrub(line) for line in lines]
     staff = Staff.filter(region=region, active=True)
+    if bureau:
+        staff = staff.filter(role=StaffRole.BUREAU)
+    else:
+        staff = staff.exclude(role=StaffRole.BUREAU)
     if supervisors_only:
         staff = staff.filter(supervisor=True)
     members = await staff.using_db(conn).all() if conn else await staff.all()
@@ -70,7 +79,7 @@ async def alert_staff(
         else:
             await enqueue(channel=Channel.WECHAT_TEXT, recipient=member.openid, dedupe_key=dedupe,
                           kind=kind, region=region, conn=conn, payload={"text": text})
-    if settings.wecom_webhook_url:
+    if settings.wecom_webhook_url and not bureau:
         md = "\n".join([f"### {title}", *(f"> {line}" for line in lines)]
                        + ([f"[查看详情]({link})"] if link else []))
         await enqueue(channel=Channel.WECOM, dedupe_key=f"{kind}:{key}:wecom", kind=kind,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot.keys import settings_key
+from bot.keys import policy_key, settings_key
 from bot.notify import notify_user
 from bot.outbox import enqueue
 from i18n import t
@@ -31,7 +31,7 @@ async def tell_agent(app: web.Application, agent: Agent, row: Application, *,
     decision = row.status
     text = t(f"applications.decided.{decision}", loc, id=row.id,
              name=mask_name(row.applicant_name), reason=row.decision_reason or "-",
-             case_no=row.case_no or "-")
+             case_no=row.case_no or "-", days=app[policy_key].objection_review_days)
     key = f"application:{row.id}:decided:{decision}"
     if agent.oa_openid:
         await notify_user(settings, openid=agent.oa_openid, key=key, text=text, kind="decision",

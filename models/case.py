@@ -31,6 +31,15 @@ class CaseStatus(StrEnum):
     TERMINATED = "terminated"  # 终止: no callback (the aid ended, the case did not conclude)
 
 
+class CaseOrigin(StrEnum):
+    """How the case came to the centre: an application (申请类) or a court's, prosecutor's or
+    police notice (通知类, Art. 25–28). Callback coverage counts application cases only, as
+    Zhashui does (DOMAIN §2)."""
+
+    APPLICATION = "application"
+    NOTIFICATION = "notification"
+
+
 class Case(Model):
     id = fields.IntField(primary_key=True)
     region = fields.CharField(max_length=12, db_index=True)
@@ -44,6 +53,7 @@ class Case(Model):
     handler_name = fields.CharField(max_length=30)
     handler_org = fields.CharField(max_length=100)
     status = fields.CharField(max_length=16)
+    origin = fields.CharField(max_length=12, default=CaseOrigin.APPLICATION)
     closed_on = fields.DateField(null=True)
     application_id = fields.IntField(null=True)  # our application, when it started here
     special = fields.BooleanField(default=False)  # Shaoxing: special cases are not evaluated

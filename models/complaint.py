@@ -9,8 +9,10 @@ the outbox, in their language, and reported to the centre as complaint.updated.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -21,6 +23,7 @@ from tortoise.models import Model
 from i18n import t
 from models.calendar import add_working_days
 
+log = logging.getLogger(__name__)
 TEXT_MAX = 1000  # characters kept of a complaint's text; longer ones are cut, with a message
 PHOTOS_MAX = 9  # one WeChat multi-select; more photos can go to the centre directly
 
@@ -68,6 +71,7 @@ class Complaint(Model):
     result = fields.TextField(null=True)
     decided_on = fields.DateField(null=True)  # not accepted or concluded
     handled_by = fields.CharField(max_length=30, null=True)
+    bureau = fields.CharField(max_length=60, null=True)  # the 司法局 told of it (its unit name)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True, db_index=True)
 
@@ -97,14 +101,60 @@ def status_text(c: Complaint, locale: str) -> str:
     fields_ = {"ticket": c.ticket, "accept_due": fmt_date(c.accept_due, locale),
                "conclude_due": fmt_date(c.conclude_due, locale), "reason": c.reason or "",
                "result": c.result or "", "days": c.extended_days,
-               "received_on": fmt_date(c.received_on, locale)}
+               "received_on": fmt_date(c.received_on, locale),
+               "bureau": bureau_name(c, locale)}
     return t(f"complaint.status.{c.status}", locale, **fields_)
+
+
+def bureau_name(c: Complaint, locale: str) -> str:
+    """The justice bureau handling the complaint, as the complainant reads it."""
+    return c.bureau or t("complaint.bureau.default", locale)
 
 
 def fmt_date(d: date | None, locale: str) -> str:
     if d is None:
         return ""
     return f"{d.year}年{d.month}月{d.day}日" if locale != "en" else d.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class StepProblem:
+    """Why a step cannot be taken: `conflict` (409: not a legal next step) or a missing or bad
+    `field` (422); `key` and `params` give the localized text."""
+
+    conflict: bool
+    field: str | None
+    key: str
+    params: dict
+
+
+def step_problem(c: Complaint, status: str, *, reason: str | None, result: str | None,
+                 days: int | None, policy) -> StepProblem | None:
+    """Whether `status` is a legal next step of `c` with what that step needs (shared by the
+    centre API and the bureau's chat commands)."""
+    if status == S.EXTENDED and c.extended_days:
+        return StepProblem(True, None, "complaint.error.extend_once", {})
+    if status not in TRANSITIONS.get(c.status, ()):
+        return StepProblem(True, None, "complaint.error.transition",
+                           {"current": c.status, "wanted": status})
+    need = {S.NOT_ACCEPTED: ("reason",), S.EXTENDED: ("reason", "days"),
+            S.CONCLUDED: ("result",)}.get(status, ())
+    given = {"reason": reason, "result": result, "days": days}
+    for name in need:
+        if given[name] in (None, ""):
+            return StepProblem(False, name, f"complaint.error.{name}_required", {})
+    if status == S.EXTENDED and days > policy.complaint_extend_max_days:
+        return StepProblem(False, "days", "complaint.error.extend_max",
+                           {"max": policy.complaint_extend_max_days})
+    return None
+
+
+def notify_due(c: Complaint, policy) -> date | None:
+    """When the written decision must have reached the complainant and the party complained
+    about: `complaint_notify_working_days` working days after it (Order 149 Art. 24)."""
+    if c.decided_on is None:
+        return None
+    return add_working_days(c.decided_on, policy.complaint_notify_working_days)
 
 
 async def transition(c: Complaint, status: str, *, today: date, policy, settings,
@@ -152,15 +202,24 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
                policy, settings, conn: BaseDBAsyncClient, about: str = "other",
                grounds: str = "other", case_id: int | None = None,
                photos: list | None = None, source: str = "chat_form") -> Complaint:
-    """Record a complaint (received today), alert the supervisors, report complaint.created."""
-    from bot.notify import emit_event
+    """Record a complaint (received today), alert the justice bureau, report complaint.created.
+
+    The bureau decides complaints (Order 149 Arts. 3, 5). One about a handler or a firm also
+    goes to the centre's supervisors, who help investigate; one about the centre goes to the
+    bureau only. With no bureau registered for the region (nor its city or province) the
+    centre's supervisors get it with an instruction to pass it on, and a warning is logged.
+    """
+    from bot.notify import alert_staff, emit_event
+    from models.bureau import find_bureau
     from models.callback import alert_supervisors, scrub
 
+    bureau = await find_bureau(region, conn)
     c = await Complaint.create(
         ticket=await new_ticket(today, conn), region=region, openid=openid, locale=locale,
         about=about, grounds=grounds, case_id=case_id, text=text[:TEXT_MAX],
         photos=(photos or [])[:PHOTOS_MAX], source=source, received_on=today,
-        accept_due=accept_due(today, policy), using_db=conn)
+        accept_due=accept_due(today, policy), bureau=bureau.unit if bureau else None,
+        using_db=conn)
     case_no = None
     if case_id is not None:
         from models.case import Case
@@ -170,8 +229,18 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
              *([f"案件：{case_no[0]}"] if case_no else []),
              f"内容：{scrub(c.text)}", f"照片：{len(c.photos)} 张",
              f"受理期限：{c.accept_due.isoformat()}"]
-    await alert_supervisors(settings, region=region, key=f"complaint:{c.id}", title="新投诉",
-                            lines=lines, kind="complaint-alert", conn=conn)
+    key = f"complaint:{c.id}"
+    if bureau is not None:
+        await alert_staff(settings, region=bureau.region, key=key, title="新投诉",
+                          lines=[*lines, t("complaint.bureau.how", "zh_CN", ticket=c.ticket)],
+                          bureau=True, kind="complaint-alert", conn=conn)
+    else:
+        log.warning("no justice bureau registered for region %s (staff add --role bureau): "
+                    "complaint %s goes to the centre's supervisors to pass on", region, c.id)
+        lines.append(t("complaint.bureau.missing", "zh_CN"))
+    if bureau is None or about != "centre":
+        await alert_supervisors(settings, region=region, key=key, title="新投诉", lines=lines,
+                                kind="complaint-alert", conn=conn)
     await emit_event(settings, event_type="complaint.created", key=f"complaint:{c.id}",
                      region=region, conn=conn,
                      data=event_data(c) | {"case_no": case_no[0] if case_no else None,

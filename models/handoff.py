@@ -72,11 +72,11 @@ async def open_ticket(*, openid: str, locale: str, region: str | None, now: date
     from bot.notify import notify_user
     from i18n import t
     from models.conversation import Conversation
-    from models.people import Staff
+    from models.people import Staff, StaffRole
 
     h = await Handoff.create(openid=openid, locale=locale, region=region, opened_at=now,
                              due_at=reply_due(now, policy, settings.timezone), using_db=conn)
-    staff_q = Staff.filter(active=True).using_db(conn)
+    staff_q = Staff.filter(active=True).exclude(role=StaffRole.BUREAU).using_db(conn)
     if region:
         staff_q = staff_q.filter(region=region)
     staff = await staff_q.filter(on_duty=True) or await staff_q

@@ -62,14 +62,18 @@ class Policy(BaseModel):
     complaint_accept_working_days: int = Field(5, ge=1)
     complaint_conclude_days: int = Field(60, ge=1)
     complaint_extend_max_days: int = Field(30, ge=0)
-    complaint_notify_working_days: int = Field(5, ge=1)
+    complaint_notify_working_days: int = Field(5, ge=1)  # Order 149 Art. 24: written decision
+    objection_review_days: int = Field(5, ge=1)  # Art. 49: calendar days, not working days
 
     # People on duty (DOMAIN §4, Shaoxing II.(二))
     handoff_day_start: time = time(8, 30)
     handoff_day_end: time = time(22, 0)
     handoff_day_reply_minutes: int = Field(3, ge=1)
     handoff_night_reply_by: time = time(10, 0)  # night messages answered by 10:00 next morning
-    duty_replies_per_day: int = Field(30, ge=1)  # 30 replies count as one duty day
+    # Shaoxing: 30 answered calls (in chat: handled 人工 consultations) = one duty day, paid
+    # the basic service fee at coefficient 1.0
+    duty_consultations_per_day: int = Field(30, ge=1)
+    duty_coefficient: float = Field(1.0, ge=0.0)
     digest_time: time = time(8, 30)  # the morning digest goes out when the day shift starts
 
     # Quality (DOMAIN §5): national peer review uses four grades at 90 / 75 / 60.

@@ -138,7 +138,7 @@ async def test_stats_period_and_counts(app):
     span = {"from": (today() - timedelta(days=2)).isoformat(), "to": today().isoformat()}
     stats = await (await app.get(url, params=span, headers=key)).json()
     assert stats == {"closed_cases": 2, "completed": 1, "coverage": 0.5, "target": 0.0,
-                     "satisfied_share": 1.0, "flagged": 0}
+                     "satisfied_share": 1.0, "flagged": 0, "notification_cases": 0}
     empty = await (await app.get(url, params={"from": "2020-01-01", "to": "2020-12-31"},
                                  headers=key)).json()
     assert empty["closed_cases"] == 0 and empty["coverage"] is None

@@ -112,7 +112,7 @@ async def test_morning_digest_has_the_figures_and_arrives_once(zhashui, fake_wec
     assert text.startswith(f"【每日汇总 {REGION} 11-23】")
     assert "申请：新收2件，待决定3件，超期1件；最近到期 #3（11-21）、#2（11-24）、#1（11-30）" in text
     assert "容缺材料逾期未补：1件" in text
-    assert "回访：完成3件，待回访2件（其中待电话1件）；今年覆盖率60%（3/5），目标90%" in text
+    assert "回访：完成3件，待回访2件（其中待电话1件）；今年回访率60%（3/5），目标90%" in text
     assert "满意度：2/3满意" in text
     assert "投诉：未办结2件（待受理1件，办理中1件）；临近期限1件 2611200001（11-24）" in text
     assert "人工咨询超时未回复：1次" in text

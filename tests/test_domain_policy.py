@@ -38,7 +38,7 @@ def test_national_defaults() -> None:
         time(22, 0),
         time(10, 0),
     )
-    assert p.duty_replies_per_day == 30
+    assert (p.duty_consultations_per_day, p.duty_coefficient) == (30, 1.0)
 
 
 def test_shaoxing_widens_exemptions_and_matters() -> None:

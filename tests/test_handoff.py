@@ -52,12 +52,11 @@ async def test_ticket_staff_told_taken_relayed_and_ended(app, user, staff, fake_
     assert "三个月工资" in to_staff[-2] and to_staff[-1].endswith("用户：2")
 
     closed = await wang.say("结束")
-    assert "本次回复 1 条" in closed and "累计回复 1 条" in closed
+    assert "本次回复 1 条" in closed and "本月您已办结咨询 1 次" in closed
     await drain_outbox(app)
     assert "已结束" in sent_to(fake_wechat, user.openid)[-1]
     h = await Handoff.get()
     assert (h.status, h.closed_by, h.replies) == ("closed", "staff", 1)
-    assert (await Staff.get(openid="o-staff-1")).replies == 1
     # the user's next message is an ordinary one again
     reply = await user.say("谢谢")
     assert "本次人工服务已经结束" in reply and "请回复数字选择服务" in reply
@@ -102,7 +101,7 @@ async def test_staff_one_ticket_at_a_time_and_unknown_tickets(make_user, staff):
     assert (await Handoff.get(id=second.id)).status == "waiting"
     await wang.say("菜单")  # leaves the relay: 接 again resumes it
     assert "已接待" in await wang.say(f"接 {first.id}")
-    assert "累计回复 0 条" in await wang.say("结束")
+    assert "本月您已办结咨询 0 次" in await wang.say("结束")  # unanswered: no credit
     assert "已经结束" in await wang.say(f"接 {first.id}")
 
 

@@ -9,7 +9,7 @@ from bot.auth import REGION, create_center_key
 from bot.cli import run_with_db
 from bot.settings import Settings
 from models.masking import mask_openid
-from models.people import CenterKey, Staff
+from models.people import CenterKey, Staff, StaffRole
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True, help="6-digit region code, e.g. 330600")
     add.add_argument("--openid", required=True, help="their openid in the official account")
-    add.add_argument("--supervisor", action="store_true", help="also gets escalations")
+    add.add_argument("--role", choices=[r.value for r in StaffRole], default=None,
+                     help="staff (default): takes 人工 chats and gets the centre's alerts; "
+                          "supervisor: also gets escalations; bureau: the justice bureau, "
+                          "gets and decides complaints")
+    add.add_argument("--supervisor", action="store_true", help="same as --role supervisor")
+    add.add_argument("--unit", default="",
+                     help="the body they belong to, named to complainants, e.g. 柯桥区司法局")
     add.set_defaults(func=staff_add)
     ls = ss.add_parser("list", help="list staff")
     ls.add_argument("--region")
@@ -49,15 +55,20 @@ def _check_region(region: str) -> None:
 def staff_add(args: argparse.Namespace) -> int:
     _check_region(args.region)
 
+    if args.supervisor and args.role not in (None, StaffRole.SUPERVISOR):
+        sys.exit("--supervisor contradicts --role " + args.role)
+    role = StaffRole(args.role or (StaffRole.SUPERVISOR if args.supervisor else StaffRole.STAFF))
+
     async def go(_: Settings) -> None:
         member, created = await Staff.update_or_create(
             openid=args.openid,
-            defaults={"name": args.name, "region": args.region,
-                      "supervisor": args.supervisor, "active": True},
+            defaults={"name": args.name, "region": args.region, "role": role,
+                      "supervisor": role == StaffRole.SUPERVISOR, "unit": args.unit.strip(),
+                      "active": True},
         )
-        role = "supervisor" if member.supervisor else "staff"
-        print(f"{'added' if created else 'updated'} {role} #{member.id} {member.name} "
-              f"region {member.region} ({mask_openid(member.openid)})")
+        unit = f" {member.unit}" if member.unit else ""
+        print(f"{'added' if created else 'updated'} {member.role} #{member.id} {member.name}"
+              f"{unit} region {member.region} ({mask_openid(member.openid)})")
 
     run_with_db(go)
     return 0
@@ -70,10 +81,9 @@ def staff_list(args: argparse.Namespace) -> int:
             q = q.filter(region=args.region)
         rows = await q
         for m in rows:
-            flags = ",".join(f for f, on in (("supervisor", m.supervisor),
+            flags = ",".join(f for f, on in ((m.role, True), (m.unit, bool(m.unit)),
                                              ("disabled", not m.active)) if on)
-            print(f"#{m.id}\t{m.region}\t{m.name}\t{mask_openid(m.openid)}\treplies={m.replies}"
-                  f"\t{flags}")
+            print(f"#{m.id}\t{m.region}\t{m.name}\t{mask_openid(m.openid)}\t{flags}")
         print(f"{len(rows)} staff")
 
     run_with_db(go)

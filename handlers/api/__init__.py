@@ -18,6 +18,7 @@ API_MODULES: list[str] = [
     "handlers.api.center_evaluations",
     "handlers.api.center_evaluation_results",
     "handlers.api.center_subsidies",
+    "handlers.api.center_duty",
 ]
 
 for _name in API_MODULES:

@@ -32,7 +32,7 @@ from bot.keys import policy_key, settings_key
 from handlers.api.center_cases import HandlerInfo, utc
 from i18n import t
 from models.callback import DETAILS_MAX, Answers, Callback, CallbackChannel, complete
-from models.case import Case, CaseStatus
+from models.case import Case, CaseOrigin, CaseStatus
 from models.masking import mask_name
 
 MAX_PAGE = 200  # items per page; a worklist longer than that is read page by page
@@ -155,10 +155,13 @@ class StatsQuery(BaseModel):
 
 
 class CallbackStats(BaseModel):
-    closed_cases: int
-    completed: int
-    coverage: float | None = Field(description="completed / closed_cases; null with no cases")
+    closed_cases: int = Field(description="application cases (申请类) closed in the period")
+    completed: int = Field(description="of those, callbacks completed")
+    coverage: float | None = Field(description="回访率: completed / closed_cases; null with no "
+                                   "cases. Notification cases (通知类) are outside it")
     target: float = Field(description="policy share of closed cases to call back (Zhashui 0.9)")
+    notification_cases: int = Field(description="notification cases closed in the period, "
+                                    "outside the figure")
     satisfied_share: float | None = Field(description="satisfied / completed")
     flagged: int
 
@@ -174,8 +177,10 @@ async def callback_stats(request: web.Request) -> web.Response:
     if start > to:
         raise ApiError(422, "validation", fields={"from": t(
             "callbacks.error.period", request_locale(request))})
-    cases = Case.filter(region=key.region, status=CaseStatus.CLOSED, closed_on__gte=start,
-                        closed_on__lte=to)
+    closed_in = Case.filter(region=key.region, status=CaseStatus.CLOSED, closed_on__gte=start,
+                            closed_on__lte=to)
+    # Zhashui's 回访率 counts application cases (申请类) only (DOMAIN §2)
+    cases = closed_in.filter(origin=CaseOrigin.APPLICATION)
     closed = await cases.count()
     done = Callback.filter(region=key.region, case_id__in=Subquery(cases.values("id")),
                            answered_at__not_isnull=True)
@@ -186,5 +191,6 @@ async def callback_stats(request: web.Request) -> web.Response:
         closed_cases=closed, completed=completed,
         coverage=round(completed / closed, 4) if closed else None,
         target=request.app[policy_key].callback_target,
+        notification_cases=await closed_in.filter(origin=CaseOrigin.NOTIFICATION).count(),
         satisfied_share=round(satisfied / completed, 4) if completed else None,
         flagged=flagged))

@@ -75,6 +75,9 @@ class CaseIn(BaseModel):
     beneficiary: Beneficiary
     handler: HandlerInfo
     status: Literal["accepted", "assigned", "in_progress", "closed", "terminated"]
+    origin: Literal["application", "notification"] = Field(
+        "application", description="申请类 (an application) or 通知类 (assigned at a court's, "
+        "prosecutor's or police notice); callback coverage counts application cases only")
     closed_on: date | None = None
     application_id: int | None = Field(None, ge=1)
     special: bool = Field(False, description="a special case, left out of every-case evaluation "
@@ -96,6 +99,7 @@ class CaseOut(BaseModel):
     beneficiary: dict[str, str | None] = Field(description="masked name, phone, id_number")
     handler: HandlerInfo
     status: str
+    origin: str
     closed_on: date | None
     application_id: int | None
     special: bool = False
@@ -110,8 +114,9 @@ class CaseOut(BaseModel):
                                 "phone": mask_phone(c.beneficiary_phone),
                                 "id_number": mask_id(c.beneficiary_id_number) or None},
                    handler=HandlerInfo(name=c.handler_name, org=c.handler_org),
-                   status=c.status, closed_on=c.closed_on, application_id=c.application_id,
-                   special=c.special, bound=c.openid is not None,
+                   status=c.status, origin=c.origin, closed_on=c.closed_on,
+                   application_id=c.application_id, special=c.special,
+                   bound=c.openid is not None,
                    callback=CallbackBrief(id=cb.id, status=cb.status, due_at=cb.due_at,
                                           answered_at=cb.answered_at) if cb else None)
 
@@ -158,7 +163,7 @@ async def put_case(request: web.Request) -> web.Response:
                   beneficiary_phone=b.phone, beneficiary_id_number=b.id_number,
                   beneficiary_id_index=blind_index(b.id_number) if b.id_number else None,
                   handler_name=body.handler.name.strip(), handler_org=body.handler.org.strip(),
-                  status=body.status, closed_on=body.closed_on,
+                  status=body.status, origin=body.origin, closed_on=body.closed_on,
                   application_id=body.application_id, special=body.special)
     async with in_transaction() as conn:
         q = Case.filter(region=key.region, case_no=case_no).using_db(conn)

@@ -30,7 +30,7 @@ from bot.auth import require_center
 from bot.keys import policy_key, settings_key
 from handlers.api.center_cases import utc
 from i18n import t
-from models.complaint import TRANSITIONS, Complaint, normalize_ticket, transition
+from models.complaint import Complaint, normalize_ticket, notify_due, step_problem, transition
 
 MAX_PAGE = 200  # items per page
 NOTE_MAX = 1000  # characters of a reason or result; the complainant reads it in a chat bubble
@@ -62,11 +62,15 @@ class ComplaintItem(BaseModel):
     result: str | None
     decided_on: date | None
     handled_by: str | None
+    bureau: str | None = Field(description="the justice bureau the complaint went to (its unit "
+                               "name); null when none was registered")
+    notify_due: date | None = Field(description="the written decision reaches the complainant "
+                                    "and the party complained about by then (working days)")
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, c: Complaint) -> ComplaintItem:
+    def of(cls, c: Complaint, policy) -> ComplaintItem:
         case = c.case if c.case_id else None
         return cls(ticket=c.ticket, status=c.status, about=c.about, grounds=c.grounds,
                    case_no=case.case_no if case else None, text=c.text,
@@ -74,7 +78,8 @@ class ComplaintItem(BaseModel):
                    received_on=c.received_on, accept_due=c.accept_due,
                    accepted_on=c.accepted_on, conclude_due=c.conclude_due,
                    extended_days=c.extended_days, reason=c.reason, result=c.result,
-                   decided_on=c.decided_on, handled_by=c.handled_by, created_at=c.created_at,
+                   decided_on=c.decided_on, handled_by=c.handled_by, bureau=c.bureau,
+                   notify_due=notify_due(c, policy), created_at=c.created_at,
                    updated_at=c.updated_at)
 
 
@@ -95,7 +100,8 @@ async def list_complaints(request: web.Request) -> web.Response:
         rows = rows.filter(status=q.status)
     page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit,
                                           related=("case",))
-    return json_ok(ComplaintPage(items=[ComplaintItem.of(c) for c in page],
+    policy = request.app[policy_key]
+    return json_ok(ComplaintPage(items=[ComplaintItem.of(c, policy) for c in page],
                                  next_cursor=next_cursor))
 
 
@@ -111,7 +117,7 @@ async def get_complaint(request: web.Request) -> web.Response:
         .select_related("case").first()
     if c is None:
         raise ApiError(404, "not_found", message_key="complaint.error.not_found")
-    return json_ok(ComplaintItem.of(c))
+    return json_ok(ComplaintItem.of(c, request.app[policy_key]))
 
 
 class ComplaintStep(BaseModel):
@@ -127,20 +133,15 @@ class ComplaintStep(BaseModel):
 
 def _check(body: ComplaintStep, c: Complaint, policy, loc: str) -> None:
     """The request must be a legal next step with what that step needs."""
-    if body.status == "extended" and c.extended_days:
-        raise ApiError(409, "extend_once", message_key="complaint.error.extend_once")
-    if body.status not in TRANSITIONS.get(c.status, ()):
-        raise ApiError(409, "invalid_transition", message_key="complaint.error.transition",
-                       current=c.status, wanted=body.status)
-    need = {"not_accepted": ("reason",), "extended": ("reason", "days"),
-            "concluded": ("result",)}.get(body.status, ())
-    missing = {f: t(f"complaint.error.{f}_required", loc) for f in need
-               if getattr(body, f) in (None, "")}
-    if missing:
-        raise ApiError(422, "validation", fields=missing)
-    if body.status == "extended" and body.days > policy.complaint_extend_max_days:
-        raise ApiError(422, "validation", fields={"days": t(
-                "complaint.error.extend_max", loc, max=policy.complaint_extend_max_days)})
+    problem = step_problem(c, body.status, reason=body.reason, result=body.result,
+                           days=body.days, policy=policy)
+    if problem is None:
+        return
+    if problem.conflict:
+        code = "extend_once" if problem.key.endswith("extend_once") else "invalid_transition"
+        raise ApiError(409, code, message_key=problem.key, **problem.params)
+    raise ApiError(422, "validation", fields={problem.field: t(problem.key, loc,
+                                                                **problem.params)})
 
 
 @operation("PATCH", "/api/v1/center/complaints/{ticket}", summary="Next step of a complaint",
@@ -163,4 +164,4 @@ async def patch_complaint(request: web.Request) -> web.Response:
                              reason=body.reason, result=body.result, days=body.days,
                              handled_by=body.handled_by, now=now)
         await c.fetch_related("case", using_db=conn)
-        return json_ok(ComplaintItem.of(c))
+        return json_ok(ComplaintItem.of(c, policy))

@@ -8,6 +8,7 @@ FLOW_MODULES = [
     "handlers.flows.callback_survey",
     "handlers.flows.complaint",
     "handlers.flows.handoff",
+    "handlers.flows.bureau",
     "handlers.flows.agent_filing",
     "handlers.flows.agent_bind",
     "handlers.flows.grade_objection",

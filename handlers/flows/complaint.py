@@ -15,8 +15,8 @@ import re
 from bot.flowkit import (Choice, Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command,
                          register_flow)
 from handlers.flows.progress import bound_cases, home_region
-from models.complaint import ABOUT, GROUNDS, PHOTOS_MAX, TEXT_MAX, Complaint, file, \
-    fmt_date, normalize_ticket, status_text
+from models.complaint import ABOUT, GROUNDS, PHOTOS_MAX, TEXT_MAX, Complaint, bureau_name, \
+    file, fmt_date, normalize_ticket, status_text
 from models.masking import mask_openid
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ async def on_case(ctx: Ctx) -> Outcome:
 async def on_grounds(ctx: Ctx) -> Outcome:
     """Stores the grounds; an objection to a decision is pointed to the objection procedure."""
     if ctx.choice == "objection":
-        return Done(ctx.t("complaint.objection"))
+        return Done(ctx.t("complaint.objection", days=ctx.policy.objection_review_days))
     ctx.data["grounds"] = ctx.choice
     return Next("details")
 
@@ -117,7 +117,8 @@ async def _file(ctx: Ctx, text: str, **kw) -> str:
     c = await file(openid=ctx.openid, locale=ctx.locale, region=region, text=text,
                    today=ctx.now.astimezone(_tz(ctx)).date(), now=ctx.now, policy=ctx.policy,
                    settings=ctx.settings, conn=ctx.conn, **kw)
-    return ctx.t("complaint.filed", ticket=c.ticket, accept_due=fmt_date(c.accept_due, ctx.locale))
+    return ctx.t("complaint.filed", ticket=c.ticket, bureau=bureau_name(c, ctx.locale),
+                 accept_due=fmt_date(c.accept_due, ctx.locale))
 
 
 def _tz(ctx: Ctx):
@@ -147,7 +148,7 @@ async def one_shot(ctx: Ctx, m: re.Match[str]) -> Outcome:
     if len(text) < ONE_SHOT_MIN:
         return Start(FLOW)
     if OBJECTION.search(text):
-        return await _say(ctx, ctx.t("complaint.objection"))
+        return await _say(ctx, ctx.t("complaint.objection", days=ctx.policy.objection_review_days))
     cut = ctx.t("complaint.cut", n=TEXT_MAX) + "\n" if len(text) > TEXT_MAX else ""
     return await _say(ctx, cut + await _file(ctx, text, source="chat_command"))
 

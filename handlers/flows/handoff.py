@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import re
 
-from tortoise.expressions import F
+from zoneinfo import ZoneInfo
 
 from bot.flowkit import Ctx, Done, Flow, Outcome, Stay, Start, Step, command, register_flow
 from handlers.flows.progress import home_region
 from i18n import t
 from models.conversation import Conversation
+from models.duty import consultations, credit
 from models.handoff import (RELAY_TEXT_MAX, WAITING_MESSAGES_MAX, Handoff, HandoffStatus,
                             close_ticket, local_hhmm, open_ticket)
 from models.outbox import Channel
-from models.people import Staff
+from models.people import Staff, StaffRole
 
 FLOW, STAFF_FLOW = "handoff", "handoff_staff"
 END_WORDS = {"结束", "结束对话", "结束咨询", "结束服务"}
@@ -33,7 +34,9 @@ async def _ticket(ctx: Ctx, *, lock: bool = False) -> Handoff | None:
 
 
 async def _staff(ctx: Ctx) -> Staff | None:
-    return await Staff.filter(openid=ctx.openid, active=True).using_db(ctx.conn).first()
+    """The sender as centre staff on the 人工 rota (the justice bureau is not)."""
+    return await Staff.filter(openid=ctx.openid, active=True).exclude(role=StaffRole.BUREAU) \
+        .using_db(ctx.conn).first()
 
 
 async def _send(ctx: Ctx, h: Handoff, to: str, key: str, text: str) -> None:
@@ -134,16 +137,17 @@ async def on_relay(ctx: Ctx) -> Outcome:
     h.replies += 1
     h.first_reply_at = h.first_reply_at or ctx.now
     await h.save(using_db=ctx.conn)
-    await Staff.filter(id=staff.id).using_db(ctx.conn).update(replies=F("replies") + 1)
     return Stay(ctx.t("handoff.staff.sent"))
 
 
 async def _close_by_staff(ctx: Ctx, h: Handoff, staff: Staff) -> str:
+    """Ends the ticket and tells the staff member this month's duty credit (DOMAIN §4)."""
     await close_ticket(h, by="staff", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
-    total = await Staff.filter(id=staff.id).using_db(ctx.conn).values_list("replies", flat=True)
-    per = ctx.policy.duty_replies_per_day
-    return ctx.t("handoff.staff.closed", ticket=h.id, n=h.replies, total=total[0], per=per,
-                 days=round(total[0] / per, 1))
+    tz = ctx.settings.timezone
+    month = ctx.now.astimezone(ZoneInfo(tz)).date()
+    total = await consultations(staff.id, month, tz, ctx.conn)
+    return ctx.t("handoff.staff.closed", ticket=h.id, n=h.replies, total=total,
+                 per=ctx.policy.duty_consultations_per_day, days=credit(total, ctx.policy))
 
 
 async def _staff_cancel(ctx: Ctx) -> None:

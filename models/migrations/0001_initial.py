@@ -5,11 +5,13 @@ from json import dumps, loads
 from models.agent import AgentKind
 from models.application import Status
 from models.callback import CallbackStatus
+from models.case import CaseOrigin
 from models.complaint import ComplaintStatus
 from models.evaluation import CaseState, ObjectionState
 from models.fields import EncryptedTextField
 from models.handoff import HandoffStatus
 from models.outbox import OutboxStatus
+from models.people import StaffRole
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -103,6 +105,7 @@ class Migration(migrations.Migration):
                 ('handler_name', fields.CharField(max_length=30)),
                 ('handler_org', fields.CharField(max_length=100)),
                 ('status', fields.CharField(max_length=16)),
+                ('origin', fields.CharField(default=CaseOrigin.APPLICATION, max_length=12)),
                 ('closed_on', fields.DateField(null=True)),
                 ('application_id', fields.IntField(null=True)),
                 ('special', fields.BooleanField(default=False)),
@@ -195,6 +198,7 @@ class Migration(migrations.Migration):
                 ('result', fields.TextField(null=True, unique=False)),
                 ('decided_on', fields.DateField(null=True)),
                 ('handled_by', fields.CharField(null=True, max_length=30)),
+                ('bureau', fields.CharField(null=True, max_length=60)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
             ],
@@ -540,13 +544,14 @@ class Migration(migrations.Migration):
                 ('name', fields.CharField(max_length=30)),
                 ('region', fields.CharField(db_index=True, max_length=12)),
                 ('openid', fields.CharField(unique=True, max_length=64)),
+                ('role', fields.CharField(default=StaffRole.STAFF, db_index=True, max_length=12)),
                 ('supervisor', fields.BooleanField(default=False)),
+                ('unit', fields.CharField(default='', max_length=60)),
                 ('active', fields.BooleanField(default=True)),
                 ('on_duty', fields.BooleanField(default=True)),
-                ('replies', fields.IntField(default=0)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'staff', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A centre staff member reachable in WeChat (alerts, digests, 人工 handoffs).'},
+            options={'table': 'staff', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A centre staff member or a justice-bureau official reachable in WeChat (alerts, digests,'},
             bases=['Model'],
         ),
         ops.CreateModel(
