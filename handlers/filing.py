@@ -20,7 +20,7 @@ from bot.notify import alert_staff, emit_event
 from i18n import t
 from models.agent import Agent
 from models.calendar import local_today
-from models.codes import PLEDGE_TEXT_VERSION
+from models.codes import MIGRANT_WORKER, OTHER_REASON, PLEDGE_TEXT_VERSION
 from models.eligibility import EligibilityInput, EligibilityResult, check_application, violation_message
 from models.fields import blind_index
 from models.masking import mask_name
@@ -49,6 +49,8 @@ class Filing:
     materials: list[tuple[str, str]] = field(default_factory=list)
     location: dict[str, Any] | None = None
     missing_acknowledged: bool = False
+    other_reason: str | None = None  # criminal defence on other reasons (Art. 24)
+    migrant_worker: bool = False  # the applicant is a 城乡务工人员
 
 
 def today_of(app: web.Application) -> date:
@@ -60,6 +62,7 @@ def check(app: web.Application, filing: Filing, today: date | None = None) -> El
         matter=filing.matter, id_number=filing.id_number, hardship_basis=filing.hardship_basis,
         exempt_category=filing.exempt_category, statement=filing.statement, pledge=filing.pledge,
         materials=filing.materials, limitation_deadline=filing.limitation_deadline,
+        other_reason=filing.other_reason, migrant_worker=filing.migrant_worker,
     ), app[policy_key], today or today_of(app))
 
 
@@ -98,16 +101,22 @@ async def file_application(app: web.Application, agent: Agent, filing: Filing,
         exempt_category=filing.exempt_category if result.hardship_basis == "exempt" else None,
         statement=filing.statement if result.hardship_basis == "pledge" else None,
         pledge=pledge, location=filing.location, urgent=result.urgent,
+        other_reason=(filing.other_reason or "").strip() or None
+        if result.hardship_basis == OTHER_REASON else None,
+        migrant_worker=filing.migrant_worker or filing.exempt_category == MIGRANT_WORKER,
         urgent_reasons=list(result.urgent_reasons), warnings=warnings, received_at=now,
         decision_due=result.decision_due, materials_due=result.materials_due,
         missing_acknowledged_at=now if result.missing_materials and filing.missing_acknowledged
         else None,
         using_db=conn,
     )
-    if filing.materials:
+    # what the rules found owed besides what the agent listed (an exempt group's proof, Art. 42)
+    owed = [(k, "missing") for k in result.missing_materials if (k, "missing") not in
+            filing.materials]
+    if filing.materials or owed:
         await Material.bulk_create(
-            [Material(application_id=row.id, kind=k, status=s) for k, s in filing.materials],
-            using_db=conn)
+            [Material(application_id=row.id, kind=k, status=s)
+             for k, s in [*filing.materials, *owed]], using_db=conn)
     if result.urgent:
         zh = "zh_CN"
         lines = [t("staff.urgent.line", zh, id=row.id, name=mask_name(filing.name),

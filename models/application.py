@@ -55,6 +55,8 @@ class Application(Model):
     statement = fields.JSONField(null=True)  # household_size, monthly_income_yuan, ...
     pledge = fields.JSONField(null=True)  # accepted, confirmed_by, text_version, witness, at, place
     location = fields.JSONField(null=True)  # where the agent filed (for the pledge record)
+    other_reason = fields.CharField(max_length=500, null=True)  # Art. 24 因其他原因: which
+    migrant_worker = fields.BooleanField(default=False)  # 城乡务工人员 (green channel)
 
     urgent = fields.BooleanField(default=False)
     urgent_reasons = fields.JSONField(default=list)

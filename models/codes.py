@@ -106,9 +106,17 @@ MATERIAL_KINDS: tuple[str, ...] = (
 # A material is either in hand or listed as owed (容缺受理: accept first, supply by a deadline).
 MATERIAL_STATUSES: tuple[str, ...] = ("provided", "missing")
 
-# The three ways an application meets (or need not meet) the hardship condition, recorded
-# explicitly.
-HARDSHIP_BASES: tuple[str, ...] = ("not_required", "exempt", "pledge")
+# The ways an application meets (or need not meet) the hardship condition, recorded explicitly.
+# "other_reason": criminal defence may be granted "因经济困难或者其他原因" (Art. 24), the agent
+# records the reason.
+HARDSHIP_BASES: tuple[str, ...] = ("not_required", "exempt", "pledge", "other_reason")
+OTHER_REASON = "other_reason"
+CRIMINAL_DEFENSE = "criminal_defense"
+OTHER_REASON_MAX = 500  # characters of the recorded reason
+# Claims of migrant workers (城乡务工人员) that go through the green channel whatever the hardship
+# path (DOMAIN §1, 容缺受理): wages and work-injury damages.
+MIGRANT_GREEN_MATTERS: frozenset[str] = frozenset({"labor_remuneration", "work_injury"})
+EXEMPTION_PROOF = "exemption_proof"
 
 # How the applicant confirmed the pledge; photos are kept for the first two, the agent witnesses
 # the third.

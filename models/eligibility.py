@@ -19,13 +19,16 @@ from models.calendar import add_days
 from models.codes import (
     ART32_MATTERS,
     EXEMPT_CATEGORIES,
+    CRIMINAL_DEFENSE,
+    EXEMPTION_PROOF,
     HARDSHIP_BASES,
-    LABOR_REMUNERATION,
     MATERIAL_KINDS,
     MATERIAL_STATUSES,
     MATTERS,
+    MIGRANT_GREEN_MATTERS,
     MIGRANT_WORKER,
     OTHER_CIVIL,
+    OTHER_REASON,
     PLEDGE_CONFIRMATIONS,
     PLEDGE_TEXT_VERSION,
 )
@@ -54,6 +57,8 @@ VIOLATION_CODES: frozenset[str] = frozenset(
         "matter.other_civil_not_allowed",
         "hardship.basis_unknown",
         "hardship.required",
+        "hardship.other_reason_matter",
+        "hardship.other_reason_required",
         "exempt.category_required",
         "exempt.unknown",
         "exempt.not_in_policy",
@@ -97,6 +102,8 @@ class EligibilityInput:
     pledge: Mapping[str, Any] | None = None  # accepted, confirmed_by, text_version
     materials: Sequence[tuple[str, str]] = ()  # (kind, "provided" | "missing")
     limitation_deadline: date | None = None  # when the limitation period or a legal deadline ends
+    other_reason: str | None = None  # criminal defence on "other reasons" (Art. 24): which
+    migrant_worker: bool = False  # the applicant is a 城乡务工人员 (green channel for wages/injury)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +155,11 @@ def check_application(app: EligibilityInput, policy: Policy, today: date) -> Eli
         violations += _exempt_violations(app, policy, applicant, today)
     elif basis == "pledge":
         violations += _pledge_violations(app)
+    elif basis == OTHER_REASON:
+        if app.matter != CRIMINAL_DEFENSE:
+            violations.append(Violation("hardship.basis", "hardship.other_reason_matter"))
+        elif not (app.other_reason or "").strip():
+            violations.append(Violation("hardship.other_reason", "hardship.other_reason_required"))
 
     missing: list[str] = []
     for i, (kind, status) in enumerate(app.materials):
@@ -157,9 +169,15 @@ def check_application(app: EligibilityInput, policy: Policy, today: date) -> Eli
             violations.append(Violation(f"materials[{i}].status", "materials.status"))
         elif status == "missing" and kind in MATERIAL_KINDS and kind not in missing:
             missing.append(kind)
+    # Art. 42 "有材料证明": an exempt group without its proof in hand owes it (容缺), it does not
+    # pass silently.
+    proof_in_hand = (EXEMPTION_PROOF, "provided") in app.materials
+    if basis == "exempt" and not proof_in_hand and EXEMPTION_PROOF not in missing:
+        missing.append(EXEMPTION_PROOF)
 
     reasons: list[str] = []
-    if app.matter == LABOR_REMUNERATION and app.exempt_category == MIGRANT_WORKER:
+    migrant = app.migrant_worker or (basis == "exempt" and app.exempt_category == MIGRANT_WORKER)
+    if app.matter in MIGRANT_GREEN_MATTERS and migrant:
         reasons.append("green.migrant_wage")
     if app.limitation_deadline is not None:
         days_left = (app.limitation_deadline - today).days

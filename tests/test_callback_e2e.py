@@ -48,7 +48,7 @@ async def test_closed_case_to_coverage_with_an_alert(app, user, fake_wechat, fak
 
     stats = await (await app.get("/api/v1/center/stats/callbacks", headers=key)).json()
     assert stats == {"closed_cases": 2, "completed": 1, "coverage": 0.5, "target": 0.9,
-                     "satisfied_share": 0.0, "flagged": 1}
+                     "satisfied_share": 0.0, "flagged": 1, "notification_cases": 0}
 
     await drain_outbox(app)
     [alert] = sent_to(fake_wechat, "o-supervisor")

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from models.application import FACTS_MAX, TEXT_MAX
+from models.codes import OTHER_REASON_MAX
 from models.contact import InvalidInput, normalize_phone, validate_name
 
 
@@ -46,6 +47,8 @@ class ApplicantIn(_In):
     id_number: str = Field(max_length=32, description="resident ID, 18 (or legacy 15) characters")
     phone: Phone = Field(description="mainland mobile; +86/86 and spaces are accepted")
     address: Line
+    migrant_worker: bool = Field(False, description="城乡务工人员: a wage or work-injury claim "
+                                 "goes through the green channel whatever the hardship path")
 
 
 class StatementIn(_In):
@@ -63,8 +66,11 @@ class PledgeIn(_In):
 
 
 class HardshipIn(_In):
-    basis: str = Field(max_length=16, description="not_required|exempt|pledge")
+    basis: str = Field(max_length=16, description="not_required|exempt|pledge|other_reason "
+                       "(criminal_defense only, Art. 24: 因经济困难或者其他原因)")
     exempt_category: str | None = Field(None, max_length=32)
+    other_reason: str | None = Field(None, max_length=OTHER_REASON_MAX,
+                                     description="the other reason (basis other_reason)")
     statement: StatementIn | None = None
     pledge: PledgeIn | None = None
 
@@ -200,6 +206,7 @@ class CenterApplicant(BaseModel):
 class CenterHardship(BaseModel):
     basis: str
     exempt_category: str | None
+    other_reason: str | None = Field(description="criminal defence on other reasons (Art. 24)")
     statement: dict | None
     pledge: dict | None
 
@@ -234,6 +241,7 @@ class CenterApplication(BaseModel):
     opposing_party: str | None
     limitation_deadline: date | None
     hardship: CenterHardship
+    migrant_worker: bool = Field(description="the applicant is a 城乡务工人员")
     urgent: bool
     urgent_reasons: list[str]
     warnings: list[str]

@@ -77,6 +77,7 @@ def to_filing(body: ApplicationIn) -> Filing:
         materials=[(m.kind, m.status) for m in body.materials],
         location=body.location.model_dump(exclude_none=True) if body.location else None,
         missing_acknowledged=body.missing_materials_acknowledged, channel="api",
+        other_reason=h.other_reason, migrant_worker=body.applicant.migrant_worker,
     )
 
 

@@ -20,7 +20,7 @@ from handlers.flows import agent_filing_finish as fin
 from handlers.flows import agent_filing_submit as submit
 from handlers.flows.agent_filing_state import S, current_agent, is_none
 from models.application import FACTS_MAX, TEXT_MAX
-from models.codes import ART32_MATTERS, MATTERS, OTHER_CIVIL
+from models.codes import ART32_MATTERS, MATTERS, MIGRANT_GREEN_MATTERS, OTHER_CIVIL
 from models.contact import InvalidInput, normalize_phone, validate_name
 from models.fields import encrypt
 from models.idcard import InvalidIdNumber, parse_id_number
@@ -136,6 +136,8 @@ async def deadline(ctx: Ctx) -> Outcome:
     if ctx.data["matter"] in ART32_MATTERS:
         ctx.data.update(basis="not_required", exempt=None, statement=None, confirmed_by=None)
         return Next(S.MATERIALS, say=ctx.t("filing.art32"))
+    if ctx.data["matter"] in MIGRANT_GREEN_MATTERS:  # the green channel asks who is claiming
+        return Next(S.MIGRANT)
     return Next(S.HARDSHIP)
 
 

@@ -14,7 +14,10 @@ from handlers.filing import check, today_of
 from handlers.flows.agent_filing_state import S, filing_of, is_none, needed_kinds
 from models.calendar import add_days
 from models.codes import (
+    CRIMINAL_DEFENSE,
     EXEMPT_CATEGORIES,
+    OTHER_REASON,
+    OTHER_REASON_MAX,
     PLEDGE_CONFIRMATIONS,
     PLEDGE_TEXT_KEY,
 )
@@ -25,11 +28,35 @@ ALL_WORDS = {"齐全", "都有", "全有", "已备齐", "备齐", "all", "comple
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+async def migrant(ctx: Ctx) -> Outcome:
+    """Stores whether the applicant is a 城乡务工人员 (a wage or work-injury claim then takes the
+    green channel whatever the hardship path) and asks how hardship is shown."""
+    ctx.data["migrant"] = ctx.choice == "yes"
+    return Next(S.HARDSHIP)
+
+
+async def hardship_choices(ctx: Ctx) -> list[Choice]:
+    """Exempt or pledge; criminal defence may also rest on other reasons (Art. 24)."""
+    base = [Choice("exempt", "hardship.exempt"), Choice("pledge", "hardship.pledge")]
+    if ctx.data.get("matter") == CRIMINAL_DEFENSE:
+        base.append(Choice(OTHER_REASON, "hardship.other_reason", words=("其他原因",)))
+    return base
+
+
 async def hardship(ctx: Ctx) -> Outcome:
-    """Stores exempt or pledge and asks for the exempt group or the household size."""
+    """Stores the hardship path; asks for the exempt group, the other reason or the household."""
     ctx.data["basis"] = ctx.choice
-    ctx.data.update(exempt=None, statement=None, confirmed_by=None)
-    return Next(S.EXEMPT if ctx.choice == "exempt" else S.HOUSEHOLD)
+    ctx.data.update(exempt=None, statement=None, confirmed_by=None, other_reason=None)
+    return Next({"exempt": S.EXEMPT, OTHER_REASON: S.OTHER_REASON}.get(ctx.choice or "",
+                                                                       S.HOUSEHOLD))
+
+
+async def other_reason(ctx: Ctx) -> Outcome:
+    """Stores the other reason for a criminal defence and asks about materials."""
+    if not 2 <= len(ctx.text) <= OTHER_REASON_MAX:
+        return Stay(ctx.t("violation.hardship.other_reason_required"))
+    ctx.data["other_reason"] = ctx.text
+    return Next(S.MATERIALS)
 
 
 async def exempt_choices(ctx: Ctx) -> list[Choice]:
@@ -144,9 +171,12 @@ async def ack(ctx: Ctx) -> Outcome:
 
 
 STEPS = (
-    Step(S.HARDSHIP, "filing.ask.hardship", hardship,
-         choices=(Choice("exempt", "hardship.exempt"), Choice("pledge", "hardship.pledge"))),
+    Step(S.MIGRANT, "filing.ask.migrant", migrant, choices=(
+        Choice("yes", "filing.migrant_yes", words=("是", "是的", "对", "yes")),
+        Choice("no", "filing.migrant_no", words=("不是", "否", "no")))),
+    Step(S.HARDSHIP, "filing.ask.hardship", hardship, choices=hardship_choices),
     Step(S.EXEMPT, "filing.ask.exempt", exempt, choices=exempt_choices),
+    Step(S.OTHER_REASON, "filing.ask.other_reason", other_reason, raw=True),
     Step(S.HOUSEHOLD, "filing.ask.household", household),
     Step(S.INCOME, "filing.ask.income", income),
     Step(S.SOURCE, "filing.ask.source", source),

@@ -27,8 +27,10 @@ class S(StrEnum):
     FACTS = "facts"
     OPPOSING = "opposing"
     DEADLINE = "deadline"
+    MIGRANT = "migrant"
     HARDSHIP = "hardship"
     EXEMPT = "exempt"
+    OTHER_REASON = "other_reason"
     HOUSEHOLD = "household"
     INCOME = "income"
     SOURCE = "source"
@@ -91,4 +93,5 @@ def filing_of(ctx: Ctx) -> Filing:
         statement=d.get("statement"), pledge=pledge, channel="chat",
         materials=[(k, "missing" if k in missing else "provided") for k in kinds],
         missing_acknowledged=bool(d.get("ack")),
+        other_reason=d.get("other_reason"), migrant_worker=bool(d.get("migrant")),
     )

@@ -24,6 +24,10 @@ async def summary_prompt(ctx: Ctx) -> str:
              ctx.t("filing.summary.hardship", basis=ctx.t(f"hardship.{f.hardship_basis}"))]
     if f.exempt_category:
         lines.append(ctx.t(f"exempt.{f.exempt_category}"))
+    if f.other_reason:
+        lines.append(f.other_reason[:60])
+    if f.migrant_worker:
+        lines.append(ctx.t("filing.summary.migrant"))
     if f.pledge:
         lines.append(ctx.t(f"pledge_confirm.{f.pledge['confirmed_by']}"))
     missing = [ctx.t(f"material.{k}") for k, s in f.materials if s == "missing"]

@@ -74,6 +74,8 @@ class Migration(migrations.Migration):
                 ('statement', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('pledge', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('location', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('other_reason', fields.CharField(null=True, max_length=500)),
+                ('migrant_worker', fields.BooleanField(default=False)),
                 ('urgent', fields.BooleanField(default=False)),
                 ('urgent_reasons', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('warnings', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
