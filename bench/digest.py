@@ -33,9 +33,10 @@ def seed_sql(cases: int, name: str, phone: str) -> str:
     small = max(cases // 100, 10)
     return f"""
         INSERT INTO legal_case (region, case_no, kind, cause, beneficiary_name, beneficiary_phone,
-            handler_name, handler_org, status, closed_on, created_at, updated_at)
+            handler_name, handler_org, status, origin, closed_on, created_at, updated_at)
         SELECT '{REGION}', 'C' || i, 'civil', '劳动报酬纠纷', '{name}', '{phone}', '律师' || (i % 500),
             '律所' || (i % 40), CASE WHEN i % 10 = 0 THEN 'in_progress' ELSE 'closed' END,
+            CASE WHEN i % 20 = 0 THEN 'notification' ELSE 'application' END,
             DATE '2026-01-01' + (i % 320), now(), now()
         FROM generate_series(1, {cases}) AS n(i);
         INSERT INTO callback (case_id, region, status, due_at, answered_at, channel, fee_charged,
@@ -50,11 +51,11 @@ def seed_sql(cases: int, name: str, phone: str) -> str:
         VALUES ('周', '{REGION}', '营盘村', 'agent', TRUE, 'zh_CN', now());
         INSERT INTO application (region, agent_id, channel, status, applicant_name,
             applicant_id_number, applicant_id_index, applicant_phone, applicant_address, matter,
-            facts, hardship_basis, urgent, urgent_reasons, warnings, received_at, decision_due,
-            materials_due, updated_at)
+            facts, hardship_basis, migrant_worker, urgent, urgent_reasons, warnings, received_at,
+            decision_due, materials_due, updated_at)
         SELECT '{REGION}', (SELECT min(id) FROM agent), 'api',
             CASE WHEN i % 5 = 0 THEN 'received' ELSE 'granted' END, '{name}', '{name}', 'x' || i,
-            '{phone}', '{name}', 'labor_remuneration', 'f', 'pledge', FALSE, '[]', '[]',
+            '{phone}', '{name}', 'labor_remuneration', 'f', 'pledge', FALSE, FALSE, '[]', '[]',
             TIMESTAMPTZ '{NOW.isoformat()}' - (i % 400) * INTERVAL '1 day',
             DATE '2026-11-23' - (i % 400) + 7, DATE '2026-11-23' - (i % 30), now()
         FROM generate_series(1, {small}) AS n(i);

@@ -67,11 +67,11 @@ async def seed(database_url: str, rows: int) -> None:
         pg = settings.is_postgres
         await conn.execute_script(f"""
             INSERT INTO legal_case (region, case_no, kind, cause, beneficiary_name,
-                beneficiary_phone, handler_name, handler_org, status, closed_on, created_at,
-                updated_at)
+                beneficiary_phone, handler_name, handler_org, status, origin, closed_on,
+                created_at, updated_at)
             SELECT '{REGION}', '(2026)援民' || i || '号', 'civil', '劳动报酬纠纷', '{name}',
-                '{phone}', '律师' || (i % 200), '律师事务所' || (i % 20), 'closed', '2026-03-01',
-                '{NOW}', '{NOW}'
+                '{phone}', '律师' || (i % 200), '律师事务所' || (i % 20), 'closed', 'application',
+                '2026-03-01', '{NOW}', '{NOW}'
             FROM {numbers(rows, pg)};
             INSERT INTO callback (case_id, region, status, due_at, answered_at, channel,
                 called_by, fee_charged, negligent, satisfied, comments, flagged, created_at,
