@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.keys import settings_key
 from bot.notify import alert_staff
 from bot.scheduler import daily_at, job
+from handlers.quality.notices import alert_bureau
 from i18n import t
 from models.calendar import add_working_days
 from models.evaluation import Evaluation, GradeObjection, ObjectionState
@@ -50,9 +51,9 @@ async def evaluation_deadlines(app: web.Application, now: datetime) -> None:
     for obj in await pending:
         stage = _stage(obj.review_due, today)
         if stage:
-            await alert_staff(settings, region=obj.region, key=f"grade-objection:{obj.id}:{stage}",
-                              title=t(f"quality.alert.review_{stage}", ZH),
-                              lines=[t("quality.alert.objection_line", ZH,
-                                       case_no=obj.eval_case.case.case_no,
-                                       grade=t(f"grade.{obj.previous_grade}", ZH),
-                                       due=obj.review_due.isoformat())])
+            await alert_bureau(settings, obj.region, key=f"grade-objection:{obj.id}:{stage}",
+                               title=t(f"quality.alert.review_{stage}", ZH),
+                               lines=[t("quality.alert.objection_line", ZH,
+                                        case_no=obj.eval_case.case.case_no,
+                                        grade=t(f"grade.{obj.previous_grade}", ZH),
+                                        due=obj.review_due.isoformat())])

@@ -51,7 +51,9 @@ async def seed(n_civil: int = 30, n_criminal: int = 10, *, closed: date = date(2
                                            org=org))
     org = await add_org(REGION, ORG, "firm")
     await add_handler(org, "李律师", "lawyer", openid=HANDLER_OPENID)
-    await Staff.create(name="司法局王科长", region=REGION, openid="o-bureau-1")
+    await Staff.create(name="王科长", region=REGION, openid="o-bureau-1", role="bureau",
+                       unit="万州区司法局")
+    await Staff.create(name="中心李主任", region=REGION, openid="o-centre-1")
     return experts
 
 
@@ -206,6 +208,7 @@ async def test_publish_tells_handlers_and_an_objection_in_chat_is_reviewed(clien
     assert "绑定" in await stranger.say(f"异议 {own['case_no']} 冒充")
     bureau = await pushes_to("o-bureau-1")
     assert any("异议" in p and own["case_no"] in p for p in bureau)
+    assert not any("异议" in p for p in await pushes_to("o-centre-1"))  # the bureau reviews
     review = await client.post(case_url(rnd["id"], own["case_no"], "/objection/review"),
                                json={"upheld": True, "grade": "pass", "reviewers": "复评组甲乙丙",
                                      "note": "补充笔录可证明已尽调查义务"},

@@ -18,6 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.notify import alert_staff, notify_user
 from bot.settings import Settings
 from i18n import t
+from models.bureau import find_bureau
 from models.case import Case
 from models.evaluation import Evaluation, EvaluationCase, GradeObjection
 from models.pool import Handler
@@ -54,13 +55,22 @@ async def published(settings: Settings, ev: Evaluation, cases: list[EvaluationCa
 async def objection_filed(settings: Settings, ev: Evaluation, ec: EvaluationCase,
                           obj: GradeObjection, *, conn: BaseDBAsyncClient) -> None:
     """The bureau hears of the objection and its review deadline."""
-    await alert_staff(
-        settings, region=ev.region, key=f"grade-objection:{obj.id}",
-        title=t("quality.alert.objection_title", "zh_CN"),
-        lines=[t("quality.alert.objection_line", "zh_CN", case_no=ec.case.case_no,
-                 grade=t(f"grade.{obj.previous_grade}", "zh_CN"),
-                 due=obj.review_due.isoformat())],
-        kind="objection", conn=conn, **_bureau(settings))
+    await alert_bureau(settings, ev.region, key=f"grade-objection:{obj.id}",
+                       title=t("quality.alert.objection_title", "zh_CN"),
+                       lines=[t("quality.alert.objection_line", "zh_CN", case_no=ec.case.case_no,
+                                grade=t(f"grade.{obj.previous_grade}", "zh_CN"),
+                                due=obj.review_due.isoformat())], conn=conn)
+
+
+async def alert_bureau(settings: Settings, region: str, *, key: str, title: str,
+                       lines: list[str], conn: BaseDBAsyncClient | None = None) -> int:
+    """Objections to grades are reviewed by the justice bureau (Wanzhou: 区司法局): its nearest
+    registered members (county, then city, then province) hear of them; where no bureau is
+    registered yet, the centre's staff do, so that the objection is not lost."""
+    bureau = await find_bureau(region, conn)
+    return await alert_staff(settings, region=bureau.region if bureau else region, key=key,
+                             title=title, lines=lines, kind="objection", conn=conn,
+                             bureau=bureau is not None)
 
 
 async def objection_reviewed(settings: Settings, ev: Evaluation, ec: EvaluationCase,
@@ -78,8 +88,3 @@ async def objection_reviewed(settings: Settings, ev: Evaluation, ec: EvaluationC
                       text=t(key, locale, case_no=ec.case.case_no,
                              grade=t(f"grade.{grade}", locale), note=obj.note or "-"),
                       kind="objection", region=ev.region, conn=conn)
-
-
-def _bureau(settings: Settings) -> dict:
-    """Objections go to the bureau where the region has bureau staff (models.people roles)."""
-    return {}
