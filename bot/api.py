@@ -52,9 +52,20 @@ def error_response(request: web.Request, exc: ApiError) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
-    """JSON errors for /api; timing per route; a generic 500 that leaks nothing."""
+    """JSON errors for /api; timing per route; a generic 500 that leaks nothing.
+
+    Outside /api a 404 or 405 (an unknown path, a wrong method) is JSON too, as the README
+    promises: a script probing the service never has to parse aiohttp's plain-text page.
+    """
     if not request.path.startswith("/api/"):
-        return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status not in (404, 405):
+                raise
+            code = "not_found" if exc.status == 404 else "method_not_allowed"
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return error_response(request, ApiError(exc.status, code, headers=allow))
     started = time.perf_counter()
     route = request.match_info.route.resource.canonical if request.match_info.route.resource \
         else "unmatched"

@@ -102,7 +102,7 @@ APPLICATION_COLUMNS = [
     Column("序号", 6), Column("申请编号", 10), Column("收到时间", 18), Column("申请人", 10),
     Column("身份证号码", 20), Column("联系电话", 14), Column("申请事项", 30),
     Column("经济困难条件", 16), Column("免予核查类别", 20), Column("加急", 6),
-    Column("缺少材料", 8), Column("材料补充期限", 12), Column("审查期限", 12), Column("状态", 10),
+    Column("缺少材料", 30), Column("材料补充期限", 12), Column("审查期限", 12), Column("状态", 10),
     Column("决定时间", 18), Column("案号", 22), Column("决定理由", 30), Column("代办人", 10),
     Column("村（居）", 14),
 ]
@@ -121,10 +121,13 @@ def applications(period: LocalRange, region: str | None) -> list[Sheet]:
     async def rows() -> Batches:
         n = 0
         async for batch in keyset(query, fields):
-            missing = dict(await Material.filter(
-                application_id__in=[r[0] for r in batch], status="missing",
-            ).annotate(n=Count("id")).group_by("application_id").values_list(
-                "application_id", "n"))
+            missing: dict[int, list[str]] = {}
+            for app_id, kind in await Material.filter(
+                    application_id__in=[r[0] for r in batch], status="missing",
+            ).order_by("id").values_list("application_id", "kind"):
+                kinds = missing.setdefault(app_id, [])
+                if kind not in kinds:
+                    kinds.append(kind)
             out = []
             for (app_id, received_at, name, id_number, phone, matter, basis, exempt, urgent,
                  materials_due, decision_due, status, decided_at, case_no, reason, agent,
@@ -133,8 +136,9 @@ def applications(period: LocalRange, region: str | None) -> list[Sheet]:
                 out.append([
                     n, app_id, local(received_at, period.tz), name, mask_id(id_number),
                     mask_phone(phone), t(f"matter.{matter}", ZH), t(f"hardship.{basis}", ZH),
-                    t(f"exempt.{exempt}", ZH) if exempt else "", "是" if urgent else "",
-                    missing.get(app_id) or "", materials_due, decision_due,
+                    t(f"exempt.{exempt}", ZH) if exempt else "", YES_NO[bool(urgent)],
+                    "、".join(t(f"material.{k}", ZH) for k in missing.get(app_id, ())) or "无",
+                    materials_due, decision_due,
                     APPLICATION_STATUS.get(status, status), local(decided_at, period.tz),
                     case_no or "", reason or "", agent, village,
                 ])

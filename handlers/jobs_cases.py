@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -45,13 +46,23 @@ async def callbacks(app: web.Application, now: datetime) -> None:
     local = now.astimezone(ZoneInfo(settings.timezone)).time()
     if INVITE_FROM <= local < INVITE_UNTIL:
         await invite_due(app, now)
-    late = now - timedelta(days=policy.callback_phone_after_days)
-    moved = await Callback.filter(
-        status__in=[CallbackStatus.SCHEDULED, CallbackStatus.INVITED], due_at__lte=late,
-        answered_at=None).update(status=CallbackStatus.PENDING_PHONE, phone_at=now,
-                                 updated_at=now)
+    moved = await to_phone_worklist(now, policy.callback_phone_after_days)
     if moved:
         log.info("%d callbacks moved to the phone worklist", moved)
+
+
+async def to_phone_worklist(now: datetime, after_days: int, *, case_id: int | None = None,
+                            conn: BaseDBAsyncClient | None = None) -> int:
+    """Move callbacks unanswered in WeChat `after_days` past their due time to the phone
+    worklist (all of them, or one case's: a case imported long after it closed goes there at
+    once instead of waiting for the next run)."""
+    q = Callback.filter(status__in=[CallbackStatus.SCHEDULED, CallbackStatus.INVITED],
+                        due_at__lte=now - timedelta(days=after_days), answered_at=None)
+    if case_id is not None:
+        q = q.filter(case_id=case_id)
+    if conn is not None:
+        q = q.using_db(conn)
+    return await q.update(status=CallbackStatus.PENDING_PHONE, phone_at=now, updated_at=now)
 
 
 async def invite_due(app: web.Application, now: datetime) -> None:

@@ -99,7 +99,9 @@ async def test_id_number_mistakes_are_named_and_nothing_is_written(app, fake_wec
     good = id_number("19850301")
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
     fields = await _fields(await file(app, token, body(**{"applicant.id_number": wrong_check})))
-    assert "校验位" in fields["applicant.id_number"]
+    # a mistyped digit anywhere breaks the check: the message must not blame the last one
+    assert "逐位核对" in fields["applicant.id_number"]
+    assert "校验位不对" not in fields["applicant.id_number"]
     impossible = id_number("19850230")
     fields = await _fields(await file(app, token, body(**{"applicant.id_number": impossible})))
     assert "出生日期" in fields["applicant.id_number"]

@@ -7,7 +7,9 @@ import time
 
 from bot.conversation import handle_batch
 from bot.wechat.protocol import parse
+from handlers.flows.agent_filing import date_example
 from models.application import Application, Material
+from models.calendar import local_today
 from models.conversation import Conversation
 from tests.applications_support import agent_token, file, new_agent
 from tests.conftest import ACCOUNT, drain_outbox
@@ -50,7 +52,7 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     await start_filing(u)
     assert "姓名" in await u.say("4")  # support_payment
     assert "身份证号码" in await u.say("张三丰")
-    assert "校验位" in await u.say("110105194912310021")  # wrong check character: re-asked
+    assert "逐位核对" in await u.say("110105194912310021")  # any digit may be wrong: re-asked
     assert "手机号码" in await u.say(OLD_ID.lower())  # lower-case x is fine
     assert "身份证号码" in await u.say("返回")  # back goes to the ID step
     assert "手机号码" in await u.say(OLD_ID)
@@ -58,7 +60,10 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     assert "住址" in await u.say("+86 138 1234 5678")
     assert "案情" in await u.say("东浦村3组")
     assert "对方当事人" in await u.say("儿子三年未给付赡养费，请求给付赡养费。")
-    assert "届满" in await u.say("张小明")
+    reply = await u.say("张小明")
+    assert "届满" in reply
+    example = date_example(local_today())
+    assert example > local_today() and example.isoformat() in reply  # never a past example
     assert "格式不对" in await u.say("2026/13/40")
     reply = await u.say("无")
     assert "1. 免予核查经济困难状况" in reply and "2. 个人诚信承诺" in reply
@@ -92,6 +97,13 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     assert materials[-1].wechat_media_id == "media-1"
     conv = await Conversation.get(openid=u.openid)
     assert conv.flow is None and conv.data == {}
+
+
+def test_date_example_is_half_a_year_ahead():
+    from datetime import date
+    assert date_example(date(2026, 11, 29)) == date(2027, 5, 1)
+    assert date_example(date(2026, 6, 30)) == date(2026, 12, 1)
+    assert date_example(date(2026, 7, 1)) == date(2027, 1, 1)
 
 
 async def test_chat_and_api_produce_the_same_application(app, make_user, fake_wechat):

@@ -37,6 +37,22 @@ async def test_callback_is_due_after_the_policy_delay(app):
     assert local.date() == closed + timedelta(days=3) and (local.hour, local.minute) == (9, 0)
 
 
+async def test_case_imported_long_after_closing_is_on_the_phone_worklist_at_once(app):
+    """Closed 30 days ago: due 27 days ago, its WeChat window (5 days) long gone. The worklist
+    shows it at once rather than after the next 15-minute job."""
+    key = await center_key()
+    body = await put_case(app, key, expect=200, closed_on=(today() - timedelta(days=30))
+                          .isoformat())
+    assert body["callback"]["status"] == "pending_phone"
+    resp = await app.get("/api/v1/center/callbacks", params={"status": "pending_phone"},
+                         headers=key)
+    assert [i["case_no"] for i in (await resp.json())["items"]] == ["柞法援民2026-12"]
+    # closed yesterday: still WeChat's turn
+    fresh = await put_case(app, key, "柞法援民2026-13", expect=200,
+                           closed_on=(today() - timedelta(days=1)).isoformat())
+    assert fresh["callback"]["status"] == "scheduled"
+
+
 async def test_beneficiary_is_masked_in_responses_and_encrypted_at_rest(app):
     key = await center_key()
     out = await put_case(app, key, expect=200)

@@ -141,6 +141,13 @@ async def test_application_ledger_masks_id_and_phone(shaoxing):
         received_at=datetime(2026, 8, 2, 1, tzinfo=UTC), decision_due=date(2026, 8, 9),
         materials_due=date(2026, 8, 17))
     await Material.create(application=row, kind="id_document", status="missing")
+    await Material.create(application=row, kind="matter_evidence", status="missing")
+    await Material.create(application=row, kind="hardship_statement", status="provided")
+    await Application.create(
+        region=REGION, agent=agent, channel="chat", applicant_name="孙", applicant_id_number="x",
+        applicant_id_index="z", applicant_phone="x", applicant_address="x", matter="hero_honor",
+        facts="x", hardship_basis="not_required", received_at=datetime(2026, 8, 3, tzinfo=UTC),
+        decision_due=date(2026, 8, 10))
     await Application.create(
         region=REGION, agent=agent, channel="chat", applicant_name="旧", applicant_id_number="x",
         applicant_id_index="y", applicant_phone="x", applicant_address="x", matter="hero_honor",
@@ -149,13 +156,16 @@ async def test_application_ledger_masks_id_and_phone(shaoxing):
     resp = await download(shaoxing, "/api/v1/center/exports/applications.xlsx",
                           **{"from": "2026-08-01", "to": "2026-08-31"})
     rows = sheet_rows(await resp.read())
-    assert len(rows) == 2
+    assert len(rows) == 3
     text = " ".join(str(v) for v in rows[1])
     assert "11010519491231002X" not in text and "13900001111" not in text
     assert "110105********002X" in text and "139****1111" in text
     assert "请求确认劳动关系或者支付劳动报酬" in text and "钱老伯" in text and "东浦村" in text
     col = {h: i for i, h in enumerate(rows[0])}
-    assert rows[1][col["缺少材料"]] == 1 and rows[1][col["加急"]] == "是"
+    # missing materials by name, urgency as 是/否 (a count and a blank said too little)
+    assert rows[1][col["缺少材料"]] == "身份证明、与所申请法律援助事项有关的材料"
+    assert rows[1][col["加急"]] == "是"
+    assert rows[2][col["缺少材料"]] == "无" and rows[2][col["加急"]] == "否"
     assert rows[1][col["状态"]] == "待审查"
 
 

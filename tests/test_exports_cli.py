@@ -34,6 +34,9 @@ async def test_export_callbacks_to_a_file_with_a_progress_line(app, aiohttp_clie
                                    "--to", "2026-06-30", "-o", str(out_file))
     assert code == 0, err
     assert "callbacks：已写入 3 行" in err and f"已导出 3 行到 {out_file}" in out
+    # into a log (not a terminal) every progress report is a whole line; no ORM chatter
+    assert "\r" not in err and err.endswith("已写入 3 行\n")
+    assert "Tortoise-ORM shutdown" not in err
     rows = list(load_workbook(out_file, read_only=True).active.iter_rows(values_only=True))
     assert len(rows) == 4 and rows[0][0] == "序号"
 

@@ -14,6 +14,10 @@ T = TypeVar("T")
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # Tortoise says "Tortoise-ORM shutdown" (INFO) when a command closes the database: noise
+        # at the end of every command's output, and nothing an operator acts on.
+        logging.getLogger("tortoise").setLevel(logging.WARNING)
 
 
 def run_with_db(fn: Callable[[Settings], Awaitable[T]]) -> T:

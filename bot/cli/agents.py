@@ -19,7 +19,6 @@ from bot.cli import run_with_db
 from bot.settings import Settings
 from models.agent import INVITE_TTL, Agent, AgentKind, create_invite
 from models.contact import InvalidInput, validate_name
-from models.masking import mask_openid
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +86,9 @@ def list_agents(args: argparse.Namespace) -> int:
             q = q.filter(region=args.region)
         rows = await q
         for a in rows:
-            bound = ",".join(f"{label}:{mask_openid(v)}" for label, v in
+            # whole openids: a shortened one (oAbC…xy) tells two agents of one account apart
+            # only by luck; this list is the operator's, on the server
+            bound = ",".join(f"{label}:{v}" for label, v in
                              (("chat", a.oa_openid), ("wxa", a.wxa_openid)) if v) or "unbound"
             state = "active" if a.active else "disabled"
             print(f"#{a.id}\t{a.region}\t{a.village}\t{a.name}\t{a.kind}\t{state}\t{bound}")

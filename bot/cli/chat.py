@@ -31,7 +31,8 @@ ACCOUNT = "gh_legalaid_dev"  # ToUserName: the official account's original id
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="chat with a running server as a WeChat user would")
     p.add_argument("--openid", default="u1", help="the user you play (default u1)")
-    p.add_argument("--url", help="server base URL (default http://BOT_HOST:BOT_PORT)")
+    p.add_argument("--url", help="server base URL, or its /wechat URL "
+                   "(default http://BOT_HOST:BOT_PORT)")
     p.add_argument("--event", help="send one event instead of chatting: subscribe, SCAN, "
                    "unsubscribe, CLICK")
     p.add_argument("--key", help="EventKey for --event (QR scene or menu key)")
@@ -39,9 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+class ServerRefused(Exception):
+    """The server answered a message with an error status: wrong URL, token or key."""
+
+
+def base_url(url: str) -> str:
+    """The server's base URL; the webhook URL (…/wechat, as configured in the official account's
+    admin) is accepted too, since that is the address people have at hand."""
+    base = url.strip().rstrip("/")
+    return base.removesuffix("/wechat") if base.endswith("/wechat") else base
+
+
 class Client:
     def __init__(self, settings: Settings, base: str, openid: str, plain: bool) -> None:
-        self.s, self.base, self.openid = settings, base.rstrip("/"), openid
+        self.s, self.base, self.openid = settings, base_url(base), openid
         self.crypto = None if plain or not settings.wechat_aes_key else WeChatCrypto(
             settings.wechat_token, settings.wechat_aes_key, settings.wechat_app_id or "")
         self.seen_push = 0
@@ -55,7 +67,7 @@ class Client:
         async with session.post(self.base + "/wechat", params=query, data=body.encode()) as r:
             text = await r.text()
             if r.status != 200:
-                return f"[HTTP {r.status}] {text}"
+                raise ServerRefused(f"{self.base}/wechat answered HTTP {r.status}: {text[:200]}")
         return reply_content(self.crypto, query, text)
 
     async def say(self, session: aiohttp.ClientSession, text: str) -> str | None:
@@ -92,6 +104,11 @@ def main(args: argparse.Namespace) -> int:
         return 0
     except aiohttp.ClientConnectorError:
         print(f"cannot reach {base}: is `python -m bot serve` running?", file=sys.stderr)
+        return 1
+    except ServerRefused as exc:
+        # a 404 is a wrong --url, a 403 a token or AES key other than the server's
+        print(f"{exc}\nis {client.base} the bot's address, with the same BOT_WECHAT_TOKEN and "
+              "BOT_WECHAT_AES_KEY?", file=sys.stderr)
         return 1
 
 

@@ -99,8 +99,18 @@ def dev_banner(s: Settings, host: str, port: int) -> str:
         f"  BOT_WECHAT_AES_KEY={s.wechat_aes_key}",
         f"  BOT_WECHAT_APP_ID={s.wechat_app_id}",
         f"  database: {s.db_url}",
-        f"Serving on http://{host}:{port}/wechat - try it: python -m bot chat --openid u1",
+        f"Serving on http://{host}:{port}/wechat - try it: {chat_hint(s, host, port)}",
     ])
+
+
+def chat_hint(s: Settings, host: str, port: int) -> str:
+    """The chat command that reaches this server: --url when it is not chat's default address."""
+    if (host, port) == (s.host, s.port):
+        return "python -m bot chat --openid u1"
+    # a wildcard listen address is not one to connect to; the machine itself is
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    reach = f"[{reach}]" if ":" in reach else reach
+    return f"python -m bot chat --openid u1 --url http://{reach}:{port}"
 
 
 def migrate(args: argparse.Namespace) -> int:

@@ -47,9 +47,14 @@ def main(args: argparse.Namespace) -> int:
     if args.kind == "disclosure" and args.half and (args.first or args.last):
         sys.exit("give either --half or --from/--to")
 
+    # On a terminal the progress line rewrites itself in place; into a file or a pipe (a cron
+    # job's log) each progress report is a line of its own, ending with a newline.
+    live = sys.stderr.isatty()
+
     def progress(rows: int) -> None:
-        print("\r" + t("exports.cli.progress", ZH, kind=args.kind, rows=rows), end="",
-              file=sys.stderr, flush=True)
+        line = t("exports.cli.progress", ZH, kind=args.kind, rows=rows)
+        print("\r" + line if live else line, end="" if live else "\n", file=sys.stderr,
+              flush=True)
 
     async def go(settings: Settings) -> int:
         tz = settings.timezone
@@ -72,7 +77,8 @@ def main(args: argparse.Namespace) -> int:
             sheets = ledgers.LEDGERS[args.kind](period, args.region)
         progress(0)
         rows = await write_workbook(sheets, args.output, progress=progress)
-        print(file=sys.stderr)
+        if live:
+            print(file=sys.stderr)  # end the line the progress rewrote
         return rows
 
     rows = run_with_db(go)

@@ -83,7 +83,9 @@ def staff_list(args: argparse.Namespace) -> int:
         for m in rows:
             flags = ",".join(f for f, on in ((m.role, True), (m.unit, bool(m.unit)),
                                              ("disabled", not m.active)) if on)
-            print(f"#{m.id}\t{m.region}\t{m.name}\t{mask_openid(m.openid)}\t{flags}")
+            # the whole openid: it is what `staff disable --openid` takes, and official-account
+            # openids share their first characters, so a shortened one tells no one apart
+            print(f"#{m.id}\t{m.region}\t{m.name}\t{m.openid}\t{flags}")
         print(f"{len(rows)} staff")
 
     run_with_db(go)

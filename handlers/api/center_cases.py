@@ -24,6 +24,7 @@ from bot.auth import require_center
 from bot.keys import policy_key, settings_key, wechat_api_key
 from bot.outbox import dev_sink
 from bot.wechat.api import WeChatAPIError
+from handlers.jobs_cases import to_phone_worklist
 from i18n import t
 from models.callback import Callback, CallbackInvitation, due_at
 from models.case import Case, CaseStatus
@@ -180,6 +181,9 @@ async def put_case(request: web.Request) -> web.Response:
                                        ignore_conflicts=True, using_db=conn)
             await Callback.filter(case_id=case.id, status="scheduled").exclude(due_at=due) \
                 .using_db(conn).update(due_at=due, updated_at=datetime.now(UTC))
+            # closed long ago (a back-import): its WeChat window has passed already
+            await to_phone_worklist(datetime.now(UTC), policy.callback_phone_after_days,
+                                    case_id=case.id, conn=conn)
         else:  # reopened or terminated: no callback for an unfinished case
             await Callback.filter(case_id=case.id, answered_at=None).using_db(conn).delete()
         out = await CaseOut.of(case, conn)

@@ -16,6 +16,7 @@ import unicodedata
 from datetime import date
 
 from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, Step, register_flow
+from handlers.filing import today_of
 from handlers.flows import agent_filing_finish as fin
 from handlers.flows import agent_filing_submit as submit
 from handlers.flows.agent_filing_state import S, current_agent, is_none
@@ -124,6 +125,22 @@ def parse_date(text: str) -> date | None:
         return None
 
 
+def date_example(today: date) -> date:
+    """A plausible limitation date to show as the example: the 1st of a month half a year ahead
+    (a fixed date in a message turns into a past one, which no deadline can be)."""
+    month = today.month + 6
+    return date(today.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def _examples(ctx: Ctx) -> dict[str, str]:
+    day = date_example(today_of(ctx.app))
+    return {"example": day.isoformat(), "example_zh": f"{day.year}年{day.month}月{day.day}日"}
+
+
+async def deadline_prompt(ctx: Ctx) -> str:
+    return ctx.t("filing.ask.deadline", **_examples(ctx))
+
+
 async def deadline(ctx: Ctx) -> Outcome:
     """Stores the limitation deadline (or none); asks how hardship is shown, unless Art. 32."""
     if is_none(ctx.text):
@@ -131,7 +148,7 @@ async def deadline(ctx: Ctx) -> Outcome:
     else:
         day = parse_date(ctx.text)
         if day is None:
-            return Stay(ctx.t("filing.deadline_invalid"))
+            return Stay(ctx.t("filing.deadline_invalid", **_examples(ctx)))
         ctx.data["deadline"] = day.isoformat()
     if ctx.data["matter"] in ART32_MATTERS:
         ctx.data.update(basis="not_required", exempt=None, statement=None, confirmed_by=None)
@@ -153,7 +170,7 @@ FLOW = register_flow(Flow(
         Step(S.ADDRESS, "filing.ask.address", address),
         Step(S.FACTS, "filing.ask.facts", facts, raw=True),
         Step(S.OPPOSING, "filing.ask.opposing", opposing),
-        Step(S.DEADLINE, "filing.ask.deadline", deadline),
+        Step(S.DEADLINE, deadline_prompt, deadline),
         *fin.STEPS,
         submit.SUMMARY,
     ),
