@@ -88,7 +88,8 @@ async def file_application(app: web.Application, agent: Agent, filing: Filing,
     pledge = None
     if result.hardship_basis == "pledge" and filing.pledge is not None:
         pledge = {"accepted": True, "confirmed_by": filing.pledge.get("confirmed_by"),
-                  "text_version": PLEDGE_TEXT_VERSION, "witness_agent_id": agent.id,
+                  "text_version": PLEDGE_TEXT_VERSION, "record": filing.pledge.get("record"),
+                  "witness_agent_id": agent.id,
                   "witness_name": agent.name, "confirmed_at": now.isoformat(),
                   "place": filing.location or {"label": agent.village}}
     row = await Application.create(

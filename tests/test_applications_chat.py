@@ -8,6 +8,7 @@ import time
 from bot.conversation import handle_batch
 from bot.wechat.protocol import parse
 from handlers.flows.agent_filing import date_example
+from i18n import t
 from models.application import Application, Material
 from models.calendar import local_today
 from models.conversation import Conversation
@@ -74,7 +75,10 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     reply = await u.say("无")
     assert "个人诚信承诺书" in reply and "第六十四条" in reply
     assert "确认了承诺" in await u.say("1")
-    reply = await u.say("2")  # fingerprint
+    assert "承诺书" in await u.say("2")  # fingerprint: a photo of the pledge is asked for
+    assert "纸质留存" in await u.say("好的")  # neither a photo nor the paper: re-asked
+    reply = await u.send(image_xml(u.openid, "pledge-1"))
+    assert "已收到承诺书照片" in reply
     assert "材料清单" in reply and "2. 经济困难状况说明" in reply
     assert "第1张" in await u.send(image_xml(u.openid, "media-1"))
     reply = await u.say("2")  # the hardship statement is owed
@@ -82,6 +86,7 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     summary = await u.say("1")
     assert "110105********002X" in summary and "138****5678" in summary and "张*丰" in summary
     assert OLD_ID not in summary and "13812345678" not in summary
+    assert "本人按指印，承诺书照片已收到" in summary
     done = await u.say("1")
     row = await Application.get(agent_id=agent.id)
     assert f"#{row.id}" in done and row.decision_due.isoformat() in done
@@ -93,7 +98,9 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     materials = await Material.filter(application_id=row.id).order_by("id")
     assert [(m.kind, m.status, m.source) for m in materials] == [
         ("id_document", "provided", "declared"), ("hardship_statement", "missing", "declared"),
-        ("matter_evidence", "provided", "declared"), ("other", "provided", "chat")]
+        ("matter_evidence", "provided", "declared"), ("hardship_statement", "provided", "chat"),
+        ("other", "provided", "chat")]
+    assert materials[3].wechat_media_id == "pledge-1" and row.pledge["record"] == "photo"
     assert materials[-1].wechat_media_id == "media-1"
     conv = await Conversation.get(openid=u.openid)
     assert conv.flow is None and conv.data == {}
@@ -244,3 +251,53 @@ async def test_a_photo_fetched_twice_at_once_is_stored_once(app, make_user, fake
     await m.refresh_from_db()
     folder = Path(web_app[settings_key].data_dir) / "materials" / str(m.application_id)
     assert [p.relative_to(folder.parent).as_posix() for p in folder.iterdir()] == [m.storage_key]
+
+
+async def test_summary_shows_everything_and_edits_by_number(app, make_user):
+    u, agent = await bound_user(make_user)
+    await start_filing(u)
+    long_facts = "儿子三年未给付赡养费，" * 8 + "请求给付赡养费。"
+    for answer in ["4", "张三丰", OLD_ID, "13812345678", "东浦街道东浦村3组", long_facts, "张小明",
+                   date_example(local_today()).isoformat(), "2", "2", "800", "务农", "无", "1",
+                   "1"]:  # pledge: signature
+        await u.say(answer)
+    assert "已记录" in await u.say("纸质留存")  # the agent keeps the paper pledge
+    summary = await u.say("齐全")
+    for line in ("1. 事项：请求给付赡养费", "2. 申请人：张*丰", "3. 身份证：110105********002X",
+                 "4. 手机：138****5678", "5. 住址：东浦街道东浦", f"（共{len(long_facts)}字）",
+                 "7. 对方当事人：张小明", f"8. 时效届满：{date_example(local_today())}",
+                 "家庭2口人，月收入800元", "本人签名，纸质承诺书由代办人留存",
+                 "10. 材料：暂缺：无；材料照片0张", "改 3"):
+        assert line in summary, line
+    assert "照片已收到" not in summary  # no photo came: the summary says so
+    assert "手机号码" in await u.say("改 4")
+    back = await u.say("13900001111")  # straight back to the summary, not on to the address
+    assert "4. 手机：139****1111" in back and "5. 住址：东浦街道东浦" in back
+    assert "对方当事人" in await u.say("改 7")
+    assert "7. 对方当事人：无" in await u.say("无")
+    assert "1 到 10" in await u.say("改 11")
+    # a minute passes (the chat rate limit allows 30 messages a minute)
+    await Conversation.filter(openid=u.openid).update(rate_count=0)
+    # a new matter that still fits the pledge goes back to the summary at once
+    await u.say("改 1")
+    assert "1. 事项：请求确认劳动关系或者支付劳动报酬" in await u.say("5")
+    # an Art. 32 matter drops the hardship path and re-asks the materials
+    await u.say("改 1")
+    reply = await u.say("15")
+    assert "不受经济困难条件限制" in reply and "材料清单" in reply
+    summary = await u.say("齐全")
+    assert "9. 经济困难：" + t("hardship.not_required") in summary
+    assert "不受经济困难条件限制" in await u.say("改 9")
+    done = await u.say("1")
+    row = await Application.get(agent_id=agent.id)
+    assert f"#{row.id}" in done and row.matter == "domestic_violence"
+    assert row.applicant_phone == "13900001111" and row.opposing_party is None
+    assert row.pledge is None and row.hardship_basis == "not_required"
+
+
+async def test_edit_outside_the_summary_says_where_it_works(app, make_user):
+    u, _ = await bound_user(make_user)
+    assert "核对页" in await u.say("改 3")
+    await start_filing(u)
+    reply = await u.say("改 3")
+    assert "核对页" in reply and "事项" in reply  # and the matter is asked again

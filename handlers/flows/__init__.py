@@ -10,6 +10,8 @@ FLOW_MODULES = [
     "handlers.flows.handoff",
     "handlers.flows.bureau",
     "handlers.flows.agent_filing",
+    "handlers.flows.agent_applications",  # 我的申请, 申请 N
+    "handlers.flows.agent_supplement",  # 补充材料 N
     "handlers.flows.agent_bind",
     "handlers.flows.grade_objection",
 ]

@@ -19,9 +19,17 @@ from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, Step, regi
 from handlers.filing import today_of
 from handlers.flows import agent_filing_finish as fin
 from handlers.flows import agent_filing_submit as submit
-from handlers.flows.agent_filing_state import S, current_agent, is_none
+from handlers.flows.agent_filing_state import S, current_agent, is_none, proceed
 from models.application import FACTS_MAX, TEXT_MAX
-from models.codes import ART32_MATTERS, MATTERS, MIGRANT_GREEN_MATTERS, OTHER_CIVIL
+from models.codes import (
+    ART32_MATTERS,
+    CRIMINAL_DEFENSE,
+    EXEMPT_CATEGORIES,
+    MATTERS,
+    MIGRANT_GREEN_MATTERS,
+    OTHER_CIVIL,
+    OTHER_REASON,
+)
 from models.contact import InvalidInput, normalize_phone, validate_name
 from models.fields import encrypt
 from models.idcard import InvalidIdNumber, parse_id_number
@@ -60,7 +68,32 @@ async def matter_choices(ctx: Ctx) -> list[Choice]:
 async def matter(ctx: Ctx) -> Outcome:
     """Stores the matter code and asks for the applicant's name."""
     ctx.data["matter"] = ctx.choice
+    if ctx.data.get("editing"):
+        return after_matter_edit(ctx)
     return Next(S.NAME)
+
+
+def after_matter_edit(ctx: Ctx) -> Next:
+    """After 改 1: back to the summary when the hardship answers still fit the new matter, else
+    through the hardship steps (and so the materials, whose list follows the hardship path)."""
+    d = ctx.data
+    if d["matter"] not in MIGRANT_GREEN_MATTERS:
+        d["migrant"] = False
+    elif "migrant" not in d:  # the green channel asks who is claiming, then the hardship path
+        return Next(S.MIGRANT)
+    if d["matter"] in ART32_MATTERS:
+        if d.get("basis") != "not_required":
+            d.update(basis="not_required", exempt=None, statement=None, confirmed_by=None,
+                     pledge_photo=None, pledge_paper=False)
+            return Next(S.MATERIALS, say=ctx.t("filing.art32"))
+        return Next(S.SUMMARY)
+    exempt = d.get("exempt")
+    fits = d.get("basis") == "pledge" or (
+        d.get("basis") == OTHER_REASON and d["matter"] == CRIMINAL_DEFENSE) or (
+        d.get("basis") == "exempt" and exempt is not None
+        and (EXEMPT_CATEGORIES[exempt].matters is None
+             or d["matter"] in EXEMPT_CATEGORIES[exempt].matters))
+    return Next(S.SUMMARY) if fits else Next(S.HARDSHIP)
 
 
 async def name(ctx: Ctx) -> Outcome:
@@ -69,7 +102,7 @@ async def name(ctx: Ctx) -> Outcome:
         ctx.data["name"] = encrypt(validate_name(ctx.text))
     except InvalidInput as exc:
         return Stay(ctx.t(exc.message_key))
-    return Next(S.ID)
+    return proceed(ctx, S.ID)
 
 
 async def id_number(ctx: Ctx) -> Outcome:
@@ -79,7 +112,7 @@ async def id_number(ctx: Ctx) -> Outcome:
     except InvalidIdNumber as exc:
         return Stay(ctx.t(exc.message_key))
     ctx.data["id_number"] = encrypt(parsed.number)
-    return Next(S.PHONE)
+    return proceed(ctx, S.PHONE)
 
 
 async def phone(ctx: Ctx) -> Outcome:
@@ -88,7 +121,7 @@ async def phone(ctx: Ctx) -> Outcome:
         ctx.data["phone"] = encrypt(normalize_phone(ctx.text))
     except InvalidInput as exc:
         return Stay(ctx.t(exc.message_key))
-    return Next(S.ADDRESS)
+    return proceed(ctx, S.ADDRESS)
 
 
 async def address(ctx: Ctx) -> Outcome:
@@ -96,7 +129,7 @@ async def address(ctx: Ctx) -> Outcome:
     if not ADDRESS_MIN <= len(ctx.text) <= TEXT_MAX:
         return Stay(ctx.t("filing.length", min=ADDRESS_MIN, max=TEXT_MAX))
     ctx.data["address"] = encrypt(ctx.text)
-    return Next(S.FACTS)
+    return proceed(ctx, S.FACTS)
 
 
 async def facts(ctx: Ctx) -> Outcome:
@@ -104,7 +137,7 @@ async def facts(ctx: Ctx) -> Outcome:
     if not FACTS_MIN <= len(ctx.text) <= FACTS_MAX:
         return Stay(ctx.t("filing.length", min=FACTS_MIN, max=FACTS_MAX))
     ctx.data["facts"] = ctx.text
-    return Next(S.OPPOSING)
+    return proceed(ctx, S.OPPOSING)
 
 
 async def opposing(ctx: Ctx) -> Outcome:
@@ -112,7 +145,7 @@ async def opposing(ctx: Ctx) -> Outcome:
     if len(ctx.text) > TEXT_MAX:
         return Stay(ctx.t("filing.length", min=1, max=TEXT_MAX))
     ctx.data["opposing"] = None if is_none(ctx.text) else ctx.text
-    return Next(S.DEADLINE)
+    return proceed(ctx, S.DEADLINE)
 
 
 def parse_date(text: str) -> date | None:
@@ -150,6 +183,8 @@ async def deadline(ctx: Ctx) -> Outcome:
         if day is None:
             return Stay(ctx.t("filing.deadline_invalid", **_examples(ctx)))
         ctx.data["deadline"] = day.isoformat()
+    if ctx.data.get("editing"):
+        return Next(S.SUMMARY)
     if ctx.data["matter"] in ART32_MATTERS:
         ctx.data.update(basis="not_required", exempt=None, statement=None, confirmed_by=None)
         return Next(S.MATERIALS, say=ctx.t("filing.art32"))

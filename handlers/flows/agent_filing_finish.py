@@ -25,6 +25,9 @@ from models.eligibility import violation_message
 
 PHOTOS_MAX = 30  # photos per application in chat; more is a mistake (or a flood)
 ALL_WORDS = {"齐全", "都有", "全有", "已备齐", "备齐", "all", "complete", "none missing"}
+# The agent keeps the signed paper pledge instead of photographing it.
+PAPER_WORDS = {"纸质留存", "纸质", "留存", "代办人留存", "纸质承诺书", "paper", "paper copy",
+               "keep paper"}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -46,7 +49,8 @@ async def hardship_choices(ctx: Ctx) -> list[Choice]:
 async def hardship(ctx: Ctx) -> Outcome:
     """Stores the hardship path; asks for the exempt group, the other reason or the household."""
     ctx.data["basis"] = ctx.choice
-    ctx.data.update(exempt=None, statement=None, confirmed_by=None, other_reason=None)
+    ctx.data.update(exempt=None, statement=None, confirmed_by=None, other_reason=None,
+                    pledge_photo=None, pledge_paper=False)
     return Next({"exempt": S.EXEMPT, OTHER_REASON: S.OTHER_REASON}.get(ctx.choice or "",
                                                                        S.HOUSEHOLD))
 
@@ -123,9 +127,30 @@ async def pledge(ctx: Ctx) -> Outcome:
 
 
 async def confirm_by(ctx: Ctx) -> Outcome:
-    """Stores how the pledge was confirmed and asks about materials."""
-    ctx.data["confirmed_by"] = ctx.choice
-    return Next(S.MATERIALS)
+    """Stores how the pledge was confirmed; asks for the signed pledge's photo, or (spoken)
+    about materials."""
+    ctx.data.update(confirmed_by=ctx.choice, pledge_photo=None, pledge_paper=False)
+    if ctx.choice == "spoken":
+        return Next(S.MATERIALS)
+    return Next(S.PLEDGE_PHOTO)
+
+
+async def pledge_photo_prompt(ctx: Ctx) -> str:
+    return ctx.t("filing.ask.pledge_photo",
+                 how=ctx.t(f"pledge_confirm.{ctx.data.get('confirmed_by') or 'signature'}"))
+
+
+async def pledge_photo(ctx: Ctx) -> Outcome:
+    """Keeps the photo of the signed (or fingerprinted) pledge, or records that the agent keeps
+    the paper; asks about materials."""
+    if ctx.inc.kind == "image":
+        ctx.data.update(pledge_photo={"media_id": ctx.inc.media_id, "pic_url": ctx.inc.pic_url},
+                        pledge_paper=False)
+        return Next(S.MATERIALS, say=ctx.t("filing.pledge_photo_received"))
+    if ctx.text.strip(" 。.").lower() in PAPER_WORDS:
+        ctx.data.update(pledge_photo=None, pledge_paper=True)
+        return Next(S.MATERIALS, say=ctx.t("filing.pledge_paper_recorded"))
+    return Stay(ctx.t("filing.pledge_photo_invalid"))
 
 
 async def materials_prompt(ctx: Ctx) -> str:
@@ -186,6 +211,8 @@ STEPS = (
         Choice("decline", "filing.pledge_decline", words=("不同意", "disagree")))),
     Step(S.CONFIRM_BY, "filing.ask.confirm_by", confirm_by,
          choices=tuple(Choice(c, f"pledge_confirm.{c}") for c in PLEDGE_CONFIRMATIONS)),
+    Step(S.PLEDGE_PHOTO, pledge_photo_prompt, pledge_photo,
+         accepts=frozenset({"text", "image"})),
     Step(S.MATERIALS, materials_prompt, materials, accepts=frozenset({"text", "image"})),
     Step(S.ACK, ack_prompt, ack, choices=(
         Choice("agree", "filing.ack_agree", words=("知悉", "同意", "agree")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from bot.flowkit import Ctx
+from bot.flowkit import Ctx, Next
 from handlers.filing import Filing
 from models.agent import Agent
 from models.codes import PLEDGE_TEXT_VERSION
@@ -37,6 +37,7 @@ class S(StrEnum):
     ASSETS = "assets"
     PLEDGE = "pledge"
     CONFIRM_BY = "confirm_by"
+    PLEDGE_PHOTO = "pledge_photo"
     MATERIALS = "materials"
     ACK = "ack"
     SUMMARY = "summary"
@@ -44,6 +45,24 @@ class S(StrEnum):
 
 def is_none(text: str) -> bool:
     return text.strip(" 。.").lower() in NONE_WORDS
+
+
+# How the signed pledge is kept (pledge["record"]): its photo came in chat, or the agent keeps the
+# paper and brings it to the centre. A spoken confirmation has no paper (None).
+PLEDGE_PHOTO, PLEDGE_PAPER = "photo", "paper_kept_by_agent"
+
+
+def pledge_record(data: dict) -> str | None:
+    if data.get("confirmed_by") in (None, "spoken"):
+        return None
+    if data.get("pledge_photo"):
+        return PLEDGE_PHOTO
+    return PLEDGE_PAPER if data.get("pledge_paper") else None
+
+
+def proceed(ctx: Ctx, step: str) -> Next:
+    """Go on to `step`; while the agent edits one answer from the summary (改 N), back to it."""
+    return Next(S.SUMMARY) if ctx.data.get("editing") else Next(step)
 
 
 async def current_agent(ctx: Ctx) -> Agent | None:
@@ -81,7 +100,7 @@ def filing_of(ctx: Ctx) -> Filing:
     pledge = None
     if d.get("basis") == "pledge" and d.get("confirmed_by"):
         pledge = {"accepted": True, "confirmed_by": d["confirmed_by"],
-                  "text_version": PLEDGE_TEXT_VERSION}
+                  "text_version": PLEDGE_TEXT_VERSION, "record": pledge_record(d)}
     kinds = needed_kinds(d)
     missing = d.get("missing") or []
     return Filing(

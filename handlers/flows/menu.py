@@ -18,10 +18,14 @@ class Entry:
     label: str  # i18n key
     flow: str | None = None  # flow to start
     say: str | None = None  # or an i18n key to answer
+    agents_only: bool = False  # shown to bound agents only (beneficiaries would misread it)
+    words: tuple[str, ...] = ()  # more answers that pick it
 
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("apply", "menu.apply", flow="agent_filing"),
+    Entry("mine", "menu.mine", flow="my_applications", agents_only=True,
+          words=("我的申请", "我的代办申请", "申请列表", "my applications")),
     Entry("progress", "menu.progress", flow="progress"),
     Entry("callback", "menu.callback", flow="callback_survey"),
     Entry("complaint", "menu.complaint", flow="complaint"),
@@ -29,13 +33,20 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("help", "menu.help", say="help.text"),
     Entry("language", "menu.language"),
 )
-CHOICES = tuple(Choice(e.key, e.label) for e in ENTRIES)
 _GREETINGS = {"", "你好", "您好", "hi", "hello", "在吗", "在么", "嗨"}
+
+
+async def entries(ctx: Ctx) -> tuple[Entry, ...]:
+    """The entries this user sees, in order: agent-only ones for bound agents alone."""
+    from handlers.flows.agent_filing_state import current_agent
+    if await current_agent(ctx) is not None:
+        return ENTRIES
+    return tuple(e for e in ENTRIES if not e.agents_only)
 
 
 async def render_menu(ctx: Ctx) -> str:
     lines = [ctx.t("menu.title")]
-    lines += [f"{i}. {ctx.t(e.label)}" for i, e in enumerate(ENTRIES, start=1)]
+    lines += [f"{i}. {ctx.t(e.label)}" for i, e in enumerate(await entries(ctx), start=1)]
     if ctx.conv.paused and ctx.conv.paused.get("flow") in flowkit.FLOWS:
         title = ctx.t(flowkit.FLOWS[ctx.conv.paused["flow"]].title)
         lines.append(ctx.t("menu.resume_hint", title=title))
@@ -47,8 +58,9 @@ async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
     """Picks a menu entry by number, label or custom-menu key; otherwise shows the menu."""
     from bot.conversation import pick
 
-    key = by_key or pick(ctx.text, list(CHOICES), ctx.locale)
-    entry = next((e for e in ENTRIES if e.key == key), None)
+    shown = await entries(ctx)
+    key = by_key or pick(ctx.text, [Choice(e.key, e.label, e.words) for e in shown], ctx.locale)
+    entry = next((e for e in shown if e.key == key), None)
     if entry is None:
         prefix = "" if ctx.text.strip().lower() in _GREETINGS else ctx.t("menu.unknown") + "\n"
         return Done(prefix + await render_menu(ctx))
