@@ -42,9 +42,10 @@ def test_base_url_takes_the_webhook_url_too():
 @pytest.mark.slow
 async def test_chat_accepts_the_wechat_url_and_fails_on_a_wrong_one(app, tmp_path):
     wechat = str(app.make_url("/wechat"))
-    code, out, err = await chat_cli(tmp_path, wechat, "菜单")
+    code, out, err = await chat_cli(tmp_path, wechat, "菜单", "/photo")
     assert code == 0, err
     assert "请回复数字选择服务" in out
+    assert "收到您的图片" in out  # /photo sent an image message, as a phone would
     code, out, err = await chat_cli(tmp_path, str(app.make_url("/nothing-here")), "菜单")
     assert code == 1 and "HTTP 404" in err
 

@@ -2,6 +2,7 @@
 
 Each line you type becomes a signed text message (encrypted in safe mode when an AES key is
 configured, as the official account would send it); the passive reply is decrypted and printed.
+A line `/photo` sends a photo (an image message) instead, as an agent sending materials does.
 Pushes the server queued for you (customer-service messages, notices) are shown as they arrive
 when the server runs with generated development credentials.
 """
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import random
 import sys
+import time
 
 import aiohttp
 from wechatpy.crypto import WeChatCrypto
@@ -26,6 +28,9 @@ from bot.wechat.protocol import (
 )
 
 ACCOUNT = "gh_legalaid_dev"  # ToUserName: the official account's original id
+# A line that is one of these sends a photo (an image message) instead of text: agents send
+# photos of materials, and a terminal has no camera.
+PHOTO_COMMANDS = {"/photo", "/image", "/图片", "/照片"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +76,22 @@ class Client:
         return reply_content(self.crypto, query, text)
 
     async def say(self, session: aiohttp.ClientSession, text: str) -> str | None:
+        if text.split(maxsplit=1)[0].lower() in PHOTO_COMMANDS:
+            return await self.photo(session)
         xml = build_text_xml(self.openid, ACCOUNT, text, random.getrandbits(63))
+        return await self.send_xml(session, xml)
+
+    async def photo(self, session: aiohttp.ClientSession) -> str | None:
+        """An image message as WeChat sends it when a user sends a photo: a MediaId and a
+        PicUrl (made up here; with real credentials the server's fetch of it fails)."""
+        media_id = f"dev-photo-{random.getrandbits(40):x}"
+        xml = ("<xml>"
+               f"<ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+               f"<FromUserName><![CDATA[{self.openid}]]></FromUserName>"
+               f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+               f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/{media_id}]]></PicUrl>"
+               f"<MediaId><![CDATA[{media_id}]]></MediaId>"
+               f"<MsgId>{random.getrandbits(63)}</MsgId></xml>")
         return await self.send_xml(session, xml)
 
     async def event(self, session: aiohttp.ClientSession, event: str, key: str | None) -> str | None:
@@ -124,7 +144,8 @@ async def run(client: Client, args: argparse.Namespace) -> int:
         interactive = sys.stdin.isatty()
         poller = asyncio.create_task(poll(client, session)) if interactive else None
         if interactive:
-            print(f"Chatting as {client.openid} with {client.base}/wechat. Ctrl-D to quit.")
+            print(f"Chatting as {client.openid} with {client.base}/wechat. /photo sends a "
+                  "photo. Ctrl-D to quit.")
         loop = asyncio.get_running_loop()
         try:
             while True:

@@ -102,8 +102,6 @@ async def detail(ctx: Ctx, row: Application) -> str:
              ctx.t("filing.summary.matter", matter=ctx.t(f"matter.{row.matter}")),
              ctx.t("mine.detail.status", status=status_line(ctx, row, missing)),
              ctx.t("mine.detail.received", day=row.received_at.date().isoformat())]
-    if row.status == Status.RECEIVED:
-        lines.append(ctx.t("mine.detail.decision_due", due=row.decision_due.isoformat()))
     if row.decided_at is not None:
         lines.append(ctx.t(f"mine.detail.decision.{row.status}",
                            reason=row.decision_reason or ctx.t("filing.none"),
