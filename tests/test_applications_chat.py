@@ -280,7 +280,8 @@ async def test_summary_shows_everything_and_edits_by_number(app, make_user):
     await Conversation.filter(openid=u.openid).update(rate_count=0)
     # a new matter that still fits the pledge goes back to the summary at once
     await u.say("改 1")
-    assert "1. 事项：请求确认劳动关系或者支付劳动报酬" in await u.say("5")
+    assert "城乡务工人员" in await u.say("5")  # a wage claim asks who is claiming (green channel)
+    assert "1. 事项：请求确认劳动关系或者支付劳动报酬" in await u.say("2")
     # an Art. 32 matter drops the hardship path and re-asks the materials
     await u.say("改 1")
     reply = await u.say("15")

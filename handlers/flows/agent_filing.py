@@ -19,17 +19,15 @@ from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, Step, regi
 from handlers.filing import today_of
 from handlers.flows import agent_filing_finish as fin
 from handlers.flows import agent_filing_submit as submit
-from handlers.flows.agent_filing_state import S, current_agent, is_none, proceed
-from models.application import FACTS_MAX, TEXT_MAX
-from models.codes import (
-    ART32_MATTERS,
-    CRIMINAL_DEFENSE,
-    EXEMPT_CATEGORIES,
-    MATTERS,
-    MIGRANT_GREEN_MATTERS,
-    OTHER_CIVIL,
-    OTHER_REASON,
+from handlers.flows.agent_filing_state import (
+    S,
+    current_agent,
+    hardship_fits,
+    is_none,
+    proceed,
 )
+from models.application import FACTS_MAX, TEXT_MAX
+from models.codes import ART32_MATTERS, MATTERS, MIGRANT_GREEN_MATTERS, OTHER_CIVIL
 from models.contact import InvalidInput, normalize_phone, validate_name
 from models.fields import encrypt
 from models.idcard import InvalidIdNumber, parse_id_number
@@ -87,13 +85,7 @@ def after_matter_edit(ctx: Ctx) -> Next:
                      pledge_photo=None, pledge_paper=False)
             return Next(S.MATERIALS, say=ctx.t("filing.art32"))
         return Next(S.SUMMARY)
-    exempt = d.get("exempt")
-    fits = d.get("basis") == "pledge" or (
-        d.get("basis") == OTHER_REASON and d["matter"] == CRIMINAL_DEFENSE) or (
-        d.get("basis") == "exempt" and exempt is not None
-        and (EXEMPT_CATEGORIES[exempt].matters is None
-             or d["matter"] in EXEMPT_CATEGORIES[exempt].matters))
-    return Next(S.SUMMARY) if fits else Next(S.HARDSHIP)
+    return Next(S.SUMMARY) if hardship_fits(d) else Next(S.HARDSHIP)
 
 
 async def name(ctx: Ctx) -> Outcome:

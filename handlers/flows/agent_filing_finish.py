@@ -11,7 +11,13 @@ import re
 
 from bot.flowkit import Choice, Ctx, Next, Outcome, Stay, Step
 from handlers.filing import check, today_of
-from handlers.flows.agent_filing_state import S, filing_of, is_none, needed_kinds
+from handlers.flows.agent_filing_state import (
+    S,
+    filing_of,
+    hardship_fits,
+    is_none,
+    needed_kinds,
+)
 from models.calendar import add_days
 from models.codes import (
     CRIMINAL_DEFENSE,
@@ -35,6 +41,8 @@ async def migrant(ctx: Ctx) -> Outcome:
     """Stores whether the applicant is a 城乡务工人员 (a wage or work-injury claim then takes the
     green channel whatever the hardship path) and asks how hardship is shown."""
     ctx.data["migrant"] = ctx.choice == "yes"
+    if ctx.data.get("editing") and hardship_fits(ctx.data):  # 改 1: the rest still stands
+        return Next(S.SUMMARY)
     return Next(S.HARDSHIP)
 
 

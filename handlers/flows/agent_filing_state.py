@@ -11,7 +11,7 @@ from enum import StrEnum
 from bot.flowkit import Ctx, Next
 from handlers.filing import Filing
 from models.agent import Agent
-from models.codes import PLEDGE_TEXT_VERSION
+from models.codes import CRIMINAL_DEFENSE, EXEMPT_CATEGORIES, OTHER_REASON, PLEDGE_TEXT_VERSION
 from models.fields import decrypt
 
 NONE_WORDS = {"无", "没有", "没", "不清楚", "不知道", "否", "none", "no", "n/a", "-", "无对方"}
@@ -58,6 +58,16 @@ def pledge_record(data: dict) -> str | None:
     if data.get("pledge_photo"):
         return PLEDGE_PHOTO
     return PLEDGE_PAPER if data.get("pledge_paper") else None
+
+
+def hardship_fits(d: dict) -> bool:
+    """Whether the hardship answers still fit the matter (after 改 1 changed it)."""
+    exempt = d.get("exempt")
+    return d.get("basis") == "pledge" or (
+        d.get("basis") == OTHER_REASON and d.get("matter") == CRIMINAL_DEFENSE) or (
+        d.get("basis") == "exempt" and exempt is not None
+        and (EXEMPT_CATEGORIES[exempt].matters is None
+             or d.get("matter") in EXEMPT_CATEGORIES[exempt].matters))
 
 
 def proceed(ctx: Ctx, step: str) -> Next:
