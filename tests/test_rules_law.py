@@ -132,7 +132,7 @@ async def test_chat_asks_whether_a_work_injury_claimant_is_a_migrant_worker(app,
     assert "城乡务工人员" in reply
     assert "认定" in await u.say("1")
     assert await u.say("2")  # pledge
-    for answer in ["3", "1800", "务农", "无", "1", "2", "齐全"]:
+    for answer in ["3", "1800", "务农", "无", "1", "2", "纸质留存", "齐全"]:  # fingerprint, paper kept
         reply = await u.say(answer)
     assert "城乡务工人员：是" in reply
     await u.say("1")
