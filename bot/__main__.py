@@ -1,5 +1,7 @@
 """`python -m bot <command>`: serve, migrate, chat, and the operators' commands.
 
+`legal-aid-bot <command>`, the console script pip installs, is the same.
+
 Each command lives in a small module exposing `register(subparsers)`; adding one is one line in
 CLI_MODULES.
 """
@@ -24,7 +26,9 @@ CLI_MODULES = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    # The console script `legal-aid-bot` runs this same function.
+    prog = "legal-aid-bot" if sys.argv[0].endswith("legal-aid-bot") else "python -m bot"
+    parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name in CLI_MODULES:
         importlib.import_module(name).register(sub)

@@ -21,7 +21,7 @@ from bot.keys import (
     wechat_api_key,
 )
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 
 log = logging.getLogger(__name__)
 # These libraries log every SQL statement with its parameters at DEBUG: free text users type
@@ -76,8 +76,8 @@ def http_ctx(wechat_api):
         app[http_key] = session
         app[wechat_api_key] = wechat_api or WeChatAPI(
             session, base_url=s.wechat_api_base, app_id=s.wechat_app_id,
-            app_secret=s.wechat_app_secret, wxa_app_id=s.wxa_app_id,
-            wxa_app_secret=s.wxa_app_secret,
+            app_secret=reveal(s.wechat_app_secret), wxa_app_id=s.wxa_app_id,
+            wxa_app_secret=reveal(s.wxa_app_secret),
         )
         yield
         await session.close()

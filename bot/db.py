@@ -10,7 +10,7 @@ from pathlib import Path
 from tortoise import Tortoise, connections
 from tortoise.migrations.executor import MigrationExecutor
 
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from models import MODEL_MODULES
 from models import fields as encrypted_fields
 
@@ -77,8 +77,8 @@ async def migrate() -> None:
 async def orm(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[None]:
     """Open the database (and migrate it) for the lifetime of the block."""
     assert settings.secret_key, "resolve_dev_defaults() first"
-    old = [k.strip() for k in (settings.old_secret_keys or "").split(",") if k.strip()]
-    encrypted_fields.configure(settings.secret_key, old)
+    old = [k.strip() for k in (reveal(settings.old_secret_keys) or "").split(",") if k.strip()]
+    encrypted_fields.configure(settings.secret_key.get_secret_value(), old)
     # The global fallback lets aiohttp's request tasks, which do not inherit the start-up
     # task's context, see the ORM.
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)

@@ -25,6 +25,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot.keys import http_key, metrics_key, outbox_wakeup_key, settings_key, wechat_api_key
+from bot.settings import reveal
 from models.masking import mask_openid
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 
@@ -196,7 +197,7 @@ class Dispatcher:
             # The header carries the same event id as the body, so a receiver may dedupe on either.
             event_id = str(p["body"].get("id") or row.dedupe_key)
             await post_signed_webhook(self.app[http_key], s.center_webhook_url,
-                                      s.center_webhook_secret, event_id, p["event"], body)
+                                      reveal(s.center_webhook_secret), event_id, p["event"], body)
         else:
             raise PermanentError(f"unknown channel {row.channel}")
 

@@ -13,43 +13,62 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRETS_FILE = "dev-secrets.json"  # under data_dir; never committed (data/ is ignored)
+# Settings that are SecretStr: their repr is '**********', so a printed or logged Settings
+# object shows none of them.
+SECRET_FIELDS = frozenset({
+    "wechat_token", "wechat_app_secret", "wechat_aes_key", "wxa_app_secret",
+    "center_webhook_secret", "secret_key", "old_secret_keys",
+})
+
+
+def reveal(value: SecretStr | str | None) -> str | None:
+    """The plain text of a secret setting, or None when it is unset. Call it where the value is
+    used (a signature, a key), never where it could be printed or logged."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore",
+                                      populate_by_name=True)
 
     env: Literal["development", "production"] = "development"
-    database_url: str | None = None  # None -> sqlite file in data_dir
+    # None -> sqlite file in data_dir. DATABASE_URL (what Heroku-style platforms and most
+    # managed databases set) is the fallback when BOT_DATABASE_URL is not set.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BOT_DATABASE_URL", "DATABASE_URL"))
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("data")
 
-    wechat_token: str | None = None
+    wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
-    wechat_app_secret: str | None = None
-    wechat_aes_key: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_max_clock_skew: int = 300  # seconds; 0 disables the check
     wxa_app_id: str | None = None
-    wxa_app_secret: str | None = None
+    wxa_app_secret: SecretStr | None = None
 
     wecom_webhook_url: str | None = None
     center_webhook_url: str | None = None
-    center_webhook_secret: str | None = None
+    center_webhook_secret: SecretStr | None = None
 
     # Template ids of the official account / mini-program (each account has its own ids).
     staff_template_id: str | None = None  # staff alerts and digests (template message)
     notice_template_id: str | None = None  # user notices when outside the 48 h window (45015)
     wxa_decision_template_id: str | None = None  # mini-program subscribe message: decisions
 
-    secret_key: str | None = None  # encrypts personal data, hashes tokens
-    old_secret_keys: str | None = None  # comma-separated keys still accepted for decryption
+    secret_key: SecretStr | None = None  # encrypts personal data, hashes tokens
+    old_secret_keys: SecretStr | None = None  # comma-separated keys still accepted for decryption
     policy: str = "national"
     timezone: str = "Asia/Shanghai"
     public_base_url: str = "http://127.0.0.1:8080"  # links in digests and pushes
@@ -69,6 +88,15 @@ class Settings(BaseSettings):
 
     # Filled by resolve_dev_defaults(); True when we generated WeChat credentials ourselves.
     dev_credentials: bool = Field(default=False, exclude=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+                   ) -> Settings:
+        """A copy with `update` applied; plain strings given for secrets become SecretStr, as
+        they would from the environment (model_copy itself does not validate)."""
+        if update:
+            update = {k: SecretStr(v) if k in SECRET_FIELDS and isinstance(v, str) else v
+                      for k, v in update.items()}
+        return super().model_copy(update=update, deep=deep)
 
     @property
     def db_url(self) -> str:
@@ -120,5 +148,5 @@ class Settings(BaseSettings):
                 dev_credentials=True,
             )
         if not self.secret_key:
-            update["secret_key"] = stored["secret_key"]
+            update["secret_key"] = stored["secret_key"]  # model_copy wraps it in SecretStr
         return self.model_copy(update=update)

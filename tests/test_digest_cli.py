@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import create_app
+from bot.settings import reveal
 from models.outbox import OutboxMessage
 from models.people import Staff
 from tests.conftest import PG_URL
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def cli_env(settings, fake_wechat, database_url: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "BOT_DATABASE_URL": database_url,
-            "BOT_DATA_DIR": str(settings.data_dir), "BOT_SECRET_KEY": settings.secret_key,
+            "BOT_DATA_DIR": str(settings.data_dir), "BOT_SECRET_KEY": reveal(settings.secret_key),
             "BOT_WECHAT_TOKEN": "testtoken", "BOT_WECHAT_APP_ID": OA_APP_ID,
             "BOT_WECHAT_APP_SECRET": OA_SECRET, "BOT_WECHAT_API_BASE": fake_wechat.url,
             "BOT_WECOM_WEBHOOK_URL": fake_wechat.wecom_url, "BOT_POLICY": "zhashui"}

@@ -13,6 +13,7 @@ import pytest
 from bot.api import OPERATIONS
 from bot.auth import create_center_key
 from bot.keys import settings_key
+from bot.settings import reveal
 
 ANON_OK = {"/api/v1/auth/wxa-login", "/api/v1/openapi.json"}  # endpoints that need no credentials
 
@@ -55,7 +56,7 @@ async def test_wrong_kind_of_credential_is_refused(app):
 
 async def test_no_secret_in_any_response(app):
     s = app.app[settings_key]
-    secrets = [v for v in (s.secret_key, s.wechat_token, s.wechat_aes_key, s.wechat_app_secret,
+    secrets = [reveal(v) for v in (s.secret_key, s.wechat_token, s.wechat_aes_key, s.wechat_app_secret,
                            s.wxa_app_secret, s.center_webhook_secret) if v]
     key = await create_center_key("330600")
     paths = {"/healthz", "/metrics", "/api/v1/openapi.json", "/wechat"}

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from bot.cli import configure_logging, run_with_db
-from bot.settings import Settings
+from bot.settings import DEV_SECRETS_FILE, Settings
 
 log = logging.getLogger("bot")
 
@@ -95,8 +95,9 @@ async def _noop() -> None:
 def dev_banner(s: Settings, host: str, port: int) -> str:
     return "\n".join([
         "Development mode: no WeChat credentials configured, using generated ones",
-        f"  BOT_WECHAT_TOKEN={s.wechat_token}",
-        f"  BOT_WECHAT_AES_KEY={s.wechat_aes_key}",
+        # The token and AES key are secrets: never printed (a terminal gets recorded, a log
+        # collected); `python -m bot chat` reads them from the same file.
+        f"  stored in {s.data_dir / DEV_SECRETS_FILE} (owner-only)",
         f"  BOT_WECHAT_APP_ID={s.wechat_app_id}",
         f"  database: {s.db_url}",
         f"Serving on http://{host}:{port}/wechat - try it: {chat_hint(s, host, port)}",

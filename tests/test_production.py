@@ -1,0 +1,104 @@
+"""Production conventions: settings from a hosting platform, secrets kept secret, the console
+script, and a loud failure when a Tortoise upgrade breaks the one private API we rely on."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from tortoise import Tortoise
+from tortoise.models import Model
+
+from bot.cli.core import dev_banner
+from bot.settings import SECRET_FIELDS, Settings, reveal
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url_is_the_fallback(monkeypatch):
+    monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db:5432/aid")
+    assert Settings(_env_file=None).db_url == "postgres://u:p@db:5432/aid"
+    monkeypatch.setenv("BOT_DATABASE_URL", "postgres://u:p@other:5432/aid")
+    assert Settings(_env_file=None).db_url == "postgres://u:p@other:5432/aid"
+    assert Settings(_env_file=None, database_url="sqlite://:memory:").db_url == "sqlite://:memory:"
+
+
+def test_secrets_are_secretstr_and_never_printed(monkeypatch, tmp_path):
+    values = {name: f"s3cr3t-{name}" for name in SECRET_FIELDS}
+    for name, value in values.items():
+        monkeypatch.setenv("BOT_" + name.upper(), value)
+    s = Settings(_env_file=None, data_dir=tmp_path)
+    for name, value in values.items():
+        assert isinstance(getattr(s, name), SecretStr), name
+        assert reveal(getattr(s, name)) == value
+    shown = repr(s) + str(s) + s.model_dump_json()
+    assert not any(v in shown for v in values.values())
+    # model_copy (used by the tests and resolve_dev_defaults) keeps them secret too
+    copy = s.model_copy(update={"secret_key": "another"})
+    assert isinstance(copy.secret_key, SecretStr) and reveal(copy.secret_key) == "another"
+
+
+def test_dev_banner_prints_no_secret(tmp_path):
+    s = Settings(_env_file=None, data_dir=tmp_path).resolve_dev_defaults()
+    banner = dev_banner(s, "127.0.0.1", 8080)
+    assert s.dev_credentials and "dev-secrets.json" in banner
+    for name in SECRET_FIELDS:
+        value = reveal(getattr(s, name))
+        assert not value or value not in banner, name
+
+
+def test_console_script_is_python_m_bot():
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["scripts"]["legal-aid-bot"] == "bot.__main__:main"
+    deps = " ".join(project["dependencies"])
+    assert "cryptography" in deps and "xmltodict" in deps  # imported directly by our code
+    script = Path(sys.executable).with_name("legal-aid-bot")
+    if script.exists():  # installed with pip install -e .
+        out = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+        assert "serve" in out.stdout and "migrate" in out.stdout
+
+
+def test_procfile_migrates_in_the_release_phase():
+    lines = (ROOT / "Procfile").read_text("utf-8").splitlines()
+    assert "release: python -m bot migrate" in lines
+    assert any(line.startswith("web: python -m bot serve") for line in lines)
+
+
+def test_private_tortoise_api_init_from_db_is_still_there():
+    """bot/engine_sql.py hydrates rows with `Model._init_from_db(**row)`, a private API. An
+    upgrade of tortoise-orm that renames it or changes its call shape fails here, by name."""
+    init = getattr(Model, "_init_from_db", None)
+    assert init is not None, "tortoise-orm removed Model._init_from_db: update bot/engine_sql.py"
+    params = inspect.signature(init).parameters
+    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), (
+        "Model._init_from_db no longer takes the row as keyword arguments: "
+        "update bot/engine_sql.py's hydrate()")
+
+
+@pytest.mark.db
+async def test_hydrate_builds_what_the_orm_reads(app):
+    """hydrate() (engine_sql, through _init_from_db) gives the same instance as a query."""
+    from bot.engine_sql import hydrate
+    from models.conversation import Conversation
+
+    expires = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
+    await Conversation.create(openid="o-hydrate", locale="en", flow="complaint", step="text",
+                              data={"a": [1, "二"]}, expires_at=expires, version=3)
+    conn = Tortoise.get_connection("default")
+    table = Conversation._meta.db_table
+    _, rows = await conn.execute_query(f'SELECT * FROM "{table}"')  # the one row
+    built = hydrate(Conversation, rows[0])
+    read = await Conversation.get(openid="o-hydrate")
+    for name in Conversation._meta.fields_map:
+        assert getattr(built, name) == getattr(read, name), name
+    assert built._saved_in_db and built.pk == "o-hydrate"
+    built.step = "phone"
+    await built.save(update_fields=["step"])  # the hydrated instance saves like a read one
+    assert (await Conversation.get(openid="o-hydrate")).step == "phone"
