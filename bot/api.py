@@ -254,7 +254,9 @@ def openapi_document(base_url: str) -> dict:
         item["responses"] = responses
         paths.setdefault(op.path, {})[op.method.lower()] = item
     return {
-        "openapi": "3.0.3",
+        # 3.1: its schemas are JSON Schema 2020-12, which is what pydantic emits
+        # (`"type": "null"` in an anyOf, not 3.0's `nullable`).
+        "openapi": "3.1.0",
         "info": {"title": "Legal-aid WeChat backend", "version": "1"},
         "servers": [{"url": base_url}],
         "paths": paths,

@@ -22,6 +22,7 @@ def setup_routes(app: web.Application) -> None:
     import handlers.api  # noqa: F401  (declares the JSON operations by import)
     import handlers.flows  # noqa: F401  (registers chat flows, commands, scenes)
     import_job_modules()
+    from bot import docs_ui
     from bot.api import add_operations
     from bot.wechat import webhook
     from handlers import system
@@ -30,5 +31,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", system.healthz)
     app.router.add_get("/metrics", system.metrics)
     app.router.add_get("/api/v1/openapi.json", system.openapi)
+    docs_ui.setup(app)  # /api/docs: Swagger UI over the document above, assets shipped with us
     app.router.add_get("/dev/outbox", system.dev_outbox)  # development only (404 otherwise)
     add_operations(app)  # /api/v1/... declared with @operation
