@@ -22,6 +22,7 @@ from bot.keys import (
 )
 from bot.metrics import Metrics
 from bot.settings import Settings, reveal
+from bot.storage import storage_ctx
 
 log = logging.getLogger(__name__)
 # These libraries log every SQL statement with its parameters at DEBUG: free text users type
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     app.cleanup_ctx.append(orm_ctx)
     app.cleanup_ctx.append(batcher_ctx)
     app.cleanup_ctx.append(http_ctx(wechat_api))
+    app.cleanup_ctx.append(storage_ctx)
     if settings.background:
         app.cleanup_ctx.append(background_ctx)
     setup_routes(app)

@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRETS_FILE = "dev-secrets.json"  # under data_dir; never committed (data/ is ignored)
@@ -24,7 +24,7 @@ DEV_SECRETS_FILE = "dev-secrets.json"  # under data_dir; never committed (data/ 
 # object shows none of them.
 SECRET_FIELDS = frozenset({
     "wechat_token", "wechat_app_secret", "wechat_aes_key", "wxa_app_secret",
-    "center_webhook_secret", "secret_key", "old_secret_keys",
+    "center_webhook_secret", "secret_key", "old_secret_keys", "s3_secret_access_key",
 })
 
 
@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
     login_rate_limit: int = 20  # mini-program logins per client address per minute
     log_level: str = "INFO"
+
+    # Where materials and generated documents live: unset = <data_dir>/materials on this
+    # machine; s3://bucket/prefix = S3-compatible object storage shared by several machines.
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None  # e.g. https://oss-cn-hangzhou.aliyuncs.com; unset = AWS
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str | None = None  # unset: us-east-1, which S3-compatible stores accept
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # The official account's own centre (6-digit region): complaints and 人工 requests of users
     # with no bound case go there. Unset: the region of the staff, when they are all in one.
     default_region: str | None = None
@@ -97,6 +106,15 @@ class Settings(BaseSettings):
             update = {k: SecretStr(v) if k in SECRET_FIELDS and isinstance(v, str) else v
                       for k, v in update.items()}
         return super().model_copy(update=update, deep=deep)
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        """An unusable BOT_STORAGE_URL stops the start with its reason, not the first upload."""
+        if value:
+            from bot.storage import parse_storage_url
+            parse_storage_url(value)
+        return value or None
 
     @property
     def db_url(self) -> str:

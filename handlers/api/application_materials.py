@@ -15,8 +15,7 @@ from aiohttp import web
 
 from bot.api import ApiError, json_ok, operation, request_locale
 from bot.auth import require_agent
-from bot.keys import settings_key
-from bot.storage import MAX_UPLOAD, sniff, storage_for
+from bot.storage import MAX_UPLOAD, sniff, storage_key
 from handlers.api.application_schemas import MaterialUploaded
 from handlers.api.application_views import material_out, missing_of
 from handlers.api.applications import own_application
@@ -74,7 +73,7 @@ async def upload(request: web.Request) -> web.Response:
     if sniffed is None:
         raise ApiError(415, "unsupported_media_type")
     content_type, ext = sniffed
-    key = await storage_for(request.app[settings_key]).put(str(row.id), ext, data)
+    key = await request.app[storage_key].put(str(row.id), ext, data)
     material = await Material.create(
         application_id=row.id, kind=form["kind"], status="provided", source="upload",
         storage_key=key, content_type=content_type, size=len(data),

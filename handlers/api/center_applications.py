@@ -7,6 +7,7 @@ A decision is told to the filing agent through the outbox and emitted as a centr
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from bot.auth import require_center
 from bot.keys import settings_key
 from bot.notify import emit_event
 from bot.outbox import wake
-from bot.storage import storage_for
+from bot.storage import storage_key
 from handlers.api.application_schemas import (
     CenterApplication,
     CenterApplicationList,
@@ -40,6 +41,8 @@ from i18n import t
 from models.agent import Agent
 from models.application import FINAL, Application, DataAccess, Material
 from models.people import CenterKey
+
+log = logging.getLogger(__name__)
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
@@ -126,6 +129,10 @@ async def material_file(request: web.Request) -> web.Response:
                                    application__region=key.region)
     if m is None or not m.storage_key:
         raise ApiError(404, "not_found")
-    data = await storage_for(request.app[settings_key]).get(m.storage_key)
+    try:
+        data = await request.app[storage_key].get(m.storage_key)
+    except FileNotFoundError:  # the row outlived its file (restored backup, lost bucket)
+        log.error("material %s: its file %s is missing from storage", m.id, m.storage_key)
+        raise ApiError(404, "not_found") from None
     await audit(key, "material", [app_id])
     return web.Response(body=data, content_type=m.content_type or "application/octet-stream")
