@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot import db, outbox, scheduler
 from bot.api import error_middleware
+from bot.logs import access_middleware
 from bot.keys import (
     http_key,
     metrics_key,
@@ -39,7 +40,8 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     settings = settings.resolve_dev_defaults()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
-    app = web.Application(middlewares=[error_middleware], client_max_size=11 * 1024 * 1024)
+    app = web.Application(middlewares=[access_middleware, error_middleware],
+                          client_max_size=11 * 1024 * 1024)
     app[settings_key] = settings
     app[policy_key] = load_policy(settings.policy)
     app[metrics_key] = Metrics()

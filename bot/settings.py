@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
     login_rate_limit: int = 20  # mini-program logins per client address per minute
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for collectors
 
     # Where materials and generated documents live: unset = <data_dir>/materials on this
     # machine; s3://bucket/prefix = S3-compatible object storage shared by several machines.

@@ -11,6 +11,7 @@ import json
 import logging
 
 from bot import scheduler
+from bot.logs import JsonFormatter
 from models.outbox import OutboxMessage
 from models.people import Staff
 from tests.applications_support import ADULT_ID, agent_token, bearer, body, file
@@ -68,9 +69,17 @@ async def test_personal_data_never_reaches_logs_pushes_or_errors(app, user, fake
 
     for text in errors:
         assert not leaks(text), text
+    as_json = JsonFormatter()
     for record in caplog.records:
         line = record.getMessage() + (record.exc_text or "")
         assert not leaks(line), (record.name, line[:300])
+        assert not leaks(as_json.format(record)), record.name  # BOT_LOG_FORMAT=json too
+    access = [r.getMessage() for r in caplog.records if r.name == "bot.access"]
+    assert any(line.startswith("POST /wechat 200 ") for line in access)
+    assert any("/api/v1/center/applications/{id}/decision" in line for line in access)
+    for line in access:  # route patterns only: no ids, openids, signatures or query strings
+        assert "?" not in line and "signature" not in line and "o-" not in line, line
+        assert not any(part.isdigit() for part in line.split()[1].split("/")), line
     for row in await OutboxMessage.all():
         payload = json.dumps(row.payload, ensure_ascii=False)
         assert not leaks(payload), payload

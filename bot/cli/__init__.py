@@ -12,8 +12,11 @@ from bot.settings import Settings
 T = TypeVar("T")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr as text, or one JSON object per line (BOT_LOG_FORMAT=json)."""
+    from bot.logs import configure_logging as configure
+
+    configure(level, fmt)
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # Tortoise says "Tortoise-ORM shutdown" (INFO) when a command closes the database: noise
         # at the end of every command's output, and nothing an operator acts on.

@@ -30,17 +30,22 @@ def serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings = settings.resolve_dev_defaults()
     host, port = args.host or settings.host, args.port or settings.port
     if settings.dev_credentials and not args.reuse_port:
-        print(dev_banner(settings, host, port), flush=True)
+        if settings.log_format == "json":  # every line one JSON object, the banner too
+            log.info(dev_banner(settings, host, port))
+        else:
+            print(dev_banner(settings, host, port), flush=True)
     if args.workers > 1:
         return supervise(settings, host, port, args.workers)
     log.info("serving on http://%s:%s", host, port)
     web.run_app(create_app(settings), host=host, port=port, print=None,
                 reuse_port=args.reuse_port or None,
-                access_log=None)  # access logs would carry openids in query strings
+                # aiohttp's access log would write paths and query strings (openids,
+                # signatures); bot.logs.access_middleware writes route patterns instead
+                access_log=None)
     return 0
 
 
