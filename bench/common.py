@@ -87,6 +87,26 @@ class Target:
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
+    def rss_mb(self) -> tuple[float, float] | None:
+        """(resident MB now, peak resident MB) of the largest of the target's processes — per
+        worker, as a host sizes them; None off Linux."""
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return None
+        now = peak = 0
+        for stat in proc.glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != self.pid:
+                    continue
+                status = dict(line.split(":", 1) for line in
+                              (stat.parent / "status").read_text().splitlines() if ":" in line)
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            now = max(now, int(status.get("VmRSS", "0 kB").split()[0]))
+            peak = max(peak, int(status.get("VmHWM", "0 kB").split()[0]))
+        return now / 1024, peak / 1024
+
+
 def _wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:

@@ -193,11 +193,13 @@ def check_reply(crypto: WeChatCrypto, req: Prepared, out: Outcome) -> tuple[str 
 
 def measure(name: str, target: Target, creds: Credentials, warmup: Sequence[Prepared],
             requests: Sequence[Prepared], concurrency: int) -> Row:
+    idle = target.rss_mb()  # started and answering /healthz, nothing handled yet
     if warmup:
         asyncio.run(fire(target.base_url, warmup, concurrency))
     cpu_before = target.cpu_seconds()
     elapsed, outcomes = asyncio.run(fire(target.base_url, requests, concurrency))
     cpu_after = target.cpu_seconds()
+    loaded = target.rss_mb()
     crypto = creds.crypto()
     checked = [check_reply(crypto, q, o) for q, o in zip(requests, outcomes)]
     reasons = collections.Counter(why for why, _ in checked if why)
@@ -220,6 +222,9 @@ def measure(name: str, target: Target, creds: Credentials, warmup: Sequence[Prep
         # the target's CPU time per request: steadier than req/s on a shared machine
         "cpu us/req": (cpu_after - cpu_before) / len(requests) * 1e6
         if cpu_before is not None and cpu_after is not None else float("nan"),
+        # resident memory per process: at start, and its peak over the load
+        "rss idle MB": idle[0] if idle else float("nan"),
+        "rss load MB": loaded[1] if loaded else float("nan"),
     }
 
 

@@ -12,14 +12,14 @@ import asyncio
 import json
 import logging
 import re
-import sys
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import engine_sql, flowkit, outbox
-from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Stay, Start, Step
+from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Start, Stay, Step
 from bot.keys import metrics_key, settings_key
 from bot.wechat.protocol import Incoming
 from models.conversation import Conversation
@@ -81,23 +81,37 @@ class Batcher:
         finally:
             self.drain_task = None
 
-    async def process(self, batch: list[tuple[Incoming, asyncio.Future]]) -> None:
+    async def process(self, batch: list[tuple[Incoming, asyncio.Future]],
+                      again: bool = False) -> None:
         queued = outbox.enqueued
         try:
             replies = await handle_batch(self.app, [inc for inc, _ in batch])
-        except Exception:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc=sys.exc_info()[1])
+        except IntegrityError as exc:
+            if not again:
+                # Another worker answered one of these messages (a WeChat retry reaching two
+                # workers) while we waited for the lock: run the batch once more, it finds the
+                # answer (engine_sql.lock_conversations).
+                await self.process(batch, again=True)
                 return
-            # One message failed and rolled the batch back: redo them one by one, so only
-            # the failing one is answered with an apology (and retried by WeChat).
-            for item in batch:
-                await self.process([item])
+            await self._one_by_one(batch, exc)
+        except Exception as exc:
+            await self._one_by_one(batch, exc)
+        else:
+            if outbox.enqueued != queued:  # committed: the dispatcher may send them now
+                outbox.wake(self.app)
+            for (_, fut), reply in zip(batch, replies, strict=True):
+                _settle(fut, reply)
+
+    async def _one_by_one(self, batch: list[tuple[Incoming, asyncio.Future]],
+                          exc: Exception) -> None:
+        """After a failed batch: each message alone, so only a failing one gets the apology."""
+        if len(batch) == 1:
+            _settle(batch[0][1], exc=exc)
             return
-        if outbox.enqueued != queued:  # committed: the dispatcher may send them now
-            outbox.wake(self.app)
-        for (_, fut), reply in zip(batch, replies, strict=True):
-            _settle(fut, reply)
+        # One message failed and rolled the batch back: redo them one by one, so only
+        # the failing one is answered with an apology (and retried by WeChat).
+        for item in batch:
+            await self.process([item])
 
     async def close(self) -> None:
         if self.drain_task is not None:
@@ -123,9 +137,10 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})  # one lock order everywhere: no deadlocks
     async with in_transaction() as conn:
-        convs = await engine_sql.lock_conversations(conn, openids)
+        # the lock and the dedupe lookup in one statement
+        convs, answered = await engine_sql.lock_conversations(
+            conn, openids, [i.dedupe_key for i in incs])
         loaded = {o: _snapshot(c) for o, c in convs.items()}
-        answered = await engine_sql.answered(conn, [i.dedupe_key for i in incs])
         replies: list[str | None] = []
         new_rows: list[tuple[str, str, str, str | None]] = []
         touched: dict[str, Conversation] = {}
@@ -150,10 +165,9 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
             new_rows.append((inc.dedupe_key, inc.openid, inc.kind, reply))
             conv.version += 1
             touched[conv.openid] = conv
-        await engine_sql.record_inbound(conn, new_rows, now)
         # Only what each message changed: a step may have updated another user's row
         # directly (a staff reply re-attaching a user), which a full save would undo.
-        await engine_sql.save_conversations(conn, STATE_FIELDS, [
+        await engine_sql.write_batch(conn, new_rows, STATE_FIELDS, [
             (conv, {f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != loaded[o][f]})
             for o, conv in touched.items()], now)
     return replies

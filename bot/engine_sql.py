@@ -10,10 +10,11 @@ what is written and read is exactly what the ORM would write and read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from tortoise import fields
 
@@ -23,6 +24,8 @@ from models.inbound import InboundMessage
 if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
     from tortoise.models import Model
+
+M = TypeVar("M", bound="Model")
 
 
 def _pg(conn: BaseDBAsyncClient) -> bool:
@@ -44,7 +47,7 @@ def _datetime_columns(model: type[Model]) -> tuple[str, ...]:
                  if isinstance(f, fields.DatetimeField))
 
 
-def hydrate(model: type[Model], row) -> Model:
+def hydrate(model: type[M], row) -> M:
     """A model instance from a raw row, as the ORM builds it.
 
     sqlite returns datetimes as the text the ORM stored (`isoformat(" ")`); parsing it with
@@ -62,37 +65,63 @@ def hydrate(model: type[Model], row) -> Model:
 
 
 @cache
-def _select_conversations(pg: bool, count: int) -> str:
-    # ORDER BY: rows are locked in one order everywhere, so two batches never deadlock
-    return (f'SELECT * FROM "{Conversation._meta.db_table}" WHERE "openid" IN '
-            f'({_marks(pg, count)}) ORDER BY "openid"' + (" FOR UPDATE" if pg else ""))
+def _lock_and_answered(pg: bool, keys: int, count: int) -> str:
+    """The batch's first statement: its users' rows, locked, each carrying (as `__answered`,
+    a JSON object) the replies already given to any of the batch's message keys — the dedupe
+    lookup and the lock in one round trip.
+
+    On PostgreSQL the arrays are single parameters (`= ANY($1)`), so one prepared statement
+    serves every batch size. ORDER BY: rows are locked in one order everywhere, so two batches
+    never deadlock.
+    """
+    table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
+    if pg:
+        return (f'SELECT c.*, (SELECT json_object_agg("dedupe_key", "reply") FROM "{inbound}" '
+                f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered" FROM "{table}" c '
+                f'WHERE c."openid" = ANY($2::text[]) ORDER BY c."openid" FOR UPDATE OF c')
+    return (f'SELECT *, (SELECT json_group_object("dedupe_key", "reply") FROM "{inbound}" '
+            f'WHERE "dedupe_key" IN ({_marks(pg, keys)})) AS "__answered" FROM "{table}" '
+            f'WHERE "openid" IN ({_marks(pg, count)}) ORDER BY "openid"')
 
 
-async def lock_conversations(conn: BaseDBAsyncClient, openids: Sequence[str]
-                             ) -> dict[str, Conversation]:
-    """Each user's row, locked (PostgreSQL; sqlite has one writer), created when missing."""
+async def lock_conversations(conn: BaseDBAsyncClient, openids: Sequence[str],
+                             keys: Sequence[str] = ()
+                             ) -> tuple[dict[str, Conversation], dict[str, str | None]]:
+    """Each user's row, locked (PostgreSQL; sqlite has one writer), created when missing; and
+    the replies given to those of `keys` handled before (WeChat's retries).
+
+    A reply committed by another worker while this one waited for the lock is not seen (the
+    statement's snapshot predates the wait): the batch's insert of that key then fails on the
+    unique dedupe key and the batch is run again (conversation.Batcher), finding it.
+    """
     pg = _pg(conn)
-    _, rows = await conn.execute_query(_select_conversations(pg, len(openids)), list(openids))
+    keys = list(keys) or [""]  # an empty IN () is not SQL
+    params = ([keys, list(openids)] if pg else [*keys, *openids])
+    _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(openids)), params)
+    rows, answered = _split_answered(found)
     convs = {c.openid: c for c in (hydrate(Conversation, r) for r in rows)}
     missing = [o for o in openids if o not in convs]
     if missing:  # a user's first message: once per user, through the ORM's defaults
         await Conversation.bulk_create([Conversation(openid=o) for o in missing],
                                        ignore_conflicts=True, using_db=conn)
-        _, rows = await conn.execute_query(_select_conversations(pg, len(missing)), missing)
+        params = [keys, missing] if pg else [*keys, *missing]
+        _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(missing)),
+                                            params)
+        rows, more = _split_answered(found)
+        answered = answered or more
         convs.update((c.openid, c) for c in (hydrate(Conversation, r) for r in rows))
-    return convs
+    return convs, answered
 
 
-@cache
-def _select_answered(pg: bool, count: int) -> str:
-    return (f'SELECT "dedupe_key", "reply" FROM "{InboundMessage._meta.db_table}" '
-            f'WHERE "dedupe_key" IN ({_marks(pg, count)})')
-
-
-async def answered(conn: BaseDBAsyncClient, keys: Sequence[str]) -> dict[str, str | None]:
-    """The replies given to those of `keys` handled before (WeChat's retries)."""
-    _, rows = await conn.execute_query(_select_answered(_pg(conn), len(keys)), list(keys))
-    return {r["dedupe_key"]: r["reply"] for r in rows}
+def _split_answered(rows) -> tuple[list[dict], dict[str, str | None]]:
+    """The rows without their `__answered` column, and that column's object (the same on
+    every row: it is one uncorrelated subquery)."""
+    plain = [dict(r) for r in rows]
+    values = [r.pop("__answered") for r in plain]
+    value = values[0] if values else None
+    if not value:
+        return plain, {}
+    return plain, json.loads(value) if isinstance(value, str) else dict(value)
 
 
 _INBOUND_FIELDS = ("dedupe_key", "openid", "msg_type", "reply", "received_at")
@@ -147,3 +176,70 @@ async def save_conversations(conn: BaseDBAsyncClient, names: tuple[str, ...],
         values.append([*row, conv.version, now, conv.openid])
     if values:
         await conn.execute_many(_update_conversation(_pg(conn), names), values)
+
+
+# PostgreSQL array types of the columns a batch writes, by ORM field class.
+_PG_ARRAY_TYPES: tuple[tuple[type, str], ...] = (
+    (fields.BooleanField, "bool"), (fields.JSONField, "jsonb"),
+    (fields.DatetimeField, "timestamptz"), (fields.IntField, "int4"),
+    (fields.CharField, "text"), (fields.TextField, "text"),
+)
+
+
+def _pg_type(model: type[Model], name: str) -> str:
+    field = model._meta.fields_map[name]
+    return next(t for cls, t in _PG_ARRAY_TYPES if isinstance(field, cls))
+
+
+@cache
+def _write_batch_pg(names: tuple[str, ...]) -> str:
+    """PostgreSQL: the batch's inbound rows and its conversations' changes in one statement
+    (a data-modifying WITH), each column a single array parameter: one round trip."""
+    inbound, table = InboundMessage._meta.db_table, Conversation._meta.db_table
+    cols = ", ".join(f'"{_column(InboundMessage, f)}"' for f in _INBOUND_FIELDS)
+    sets, arrays, aliases = [], [], []
+    n = 6  # $1-$4: inbound columns, $5: now
+    for i, name in enumerate(names):
+        col = _column(Conversation, name)
+        sets.append(f'"{col}" = CASE WHEN v.h{i} THEN v.v{i} ELSE c."{col}" END')
+        arrays += [f"${n}::bool[]", f"${n + 1}::{_pg_type(Conversation, name)}[]"]
+        aliases += [f"h{i}", f"v{i}"]
+        n += 2
+    arrays += [f"${n}::int4[]", f"${n + 1}::text[]"]
+    aliases += ["version", "openid"]
+    return (f'WITH ins AS (INSERT INTO "{inbound}" ({cols}) SELECT k, o, t, r, $5 '
+            f"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(k, o, t, r)) "
+            f'UPDATE "{table}" AS c SET {", ".join(sets)}, "version" = v.version, '
+            f'"updated_at" = $5 FROM unnest({", ".join(arrays)}) AS v({", ".join(aliases)}) '
+            f'WHERE c."openid" = v.openid')
+
+
+async def write_batch(conn: BaseDBAsyncClient, inbound: Sequence[tuple[str, str, str, str | None]],
+                      names: tuple[str, ...],
+                      changes: Iterable[tuple[Conversation, set[str]]], now: datetime) -> None:
+    """Record the batch's new messages (dedupe_key, openid, msg_type, reply) and save its
+    conversations (see save_conversations): one statement on PostgreSQL, two on sqlite.
+
+    A plain INSERT: a key answered meanwhile by another worker fails the batch (see
+    lock_conversations)."""
+    if not _pg(conn):
+        await record_inbound(conn, inbound, now)
+        await save_conversations(conn, names, changes, now)
+        return
+    fields_map = Conversation._meta.fields_map
+    columns: list[list] = [[] for _ in range(2 * len(names) + 2)]
+    for conv, changed in changes:
+        for i, name in enumerate(names):
+            hit = name in changed
+            columns[2 * i].append(hit)
+            columns[2 * i + 1].append(
+                fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None)
+        columns[-2].append(conv.version)
+        columns[-1].append(conv.openid)
+        conv.updated_at = now
+    if not inbound and not columns[-1]:
+        return
+    keys, openids, kinds, replies = (list(c) for c in zip(*inbound, strict=True)) if inbound \
+        else ([], [], [], [])
+    await conn.execute_query(_write_batch_pg(names),
+                             [keys, openids, kinds, replies, now, *columns])

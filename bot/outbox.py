@@ -196,8 +196,9 @@ class Dispatcher:
             body = json.dumps(p["body"], ensure_ascii=False, sort_keys=True).encode("utf-8")
             # The header carries the same event id as the body, so a receiver may dedupe on either.
             event_id = str(p["body"].get("id") or row.dedupe_key)
-            await post_signed_webhook(self.app[http_key], s.center_webhook_url,
-                                      reveal(s.center_webhook_secret), event_id, p["event"], body)
+            secret = reveal(s.center_webhook_secret) or ""
+            await post_signed_webhook(self.app[http_key], s.center_webhook_url, secret,
+                                      event_id, p["event"], body)
         else:
             raise PermanentError(f"unknown channel {row.channel}")
 

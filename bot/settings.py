@@ -12,8 +12,8 @@ import base64
 import json
 import os
 import secrets
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -116,6 +116,11 @@ class Settings(BaseSettings):
             from bot.storage import parse_storage_url
             parse_storage_url(value)
         return value or None
+
+    @property
+    def token(self) -> str:
+        """The official account's message token, in plain text (signatures; never logged)."""
+        return reveal(self.wechat_token) or ""
 
     @property
     def db_url(self) -> str:

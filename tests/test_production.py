@@ -102,3 +102,21 @@ async def test_hydrate_builds_what_the_orm_reads(app):
     built.step = "phone"
     await built.save(update_fields=["step"])  # the hydrated instance saves like a read one
     assert (await Conversation.get(openid="o-hydrate")).step == "phone"
+
+
+@pytest.mark.db
+async def test_a_pooled_connection_is_released_without_a_reset_round_trip(app):
+    """bot.db.release_connection replaces asyncpg's per-release reset query; the connection
+    still comes back usable and outside any transaction."""
+    from tortoise import connections
+
+    from bot.db import release_connection
+
+    client = connections.get("default")
+    if client.capabilities.dialect != "postgres":
+        pytest.skip("a PostgreSQL pool setting")
+    assert client._pool._reset is release_connection  # what tortoise passed to create_pool
+    for _ in range(3):
+        async with client.acquire_connection() as raw:
+            assert not raw.is_in_transaction()
+            assert await raw.fetchval("SELECT 1") == 1

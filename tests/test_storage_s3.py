@@ -58,8 +58,8 @@ def settings(settings, s3_server, s3_bucket):  # noqa: F811
     return settings.model_copy(update=s3_settings(s3_server, s3_bucket))
 
 
-async def test_upload_and_download_go_through_the_bucket(app, fake_wechat, s3_server,  # noqa: F811
-                                                        s3_bucket, settings):
+async def test_upload_and_download_go_through_the_bucket(
+        app, fake_wechat, s3_server, s3_bucket, settings):  # noqa: F811
     assert isinstance(app.app[storage_key], S3Storage)
     token, _ = await agent_token(app, fake_wechat)
     app_id = await _owed(app, token)
@@ -78,8 +78,8 @@ async def test_upload_and_download_go_through_the_bucket(app, fake_wechat, s3_se
     assert other.status == 404  # another region's file is as absent as none
 
 
-async def test_a_file_missing_from_the_bucket_is_404_not_500(app, fake_wechat, s3_server,  # noqa: F811
-                                                             s3_bucket):
+async def test_a_file_missing_from_the_bucket_is_404_not_500(
+        app, fake_wechat, s3_server, s3_bucket):  # noqa: F811
     token, _ = await agent_token(app, fake_wechat)
     app_id = await _owed(app, token)
     resp = await app.post(f"/api/v1/applications/{app_id}/materials", headers=bearer(token),

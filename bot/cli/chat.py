@@ -60,16 +60,16 @@ class Client:
     def __init__(self, settings: Settings, base: str, openid: str, plain: bool) -> None:
         self.s, self.base, self.openid = settings, base_url(base), openid
         self.crypto = None if plain or not settings.wechat_aes_key else WeChatCrypto(
-            reveal(settings.wechat_token), reveal(settings.wechat_aes_key),
+            settings.token, reveal(settings.wechat_aes_key),
             settings.wechat_app_id or "")
         self.seen_push = 0
 
     async def send_xml(self, session: aiohttp.ClientSession, xml: str) -> str | None:
         if self.crypto:
-            query, body = encrypted_request(self.crypto, reveal(self.s.wechat_token), xml, ACCOUNT,
+            query, body = encrypted_request(self.crypto, self.s.token, xml, ACCOUNT,
                                             nonce=str(random.randint(10**8, 10**9)))
         else:
-            query, body = signed_query(reveal(self.s.wechat_token)), xml
+            query, body = signed_query(self.s.token), xml
         async with session.post(self.base + "/wechat", params=query, data=body.encode()) as r:
             text = await r.text()
             if r.status != 200:

@@ -36,7 +36,7 @@ crypto_key = web.AppKey("wechat_crypto", WeChatCrypto)
 def setup(app: web.Application) -> None:
     s = app[settings_key]
     if s.wechat_aes_key:
-        app[crypto_key] = WeChatCrypto(reveal(s.wechat_token), reveal(s.wechat_aes_key),
+        app[crypto_key] = WeChatCrypto(s.token, reveal(s.wechat_aes_key),
                                        s.wechat_app_id or "")
     app.router.add_get("/wechat", verify_url)
     app.router.add_post("/wechat", receive)
@@ -46,7 +46,7 @@ async def verify_url(request: web.Request) -> web.Response:
     """WeChat's server-address check: echo `echostr` when the signature is ours."""
     s = request.app[settings_key]
     try:
-        check_signature(reveal(s.wechat_token), dict(request.query),
+        check_signature(s.token, dict(request.query),
                         max_skew=s.wechat_max_clock_skew)
     except ProtocolError as exc:
         request.app[metrics_key].rejected.labels(exc.reason).inc()
@@ -70,7 +70,7 @@ async def _receive(request: web.Request) -> web.Response:
     app = request.app
     s, metrics = app[settings_key], app[metrics_key]
     query = dict(request.query)
-    check_signature(reveal(s.wechat_token), query, max_skew=s.wechat_max_clock_skew)
+    check_signature(s.token, query, max_skew=s.wechat_max_clock_skew)
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ProtocolError(413, "too_large")
     body = await _read_capped(request)
@@ -79,7 +79,7 @@ async def _receive(request: web.Request) -> web.Response:
     if encrypted:
         if crypto is None:
             raise ProtocolError(400, "aes_not_configured")
-        plain: str | bytes = decrypt(crypto, reveal(s.wechat_token), body, query)
+        plain: str | bytes = decrypt(crypto, s.token, body, query)
     else:
         plain = body
     inc = parse(plain)
