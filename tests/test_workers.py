@@ -77,7 +77,7 @@ class Worker:
             [sys.executable, "-m", "bot", "serve", "--port", str(self.port)], cwd=ROOT,
             env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         async with aiohttp.ClientSession() as s:
-            for _ in range(150):
+            for _ in range(600):  # 60 s: start-up (imports, migration check) on a busy machine
                 try:
                     async with s.get(self.url + "/healthz") as r:
                         if r.status == 200:
