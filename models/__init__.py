@@ -21,4 +21,5 @@ MODEL_MODULES = [
     "models.pool",
     "models.evaluation",
     "models.subsidy",
+    "models.assignment",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from typing import Literal
 
@@ -51,6 +51,11 @@ class Policy(BaseModel):
     urgent_limitation_days: int = Field(7, ge=0)  # Art. 44: limitation ends in under 7 days
     other_civil_allowed: bool = False  # Shaoxing I.(一) lifts the matter limit for the poor
     exempt_categories_allowed: tuple[str, ...] = NATIONAL_EXEMPT_CATEGORIES  # Art. 42
+
+    # Assignment (DOMAIN §9): "here" = this service assigns from the pool (models.rotation);
+    # "external" = the province's platform assigns and the case upsert carries the handler.
+    assignment: Literal["here", "external"] = "here"
+    assignment_auto: bool = True  # assign by the rules on grant (the centre may still name one)
     handler_monthly_case_cap: int | None = Field(None, ge=1)  # Beijing IV.(三): 5 per month
 
     # Callbacks (DOMAIN §2)

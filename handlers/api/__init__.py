@@ -19,6 +19,7 @@ API_MODULES: list[str] = [
     "handlers.api.center_evaluation_results",
     "handlers.api.center_subsidies",
     "handlers.api.center_duty",
+    "handlers.api.center_assignment",
 ]
 
 for _name in API_MODULES:

@@ -35,6 +35,7 @@ from handlers.api.application_schemas import (
     DecisionResult,
 )
 from handlers.api.application_views import center_view, decision_of
+from handlers.after_decision import after_decision
 from handlers.decision_notice import tell_agent
 from handlers.filing import event_data
 from i18n import t
@@ -110,6 +111,7 @@ async def decide(request: web.Request) -> web.Response:
         await row.save(using_db=conn)
         agent = await Agent.get(id=row.agent_id).using_db(conn)
         await tell_agent(request.app, agent, row, conn=conn)
+        await after_decision(request.app, row, conn=conn)  # assignment, documents, applicant
         await emit_event(request.app[settings_key], event_type="application.decided",
                          key=f"application:{row.id}:decided:{row.status}", region=row.region,
                          data=event_data(row), conn=conn)

@@ -14,6 +14,7 @@ FLOW_MODULES = [
     "handlers.flows.agent_supplement",  # 补充材料 N
     "handlers.flows.agent_bind",
     "handlers.flows.grade_objection",
+    "handlers.flows.handler_cases",
 ]
 
 for _name in FLOW_MODULES:

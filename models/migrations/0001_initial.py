@@ -4,6 +4,7 @@ import functools
 from json import dumps, loads
 from models.agent import AgentKind
 from models.application import Status
+from models.assignment import AssignmentStatus
 from models.callback import CallbackStatus
 from models.case import CaseOrigin
 from models.complaint import ComplaintStatus
@@ -437,6 +438,31 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='Assignment',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('application', fields.ForeignKeyField('models.Application', source_field='application_id', db_constraint=True, to_field='id', related_name='assignments', on_delete=OnDelete.CASCADE)),
+                ('handler', fields.ForeignKeyField('models.Handler', source_field='handler_id', db_constraint=True, to_field='id', related_name='assignments', on_delete=OnDelete.RESTRICT)),
+                ('org', fields.ForeignKeyField('models.Org', source_field='org_id', db_constraint=True, to_field='id', related_name='assignments', on_delete=OnDelete.RESTRICT)),
+                ('priority', fields.CharField(max_length=24)),
+                ('uses_turn', fields.BooleanField()),
+                ('group_case', fields.BooleanField(default=False)),
+                ('status', fields.CharField(default=AssignmentStatus.ASSIGNED, max_length=16)),
+                ('active_key', fields.CharField(null=True, unique=True, max_length=32)),
+                ('month', fields.CharField(max_length=7)),
+                ('assigned_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('agreement_due', fields.DateField()),
+                ('accepted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('agreement_signed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('ended_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('conflict_reason', fields.CharField(null=True, max_length=200)),
+                ('actor', fields.CharField(max_length=64)),
+            ],
+            options={'table': 'assignment', 'app': 'models', 'indexes': [Index(fields=['handler_id', 'month'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='HandlerInvite',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -524,6 +550,14 @@ class Migration(migrations.Migration):
                 ('count', fields.IntField(default=0)),
             ],
             options={'table': 'rate_bucket', 'app': 'models', 'pk_attr': 'key'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='RotationLock',
+            fields=[
+                ('region', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=12)),
+            ],
+            options={'table': 'rotation_lock', 'app': 'models', 'pk_attr': 'region', 'table_description': 'One row per region, locked while a handler is chosen (see the module docstring).'},
             bases=['Model'],
         ),
         ops.CreateModel(
