@@ -18,12 +18,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.keys import policy_key, settings_key
 from bot.settings import Settings
 from bot.notify import alert_staff, emit_event, notify_user
+from handlers.documents import issue, letter_for, void_live
 from i18n import t
 from models.application import Application
 from models.assignment import Assignment, AssignmentStatus
 from models.calendar import local_today
 from models.case import Case, CaseStatus
 from models.conversation import Conversation
+from models.document import DocKind
 from models.masking import mask_name
 from models.pool import Handler, Org
 from models.rotation import AssignError, assign
@@ -43,9 +45,14 @@ def case_ref(application: Application, locale: str) -> str:
 async def after_assignment(app: web.Application, a: Assignment, application: Application, *,
                            conn: BaseDBAsyncClient) -> None:
     """Tell the handler, record the handler on the case, and emit the centre event."""
-    settings = app[settings_key]
+    settings, policy = app[settings_key], app[policy_key]
     handler = await Handler.get(id=a.handler_id).using_db(conn)
     org = await Org.get(id=a.org_id).using_db(conn)
+    letter = await letter_for(DocKind.ASSIGNMENT_NOTICE, policy, application=application,
+                              today=local_today(settings.timezone), tz=settings.timezone,
+                              conn=conn, assignment=a, handler=handler, org=org)
+    await issue(app, DocKind.ASSIGNMENT_NOTICE, letter, region=a.region, conn=conn,
+                application_id=application.id, assignment_id=a.id)
     if handler.openid:
         loc = handler.locale
         text = t("assignment.push", loc, ref=case_ref(application, loc),
@@ -101,6 +108,7 @@ async def reassign_after_conflict(app: web.Application, a: Assignment, reason: s
         AssignmentStatus.CONFLICT, None, reason, now)
     await a.save(using_db=conn, update_fields=["status", "active_key", "conflict_reason",
                                                "ended_at"])
+    await void_live(DocKind.ASSIGNMENT_NOTICE, assignment_id=a.id, conn=conn)
     application = await Application.get(id=a.application_id).using_db(conn)
     old = await Handler.get(id=a.handler_id).using_db(conn)
     try:

@@ -22,4 +22,6 @@ MODEL_MODULES = [
     "models.evaluation",
     "models.subsidy",
     "models.assignment",
+    "models.document",
+    "models.termination",
 ]

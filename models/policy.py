@@ -22,6 +22,8 @@ from models.codes import EXEMPT_CATEGORIES, GRADES, NATIONAL_EXEMPT_CATEGORIES
 
 __all__ = ["PRESETS", "GradeBand", "Policy", "grade_for", "load_policy"]
 
+DOCUMENT_SERIES = ("decision", "materials", "assignment", "termination")  # models.document
+
 # The top of every score scale in the seed documents (peer review out of 100).
 MAX_SCORE = 100
 
@@ -47,6 +49,9 @@ class Policy(BaseModel):
     decision_days: int = Field(7, ge=1)  # Art. 43: decide within 7 days of receipt
     assign_days: int = Field(3, ge=0)  # Art. 43: handler within 3 days; Shaoxing: same day (0)
     materials_due_days: int = Field(15, ge=1)  # Shaoxing III.(二): missing materials in 15 days
+    # What the 补充材料通知书 says happens when materials come late (DOMAIN §1): nationally the
+    # application counts as withdrawn (程序规定); after a 容缺 acceptance (Shaoxing) aid may end.
+    materials_consequence: Literal["withdrawn", "terminated"] = "withdrawn"
     materials_reminder_days_before: tuple[int, ...] = (3, 1)  # remind 3 days and 1 day before
     urgent_limitation_days: int = Field(7, ge=0)  # Art. 44: limitation ends in under 7 days
     other_civil_allowed: bool = False  # Shaoxing I.(一) lifts the matter limit for the poor
@@ -57,6 +62,17 @@ class Policy(BaseModel):
     assignment: Literal["here", "external"] = "here"
     assignment_auto: bool = True  # assign by the rules on grant (the centre may still name one)
     handler_monthly_case_cap: int | None = Field(None, ge=1)  # Beijing IV.(三): 5 per month
+
+    # Formal documents (DOMAIN §9, SF/T 0024): who issues them and how they are numbered.
+    centre_name: str = "法律援助中心"  # the issuing centre, as printed on the letters
+    bureau_name: str = "司法局"  # the justice bureau that hears objections (Art. 49)
+    document_abbr: str = ""  # the region's short name in numbers: 绍援决〔2026〕15号
+    document_numbers: dict[str, str] = Field(default_factory=lambda: {
+        "decision": "{abbr}援决〔{year}〕{n}号",
+        "materials": "{abbr}援补〔{year}〕{n}号",
+        "assignment": "{abbr}援指〔{year}〕{n}号",
+        "termination": "{abbr}援终〔{year}〕{n}号",
+    })
 
     # Callbacks (DOMAIN §2)
     callback_delay_days: int = Field(3, ge=0)  # let the recipient get the closing papers first
@@ -135,6 +151,20 @@ class Policy(BaseModel):
             raise ValueError(f"unknown exempt categories: {', '.join(unknown)}")
         return value
 
+    @field_validator("document_numbers")
+    @classmethod
+    def _number_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        """Every series has a format using {n} and {year} (and optionally {abbr}), nothing else."""
+        import string
+
+        if set(value) != set(DOCUMENT_SERIES):
+            raise ValueError(f"document_numbers needs exactly: {', '.join(DOCUMENT_SERIES)}")
+        for series, fmt in value.items():
+            names = {f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None}
+            if not {"n", "year"} <= names <= {"n", "year", "abbr"}:
+                raise ValueError(f"document_numbers.{series}: use {{n}}, {{year}}, {{abbr}} only")
+        return value
+
     @field_validator("materials_reminder_days_before")
     @classmethod
     def _positive_reminders(cls, value: tuple[int, ...]) -> tuple[int, ...]:
@@ -165,6 +195,10 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
             update={
                 "name": "shaoxing",
                 "label_zh": "浙江省绍兴市",
+                "centre_name": "绍兴市法律援助中心",
+                "bureau_name": "绍兴市司法局",
+                "document_abbr": "绍",
+                "materials_consequence": "terminated",
                 "assign_days": 0,
                 "other_civil_allowed": True,
                 "exempt_categories_allowed": (
@@ -190,6 +224,9 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
             update={
                 "name": "zhashui",
                 "label_zh": "陕西省柞水县",
+                "centre_name": "柞水县法律援助中心",
+                "bureau_name": "柞水县司法局",
+                "document_abbr": "柞",
                 "callback_target": 0.9,
                 "grade_bands": (
                     GradeBand("excellent", 90, None),
@@ -204,11 +241,15 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
         ),
         "beijing": _NATIONAL.model_copy(
             update={"name": "beijing", "label_zh": "北京市", "handler_monthly_case_cap": 5,
-                    "quality_fail_blocks_assignment": True, "subsidy_requires_check": True}
+                    "quality_fail_blocks_assignment": True, "subsidy_requires_check": True,
+                    "centre_name": "北京市法律援助中心", "bureau_name": "北京市司法局",
+                    "document_abbr": "京"}
         ),
         "wanzhou": _NATIONAL.model_copy(
             update={"name": "wanzhou", "label_zh": "重庆市万州区",
-                    "quality_fail_subsidy": "claw_back", "quality_fail_investigation": True}
+                    "quality_fail_subsidy": "claw_back", "quality_fail_investigation": True,
+                    "centre_name": "重庆市万州区法律援助中心",
+                    "bureau_name": "重庆市万州区司法局", "document_abbr": "万"}
         ),
     }
 )

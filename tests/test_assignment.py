@@ -61,7 +61,7 @@ async def test_village_consultant_goes_first_without_using_the_turn(app, fake_we
     assert (await c.assignments(nxt))[0]["handler"]["id"] == ids["li1"]
 
 
-async def test_chosen_uses_the_turn_and_duty_does_not(aiohttp_client, settings, tmp_path,
+async def test_chosen_uses_the_turn_and_duty_does_not(app, aiohttp_client, settings, tmp_path,
                                                       fake_wechat):
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment_auto=False)
     c = await Centre.of(client)
@@ -83,7 +83,7 @@ async def test_chosen_uses_the_turn_and_duty_does_not(aiohttp_client, settings, 
     assert missing["error"]["code"] == "handler_required"
 
 
-async def test_same_case_goes_to_the_earlier_handler(aiohttp_client, settings, tmp_path,
+async def test_same_case_goes_to_the_earlier_handler(app, aiohttp_client, settings, tmp_path,
                                                      fake_wechat):
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment_auto=False)
     c = await Centre.of(client)
@@ -99,7 +99,7 @@ async def test_same_case_goes_to_the_earlier_handler(aiohttp_client, settings, t
     assert same["handler"]["id"] == ids["wang3"] and same["uses_turn"]
 
 
-async def test_capped_handler_is_skipped_and_all_capped_is_409(aiohttp_client, settings,
+async def test_capped_handler_is_skipped_and_all_capped_is_409(app, aiohttp_client, settings,
                                                                tmp_path, fake_wechat):
     client = await policy_client(aiohttp_client, settings, tmp_path, base="beijing",
                                  handler_monthly_case_cap=1, assignment_auto=False)
@@ -143,7 +143,7 @@ async def test_removed_handler_is_skipped(app, fake_wechat):
     assert out["error"]["code"] == "already_assigned"
 
 
-async def test_specialty_and_external_policy(aiohttp_client, settings, tmp_path, fake_wechat):
+async def test_specialty_and_external_policy(app, aiohttp_client, settings, tmp_path, fake_wechat):
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment="external")
     c = await Centre.of(client)
     org = await c.org("甲律师事务所")
@@ -171,7 +171,7 @@ async def test_not_granted_unknown_and_other_region(app, fake_wechat):
     assert "priority" in bad["error"]["fields"]
 
 
-async def test_two_assignments_at_once_never_share_a_turn(aiohttp_client, settings, tmp_path,
+async def test_two_assignments_at_once_never_share_a_turn(app, aiohttp_client, settings, tmp_path,
                                                           fake_wechat):
     """Four grants assigned concurrently: four distinct turns, counters consistent."""
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment_auto=False)

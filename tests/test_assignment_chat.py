@@ -98,7 +98,7 @@ async def test_agreement_reminder_then_alert(app, fake_wechat, make_user):
     assert any("委托协议超期未签" in p for p in await pushes_to("o-staff-1"))
 
 
-async def test_unassigned_grant_is_retried_then_alerted(aiohttp_client, settings, tmp_path,
+async def test_unassigned_grant_is_retried_then_alerted(app, aiohttp_client, settings, tmp_path,
                                                         fake_wechat):
     client = await policy_client(aiohttp_client, settings, tmp_path, assign_days=0)
     c = await Centre.of(client)

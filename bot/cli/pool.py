@@ -65,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     hs = sub.add_parser("handlers", help="the handler pool (法律援助人员库)")
     ha = hs.add_subparsers(dest="action", required=True, metavar="action")
-    add = ha.add_parser("add", help="add a handler to the pool; prints the id alone on the last line")
+    add = ha.add_parser("add", help="add a handler to the pool; prints the id alone on the "
+                        "last line")
     add.add_argument("--region", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--org", required=True, type=int, help="organisation id (orgs list)")

@@ -20,6 +20,7 @@ API_MODULES: list[str] = [
     "handlers.api.center_subsidies",
     "handlers.api.center_duty",
     "handlers.api.center_assignment",
+    "handlers.api.center_documents",
 ]
 
 for _name in API_MODULES:

@@ -13,6 +13,7 @@ from models.fields import EncryptedTextField
 from models.handoff import HandoffStatus
 from models.outbox import OutboxStatus
 from models.people import StaffRole
+from models.termination import ObjectionStatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -243,6 +244,41 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='Document',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('kind', fields.CharField(max_length=24)),
+                ('series', fields.CharField(max_length=16)),
+                ('year', fields.IntField()),
+                ('seq', fields.IntField()),
+                ('number', fields.CharField(max_length=64)),
+                ('application_id', fields.IntField(null=True, db_index=True)),
+                ('case_id', fields.IntField(null=True, db_index=True)),
+                ('assignment_id', fields.IntField(null=True)),
+                ('storage_key', fields.CharField(max_length=255)),
+                ('sha256', fields.CharField(max_length=64)),
+                ('size', fields.IntField()),
+                ('issued_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('voided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('replaced_by_id', fields.IntField(null=True)),
+            ],
+            options={'table': 'formal_document', 'app': 'models', 'unique_together': (('region', 'series', 'year', 'seq'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DocumentCounter',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(max_length=12)),
+                ('series', fields.CharField(max_length=16)),
+                ('year', fields.IntField()),
+                ('value', fields.IntField(default=0)),
+            ],
+            options={'table': 'document_counter', 'app': 'models', 'unique_together': (('region', 'series', 'year'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Evaluation',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -398,6 +434,26 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'application_material', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One material: declared in hand, owed (missing), or an uploaded file / chat photo.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Objection',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('openid', fields.CharField(db_index=True, max_length=64)),
+                ('target', fields.CharField(max_length=16)),
+                ('application_id', fields.IntField(null=True)),
+                ('case_id', fields.IntField(null=True)),
+                ('text', fields.TextField(unique=False)),
+                ('status', fields.CharField(default=ObjectionStatus.RECEIVED, max_length=16)),
+                ('filed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('review_due', fields.DateField()),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('decision_note', fields.CharField(null=True, max_length=500)),
+                ('decided_by', fields.CharField(null=True, max_length=64)),
+            ],
+            options={'table': 'objection', 'app': 'models', 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -639,6 +695,21 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'subsidy', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Termination',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('case_id', fields.IntField(db_index=True)),
+                ('application_id', fields.IntField(null=True)),
+                ('reason', fields.CharField(max_length=24)),
+                ('note', fields.CharField(null=True, max_length=500)),
+                ('actor', fields.CharField(max_length=64)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'termination', 'app': 'models', 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]
