@@ -79,7 +79,8 @@ async def test_decision_reaches_a_chat_agent_and_shows_in_their_view(app, fake_w
     await drain_outbox(app)
     texts = [b["text"]["content"] for b in fake_wechat.bodies("message/custom/send")
              if b["touser"] == "o-oa-agent-1"]
-    assert len(texts) == 1 and f"#{app_id}" in texts[0] and "给予法律援助" in texts[0]
+    assert len(texts) == 2 and f"#{app_id}" in texts[0] and "给予法律援助" in texts[0]
+    assert "给予法律援助决定书" in texts[1] and "/api/v1/documents/" in texts[1]  # docs/assignment
     assert "张*丰" in texts[0] and ADULT_ID not in texts[0]
     got = await (await app.get(f"/api/v1/applications/{app_id}", headers=bearer(token))).json()
     assert got["status"] == "granted"
