@@ -20,6 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.keys import policy_key, settings_key
 from bot.notify import notify_user
+from handlers.applicant import tell_decision
 from handlers.assignment_notice import after_assignment, alert_unassigned
 from handlers.documents import LINK_DAYS, TITLES, agent_link, issue, letter_for
 from i18n import t
@@ -41,6 +42,7 @@ async def after_decision(app: web.Application, row: Application, *,
     kind = DOCUMENT_OF.get(row.status)
     if kind is not None:
         await issue_and_tell_agent(app, row, kind, conn=conn)
+    await tell_decision(app, row, conn=conn)
     if row.status == "granted":
         await auto_assign(app, row, conn=conn)
 

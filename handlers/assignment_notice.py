@@ -18,6 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.keys import policy_key, settings_key
 from bot.settings import Settings
 from bot.notify import alert_staff, emit_event, notify_user
+from handlers.applicant import tell_assignment
 from handlers.documents import issue, letter_for, void_live
 from i18n import t
 from models.application import Application
@@ -67,6 +68,7 @@ async def after_assignment(app: web.Application, a: Assignment, application: App
     await Case.filter(region=a.region, application_id=application.id,
                       status=CaseStatus.ACCEPTED).using_db(conn).update(
         status=CaseStatus.ASSIGNED)
+    await tell_assignment(app, application, a, conn=conn)
     await emit_event(settings, event_type="application.assigned", key=f"assignment:{a.id}",
                      region=a.region, conn=conn,
                      data={"application_id": application.id, "assignment_id": a.id,

@@ -4,6 +4,7 @@
   a granted application with no live assignment is tried again automatically (policy
   `assignment_auto`; a new month lifts the cap, a readmission refills the pool), and when the
   last day has ended without a handler the region's staff get an alert, once.
+- Objections (Art. 49): one alert when the bureau has not decided within 5 days.
 - Agreement (程序规定 Art. 27: within 5 days of the assignment): the handler is reminded the day
   before; once the day has passed unsigned, staff are alerted and the handler told, once.
 
@@ -28,6 +29,7 @@ from i18n import t
 from models.application import Application, Status
 from models.assignment import LIVE, Assignment
 from models.pool import Handler
+from models.termination import Objection, ObjectionStatus
 
 REMIND_DAYS_BEFORE = 1  # the agreement reminder goes out the day before it is due
 # Grants older than this were alerted about long ago (once); the watch need not scan them.
@@ -86,3 +88,15 @@ async def agreement_watch(app: web.Application, now: datetime) -> None:
                               lines=[t("assignment.staff.agreement_line", ZH,
                                        ref=case_ref(application, ZH), name=handler.name,
                                        due=a.agreement_due.isoformat())])
+
+
+@job("objection_due", daily_at("09:00"))
+async def objection_watch(app: web.Application, now: datetime) -> None:
+    """Alerts the region's staff (the bureau) once when an objection's 5 days have passed."""
+    settings = app[settings_key]
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    for obj in await Objection.filter(status=ObjectionStatus.RECEIVED, review_due__lt=today):
+        await alert_staff(settings, region=obj.region, key=f"objection-overdue:{obj.id}",
+                          kind="objection", title=t("objection.staff.overdue_title", ZH),
+                          lines=[t("objection.staff.overdue_line", ZH, id=obj.id,
+                                   due=obj.review_due.isoformat())])

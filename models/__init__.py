@@ -24,4 +24,5 @@ MODEL_MODULES = [
     "models.assignment",
     "models.document",
     "models.termination",
+    "models.follow",
 ]

@@ -21,6 +21,8 @@ API_MODULES: list[str] = [
     "handlers.api.center_duty",
     "handlers.api.center_assignment",
     "handlers.api.center_documents",
+    "handlers.api.center_termination",
+    "handlers.api.applicant_invitations",
 ]
 
 for _name in API_MODULES:

@@ -24,6 +24,7 @@ from bot.auth import require_center
 from bot.keys import policy_key, settings_key, wechat_api_key
 from bot.outbox import dev_sink
 from bot.wechat.api import WeChatAPIError
+from handlers.applicant import link_case
 from handlers.jobs_cases import to_phone_worklist
 from i18n import t
 from models.callback import Callback, CallbackInvitation, due_at
@@ -186,6 +187,7 @@ async def put_case(request: web.Request) -> web.Response:
                                     case_id=case.id, conn=conn)
         else:  # reopened or terminated: no callback for an unfinished case
             await Callback.filter(case_id=case.id, answered_at=None).using_db(conn).delete()
+        await link_case(request.app, case, conn=conn)  # the applicant who follows it (issue 13)
         out = await CaseOut.of(case, conn)
     # 200 either way: the OpenAPI document declares one success status per operation
     return json_ok(out)

@@ -15,6 +15,8 @@ FLOW_MODULES = [
     "handlers.flows.agent_bind",
     "handlers.flows.grade_objection",
     "handlers.flows.handler_cases",
+    "handlers.flows.applicant_follow",
+    "handlers.flows.objection",
 ]
 
 for _name in FLOW_MODULES:

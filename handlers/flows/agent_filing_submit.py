@@ -13,6 +13,7 @@ import re
 
 from bot.flowkit import Choice, Ctx, Done, Next, Outcome, Stay, Step, command
 from handlers.api.application_views import mask_address
+from handlers.applicant import invitation_page, new_invitation
 from handlers.filing import check, file_application, today_of
 from handlers.flows.agent_filing_state import S, current_agent, filing_of
 from models.application import Application, Material
@@ -104,7 +105,9 @@ async def summary(ctx: Ctx) -> Outcome:
         await keep_photo(ctx, row, ctx.data["pledge_photo"], "hardship_statement")
     for photo in ctx.data.get("photos", []):
         await keep_photo(ctx, row, photo)
-    return Done(receipt(ctx, row, [k for k, s in f.materials if s == "missing"]))
+    invitation = await new_invitation(row, now=ctx.now, conn=ctx.conn)  # issue 13: follow it
+    return Done(receipt(ctx, row, [k for k, s in f.materials if s == "missing"]) + "\n"
+                + ctx.t("applicant.agent_qr", url=invitation_page(ctx.app, invitation)))
 
 
 async def keep_photo(ctx: Ctx, row: Application, photo: dict, kind: str = "other") -> Material:

@@ -37,7 +37,8 @@ async def home_region(ctx: Ctx) -> str | None:
 
 async def _items(ctx: Ctx) -> list[tuple[str, str]]:
     """(value, one-line label) of each case and complaint, newest first."""
-    items = []
+    from handlers.flows.applicant_follow import followed_items
+    items = await followed_items(ctx)  # applications the user follows (no case yet, or one)
     for case in await bound_cases(ctx.openid, ctx.conn):
         cb = await Callback.filter(case_id=case.id).using_db(ctx.conn).first()
         state = ctx.t(f"progress.case_status.{case.status}")
@@ -68,6 +69,10 @@ async def list_choices(ctx: Ctx) -> list[Choice]:
 async def show(ctx: Ctx) -> Outcome:
     """Answers the details of the picked case or complaint and ends."""
     kind, _, ident = (ctx.choice or "").partition(":")
+    if kind == "application":
+        from handlers.flows.applicant_follow import followed_detail
+        detail = await followed_detail(ctx, ident)
+        return Done((detail or ctx.t("progress.gone")) + "\n\n" + ctx.t("progress.footer"))
     if kind == "complaint":
         c = await Complaint.filter(id=int(ident), openid=ctx.openid).using_db(ctx.conn).first()
         if c is not None:

@@ -55,6 +55,30 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ApplicantFollow',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('application_id', fields.IntField(unique=True)),
+                ('openid', fields.CharField(db_index=True, max_length=64)),
+                ('bound_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'applicant_follow', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The one openid that follows an application.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ApplicantInvitation',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('application_id', fields.IntField(db_index=True)),
+                ('token', fields.CharField(unique=True, max_length=32)),
+                ('qr_url', fields.CharField(null=True, max_length=512)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'applicant_invitation', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Application',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
