@@ -3,8 +3,9 @@
 `GET /api/v1/center/applications/{id}/documents` lists `{kind, number, issued_at, url}` (voided
 ones too, marked); each `url` downloads the stored Word file with the region's key. A reissue
 renders the same kind again from today's data under a new number and voids the old one. The
-filing agent gets a link valid for LINK_DAYS (handlers.documents) in chat (`/api/v1/documents/{token}`): the token
-is signed with BOT_SECRET_KEY, so it cannot be guessed or stretched.
+filing agent gets a link valid for LINK_DAYS (handlers.documents) in chat
+(`/api/v1/documents/{token}`): the token is signed with BOT_SECRET_KEY, so it cannot be guessed
+or stretched.
 """
 
 from __future__ import annotations
