@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.functions import Count
 
+from bot import ledger_assignment as assignment_ledger
 from bot.exports import Batches, Column, LocalRange, Sheet, keyset, local
 from i18n import t
 from models.application import Application, Material
@@ -104,7 +105,7 @@ APPLICATION_COLUMNS = [
     Column("经济困难条件", 16), Column("免予核查类别", 20), Column("加急", 6),
     Column("缺少材料", 30), Column("材料补充期限", 12), Column("审查期限", 12), Column("状态", 10),
     Column("决定时间", 18), Column("案号", 22), Column("决定理由", 30), Column("代办人", 10),
-    Column("村（居）", 14),
+    Column("村（居）", 14), *assignment_ledger.APPLICATION_COLUMNS,
 ]
 
 
@@ -128,6 +129,7 @@ def applications(period: LocalRange, region: str | None) -> list[Sheet]:
                 kinds = missing.setdefault(app_id, [])
                 if kind not in kinds:
                     kinds.append(kind)
+            assigned = await assignment_ledger.current([r[0] for r in batch], period.tz)
             out = []
             for (app_id, received_at, name, id_number, phone, matter, basis, exempt, urgent,
                  materials_due, decision_due, status, decided_at, case_no, reason, agent,
@@ -141,6 +143,7 @@ def applications(period: LocalRange, region: str | None) -> list[Sheet]:
                     materials_due, decision_due,
                     APPLICATION_STATUS.get(status, status), local(decided_at, period.tz),
                     case_no or "", reason or "", agent, village,
+                    *assignment_ledger.cells(assigned, app_id),
                 ])
             yield out
 
@@ -196,17 +199,30 @@ def _busiest_first(counts: dict[str, dict[str, int]]) -> list[tuple[str, dict[st
 async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
     """Beijing 附件5–7 for cases closed within the period: per firm, per handler, by grade."""
     closed = _region(Case.filter(closed_on__gte=period.first, closed_on__lte=period.last), region)
-    by_org_kind = await closed.annotate(n=Count("id")).group_by("handler_org", "kind") \
-        .values_list("handler_org", "kind", "n")
+    # Cases that started here count under the pool's names (their assignment); the others, as
+    # the centre's system sent them, are counted by the database.
+    outside = closed.filter(application_id__isnull=True)
     orgs: dict[str, dict[str, int]] = {}
-    for org, kind, n in by_org_kind:
-        orgs.setdefault(org, dict.fromkeys(KINDS, 0))[kind] = n
+    people: dict[tuple[str, str], int] = {}
+    for org, kind, n in await outside.annotate(n=Count("id")).group_by("handler_org", "kind") \
+            .values_list("handler_org", "kind", "n"):
+        orgs.setdefault(org, dict.fromkeys(KINDS, 0))[kind] += n
+    for name, org, n in await outside.annotate(n=Count("id")) \
+            .group_by("handler_name", "handler_org") \
+            .values_list("handler_name", "handler_org", "n"):
+        people[(name, org)] = people.get((name, org), 0) + n
+    here = await closed.filter(application_id__isnull=False).values_list(
+        "id", "application_id", "handler_name", "handler_org", "kind")
+    pool = await assignment_ledger.pool_names({app_id: case_id for case_id, app_id, *_ in here})
+    for case_id, _, name, org, kind in here:
+        name, org = pool.get(case_id, (name, org))
+        orgs.setdefault(org, dict.fromkeys(KINDS, 0))[kind] += 1
+        people[(name, org)] = people.get((name, org), 0) + 1
     firm_rows = [[i, org, *(c[k] for k in KINDS), sum(c.values())]
                  for i, (org, c) in enumerate(_busiest_first(orgs), start=1)]
     firm_rows.append(["合计", "", *(sum(r[2 + j] for r in firm_rows) for j in range(4))])
 
-    by_handler = await closed.annotate(n=Count("id")).group_by("handler_name", "handler_org") \
-        .values_list("handler_name", "handler_org", "n")
+    by_handler = [(name, org, n) for (name, org), n in people.items()]
     handler_rows = [[i, name, org, n] for i, (name, org, n) in
                     enumerate(sorted(by_handler, key=lambda r: (-r[2], r[1], r[0])), start=1)]
 
@@ -235,6 +251,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
               _once(grade_rows)),
         await _graded_cases(period, region),
         await _subsidies_paid(period, region),
+        await assignment_ledger.assignment_sheet(period, region),
     ]
 
 
