@@ -97,6 +97,6 @@ async def objection_watch(app: web.Application, now: datetime) -> None:
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     for obj in await Objection.filter(status=ObjectionStatus.RECEIVED, review_due__lt=today):
         await alert_staff(settings, region=obj.region, key=f"objection-overdue:{obj.id}",
-                          kind="objection", title=t("objection.staff.overdue_title", ZH),
+                          kind="objection", bureau=True, title=t("objection.staff.overdue_title", ZH),
                           lines=[t("objection.staff.overdue_line", ZH, id=obj.id,
                                    due=obj.review_due.isoformat())])

@@ -113,7 +113,7 @@ async def file_objection(app: web.Application, *, openid: str, region: str, targ
                                  application_id=application_id, case_id=case_id, filed_at=now,
                                  review_due=due, using_db=conn)
     await alert_staff(settings, region=region, key=f"objection:{obj.id}", kind="objection",
-                      conn=conn, title=t("objection.staff.title", ZH,
+                      bureau=True, conn=conn, title=t("objection.staff.title", ZH,
                                          bureau=app[policy_key].bureau_name),
                       lines=[t("objection.staff.line", ZH, id=obj.id, ref=ref,
                                target=t(f"objection.target.{target}", ZH),

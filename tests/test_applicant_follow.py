@@ -9,6 +9,7 @@ from datetime import timedelta
 from handlers.document_render import text_of
 from models.case import Case
 from models.follow import ApplicantInvitation
+from models.people import Staff
 from models.termination import Objection
 from tests.applications_support import REGION, bearer
 from tests.assignment_support import Centre, filed, new_filer
@@ -69,7 +70,8 @@ def _daytime():
 
 async def test_refusal_with_reasons_then_objection_reviewed(app, fake_wechat, make_user):
     c = await Centre.of(app)
-    await add_staff("司法局审查员", "o-bureau-1", region=REGION)
+    await Staff.create(name="司法局审查员", region=REGION, openid="o-bureau-1", role="bureau")
+    await add_staff("中心值班员", "o-centre-1", region=REGION)
     token, _ = await new_filer(app, fake_wechat)
     app_id = await filed(app, token)
     inv = await invite(app, token, app_id)
@@ -86,6 +88,7 @@ async def test_refusal_with_reasons_then_objection_reviewed(app, fake_wechat, ma
     obj = await Objection.get(openid="o-applicant-2")
     assert obj.review_due == c_today() + timedelta(days=5)
     assert any("新的异议" in x for x in await pushes_to("o-bureau-1"))
+    assert not any("新的异议" in x for x in await pushes_to("o-centre-1"))  # the bureau decides
     assert "正在由司法局审查" in await applicant.say("异议")
     listed = await c.call("GET", "/api/v1/center/objections", 200)
     assert listed["items"][0]["target"] == "refusal"
