@@ -50,7 +50,7 @@ async def test_export_callbacks_to_a_file_with_a_progress_line(app, aiohttp_clie
     assert code == 0, err
     names = load_workbook(tmp_path / "d.xlsx", read_only=True).sheetnames
     assert {"附件5 各承办机构办案数", "附件6 各承办人员办案数", "附件7 案件质量评查结果"} <= set(names)
-    assert len(names) == 5  # and 附件4 (subsidies), 附件7's detail
+    assert len(names) == 6 and "指派明细" in names  # 附件4, 附件7's detail, the assignments
 
 
 @pytest.mark.parametrize("args,message", [
