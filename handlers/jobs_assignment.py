@@ -28,6 +28,7 @@ from handlers.assignment_notice import ZH, case_ref
 from i18n import t
 from models.application import Application, Status
 from models.assignment import LIVE, Assignment
+from models.bureau import find_bureau
 from models.pool import Handler
 from models.termination import Objection, ObjectionStatus
 
@@ -96,7 +97,9 @@ async def objection_watch(app: web.Application, now: datetime) -> None:
     settings = app[settings_key]
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     for obj in await Objection.filter(status=ObjectionStatus.RECEIVED, review_due__lt=today):
-        await alert_staff(settings, region=obj.region, key=f"objection-overdue:{obj.id}",
-                          kind="objection", bureau=True, title=t("objection.staff.overdue_title", ZH),
+        bureau = await find_bureau(obj.region)
+        await alert_staff(settings, region=bureau.region if bureau else obj.region,
+                          key=f"objection-overdue:{obj.id}", bureau=bureau is not None,
+                          kind="objection", title=t("objection.staff.overdue_title", ZH),
                           lines=[t("objection.staff.overdue_line", ZH, id=obj.id,
                                    due=obj.review_due.isoformat())])

@@ -29,7 +29,8 @@ from models.case import Case, CaseStatus
 from models.conversation import Conversation
 from models.document import DocKind, Document
 from models.pool import Handler
-from models.termination import Objection, ObjectionStatus, Termination, reason_text, review_due
+from models.bureau import find_bureau, objection_review_due
+from models.termination import Objection, ObjectionStatus, Termination, reason_text
 
 ZH = "zh_CN"
 
@@ -108,12 +109,14 @@ async def file_objection(app: web.Application, *, openid: str, region: str, targ
                          ref: str, now: datetime, conn: BaseDBAsyncClient) -> Objection:
     """Record an objection and route it to the region's bureau with its 5-day deadline."""
     settings = app[settings_key]
-    due = review_due(local_today(settings.timezone))
+    due = objection_review_due(local_today(settings.timezone), app[policy_key])
+    bureau = await find_bureau(region, conn)  # the nearest registered one: county, city, province
     obj = await Objection.create(region=region, openid=openid, target=target, text=text,
                                  application_id=application_id, case_id=case_id, filed_at=now,
                                  review_due=due, using_db=conn)
-    await alert_staff(settings, region=region, key=f"objection:{obj.id}", kind="objection",
-                      bureau=True, conn=conn, title=t("objection.staff.title", ZH,
+    await alert_staff(settings, region=bureau.region if bureau else region,
+                      key=f"objection:{obj.id}", kind="objection", bureau=bureau is not None,
+                      conn=conn, title=t("objection.staff.title", ZH,
                                          bureau=app[policy_key].bureau_name),
                       lines=[t("objection.staff.line", ZH, id=obj.id, ref=ref,
                                target=t(f"objection.target.{target}", ZH),

@@ -9,7 +9,6 @@ correct it; the objector is told the result.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from enum import StrEnum
 
 from tortoise import fields
@@ -26,7 +25,6 @@ TERMINATION_REASONS = {
     "recipient_request": "受援人有正当理由要求终止法律援助",
     "other": "法律法规规定的其他情形",
 }
-OBJECTION_REVIEW_DAYS = 5  # Art. 49: the bureau reviews within 5 days of receipt
 
 
 def reason_text(code: str) -> str:
@@ -71,6 +69,3 @@ class Objection(Model):
     class Meta:
         table = "objection"
 
-
-def review_due(filed_on: date) -> date:
-    return filed_on + timedelta(days=OBJECTION_REVIEW_DAYS)
