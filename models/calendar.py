@@ -1,11 +1,16 @@
 """Working days and local dates (DOMAIN §6).
 
 Limits such as "decide whether to accept a complaint within 5 working days" follow the official
-holiday calendar with its make-up working weekends (调休), which the `chinesecalendar` package
-carries for the years it knows. The State Council publishes each year's calendar only in the
-autumn before, so a deadline can fall in a year the package does not know yet: then the rule falls
-back to Monday–Friday, staff may pass that year's holidays and make-up days in, and the fallback is
-logged once per year so someone updates the package.
+holiday calendar with its make-up working weekends (调休). The State Council publishes each
+year's arrangement only in the autumn before, so a deadline can run into a year no package knows
+yet. The source is the `holidays` package (vacanza, released monthly): it carries the official
+arrangements — day for day the same as `chinesecalendar`'s for 2020–2026, which stops at 2026 —
+and for a later year still the statutory festival days the law fixes (全国年节及纪念日放假办法:
+Spring Festival, National Day ... on the lunar and solar calendars, a festival day on a weekend
+made up on the next working day), only without that year's 调休. So a deadline in 2027 skips the
+Spring Festival instead of counting Monday–Friday. The policy's `extra_holidays` and
+`extra_workdays` add the State Council's notice for such a year; those days win. A year without
+an official arrangement is logged once, and at start (`calendar_gaps`) for this year and next.
 
 All calendar dates are local (Asia/Shanghai); timestamps are stored in UTC and converted here.
 """
@@ -16,33 +21,65 @@ import logging
 import threading
 from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+import holidays
 
 log = logging.getLogger(__name__)
 
 # Every centre we serve is on mainland time; deadlines are counted in local calendar days.
 DEFAULT_TZ = "Asia/Shanghai"
-# Saturday and Sunday (date.weekday() 5 and 6) are the rest days of the Monday–Friday fallback.
+# Saturday and Sunday (date.weekday() 5 and 6) are the rest days of an ordinary week.
 _FIRST_WEEKEND_DAY = 5
 
-_warned_years: set[int] = set()  # years whose fallback was already logged in this process
+_warned_years: set[int] = set()  # years whose missing arrangement was already logged
 _warned_lock = threading.Lock()  # handlers may run checks in worker threads (asyncio.to_thread)
 
 
-def _fallback_warning(year: int) -> None:
-    """Log once per year that the official calendar is unknown and Monday–Friday is used."""
+@lru_cache(maxsize=1)
+def official_years() -> frozenset[int]:
+    """Years whose official arrangement (holidays and 调休) the `holidays` package carries: the
+    years of its table of State Council notices."""
+    try:
+        from holidays.countries.china import ChinaStaticHolidays
+        return frozenset(ChinaStaticHolidays.special_public_holidays)
+    except (ImportError, AttributeError):  # a release that moved the table: trust no year
+        return frozenset()
+
+
+@lru_cache(maxsize=64)
+def _year(year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """The rest days and the make-up working days of `year` (empty outside the package's range)."""
+    try:
+        cn = holidays.China(years=year)
+    except NotImplementedError:
+        return frozenset(), frozenset()
+    rest = frozenset(d for d in cn if d.year == year)
+    work = frozenset(d for d in cn.weekend_workdays if d.year == year)
+    return rest, work
+
+
+def _missing_warning(year: int) -> None:
+    """Log once per year that the year's official arrangement is not known."""
     with _warned_lock:
         if year in _warned_years:
             return
         _warned_years.add(year)
     log.warning(
-        "no official holiday calendar for %s in chinesecalendar %s: counting Monday-Friday as "
-        "working days; add the year's holidays and make-up days, or update the package",
-        year,
-        getattr(chinese_calendar, "__version__", "?"),
+        "no official holiday arrangement for %s in holidays %s: counting the statutory "
+        "holidays without make-up working days (调休); add the State Council's notice to the "
+        "policy's extra_holidays and extra_workdays, or update the package",
+        year, holidays.__version__,
     )
+
+
+def calendar_gaps(today: date, extra_holidays: Collection[date] = frozenset(),
+                  extra_workdays: Collection[date] = frozenset()) -> list[int]:
+    """This year and next, where neither the package nor the policy gives the official
+    arrangement (the policy counts for a year once it lists any day of it)."""
+    given = {d.year for d in (*extra_holidays, *extra_workdays)}
+    return [y for y in (today.year, today.year + 1) if y not in official_years() | given]
 
 
 def is_working_day(
@@ -58,11 +95,12 @@ def is_working_day(
         return False
     if d in extra_workdays:
         return True
-    try:
-        return bool(chinese_calendar.is_workday(d))
-    except NotImplementedError:
-        _fallback_warning(d.year)
-        return d.weekday() < _FIRST_WEEKEND_DAY
+    if d.year not in official_years():
+        _missing_warning(d.year)
+    rest, work = _year(d.year)
+    if d in work:
+        return True
+    return d.weekday() < _FIRST_WEEKEND_DAY and d not in rest
 
 
 def add_working_days(

@@ -93,7 +93,9 @@ async def new_ticket(today: date, conn: BaseDBAsyncClient) -> str:
 
 
 def accept_due(received_on: date, policy) -> date:
-    return add_working_days(received_on, policy.complaint_accept_working_days)
+    return add_working_days(received_on, policy.complaint_accept_working_days,
+                            extra_holidays=policy.extra_holidays,
+                            extra_workdays=policy.extra_workdays)
 
 
 def status_text(c: Complaint, locale: str) -> str:
@@ -154,7 +156,9 @@ def notify_due(c: Complaint, policy) -> date | None:
     about: `complaint_notify_working_days` working days after it (Order 149 Art. 24)."""
     if c.decided_on is None:
         return None
-    return add_working_days(c.decided_on, policy.complaint_notify_working_days)
+    return add_working_days(c.decided_on, policy.complaint_notify_working_days,
+                            extra_holidays=policy.extra_holidays,
+                            extra_workdays=policy.extra_workdays)
 
 
 async def transition(c: Complaint, status: str, *, today: date, policy, settings,

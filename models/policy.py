@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple
@@ -96,6 +96,11 @@ class Policy(BaseModel):
     duty_consultations_per_day: int = Field(30, ge=1)
     duty_coefficient: float = Field(1.0, ge=0.0)
     digest_time: time = time(8, 30)  # the morning digest goes out when the day shift starts
+
+    # Working days (DOMAIN §6): a year's State Council notice where the holidays package has no
+    # official arrangement yet, e.g. ["2027-02-11", ...]; these days win over the package.
+    extra_holidays: tuple[date, ...] = ()
+    extra_workdays: tuple[date, ...] = ()
 
     # Quality (DOMAIN §5): national peer review uses four grades at 90 / 75 / 60.
     grade_bands: tuple[GradeBand, ...] = (

@@ -77,9 +77,9 @@ def test_one_warning_per_year(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_staff_holidays_in_an_unknown_year() -> None:
-    new_year = date(2100, 1, 1)  # a Friday
-    assert is_working_day(new_year) is True
-    assert is_working_day(new_year, extra_holidays={new_year}) is False
+    friday = date(2100, 1, 8)
+    assert is_working_day(friday) is True
+    assert is_working_day(friday, extra_holidays={friday}) is False
 
 
 def test_add_days_counts_calendar_days() -> None:
@@ -97,3 +97,46 @@ def test_to_local() -> None:
 
 def test_local_today() -> None:
     assert abs((local_today("Asia/Shanghai") - date.today()).days) <= 1
+
+
+# --- after 2026: statutory holidays from the `holidays` package, the policy's lists, warnings -----
+
+def test_spring_festival_2027_is_not_counted_as_working_days(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="models.calendar")
+    # 2027-02-06 is the first day of the lunar year; the eve (Fri 5 Feb) to Mon 8 Feb are
+    # statutory holidays and the weekend ones are made up on Tue 9 and Wed 10 Feb.
+    for d in (date(2027, 2, 5), date(2027, 2, 8), date(2027, 2, 9), date(2027, 2, 10)):
+        assert is_working_day(d) is False, d
+    assert add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 11)
+    assert is_working_day(date(2027, 10, 1)) is False
+    assert any("2027" in r.getMessage() for r in caplog.records)
+
+
+def test_official_arrangements_are_known_up_to_2026() -> None:
+    assert {2025, 2026} <= cal.official_years()
+    assert 2027 not in cal.official_years()
+
+
+def test_the_policy_lists_add_a_years_notice() -> None:
+    from models.complaint import accept_due
+    from models.policy import Policy
+
+    policy = Policy(name="x", label_zh="x", extra_holidays=(date(2027, 2, 11), date(2027, 2, 12)),
+                    extra_workdays=(date(2027, 2, 20),))
+    # received Thu 4 Feb 2027: 5 working days skip the festival and the two notice days, and
+    # count the make-up Saturday 20 Feb
+    assert accept_due(date(2027, 2, 4), policy) == date(2027, 2, 19)
+    assert accept_due(date(2027, 2, 15), policy) == date(2027, 2, 20)
+    assert cal.calendar_gaps(date(2026, 11, 29)) == [2027]
+    assert cal.calendar_gaps(date(2026, 11, 29), policy.extra_holidays,
+                             policy.extra_workdays) == []
+
+
+async def test_start_warns_about_this_or_next_year_without_an_arrangement(
+        aiohttp_client, settings, caplog, monkeypatch) -> None:
+    monkeypatch.setattr(cal, "local_today", lambda tz=cal.DEFAULT_TZ: date(2026, 11, 29))
+    caplog.set_level(logging.WARNING, logger="bot.app")
+    from bot.app import create_app
+    await aiohttp_client(create_app(settings))
+    assert any("2027" in r.getMessage() and "extra_holidays" in r.getMessage()
+               for r in caplog.records if r.name == "bot.app")
