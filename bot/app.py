@@ -47,7 +47,7 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     app[metrics_key] = Metrics()
     app[outbox_wakeup_key] = asyncio.Event()
     app[tasks_key] = set()
-    app.on_startup.append(warn_calendar_gaps)
+    app.on_startup.append(log_policy)
     app.cleanup_ctx.append(orm_ctx)
     app.cleanup_ctx.append(batcher_ctx)
     app.cleanup_ctx.append(http_ctx(wechat_api))
@@ -58,12 +58,14 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     return app
 
 
-async def warn_calendar_gaps(app: web.Application) -> None:
-    """Working-day deadlines of this year or next would be counted without the official
-    arrangement (调休): say so at start, so someone adds the notice to the policy."""
+async def log_policy(app: web.Application) -> None:
+    """Say at start which regional policy rules the deadlines, and whether working-day deadlines
+    of this year or next would be counted without the official arrangement (调休), so someone
+    adds the notice to the policy."""
     from models.calendar import calendar_gaps, local_today
 
     policy = app[policy_key]
+    log.info("regional policy %s (%s)", policy.name, policy.label_zh)
     for year in calendar_gaps(local_today(app[settings_key].timezone), policy.extra_holidays,
                               policy.extra_workdays):
         log.warning("no official holiday arrangement for %s: working-day deadlines count the "
