@@ -23,7 +23,11 @@ from bot.exports import local
 from models.callback import Callback, CallbackStatus
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-TITLE = "法律援助案件回访表"
+TITLE = "法律援助案件电话回访登记表"  # Zhashui 附件; the same form records visits too
+# The form's opening paragraph, read to the recipient before the questions (Zhashui 附件).
+OPENING = ("法律援助中心根据《中华人民共和国法律援助法》《司法部办理法律援助案件程序规定》"
+           "要求对您进行回访，对法律援助案件承办人提出监督意见，"
+           "感谢您对我们工作的支持和帮助。")
 FONT = "宋体"  # the font of Chinese government forms; Word substitutes where it is missing
 CHECKED, UNCHECKED = "☑", "□"
 CHANNEL = {"wechat": "微信", "phone": "电话", "visit": "走访"}
@@ -90,6 +94,8 @@ def render(form: FormData) -> bytes:
         (Q3, _boxes(form.satisfied, "满意", "不满意")),
         (Q4, form.comments),
     )
+    opening = table.add_row()
+    opening.cells[0].merge(opening.cells[3]).text = OPENING
     for question, answer in questions:
         for text, bold in ((question, True), (answer, False)):
             row = table.add_row()

@@ -32,8 +32,8 @@ YES_NO = {True: "是", False: "否", None: None}
 HAVE = {True: "有", False: "无", None: None}
 SATISFIED = {True: "满意", False: "不满意", None: None}
 CHANNEL = {"wechat": "微信", "phone": "电话", "visit": "走访"}
-APPLICATION_STATUS = {"received": "待审查", "need_materials": "待补充材料", "granted": "准予援助",
-                      "refused": "不予援助"}
+APPLICATION_STATUS = {"received": "待审查", "need_materials": "待补充材料",
+                      "granted": "给予法律援助", "refused": "不予援助"}
 COMPLAINT_STATUS = {"received": "已收到", "accepted": "已受理", "not_accepted": "不予受理",
                     "investigating": "调查中", "extended": "已延期", "concluded": "已办结"}
 COMPLAINT_ABOUT = {"handler": "承办人员", "centre": "法律援助中心", "firm": "律所或法律服务所",
@@ -246,7 +246,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
               _once(firm_rows)),
         Sheet("附件6 各承办人员办案数", [Column("序号", 6), Column("承办人员", 12),
               Column("承办机构", 30), Column("案件数", 8)], _once(handler_rows)),
-        Sheet("附件7 案件质量评查结果", [Column("序号", 6), Column("承办机构", 30),
+        Sheet("附件7 法律援助案件质量同行评估结果", [Column("序号", 6), Column("承办机构", 30),
               *(Column(t(f"grade.{g}", ZH), 8) for g in GRADES), Column("合计", 8)],
               _once(grade_rows)),
         await _graded_cases(period, region),

@@ -124,7 +124,7 @@ PLEDGE_CONFIRMATIONS: tuple[str, ...] = ("signature", "fingerprint", "spoken")
 
 # Bump with every wording change of the i18n key PLEDGE_TEXT_KEY, so each record says what was
 # signed.
-PLEDGE_TEXT_VERSION = "2026-01"
+PLEDGE_TEXT_VERSION = "2026-11"  # Art. 64 quoted exactly, the provinces' title
 PLEDGE_TEXT_KEY = "pledge.text"
 
 # The national peer-review grades, best first (DOMAIN §5).

@@ -53,6 +53,9 @@ class Policy(BaseModel):
     # application counts as withdrawn (程序规定); after a 容缺 acceptance (Shaoxing) aid may end.
     materials_consequence: Literal["withdrawn", "terminated"] = "withdrawn"
     materials_reminder_days_before: tuple[int, ...] = (3, 1)  # remind 3 days and 1 day before
+    # what the one-time notice says happens when they come late: before a decision the national
+    # rule is 视为撤回申请 (程序规定); Shaoxing accepts first (容缺受理) and then terminates the aid
+    missing_materials_consequence: Literal["withdrawn", "terminated"] = "withdrawn"
     urgent_limitation_days: int = Field(7, ge=0)  # Art. 44: limitation ends in under 7 days
     other_civil_allowed: bool = False  # Shaoxing I.(一) lifts the matter limit for the poor
     exempt_categories_allowed: tuple[str, ...] = NATIONAL_EXEMPT_CATEGORIES  # Art. 42
@@ -206,6 +209,7 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
                 "materials_consequence": "terminated",
                 "assign_days": 0,
                 "other_civil_allowed": True,
+                "missing_materials_consequence": "terminated",
                 "exempt_categories_allowed": (
                     *NATIONAL_EXEMPT_CATEGORIES,
                     "elderly_70_plus",

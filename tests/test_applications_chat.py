@@ -73,7 +73,8 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     assert "收入来源" in await u.say("800元")
     assert "主要财产" in await u.say("务农")
     reply = await u.say("无")
-    assert "个人诚信承诺书" in reply and "第六十四条" in reply
+    assert "法律援助经济困难状况承诺书" in reply and "第六十四条" in reply
+    assert "责令其支付已实施法律援助的费用，并处三千元以下罚款" in reply
     assert "确认了承诺" in await u.say("1")
     assert "承诺书" in await u.say("2")  # fingerprint: a photo of the pledge is asked for
     assert "纸质留存" in await u.say("好的")  # neither a photo nor the paper: re-asked
@@ -141,7 +142,7 @@ async def test_cancel_writes_nothing_and_menu_pauses_for_resume(app, make_user):
     reply = await u.say("继续")
     assert "身份证号码" in reply  # back at the step where it was paused
     reply = await u.say("取消")
-    assert "代为申请法律援助" in reply and "没有保存" in reply
+    assert "帮办、代办法律援助申请" in reply and "没有保存" in reply
     assert await Application.all().count() == 0
     conv = await Conversation.get(openid=u.openid)
     assert conv.flow is None and conv.data == {}

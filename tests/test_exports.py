@@ -219,7 +219,8 @@ async def test_callback_form_docx_is_the_filled_zhashui_form(shaoxing):
     doc = Document(io.BytesIO(await resp.read()))
     text = "\n".join([p.text for p in doc.paragraphs]
                      + [cell.text for t in doc.tables for r in t.rows for cell in r.cells])
-    assert "法律援助案件回访表" in text and "(2026)绍援民7号" in text
+    assert "法律援助案件电话回访登记表" in text and "(2026)绍援民7号" in text
+    assert "对法律援助案件承办人提出监督意见" in text
     for expected in ("劳动报酬纠纷", "张三丰", "李律师（越城律师事务所）", "2026-08-03",
                      "2026-08-10", "微信", "□是    ☑否", "☑有    □无", "三次打电话不接",
                      "□满意    ☑不满意", "希望快一点"):

@@ -94,6 +94,7 @@ async def test_api_files_other_reasons_proof_owed_and_the_migrant_flag(app, fake
                       materials=[{"kind": "id_document", "status": "provided"}],
                       missing_materials_acknowledged=True)
     assert made["missing_materials"] == ["exemption_proof"] and "经济困难" in made["notice"]
+    assert "视为撤回申请" in made["notice"]  # national: before a decision (程序规定)
     assert await Material.filter(application_id=made["id"], kind="exemption_proof",
                                  status="missing").exists()
 

@@ -35,23 +35,28 @@ def missing_of(materials: list[Material]) -> list[str]:
     return list(dict.fromkeys(m.kind for m in materials if m.status == "missing"))
 
 
-def missing_notice(missing: list[str], row: Application, locale: str) -> str | None:
-    """一次性告知: every missing item, the deadline, and what happens if it passes."""
+def missing_notice(missing: list[str], row: Application, locale: str,
+                   consequence: str = "withdrawn") -> str | None:
+    """一次性告知: every missing item, the deadline, and what happens if it passes (the
+    policy's `missing_materials_consequence`: 视为撤回申请 nationally, termination after a
+    Shaoxing 容缺 acceptance)."""
     if not missing or row.materials_due is None:
         return None
     items = "\n".join(f"{i}. {t('material.' + k, locale)}" for i, k in enumerate(missing, 1))
     return t("applications.missing_notice", locale, items=items,
-             due=row.materials_due.isoformat())
+             due=row.materials_due.isoformat(),
+             consequence=t(f"applications.missing_consequence.{consequence}", locale))
 
 
-def created_view(row: Application, materials: list[Material], locale: str) -> ApplicationCreated:
+def created_view(row: Application, materials: list[Material], locale: str,
+                 consequence: str = "withdrawn") -> ApplicationCreated:
     missing = missing_of(materials)
     return ApplicationCreated(
         id=row.id, status=row.status, received_at=row.received_at,
         decision_due=row.decision_due, hardship_basis=row.hardship_basis, urgent=row.urgent,
         missing_materials=missing, materials_due=row.materials_due if missing else None,
         warnings=[WarningOut(code=c, message=violation_message(c, locale)) for c in row.warnings],
-        notice=missing_notice(missing, row, locale),
+        notice=missing_notice(missing, row, locale, consequence),
     )
 
 
@@ -67,8 +72,9 @@ def decision_of(row: Application) -> DecisionOut | None:
                        decided_at=row.decided_at)
 
 
-def agent_view(row: Application, materials: list[Material], locale: str) -> ApplicationOut:
-    base = created_view(row, materials, locale).model_dump()
+def agent_view(row: Application, materials: list[Material], locale: str,
+               consequence: str = "withdrawn") -> ApplicationOut:
+    base = created_view(row, materials, locale, consequence).model_dump()
     return ApplicationOut(
         **base, channel=row.channel,
         applicant=ApplicantMasked(name=mask_name(row.applicant_name),

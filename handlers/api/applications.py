@@ -30,6 +30,7 @@ from bot.api import (
 )
 from bot.auth import require_agent
 from bot.outbox import wake
+from bot.keys import policy_key
 from handlers.api.application_schemas import (
     ApplicationCreated,
     ApplicationIn,
@@ -63,6 +64,11 @@ def idempotency_key(request: web.Request) -> str:
 def body_hash(raw: dict[str, Any]) -> str:
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _consequence(request: web.Request) -> str:
+    """What the one-time notice says happens when materials come late (regional policy)."""
+    return request.app[policy_key].missing_materials_consequence
 
 
 def to_filing(body: ApplicationIn) -> Filing:
@@ -102,7 +108,8 @@ async def replay(request: web.Request, record: IdempotencyRecord, digest: str) -
         raise ApiError(409, "idempotency_conflict")
     row = await Application.get(id=record.application_id)
     materials = await Material.filter(application_id=row.id).order_by("id")
-    return json_ok(created_view(row, materials, request_locale(request)), status=200)
+    return json_ok(created_view(row, materials, request_locale(request),
+                                _consequence(request)), status=200)
 
 
 @operation("POST", "/api/v1/applications",
@@ -134,7 +141,7 @@ async def create(request: web.Request) -> web.Response:
                             digest)
     wake(request.app)
     materials = await Material.filter(application_id=row.id).order_by("id")
-    return json_ok(created_view(row, materials, locale), status=201)
+    return json_ok(created_view(row, materials, locale, _consequence(request)), status=201)
 
 
 @operation("GET", "/api/v1/applications", summary="My applications, newest first",
@@ -166,4 +173,5 @@ async def get_one(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     row = await own_application(request, agent)
     materials = await Material.filter(application_id=row.id).order_by("id")
-    return json_ok(agent_view(row, materials, request_locale(request)))
+    return json_ok(agent_view(row, materials, request_locale(request),
+                              _consequence(request)))

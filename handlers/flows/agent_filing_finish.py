@@ -191,8 +191,10 @@ async def ack_prompt(ctx: Ctx) -> str:
     due = add_days(today_of(ctx.app), ctx.policy.materials_due_days)
     items = "\n".join(f"{i}. {ctx.t('material.' + k)}"
                       for i, k in enumerate(ctx.data.get("missing", []), 1))
-    return ctx.t("applications.missing_notice", items=items, due=due.isoformat()) + "\n\n" + \
-        ctx.t("filing.ask.ack")
+    consequence = ctx.t("applications.missing_consequence."
+                        + ctx.policy.missing_materials_consequence)
+    return ctx.t("applications.missing_notice", items=items, due=due.isoformat(),
+                 consequence=consequence) + "\n\n" + ctx.t("filing.ask.ack")
 
 
 async def ack(ctx: Ctx) -> Outcome:
