@@ -14,8 +14,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.codes import EXEMPT_CATEGORIES, GRADES, NATIONAL_EXEMPT_CATEGORIES
