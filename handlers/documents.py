@@ -150,8 +150,8 @@ async def void_live(kind: DocKind, *, conn: BaseDBAsyncClient, assignment_id: in
 # --- the filing agent's link ------------------------------------------------------------------
 
 def link_signature(settings: Settings, doc_id: int, expires: int) -> str:
-    mac = hmac.new((settings.secret_key or "").encode(), f"doc:{doc_id}:{expires}".encode(),
-                   hashlib.sha256)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    mac = hmac.new(secret.encode(), f"doc:{doc_id}:{expires}".encode(), hashlib.sha256)
     return mac.hexdigest()[:TOKEN_SIG]
 
 
