@@ -76,7 +76,8 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        code = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+                413: "too_large"}.get(
             exc.status, "http_error")
         return error_response(request, ApiError(exc.status, code))
     except Exception:

@@ -10,11 +10,14 @@ import aiohttp
 from aiohttp import web
 
 from bot import db, outbox, scheduler
+from bot.health import Heartbeats, expected_migrations
 from bot.api import error_middleware
 from bot.logs import access_middleware
 from bot.keys import (
+    heartbeats_key,
     http_key,
     metrics_key,
+    migrations_key,
     outbox_wakeup_key,
     policy_key,
     settings_key,
@@ -47,6 +50,8 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     app[metrics_key] = Metrics()
     app[outbox_wakeup_key] = asyncio.Event()
     app[tasks_key] = set()
+    app[heartbeats_key] = Heartbeats()
+    app[migrations_key] = expected_migrations(db.MIGRATIONS)
     app.on_startup.append(log_policy)
     app.cleanup_ctx.append(orm_ctx)
     app.cleanup_ctx.append(batcher_ctx)
@@ -54,6 +59,7 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     app.cleanup_ctx.append(storage_ctx)
     if settings.background:
         app.cleanup_ctx.append(background_ctx)
+    app.on_shutdown.append(begin_shutdown)
     setup_routes(app)
     return app
 
@@ -105,13 +111,29 @@ def http_ctx(wechat_api):
 
 
 async def background_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The outbox dispatcher and the scheduler, started after the ORM, cancelled before it."""
-    tasks = app[tasks_key]
-    for coro in (outbox.Dispatcher(app).run(), scheduler.run(app)):
-        task = asyncio.create_task(coro)
+    """The outbox dispatcher and the scheduler, started after the ORM, stopped before it.
+
+    On shutdown each finishes the round it is in (a push being sent is recorded as sent, not
+    sent again by another worker later); what is still running after BOT_SHUTDOWN_TIMEOUT is
+    cancelled.
+    """
+    tasks, beats = app[tasks_key], app[heartbeats_key]
+    for name, coro in (("outbox", outbox.Dispatcher(app).run()), ("scheduler", scheduler.run(app))):
+        beats.register(name)
+        task = asyncio.create_task(coro, name=name)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     yield
-    for task in list(tasks):
-        task.cancel()
+    beats.stop()
+    if tasks:
+        _, late = await asyncio.wait(list(tasks), timeout=beats.time_left(
+            app[settings_key].shutdown_timeout))
+        for task in late:
+            log.warning("%s did not finish its round in time; cancelled", task.get_name())
+            task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def begin_shutdown(app: web.Application) -> None:
+    """The server stopped listening: health says so, background tasks end after this round."""
+    app[heartbeats_key].stop()

@@ -69,6 +69,20 @@ def tortoise_config(settings: Settings) -> dict:
     }
 
 
+def connection_config(settings: Settings) -> str | dict:
+    """sqlite by URL; PostgreSQL through our client that recovers from killed connections."""
+    url = database_url(settings)
+    if not settings.is_postgres:
+        return url
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    from bot import asyncpg_client
+    config = expand_db_url(url)
+    if config["engine"] != "tortoise.backends.asyncpg":
+        return url
+    return asyncpg_client.engine_config(config["credentials"])
+
+
 # For the tortoise CLI (`tortoise -c bot.db.TORTOISE_ORM makemigrations`): default settings.
 def _cli_config() -> dict:
     return tortoise_config(Settings())

@@ -42,4 +42,8 @@ class Metrics:
             "outbox_rows", "Outbox rows by status (read from the database at scrape)",
             ["status"], registry=r,
         )
+        self.read_timeouts = Counter(
+            "http_read_timeouts_total", "Connections closed for a stalled request head or body",
+            ["phase"], registry=r,
+        )
         self.jobs = Counter("scheduler_jobs_total", "Scheduled job runs", ["job"], registry=r)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -24,7 +25,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from bot.keys import http_key, metrics_key, outbox_wakeup_key, settings_key, wechat_api_key
+from bot.keys import (
+    heartbeats_key,
+    http_key,
+    metrics_key,
+    outbox_wakeup_key,
+    settings_key,
+    wechat_api_key,
+)
 from bot.settings import reveal
 from models.masking import mask_openid
 from models.outbox import Channel, OutboxMessage, OutboxStatus
@@ -34,6 +42,7 @@ LEASE = timedelta(minutes=2)  # a claimed row is retried by others if not settle
 MEDIA_DOWNLOADS = 4  # concurrent chat-photo downloads per process
 BATCH = 20  # rows claimed per round; small so several workers share a burst
 MAX_BACKOFF = 3600.0  # seconds; a push is retried at least hourly until attempts run out
+RECORD_RETRY_MAX = 5.0  # seconds between tries to store a send's outcome while the DB is away
 WECHAT_CHANNELS = {Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE,
                    Channel.WECHAT_MEDIA}
 
@@ -89,43 +98,80 @@ class Dispatcher:
         self.metrics = app[metrics_key]
         # Chat-photo downloads at once: each holds up to 10 MB; a filing may queue 30 of them.
         self.media_slots = asyncio.Semaphore(MEDIA_DOWNLOADS)
+        # (lease, rows) of a claim whose COMMIT failed: maybe stored, maybe not (see claim).
+        self.uncertain: tuple[datetime, dict[int, OutboxMessage]] | None = None
 
     async def run(self) -> None:
+        """Deliver rounds until stopped; a round that fails (database gone) is retried, and the
+        heartbeat says when the last one completed (GET /healthz reads it)."""
         wakeup = self.app[outbox_wakeup_key]
-        while True:
+        beats = self.app[heartbeats_key]
+        while not beats.stopping:
             try:
                 sent = await self.dispatch_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # database down: keep the loop alive and try again later
-                log.exception("outbox round failed")
+            except Exception as exc:  # database down: keep the loop alive and try again later
+                beats.failed("outbox", exc)
                 self.metrics.errors.labels("outbox").inc()
                 sent = 0
+            else:
+                beats.completed("outbox")
             if sent:
                 continue
             wakeup.clear()
-            try:
-                await asyncio.wait_for(wakeup.wait(), self.settings.outbox_interval)
-            except TimeoutError:
-                pass
+            await beats.sleep(wakeup, self.settings.outbox_interval)
 
     async def claim(self, limit: int = BATCH) -> list[OutboxMessage]:
+        """Claims due rows: marks them 'sending' under a lease only this dispatcher knows.
+
+        The lease's timestamp doubles as a claim token. When the connection dies during COMMIT
+        we cannot know whether the claim was stored; the next round looks the rows up by that
+        token (`reclaim`) and sends them then, rather than leaving them to wait out the lease.
+        """
+        if self.uncertain:
+            return await self.reclaim()
         now = datetime.now(UTC)
+        lease = now + LEASE
         due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) | Q(
             status=OutboxStatus.SENDING, locked_until__lt=now
         )
-        async with in_transaction() as conn:
-            rows = await (
-                OutboxMessage.filter(due).order_by("next_attempt_at", "id").limit(limit)
-                .select_for_update(skip_locked=True).using_db(conn)
-            )
-            if not rows:
-                return []
-            await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
-                status=OutboxStatus.SENDING, locked_until=now + LEASE, attempts=F("attempts") + 1
-            )
+        rows: list[OutboxMessage] = []
+        try:
+            async with in_transaction() as conn:
+                rows = await (
+                    OutboxMessage.filter(due).order_by("next_attempt_at", "id").limit(limit)
+                    .select_for_update(skip_locked=True).using_db(conn)
+                )
+                if not rows:
+                    return []
+                await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
+                    status=OutboxStatus.SENDING, locked_until=lease, attempts=F("attempts") + 1
+                )
+        except Exception:
+            if rows:  # the UPDATE may have been committed: look at it again next round
+                self.uncertain = (lease, {r.id: r for r in rows})
+            raise
         for r in rows:
             r.attempts += 1
+            r.locked_until = lease
+        return rows
+
+    async def reclaim(self) -> list[OutboxMessage]:
+        """The rows of a claim whose COMMIT failed, if it was stored after all."""
+        lease, candidates = self.uncertain
+        if datetime.now(UTC) >= lease:  # expired: the rows are due again for anyone
+            self.uncertain = None
+            return []
+        ids = set(await OutboxMessage.filter(
+            id__in=list(candidates), status=OutboxStatus.SENDING, locked_until=lease
+        ).values_list("id", flat=True))
+        self.uncertain = None
+        rows = [candidates[i] for i in sorted(ids)]
+        for r in rows:
+            r.attempts += 1
+        log.info("outbox: %d of %d rows of an interrupted claim were ours", len(rows),
+                 len(candidates))
         return rows
 
     async def dispatch_once(self, limit: int = BATCH) -> int:
@@ -202,13 +248,32 @@ class Dispatcher:
         else:
             raise PermanentError(f"unknown channel {row.channel}")
 
+    async def record(self, row: OutboxMessage, **fields: Any) -> None:
+        """Stores the outcome of a send, retrying until the database takes it.
+
+        The push has left already: giving up here would leave the row 'sending', and when its
+        lease ran out it would be sent a second time. So a lost connection is waited out
+        (shutdown cancels the wait after BOT_SHUTDOWN_TIMEOUT).
+        """
+        delay = 0.2
+        for attempt in itertools.count(1):
+            try:
+                await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(**fields)
+                return
+            except Exception as exc:  # the database is away; the outcome must not be lost
+                if attempt == 1 or attempt % 20 == 0:
+                    log.warning("outbox row %s: storing its outcome failed (%s), retrying",
+                                row.id, type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+
     async def fall_back_to_template(self, row: OutboxMessage, exc: Exception) -> None:
         """45015: the user has not written within 48 h; a template message may still reach them."""
         fallback = row.payload.get("fallback_template")
         if not fallback or not fallback.get("template_id"):
             await self.settle(row, OutboxStatus.FAILED, "45015 outside the 48 h window")
             return
-        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
+        await self.record(row, 
             channel=Channel.WECHAT_TEMPLATE, payload={**fallback, "fallback_of": "wechat_text"},
             status=OutboxStatus.PENDING, next_attempt_at=datetime.now(UTC), locked_until=None,
             last_error="45015 -> template",
@@ -219,16 +284,16 @@ class Dispatcher:
         if row.attempts >= self.settings.outbox_max_attempts:
             await self.settle(row, OutboxStatus.FAILED, f"gave up after {row.attempts}: {error}")
             return
-        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.PENDING, locked_until=None, last_error=error[:255],
+        await self.record(
+            row, status=OutboxStatus.PENDING, locked_until=None, last_error=error[:255],
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff(row.attempts)),
         )
         self.metrics.outbox_retries.labels(row.channel).inc()
 
     async def settle(self, row: OutboxMessage, status: OutboxStatus, error: str | None) -> None:
         now = datetime.now(UTC)
-        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
-            status=status, locked_until=None, last_error=error[:255] if error else None,
+        await self.record(
+            row, status=status, locked_until=None, last_error=error[:255] if error else None,
             sent_at=now if status == OutboxStatus.SENT else None,
         )
         if status == OutboxStatus.SENT:

@@ -20,7 +20,7 @@ from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from bot.db import is_postgres, try_leader_lock
-from bot.keys import metrics_key, settings_key
+from bot.keys import heartbeats_key, metrics_key, settings_key
 from models.inbound import InboundMessage
 from models.jobs import JobRun
 
@@ -110,16 +110,20 @@ async def _run_due(app: web.Application, due: list[tuple[Job, str]], now: dateti
 
 
 async def run(app: web.Application) -> None:
+    """Tick until shutdown; a tick that fails (database restarting) is tried again next time."""
     interval = app[settings_key].scheduler_interval
-    while True:
+    beats = app[heartbeats_key]
+    while not beats.stopping:
         try:
             await tick(app)
         except asyncio.CancelledError:
             raise
-        except Exception:  # database restarting: try again next tick
-            log.exception("scheduler tick failed")
+        except Exception as exc:  # database restarting: try again next tick
+            beats.failed("scheduler", exc)
             app[metrics_key].errors.labels("scheduler").inc()
-        await asyncio.sleep(interval)
+        else:
+            beats.completed("scheduler")
+        await beats.sleep(None, interval)
 
 
 # --- housekeeping jobs of the engine itself ------------------------------------------------

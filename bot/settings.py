@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     outbox_interval: float = 1.0  # seconds between dispatcher polls when idle
     scheduler_interval: float = 30.0  # seconds between scheduler ticks
     background: bool = True  # run the outbox dispatcher and scheduler in this process
+    # /healthz answers 503 when the outbox or the scheduler has not completed a round for this
+    # many seconds (the scheduler ticks every 30 s, the outbox at least every second).
+    health_max_round_age: float = 60.0
+    # SIGTERM: seconds in-flight requests (a slow 10 MB upload) and background rounds get to
+    # finish; under the 30 s that systemd, Kubernetes and most platforms wait before SIGKILL.
+    shutdown_timeout: float = 25.0
+    # SIGTERM: seconds to keep accepting (with the probes at 503) before the listener closes,
+    # so a load balancer polling /readyz takes this process out first. 0 behind plain nginx.
+    shutdown_drain: float = 0.0
+    # Slow clients (python -m bot serve): a request head must be complete within header_timeout
+    # seconds (a head is < 8 KB: seconds even on 2G); a body may send nothing for body_timeout
+    # seconds (counted as silence, so a slow upload that keeps moving is never cut). 0 = off.
+    header_timeout: float = 20.0
+    body_timeout: float = 60.0
     chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
     login_rate_limit: int = 20  # mini-program logins per client address per minute
     log_level: str = "INFO"

@@ -29,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
 
     webhook.setup(app)  # GET/POST /wechat
     app.router.add_get("/healthz", system.healthz)
+    app.router.add_get("/readyz", system.readyz)
     app.router.add_get("/metrics", system.metrics)
     app.router.add_get("/api/v1/openapi.json", system.openapi)
     docs_ui.setup(app)  # /api/docs: Swagger UI over the document above, assets shipped with us

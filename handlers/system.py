@@ -1,25 +1,47 @@
-"""Health, metrics, the OpenAPI document, and the development outbox viewer."""
+"""Health and readiness, metrics, the OpenAPI document, and the development outbox viewer."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from tortoise import connections
 from tortoise.functions import Count
 
 from bot.api import json_ok, openapi_document
-from bot.keys import metrics_key, settings_key
+from bot.db import APP_LABEL
+from bot.health import background_report, check_database
+from bot.keys import heartbeats_key, metrics_key, migrations_key, settings_key
 from bot.outbox import dev_sink
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers; 503 otherwise (load balancers take us out)."""
-    try:
-        await connections.get("default").execute_query("SELECT 1")
-    except Exception:
-        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    """Is this process healthy: ready (below), and its outbox and scheduler complete rounds?
+
+    503 with the reasons otherwise. Two small queries, no locks: cheap enough to poll every
+    few seconds.
+    """
+    return await probe(request.app, background=True)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Can this process serve requests: database up, schema migrated, not shutting down?"""
+    return await probe(request.app, background=False)
+
+
+async def probe(app: web.Application, *, background: bool) -> web.Response:
+    beats = app[heartbeats_key]
+    if beats.stopping:  # answered before any query: the database may be closing already
+        return web.json_response({"status": "shutting_down", "reason": "shutting_down",
+                                  "reasons": ["shutting_down"]}, status=503)
+    body, reasons = await check_database(APP_LABEL, app[migrations_key])
+    if background:
+        rounds, stalled = background_report(beats, app[settings_key].health_max_round_age)
+        body.update(rounds)
+        reasons += stalled
+    if not reasons:
+        return web.json_response({"status": "ok", **body})
+    return web.json_response({"status": "unavailable", "reason": reasons[0], "reasons": reasons,
+                              **body}, status=503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -25,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
+    from bot import server
     from bot.app import create_app
 
     settings = Settings()
@@ -40,12 +39,7 @@ def serve(args: argparse.Namespace) -> int:
             print(dev_banner(settings, host, port), flush=True)
     if args.workers > 1:
         return supervise(settings, host, port, args.workers)
-    log.info("serving on http://%s:%s", host, port)
-    web.run_app(create_app(settings), host=host, port=port, print=None,
-                reuse_port=args.reuse_port or None,
-                # aiohttp's access log would write paths and query strings (openids,
-                # signatures); bot.logs.access_middleware writes route patterns instead
-                access_log=None)
+    server.run(create_app(settings), settings, host, port, reuse_port=args.reuse_port)
     return 0
 
 
@@ -84,7 +78,8 @@ def supervise(settings: Settings, host: str, port: int, workers: int) -> int:
             if p.poll() is not None and not stopping:
                 log.warning("worker %d exited with %s; restarting it", p.pid, p.returncode)
                 procs[i] = subprocess.Popen(cmd)
-    deadline = time.monotonic() + 30
+    # each worker drains, then gives its requests BOT_SHUTDOWN_TIMEOUT; a little more for exit
+    deadline = time.monotonic() + settings.shutdown_drain + settings.shutdown_timeout + 5
     for p in procs:
         try:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
