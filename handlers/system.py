@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from tortoise.functions import Count
 
 from bot.api import json_ok, openapi_document
@@ -54,8 +54,7 @@ async def metrics(request: web.Request) -> web.Response:
             m.outbox_rows.labels(status.value).set(counts.get(status.value, 0))
     except Exception:  # the scrape still answers with the process counters
         m.errors.labels("metrics").inc()
-    return web.Response(body=generate_latest(m.registry),
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=m.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi(request: web.Request) -> web.Response:

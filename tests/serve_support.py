@@ -86,6 +86,11 @@ class Served:
         return self.proc.poll()
 
     def stop(self) -> None:
+        """SIGTERM (a supervisor stops its workers), SIGKILL if that takes too long."""
         if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

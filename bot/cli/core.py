@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from bot.cli import configure_logging, run_with_db
@@ -49,14 +50,22 @@ def supervise(settings: Settings, host: str, port: int, workers: int) -> int:
     Every piece of state lives in PostgreSQL, so the workers need no coordination; sqlite
     allows one writer process only, hence the refusal.
     """
-    import signal
-    import subprocess
-    import time
+    from bot import metrics
 
     if not settings.is_postgres:
         raise SystemExit("--workers > 1 needs PostgreSQL (BOT_DATABASE_URL=postgres://...): "
                          "sqlite allows one writing process")
     run_with_db(lambda s: _noop())  # migrate once, before the workers start
+    with metrics.shared_across_workers() as env:
+        os.environ.update(env)  # the workers' metrics go to one directory; a scrape sums them
+        return _run_workers(settings, host, port, workers)
+
+
+def _run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    import signal
+    import subprocess
+    import time
+
     cmd = [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port),
            "--reuse-port"]
     procs = [subprocess.Popen(cmd) for _ in range(workers)]
@@ -77,6 +86,7 @@ def supervise(settings: Settings, host: str, port: int, workers: int) -> int:
         for i, p in enumerate(procs):
             if p.poll() is not None and not stopping:
                 log.warning("worker %d exited with %s; restarting it", p.pid, p.returncode)
+                metrics.worker_exited(p.pid)
                 procs[i] = subprocess.Popen(cmd)
     # each worker drains, then gives its requests BOT_SHUTDOWN_TIMEOUT; a little more for exit
     deadline = time.monotonic() + settings.shutdown_drain + settings.shutdown_timeout + 5
@@ -85,6 +95,7 @@ def supervise(settings: Settings, host: str, port: int, workers: int) -> int:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()
     return 0
 
 
