@@ -60,7 +60,7 @@ class Served:
             [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
             cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         async with aiohttp.ClientSession() as s:
-            for _ in range(300):
+            for _ in range(600):  # a loaded machine may take a while to start Python
                 try:
                     async with s.get(self.url + "/readyz") as r:
                         if r.status == 200:

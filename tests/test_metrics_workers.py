@@ -32,8 +32,9 @@ def sample(text: str, name: str) -> float:
 
 async def test_one_scrape_sums_both_workers(tmp_path, fake_wechat):
     await pg("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    srv = await Served(tmp_path, fake_wechat.url, "--workers", "2").start()
+    srv = Served(tmp_path, fake_wechat.url, "--workers", "2")
     try:
+        await srv.start()
         pids: set[str] = set()
         # a new connection per request, so the kernel spreads them over the two workers
         connector = aiohttp.TCPConnector(force_close=True)

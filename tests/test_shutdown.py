@@ -59,9 +59,10 @@ async def probe(url: str) -> tuple[int, dict]:
 
 
 async def test_sigterm_lets_a_slow_upload_finish_and_exits_in_time(tmp_path, fake_wechat):
-    srv = await Served(tmp_path, fake_wechat.url, BOT_SHUTDOWN_TIMEOUT="20",
-                       BOT_SHUTDOWN_DRAIN="1.5", BOT_OUTBOX_INTERVAL="0.2").start()
+    srv = Served(tmp_path, fake_wechat.url, BOT_SHUTDOWN_TIMEOUT="20",
+                 BOT_SHUTDOWN_DRAIN="1.5", BOT_OUTBOX_INTERVAL="0.2")
     try:
+        await srv.start()
         token, application_id = await agent_and_application(srv, fake_wechat)
         head, payload = upload_request(token, application_id)
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
@@ -94,8 +95,9 @@ async def test_sigterm_lets_a_slow_upload_finish_and_exits_in_time(tmp_path, fak
 
 
 async def test_a_request_that_outlasts_the_timeout_does_not_hold_the_exit(tmp_path, fake_wechat):
-    srv = await Served(tmp_path, fake_wechat.url, BOT_SHUTDOWN_TIMEOUT="2").start()
+    srv = Served(tmp_path, fake_wechat.url, BOT_SHUTDOWN_TIMEOUT="2")
     try:
+        await srv.start()
         token, application_id = await agent_and_application(srv, fake_wechat)
         head, payload = upload_request(token, application_id)
         _, writer = await asyncio.open_connection("127.0.0.1", srv.port)

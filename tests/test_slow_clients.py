@@ -56,9 +56,10 @@ async def closed_after(reader: asyncio.StreamReader, started: float) -> tuple[fl
 
 
 async def test_stalled_clients_are_closed_while_others_are_served(tmp_path, fake_wechat):
-    srv = await Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT=str(TIMEOUT),
-                       BOT_BODY_TIMEOUT=str(TIMEOUT)).start()
+    srv = Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT=str(TIMEOUT),
+                 BOT_BODY_TIMEOUT=str(TIMEOUT))
     try:
+        await srv.start()
         started = time.monotonic()
         head = b"POST /api/v1/auth/wxa-login HTTP/1.1\r\nHost: x\r\nContent-Type: appl"
         heads = [await stall(srv.port, head) for _ in range(STALLED_HEADS)]
@@ -103,9 +104,10 @@ async def test_stalled_clients_are_closed_while_others_are_served(tmp_path, fake
 
 async def test_a_slow_body_that_keeps_moving_is_not_cut(tmp_path, fake_wechat):
     """The body timeout counts silence: 4 s of trickling with 0.4 s gaps passes a 1 s timeout."""
-    srv = await Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT="1",
-                       BOT_BODY_TIMEOUT="1").start()
+    srv = Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT="1",
+                 BOT_BODY_TIMEOUT="1")
     try:
+        await srv.start()
         query, body = message("o-slow")
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.write(raw_post(query, body))

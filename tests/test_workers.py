@@ -110,9 +110,9 @@ async def workers(tmp_path, fake_wechat):
 
     async def start(n: int = 2, **env: str) -> list[Worker]:
         new = [Worker(tmp_path, fake_wechat.url, **env) for _ in range(n)]
+        started.extend(new)  # before starting: one that never answers is stopped all the same
         for w in new:  # one after the other: the first migrates, the rest find it done
             await w.start()
-        started.extend(new)
         return new
 
     yield start
