@@ -12,6 +12,7 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.executor import MigrationExecutor
 
+from bot import asyncpg_client
 from bot.settings import Settings, reveal
 from models import MODEL_MODULES
 from models import fields as encrypted_fields
@@ -34,12 +35,15 @@ def database_url(settings: Settings) -> str:
 
 
 def connection_config(settings: Settings) -> str | dict:
-    """The default connection: the URL, and on PostgreSQL the pool's release hook."""
+    """The default connection: the URL; on PostgreSQL the pool's release hook, and our client
+    that recovers from connections PostgreSQL ended (bot/asyncpg_client.py)."""
     url = database_url(settings)
     if not settings.is_postgres:
         return url
     config = expand_db_url(url)
     config["credentials"]["reset"] = release_connection
+    if config["engine"] == "tortoise.backends.asyncpg":
+        config = asyncpg_client.engine_config(config["credentials"])
     return config
 
 
@@ -67,20 +71,6 @@ def tortoise_config(settings: Settings) -> dict:
         "use_tz": True,
         "timezone": "UTC",
     }
-
-
-def connection_config(settings: Settings) -> str | dict:
-    """sqlite by URL; PostgreSQL through our client that recovers from killed connections."""
-    url = database_url(settings)
-    if not settings.is_postgres:
-        return url
-    from tortoise.backends.base.config_generator import expand_db_url
-
-    from bot import asyncpg_client
-    config = expand_db_url(url)
-    if config["engine"] != "tortoise.backends.asyncpg":
-        return url
-    return asyncpg_client.engine_config(config["credentials"])
 
 
 # For the tortoise CLI (`tortoise -c bot.db.TORTOISE_ORM makemigrations`): default settings.
