@@ -6,6 +6,7 @@ limited separately, on the user's conversation row (bot.conversation), at no ext
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,20 @@ from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from bot.api import ApiError
+from bot.clientaddr import client_address
+from bot.scheduler import every, job
 from models.ratelimit import RateBucket
+
+KEY_MAX = 128  # RateBucket.key's column width
+BUCKET_RETENTION = timedelta(hours=1)  # the longest window in use is a minute
+
+
+def bucket_key(name: str, who: str) -> str:
+    """`name:who`, or its hash when that would not fit the column (never a 500 on a long key)."""
+    key = f"{name}:{who}"
+    if len(key) <= KEY_MAX and key.isascii():
+        return key
+    return f"{name}:sha256:{hashlib.sha256(key.encode('utf-8', 'replace')).hexdigest()}"
 
 
 async def hit(key: str, limit: int, window_seconds: int) -> float | None:
@@ -35,14 +49,13 @@ async def hit(key: str, limit: int, window_seconds: int) -> float | None:
     return None
 
 
-def client_address(request: web.Request) -> str:
-    """The caller's address: behind the documented nginx, the last X-Forwarded-For hop (the one
-    our proxy appended; earlier hops are whatever the client claimed)."""
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-    return forwarded or request.remote or "unknown"
-
-
 async def enforce(request: web.Request, name: str, limit: int, window_seconds: int) -> None:
-    wait = await hit(f"{name}:{client_address(request)}", limit, window_seconds)
+    wait = await hit(bucket_key(name, client_address(request)), limit, window_seconds)
     if wait is not None:
         raise ApiError(429, "rate_limited", headers={"Retry-After": str(math.ceil(wait))})
+
+
+@job("purge_rate_buckets", every(60))
+async def purge_buckets(app: web.Application, now: datetime) -> None:
+    """Forgets counters whose window ended long ago (one row per address ever seen otherwise)."""
+    await RateBucket.filter(window_start__lt=now - BUCKET_RETENTION).delete()

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_region: str | None = None  # unset: us-east-1, which S3-compatible stores accept
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Our own reverse proxies (comma-separated CIDRs): only requests from these peers may name
+    # the client in X-Forwarded-For. Default none: the peer address is the client.
+    trusted_proxies: str = ""
     # The official account's own centre (6-digit region): complaints and 人工 requests of users
     # with no bound case go there. Unset: the region of the staff, when they are all in one.
     default_region: str | None = None
@@ -135,6 +138,15 @@ class Settings(BaseSettings):
     def token(self) -> str:
         """The official account's message token, in plain text (signatures; never logged)."""
         return reveal(self.wechat_token) or ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        """Refuse a mistyped proxy list at start-up rather than trusting nobody silently."""
+        from bot.clientaddr import parse_networks
+
+        parse_networks(value)
+        return value
 
     @property
     def db_url(self) -> str:

@@ -88,7 +88,8 @@ async def test_login_is_rate_limited_per_address_with_retry_after(aiohttp_client
                                                                   fake_wechat):
     from bot.app import create_app
 
-    client = await aiohttp_client(create_app(settings.model_copy(update={"login_rate_limit": 3})))
+    client = await aiohttp_client(create_app(settings.model_copy(
+        update={"login_rate_limit": 3, "trusted_proxies": "127.0.0.1"})))
     for i in range(3):
         fake_wechat.add_code(f"rl-{i}", openid=f"o-rl-{i}")
         resp = await client.post("/api/v1/auth/wxa-login", json={"code": f"rl-{i}"})
