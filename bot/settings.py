@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_max_clock_skew: int = 300  # seconds; 0 disables the check
+    # With an AES key set, plain (unencrypted) POST /wechat is refused unless this is true:
+    # only for the switch-over from plain to safe mode in the official account's admin.
+    wechat_allow_plain: bool = False
     wxa_app_id: str | None = None
     wxa_app_secret: SecretStr | None = None
 

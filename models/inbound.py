@@ -21,3 +21,17 @@ class InboundMessage(Model):
 
     class Meta:
         table = "inbound_message"
+
+
+class PlainNonce(Model):
+    """A (timestamp, nonce) of a plain-mode request and the body it came with (bot.wechat.replay).
+
+    Both are stored as SHA-256 digests: fixed width whatever a caller sends, and no user text.
+    """
+
+    key = fields.CharField(max_length=64, primary_key=True)  # sha256(timestamp \n nonce)
+    body_hash = fields.CharField(max_length=64)
+    seen_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "plain_nonce"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,14 @@ FIELDS = ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "Msg
           "EventKey", "Recognition", "MediaId", "PicUrl", "Location_X", "Label", "Encrypt"]
 MSG_TYPES = ["text", "image", "voice", "video", "shortvideo", "location", "link", "event",
              "miniprogrampage", "", "TEXT", "unknown"]
+
+
+@pytest.fixture(name="settings")
+def plain_allowed(settings):
+    """Plain bodies reach the parser (the migration window's setting) so it is fuzzed too."""
+    return settings.model_copy(update={"wechat_allow_plain": True})
+
+
 text_values = st.one_of(st.text(max_size=40), st.sampled_from(MSG_TYPES),
                         st.integers().map(str), st.just("<x>1</x>"))
 

@@ -30,6 +30,12 @@ from tests.conftest import ACCOUNT, TOKEN
 FIX = Path(__file__).parent / "fixtures" / "wechat"
 
 
+@pytest.fixture
+def settings(settings):
+    """These tests post plain bodies beside safe-mode ones: the migration window's setting."""
+    return settings.model_copy(update={"wechat_allow_plain": True})
+
+
 def vector(name: str) -> dict:
     return json.loads((FIX / name).read_text("utf-8"))
 

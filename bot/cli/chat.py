@@ -73,6 +73,9 @@ class Client:
         async with session.post(self.base + "/wechat", params=query, data=body.encode()) as r:
             text = await r.text()
             if r.status != 200:
+                if text == "plain_refused":  # the server has an AES key: safe mode only
+                    text += (": the server refuses plain requests; drop --plain, or start it "
+                             "with BOT_WECHAT_ALLOW_PLAIN=true")
                 raise ServerRefused(f"{self.base}/wechat answered HTTP {r.status}: {text[:200]}")
         return reply_content(self.crypto, query, text)
 

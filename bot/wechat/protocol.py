@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -295,9 +296,11 @@ def encrypted_request(crypto: WeChatCrypto, token: str, plain_xml: str, to: str,
     return query, body
 
 
-def signed_query(token: str, timestamp: int | None = None, nonce: str = "1320562132"
+def signed_query(token: str, timestamp: int | None = None, nonce: str | None = None
                  ) -> dict[str, str]:
+    """The query of a plain-mode request; a fresh random nonce each time, as WeChat does."""
     timestamp = timestamp or int(time.time())
+    nonce = nonce or str(secrets.randbelow(9 * 10**9) + 10**9)
     return {
         "signature": sha1_signature(token, str(timestamp), nonce),
         "timestamp": str(timestamp),

@@ -2,6 +2,8 @@
 
 Fails closed: a bad or missing signature or a stale timestamp is 403, an oversized body 413, a
 DTD or anything that is not WeChat's XML 400, before the conversation engine sees anything.
+With an AES key configured, a plain request is 403 (unless BOT_WECHAT_ALLOW_PLAIN, for the move
+from plain to safe mode); a plain body must be the first one seen under its (timestamp, nonce).
 A failure inside the engine still answers 200 with an apology: a 5xx would make WeChat retry
 three times and then tell the user the account 'cannot provide service'.
 """
@@ -17,6 +19,7 @@ from wechatpy.crypto import WeChatCrypto
 from bot import conversation
 from bot.keys import metrics_key, settings_key
 from bot.settings import reveal
+from bot.wechat.replay import check_plain_body
 from bot.wechat.protocol import (
     MAX_BODY,
     Incoming,
@@ -71,16 +74,21 @@ async def _receive(request: web.Request) -> web.Response:
     s, metrics = app[settings_key], app[metrics_key]
     query = dict(request.query)
     check_signature(s.token, query, max_skew=s.wechat_max_clock_skew)
+    encrypted = query.get("encrypt_type", "").lower() == "aes"
+    crypto = app.get(crypto_key)
+    if not encrypted and crypto is not None and not s.wechat_allow_plain:
+        # Safe mode configured: a plain request is a downgrade (its signature does not cover
+        # the body), whoever sends it.
+        raise ProtocolError(403, "plain_refused")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ProtocolError(413, "too_large")
     body = await _read_capped(request)
-    encrypted = query.get("encrypt_type", "").lower() == "aes"
-    crypto = app.get(crypto_key)
     if encrypted:
         if crypto is None:
             raise ProtocolError(400, "aes_not_configured")
         plain: str | bytes = decrypt(crypto, s.token, body, query)
     else:
+        await check_plain_body(query, body)
         plain = body
     inc = parse(plain)
     metrics.inbound.labels(inc.kind if inc.kind != "event" else "event:" + (inc.event or "")).inc()

@@ -577,6 +577,16 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='PlainNonce',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=64)),
+                ('body_hash', fields.CharField(max_length=64)),
+                ('seen_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'plain_nonce', 'app': 'models', 'pk_attr': 'key', 'table_description': 'A (timestamp, nonce) of a plain-mode request and the body it came with (bot.wechat.replay).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='PoolEvent',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
