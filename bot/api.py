@@ -105,12 +105,25 @@ def _known_validation_keys(locale: str) -> set[str]:
     return {k for k in catalog(locale) if k.startswith("validation.")}
 
 
+async def read_capped(request: web.Request, cap: int) -> bytes:
+    """The whole body, however slowly or in however many chunks it arrives; 413 beyond `cap`.
+
+    `StreamReader.read(n)` answers with what is buffered so far, which on a village network is
+    often half a body: keep reading until the end of the stream.
+    """
+    if request.content_length is not None and request.content_length > cap:
+        raise ApiError(413, "too_large")
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise ApiError(413, "too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def parse_body(request: web.Request, model: type[M]) -> M:
-    if request.content_length is not None and request.content_length > MAX_JSON:
-        raise ApiError(413, "too_large")
-    raw = await request.content.read(MAX_JSON + 1)
-    if len(raw) > MAX_JSON:
-        raise ApiError(413, "too_large")
+    raw = await read_capped(request, MAX_JSON)
     try:
         data = json.loads(raw or b"null")
     except ValueError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from bot.api import ApiError, json_ok, operation, request_locale
 from bot.auth import require_agent
@@ -25,29 +25,45 @@ from models.codes import MATERIAL_KINDS
 
 CHUNK = 64 * 1024
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, headers and the kind field around the file
+KIND_MAX = 1024  # a kind is a short code; more is not a kind (and is not kept in memory)
 
 
 async def read_form(request: web.Request) -> dict[str, Any]:
+    """`kind` and `file` of a multipart body, read to its end however slowly it arrives.
+
+    Anything that is not one flat multipart/form-data body (no boundary, a broken one, a part
+    that is itself multipart) is 400; a `kind` that is not UTF-8 text is simply not a kind (422).
+    """
     if request.content_length is not None and request.content_length > MAX_UPLOAD + \
             MULTIPART_OVERHEAD:
         raise ApiError(413, "too_large", max_mb=MAX_UPLOAD // (1024 * 1024))
     try:
         reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError):  # not multipart/form-data at all
+        return await _parts(reader)
+    except (AssertionError, ValueError, LookupError, TypeError):  # aiohttp's parse errors
         raise ApiError(400, "multipart_required") from None
+
+
+async def _parts(reader: MultipartReader) -> dict[str, Any]:
     form: dict[str, Any] = {}
+    budget = MAX_UPLOAD + MULTIPART_OVERHEAD  # all parts together, chunked bodies included
     while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):  # a nested multipart/mixed
+            raise ApiError(400, "multipart_required")
+        keep = MAX_UPLOAD if part.name == "file" else KIND_MAX if part.name == "kind" else 0
+        data = bytearray()
+        while chunk := await part.read_chunk(CHUNK):
+            budget -= len(chunk)
+            if budget < 0 or (part.name == "file" and len(data) + len(chunk) > MAX_UPLOAD):
+                raise ApiError(413, "too_large", max_mb=MAX_UPLOAD // (1024 * 1024))
+            data += chunk[:max(0, keep + 1 - len(data))]  # a kind longer than KIND_MAX is cut
         if part.name == "file":
-            data = bytearray()
-            while chunk := await part.read_chunk(CHUNK):
-                data += chunk
-                if len(data) > MAX_UPLOAD:
-                    raise ApiError(413, "too_large", max_mb=MAX_UPLOAD // (1024 * 1024))
             form["file"] = bytes(data)
         elif part.name == "kind":
-            form["kind"] = (await part.text())[:64].strip()
-        else:
-            await part.release()
+            try:
+                form["kind"] = None if len(data) > KIND_MAX else data.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                form["kind"] = None  # refused below as an unknown kind
     return form
 
 
