@@ -83,3 +83,17 @@ def client_address(request: web.Request) -> str:
     if header and networks and _trusted(peer, networks):
         return normalize(forwarded_client(peer, header, networks))
     return normalize(peer)
+
+
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def is_loopback_request(request: web.Request) -> bool:
+    """True for a caller on this machine talking to us directly — not through a proxy on this
+    machine, whose requests come from 127.0.0.1 too but carry a forwarding header."""
+    peer = _address(request.remote)
+    if peer is None or any(h in request.headers for h in FORWARDING_HEADERS):
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    return peer.is_loopback

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from tortoise.functions import Count
 
 from bot.api import json_ok, openapi_document
+from bot.clientaddr import is_loopback_request
 from bot.db import APP_LABEL
 from bot.health import background_report, check_database
 from bot.keys import heartbeats_key, metrics_key, migrations_key, settings_key
@@ -65,9 +66,11 @@ async def dev_outbox(request: web.Request) -> web.Response:
     """Messages 'sent' to an openid while no real WeChat account is configured.
 
     Lets `python -m bot chat` show customer-service and template pushes. Exists only in
-    development with generated credentials; 404 everywhere else.
+    development without a real app secret, and only for a client on this machine talking to
+    us directly (it serves anyone's pushes without a login); 404 everywhere else.
     """
-    if not dev_sink(request.app[settings_key]):
+    s = request.app[settings_key]
+    if s.env == "production" or not dev_sink(s) or not is_loopback_request(request):
         raise web.HTTPNotFound()
     openid = request.query.get("openid", "")
     try:
