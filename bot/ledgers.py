@@ -22,7 +22,7 @@ from models.application import Application, Material
 from models.callback import Callback, CallbackStatus
 from models.case import Case
 from models.complaint import Complaint
-from models.masking import mask_id, mask_phone
+from models.masking import mask_id, mask_phone, scrub
 from models.quality import QualityReview
 from models.subsidy import Subsidy
 
@@ -43,6 +43,11 @@ COMPLAINT_GROUNDS = {"money": "收取或索要钱物", "delay": "拖延办理", 
                      "other": "其他"}
 KINDS = ("civil", "criminal", "administrative")
 GRADES = ("excellent", "good", "pass", "fail")
+
+
+def _free(text: str | None) -> str | None:
+    """Free text someone typed (a complaint, a remark): any phone or ID number in it masked."""
+    return scrub(text, free_text=True) if text else text
 
 
 def _region(query, region: str | None):
@@ -91,8 +96,9 @@ def callbacks(period: LocalRange, region: str | None) -> list[Sheet]:
                 out.append([
                     n, case_no, cause, name, handler, org, closed_on,
                     local(answered_at, period.tz), CHANNEL.get(channel or "", channel),
-                    called_by, YES_NO[fee], fee_details, HAVE[negligent], negligent_details,
-                    SATISFIED[satisfied], comments, grade, coefficient,
+                    called_by, YES_NO[fee], _free(fee_details), HAVE[negligent],
+                    _free(negligent_details), SATISFIED[satisfied], _free(comments), grade,
+                    coefficient,
                 ])
             yield out
 
@@ -142,7 +148,7 @@ def applications(period: LocalRange, region: str | None) -> list[Sheet]:
                     "、".join(t(f"material.{k}", ZH) for k in missing.get(app_id, ())) or "无",
                     materials_due, decision_due,
                     APPLICATION_STATUS.get(status, status), local(decided_at, period.tz),
-                    case_no or "", reason or "", agent, village,
+                    case_no or "", _free(reason) or "", agent, village,
                     *assignment_ledger.cells(assigned, app_id),
                 ])
             yield out
@@ -178,9 +184,10 @@ def complaints(period: LocalRange, region: str | None) -> list[Sheet]:
                 n += 1
                 out.append([
                     n, ticket, received_on, COMPLAINT_ABOUT.get(about, about),
-                    COMPLAINT_GROUNDS.get(grounds, grounds), case_no or "", text,
+                    COMPLAINT_GROUNDS.get(grounds, grounds), case_no or "", _free(text),
                     len(photos or []) or "", COMPLAINT_STATUS.get(status, status), accept_due,
-                    accepted_on, conclude_due, extended or "", reason or "", result or "",
+                    accepted_on, conclude_due, extended or "", _free(reason) or "",
+                    _free(result) or "",
                     decided_on, handled_by or "",
                 ])
             yield out

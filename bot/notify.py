@@ -7,7 +7,6 @@ the same alert queued twice (a retried request, a re-run job) is sent once.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,23 +15,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.outbox import enqueue
 from bot.settings import Settings
-from models.masking import mask_id, mask_phone
+from models.masking import scrub  # a safety net under the callers' own masking
 from models.outbox import Channel
 from models.people import Staff, StaffRole
-
-# A safety net under the callers' own masking: whatever slips into a push text is masked before
-# it leaves for WeChat's or WeCom's servers. 18-digit resident IDs (check character X/x) and legacy
-# 15-digit ones; mainland mobiles with or without +86. Digits glued to letters or longer digit runs
-# (a case number, an order id) are left alone.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<![0-9+])(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
-
-
-def scrub(text: str) -> str:
-    """`text` with every ID and mobile number masked (110105********002X, 138****5678)."""
-    text = _ID_NUMBER.sub(lambda m: mask_id(m.group(1)), text)
-    return _MOBILE.sub(lambda m: mask_phone(m.group(1)), text)
-
 
 async def alert_staff(
     settings: Settings,

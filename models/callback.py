@@ -13,7 +13,6 @@ A callback invitation is a temporary QR code printed on the closing notice; its 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -23,7 +22,7 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models.masking import mask_name
+from models.masking import ALERT_TEXT_MAX, mask_name, scrub
 
 SCENE_PREFIX = "cb"  # QR scene "cb:<token>"; short, because scene strings are at most 64 chars
 # Invitations go out in the morning of the due day, not at midnight: many beneficiaries are old.
@@ -119,14 +118,9 @@ class Answers:
         return self.fee_charged or self.negligent or not self.satisfied
 
 
-# What could be a phone or an ID number inside free text: never put into a staff alert.
-_PERSONAL_NUMBER = re.compile(r"\d[\d\s-]{6,}[\dXx]")
-
-
-def scrub(text: str | None, limit: int = 120) -> str:
-    """Free text safe for a push through WeChat: long digit runs hidden, length capped."""
-    cleaned = _PERSONAL_NUMBER.sub("***", (text or "").strip())
-    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
+def _alert_text(text: str | None) -> str:
+    """What the beneficiary typed, safe for a push through WeChat."""
+    return scrub(text, free_text=True, limit=ALERT_TEXT_MAX)
 
 
 async def alert_supervisors(settings, **kw) -> int:
@@ -165,9 +159,9 @@ async def complete(callback: Callback, case, answers: Answers, *, channel: Callb
             f"受援人：{mask_name(case.beneficiary_name)}",
             f"承办人：{case.handler_name}（{case.handler_org}）",
             f"收费或索要钱物：{yes if answers.fee_charged else no}"
-            + (f"，{scrub(answers.fee_details)}" if answers.fee_charged else ""),
+            + (f"，{_alert_text(answers.fee_details)}" if answers.fee_charged else ""),
             f"拖延或冷漠对待：{'有' if answers.negligent else '无'}"
-            + (f"，{scrub(answers.negligent_details)}" if answers.negligent else ""),
+            + (f"，{_alert_text(answers.negligent_details)}" if answers.negligent else ""),
             f"是否满意：{'满意' if answers.satisfied else '不满意'}",
             f"回访方式：{CHANNEL_ZH[channel]}",
         ]

@@ -22,6 +22,7 @@ from tortoise.models import Model
 
 from i18n import t
 from models.calendar import add_working_days
+from models.masking import ALERT_TEXT_MAX, scrub
 
 log = logging.getLogger(__name__)
 TEXT_MAX = 1000  # characters kept of a complaint's text; longer ones are cut, with a message
@@ -215,7 +216,7 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
     """
     from bot.notify import alert_staff, emit_event
     from models.bureau import find_bureau
-    from models.callback import alert_supervisors, scrub
+    from models.callback import alert_supervisors
 
     bureau = await find_bureau(region, conn)
     c = await Complaint.create(
@@ -231,7 +232,8 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
     lines = [f"编号：{c.ticket}", f"对象：{t('complaint.about.' + about, 'zh_CN')}",
              f"事由：{t('complaint.grounds.' + grounds, 'zh_CN')}",
              *([f"案件：{case_no[0]}"] if case_no else []),
-             f"内容：{scrub(c.text)}", f"照片：{len(c.photos)} 张",
+             f"内容：{scrub(c.text, free_text=True, limit=ALERT_TEXT_MAX)}",
+             f"照片：{len(c.photos)} 张",
              f"受理期限：{c.accept_due.isoformat()}"]
     key = f"complaint:{c.id}"
     if bureau is not None:
