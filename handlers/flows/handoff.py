@@ -109,29 +109,37 @@ async def relay_prompt(ctx: Ctx) -> str:
     return ctx.t("handoff.staff.relaying", ticket=ctx.data.get("handoff_id"))
 
 
-async def _reattach(ctx: Ctx, ticket_id: int) -> None:
-    """A user who left the chat (菜单) while waiting is put back into it when staff write, so
-    their answer reaches the staff. Only an idle user; the user's row is locked before the
-    ticket's, the order the user's own messages take, so two workers cannot deadlock."""
-    openid = await Handoff.filter(id=ticket_id, status__not=HandoffStatus.CLOSED) \
-        .using_db(ctx.conn).values_list("openid", flat=True)
-    if openid:
-        await Conversation.filter(openid=openid[0], flow__isnull=True).using_db(ctx.conn) \
-            .update(flow=FLOW, step="chat", data={"handoff_id": ticket_id, "shown": True},
-                    history=[], expires_at=None)
+async def _locked(ctx: Ctx, ticket_id: int) -> Handoff | None:
+    """The ticket, locked, after its user's conversation row: the order the user's own messages
+    lock them in, so two workers cannot deadlock. Taking locks changes nothing: every check
+    runs on the locked ticket before any effect (authorization before effects)."""
+    openid = await Handoff.filter(id=ticket_id).using_db(ctx.conn).values_list("openid",
+                                                                                flat=True)
+    if not openid:
+        return None
+    await Conversation.filter(openid=openid[0]).using_db(ctx.conn).select_for_update().first()
+    return await Handoff.filter(id=ticket_id).using_db(ctx.conn).select_for_update().first()
+
+
+async def _reattach(ctx: Ctx, h: Handoff) -> None:
+    """A user who left the chat (菜单) while waiting is put back into it when their staff
+    member writes, so their answer reaches the staff. Only an idle user; called once the
+    staff member is known to hold the open ticket."""
+    await Conversation.filter(openid=h.openid, flow__isnull=True).using_db(ctx.conn) \
+        .update(flow=FLOW, step="chat", data={"handoff_id": h.id, "shown": True},
+                history=[], expires_at=None)
 
 
 async def on_relay(ctx: Ctx) -> Outcome:
     """Sends the staff member's message to the user and counts it; 结束 ends the ticket."""
-    if ctx.text not in END_WORDS:
-        await _reattach(ctx, ctx.data.get("handoff_id") or 0)
-    h, staff = await _ticket(ctx, lock=True), await _staff(ctx)
+    h, staff = await _locked(ctx, ctx.data.get("handoff_id") or 0), await _staff(ctx)
     if h is None or staff is None or h.status != HandoffStatus.TAKEN or h.staff_id != staff.id:
         return Done(ctx.t("handoff.staff.gone", ticket=ctx.data.get("handoff_id")))
     if ctx.text in END_WORDS:
         return Done(await _close_by_staff(ctx, h, staff))
     if TAKE.match(ctx.text):  # a second ticket while holding this one: one at a time
         return Stay(ctx.t("handoff.staff.busy", ticket=h.id))
+    await _reattach(ctx, h)
     await _send(ctx, h, h.openid, f"s:{ctx.inc.dedupe_key}",
                 t("handoff.from_staff", h.locale, text=ctx.text))
     h.replies += 1
@@ -151,7 +159,7 @@ async def _close_by_staff(ctx: Ctx, h: Handoff, staff: Staff) -> str:
 
 
 async def _staff_cancel(ctx: Ctx) -> None:
-    h, staff = await _ticket(ctx, lock=True), await _staff(ctx)
+    h, staff = await _locked(ctx, ctx.data.get("handoff_id") or 0), await _staff(ctx)
     if h is not None and staff is not None and h.status == HandoffStatus.TAKEN \
             and h.staff_id == staff.id:
         await close_ticket(h, by="staff", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
@@ -187,9 +195,7 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
     staff = await _staff(ctx)
     if staff is None:
         return await as_text(ctx)
-    await _reattach(ctx, int(m.group("ticket")))
-    h = await Handoff.filter(id=int(m.group("ticket"))).using_db(ctx.conn) \
-        .select_for_update().first()
+    h = await _locked(ctx, int(m.group("ticket")))
     if h is None or (h.region and h.region != staff.region):
         return Done(ctx.t("handoff.staff.unknown", ticket=m.group("ticket")))
     if h.status == HandoffStatus.CLOSED:
@@ -203,6 +209,8 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
         .exclude(id=h.id).using_db(ctx.conn).first()
     if other is not None:
         return Done(ctx.t("handoff.staff.busy", ticket=other.id))
+    # every check passed: only now does anything change
+    await _reattach(ctx, h)
     if h.staff_id != staff.id:
         h.status, h.staff_id, h.taken_at = HandoffStatus.TAKEN, staff.id, ctx.now
         await h.save(using_db=ctx.conn)
