@@ -11,6 +11,7 @@ MODEL_MODULES = [
     "models.jobs",
     "models.people",
     "models.ratelimit",
+    "models.keystore",
     "models.agent",
     "models.application",
     "models.case",

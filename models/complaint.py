@@ -10,7 +10,6 @@ the outbox, in their language, and reported to the centre as complaint.updated.
 from __future__ import annotations
 
 import logging
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -22,7 +21,9 @@ from tortoise.models import Model
 
 from i18n import t
 from models.calendar import add_working_days
+from models.keystore import stored_key
 from models.masking import ALERT_TEXT_MAX, scrub
+from models.tickets import ticket_for
 
 log = logging.getLogger(__name__)
 TEXT_MAX = 1000  # characters kept of a complaint's text; longer ones are cut, with a message
@@ -51,7 +52,8 @@ GROUNDS = ("money", "delay", "attitude", "no_progress", "privacy", "duty", "othe
 
 class Complaint(Model):
     id = fields.IntField(primary_key=True)
-    ticket = fields.CharField(max_length=16, unique=True)
+    # unique; null only inside the transaction that inserts the row (models.tickets)
+    ticket = fields.CharField(max_length=16, unique=True, null=True)
     region = fields.CharField(max_length=12, db_index=True)
     openid = fields.CharField(max_length=64, null=True, db_index=True)  # the complainant
     locale = fields.CharField(max_length=8, default="zh_CN")
@@ -85,12 +87,19 @@ def normalize_ticket(raw: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", raw or "") if ch.isdigit())[:16]
 
 
-async def new_ticket(today: date, conn: BaseDBAsyncClient) -> str:
-    """yymmdd + 4 random digits: short enough to read out on the phone, digits only to type."""
-    while True:
-        ticket = f"{today:%y%m%d}{secrets.randbelow(10_000):04d}"
-        if not await Complaint.filter(ticket=ticket).using_db(conn).exists():
-            return ticket
+TICKET_KEY = "complaint_ticket"  # models.keystore name of the tickets' permutation key
+
+
+async def assign_ticket(c: Complaint, conn: BaseDBAsyncClient) -> str:
+    """Gives a just-inserted complaint its ticket, derived from its id (models.tickets): unique
+    by construction, so nothing is drawn at random, retried, or looped over."""
+    c.ticket = ticket_for(c.id, await stored_key(TICKET_KEY, conn))
+    await Complaint.filter(id=c.id).using_db(conn).update(ticket=c.ticket)
+    return c.ticket
+
+
+async def filed_today(openid: str, today: date, conn: BaseDBAsyncClient) -> int:
+    return await Complaint.filter(openid=openid, received_on=today).using_db(conn).count()
 
 
 def accept_due(received_on: date, policy) -> date:
@@ -220,11 +229,12 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
 
     bureau = await find_bureau(region, conn)
     c = await Complaint.create(
-        ticket=await new_ticket(today, conn), region=region, openid=openid, locale=locale,
+        ticket=None, region=region, openid=openid, locale=locale,
         about=about, grounds=grounds, case_id=case_id, text=text[:TEXT_MAX],
         photos=(photos or [])[:PHOTOS_MAX], source=source, received_on=today,
         accept_due=accept_due(today, policy), bureau=bureau.unit if bureau else None,
         using_db=conn)
+    await assign_ticket(c, conn)
     case_no = None
     if case_id is not None:
         from models.case import Case

@@ -86,6 +86,9 @@ class Policy(BaseModel):
     complaint_extend_max_days: int = Field(30, ge=0)
     complaint_notify_working_days: int = Field(5, ge=1)  # Order 149 Art. 24: written decision
     objection_review_days: int = Field(5, ge=1)  # Art. 49: calendar days, not working days
+    # Complaints one person may file in chat per day; beyond it they are pointed to the
+    # hotline (one person cannot flood the supervisors' phones with alerts).
+    complaint_daily_limit: int = Field(5, ge=1)
 
     # People on duty (DOMAIN §4, Shaoxing II.(二))
     handoff_day_start: time = time(8, 30)

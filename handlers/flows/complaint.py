@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from bot.flowkit import (Choice, Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command,
                          register_flow)
 from handlers.flows.progress import bound_cases, home_region
 from models.complaint import ABOUT, GROUNDS, PHOTOS_MAX, TEXT_MAX, Complaint, bureau_name, \
-    file, fmt_date, normalize_ticket, status_text
+    file, filed_today, fmt_date, normalize_ticket, status_text
 from models.masking import mask_openid
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,22 @@ CONFIRM = (Choice("submit", "complaint.confirm.submit", words=("确认", "提交
 # Phrases that make a message an objection to a decision on aid, not a complaint (Art. 49).
 OBJECTION = re.compile(r"(不予|不给予?|拒绝|终止|不批准)(法律)?援助|驳回.{0,4}申请|异议")
 ONE_SHOT_MIN = 4  # characters; "投诉进度" is a question, not a complaint
+
+
+async def over_limit(ctx: Ctx) -> str | None:
+    """The polite refusal when this person filed the day's allowance already (no record, no
+    alert: the supervisors' phones are not for one person to flood), else None."""
+    limit = ctx.policy.complaint_daily_limit
+    if await filed_today(ctx.openid, _today(ctx), ctx.conn) < limit:
+        return None
+    log.info("complaint from %s refused: %d today already", mask_openid(ctx.openid), limit)
+    return ctx.t("complaint.daily_limit", n=limit)
+
+
+async def about_prompt(ctx: Ctx) -> str | Done:
+    """Asks who the complaint is about — unless today's allowance is used up."""
+    refused = await over_limit(ctx)
+    return Done(refused) if refused else ctx.t("complaint.ask.about")
 
 
 async def case_choices(ctx: Ctx) -> list[Choice]:
@@ -104,6 +122,9 @@ async def on_confirm(ctx: Ctx) -> Outcome:
 
 
 async def _file(ctx: Ctx, text: str, **kw) -> str:
+    refused = await over_limit(ctx)
+    if refused:
+        return refused
     region = await home_region(ctx)
     if kw.get("case_id"):
         cases = {c.id: c for c in await bound_cases(ctx.openid, ctx.conn)}
@@ -115,19 +136,18 @@ async def _file(ctx: Ctx, text: str, **kw) -> str:
                     mask_openid(ctx.openid))
         return ctx.t("complaint.no_region")
     c = await file(openid=ctx.openid, locale=ctx.locale, region=region, text=text,
-                   today=ctx.now.astimezone(_tz(ctx)).date(), now=ctx.now, policy=ctx.policy,
+                   today=_today(ctx), now=ctx.now, policy=ctx.policy,
                    settings=ctx.settings, conn=ctx.conn, **kw)
     return ctx.t("complaint.filed", ticket=c.ticket, bureau=bureau_name(c, ctx.locale),
                  accept_due=fmt_date(c.accept_due, ctx.locale))
 
 
-def _tz(ctx: Ctx):
-    from zoneinfo import ZoneInfo
-    return ZoneInfo(ctx.settings.timezone)
+def _today(ctx: Ctx) -> date:
+    return ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
 
 
 register_flow(Flow(FLOW, "complaint.title", (
-    Step("about", "complaint.ask.about", on_about, choices=ABOUT_CHOICES),
+    Step("about", about_prompt, on_about, choices=ABOUT_CHOICES),
     Step("case", "complaint.ask.case", on_case, choices=case_choices),
     Step("grounds", "complaint.ask.grounds", on_grounds, choices=GROUND_CHOICES),
     Step("details", "complaint.ask.details", on_details, raw=True),

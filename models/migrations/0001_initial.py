@@ -206,7 +206,7 @@ class Migration(migrations.Migration):
             name='Complaint',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('ticket', fields.CharField(unique=True, max_length=16)),
+                ('ticket', fields.CharField(null=True, unique=True, max_length=16)),
                 ('region', fields.CharField(db_index=True, max_length=12)),
                 ('openid', fields.CharField(null=True, db_index=True, max_length=64)),
                 ('locale', fields.CharField(default='zh_CN', max_length=8)),
@@ -713,6 +713,15 @@ class Migration(migrations.Migration):
                 ('checked_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'quality_check', 'app': 'models', 'pk_attr': 'id', 'table_description': "Beijing's closing check: the centre's quality reviewer signs the case off (or not)."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='StoredKey',
+            fields=[
+                ('name', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=32)),
+                ('value', fields.CharField(max_length=64)),
+            ],
+            options={'table': 'stored_key', 'app': 'models', 'pk_attr': 'name'},
             bases=['Model'],
         ),
         ops.CreateModel(
