@@ -25,6 +25,7 @@ from i18n import locale_from_accept_language, t
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+MAX_ID = 2**31 - 1  # integer primary keys are 32-bit on PostgreSQL; a larger cursor means 'all'
 MAX_JSON = 256 * 1024  # the largest form (an application) is a few KB
 
 
@@ -70,6 +71,7 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
     route = request.match_info.route.resource.canonical if request.match_info.route.resource \
         else "unmatched"
     try:
+        check_path(request)
         return await handler(request)
     except ApiError as exc:
         return error_response(request, exc)
@@ -86,6 +88,31 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
         return error_response(request, ApiError(500, "internal"))
     finally:
         request.app[metrics_key].http_latency.labels(route).observe(time.perf_counter() - started)
+
+
+PATH_TEXT_MAX = 64  # case numbers and tickets are far shorter; the columns hold 64
+
+
+def check_path(request: web.Request) -> None:
+    """The one validator every path parameter goes through, before any handler: ids (`id`,
+    `…_id`) are ASCII digits within the database's integer, anything else (case numbers,
+    tickets) printable text of at most PATH_TEXT_MAX characters. Anything else is a 404 —
+    no such record can exist — never a database error."""
+    for name, value in request.match_info.items():
+        if name == "id" or name.endswith("_id"):
+            ok = value.isascii() and value.isdigit() and len(value) <= 10 \
+                and int(value) <= MAX_ID
+        else:
+            ok = 0 < len(value) <= PATH_TEXT_MAX and value.isprintable() and storable(value)
+        if not ok:
+            raise ApiError(404, "not_found")
+
+
+def path_schema(name: str) -> dict:
+    """What check_path accepts, for the OpenAPI document."""
+    if name == "id" or name.endswith("_id"):
+        return {"type": "string", "pattern": "^[0-9]{1,10}$"}
+    return {"type": "string", "minLength": 1, "maxLength": PATH_TEXT_MAX}
 
 
 def validation_fields(exc: ValidationError, locale: str) -> dict[str, str]:
@@ -122,13 +149,56 @@ async def read_capped(request: web.Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
+JSON_DEPTH_MAX = 32  # our deepest body (an application) nests 4 levels
+JSON_INT_MAX = 2**53  # JSON's exact integers; no field of ours counts beyond (ids are 32-bit)
+
+
 async def parse_body(request: web.Request, model: type[M]) -> M:
     raw = await read_capped(request, MAX_JSON)
     try:
         data = json.loads(raw or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         raise ApiError(400, "malformed_json") from None
+    check_json(request, data)
     return validate(request, model, data)
+
+
+def storable(text: str) -> bool:
+    """Text every database can keep: no NUL (PostgreSQL refuses it in text) and no lone
+    surrogate (JSON's "\\ud800" decodes to one; it cannot be encoded as UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_json(request: web.Request, data: Any) -> None:
+    """Refuses, before any model sees them, JSON documents nested deeper than JSON_DEPTH_MAX
+    (400), and strings a database cannot store or integers beyond JSON_INT_MAX (422 naming
+    the field)."""
+    stack: list[tuple[Any, str, int]] = [(data, "body", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            if not storable(value):
+                raise ApiError(422, "validation", fields={
+                    where: t("validation.unstorable_text", request_locale(request))})
+        elif isinstance(value, int) and abs(value) > JSON_INT_MAX:
+            raise ApiError(422, "validation", fields={
+                where: t("validation.invalid", request_locale(request))})
+        elif isinstance(value, dict | list):
+            if depth >= JSON_DEPTH_MAX:
+                raise ApiError(400, "malformed_json")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if not storable(str(key)):  # a field name: report where it was found
+                    raise ApiError(422, "validation", fields={
+                        where: t("validation.unstorable_text", request_locale(request))})
+                stack.append((item, str(key) if where == "body" else f"{where}.{key}",
+                              depth + 1))
 
 
 def validate(request: web.Request, model: type[M], data: Any) -> M:
@@ -141,6 +211,11 @@ def validate(request: web.Request, model: type[M], data: Any) -> M:
 
 def parse_query(request: web.Request, model: type[M]) -> M:
     data = {k: v for k, v in request.query.items()}
+    for name, value in data.items():
+        if not storable(name) or not storable(value):
+            raise ApiError(422, "validation", fields={
+                name if storable(name) else "?": t("validation.unstorable_text",
+                                                   request_locale(request))})
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -148,7 +223,6 @@ def parse_query(request: web.Request, model: type[M]) -> M:
                        ) from None
 
 
-MAX_ID = 2**31 - 1  # integer primary keys are 32-bit on PostgreSQL; a larger cursor means 'all'
 
 
 async def keyset_page(rows: Any, *, cursor: str | None, limit: int, related: tuple[str, ...] = ()
@@ -228,8 +302,9 @@ def openapi_document(base_url: str) -> dict:
         params = []
         for part in op.path.split("/"):
             if part.startswith("{"):
-                params.append({"name": part.strip("{}"), "in": "path", "required": True,
-                               "schema": {"type": "string"}})
+                name = part.strip("{}")
+                params.append({"name": name, "in": "path", "required": True,
+                               "schema": path_schema(name)})
         if op.query:
             for name, f in op.query.model_fields.items():
                 params.append({"name": f.alias or name, "in": "query",

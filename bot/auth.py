@@ -23,6 +23,16 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+CREDENTIAL_MAX = 256  # our keys and tokens are 47 characters
+
+
+def credential_shaped(value: str) -> bool:
+    """Could be one of our keys or tokens: printable ASCII of sane length. Anything else (a
+    header with non-ASCII bytes, which aiohttp decodes to surrogates) is simply wrong — 401,
+    never a hashing error."""
+    return 0 < len(value) <= CREDENTIAL_MAX and value.isascii() and value.isprintable()
+
+
 def new_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
@@ -38,7 +48,7 @@ async def create_center_key(region: str, label: str = "") -> str:
 async def require_center(request: web.Request) -> CenterKey:
     """The calling centre's key (401 when missing, wrong or revoked)."""
     key = request.headers.get("X-Api-Key", "")
-    if not key:
+    if not credential_shaped(key):
         raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "ApiKey"})
     row = await CenterKey.get_or_none(key_hash=hash_secret(key), revoked_at=None)
     if row is None:
@@ -73,7 +83,7 @@ async def verify_login_token(token: str):
     """The live SessionToken for `token`, or None when unknown, expired or revoked."""
     from models.agent import SessionToken
 
-    if not token:
+    if not credential_shaped(token):
         return None
     row = await SessionToken.get_or_none(token_hash=hash_secret(token), revoked_at=None)
     if row is None or row.expires_at <= datetime.now(UTC):
@@ -84,6 +94,8 @@ async def verify_login_token(token: str):
 async def revoke_login_token(token: str) -> bool:
     from models.agent import SessionToken
 
+    if not credential_shaped(token):
+        return False
     n = await SessionToken.filter(token_hash=hash_secret(token), revoked_at=None).update(
         revoked_at=datetime.now(UTC))
     return bool(n)

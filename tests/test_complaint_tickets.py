@@ -81,7 +81,7 @@ async def test_one_user_is_limited_per_day_with_the_hotline(app, user):
     assert "编号" in await user.say("投诉 第二天：律师还是不回电话")
 
 
-async def test_the_limit_comes_from_the_policy(aiohttp_client, settings, tmp_path):
+async def test_the_limit_comes_from_the_policy(app, aiohttp_client, settings, tmp_path):
     import json
 
     from bot.app import create_app

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-async def dev_client(aiohttp_client, settings):
+async def dev_client(app, aiohttp_client, settings):
     """Development without an app secret: pushes stay in the outbox for `bot chat`."""
     client = await aiohttp_client(create_app(settings.model_copy(
         update={"wechat_app_secret": None})))
@@ -58,7 +58,7 @@ async def test_remote_clients_get_404(dev_client):
     assert not is_loopback_request(_from("::ffff:192.0.2.1", dev_client.app))
 
 
-async def test_never_in_production(aiohttp_client, settings):
+async def test_never_in_production(app, aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings.model_copy(
         update={"env": "production", "wechat_app_secret": None})))
     assert (await client.get("/dev/outbox", params={"openid": "o-dev"})).status == 404

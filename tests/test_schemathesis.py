@@ -22,10 +22,34 @@ from tests.test_workers import ROOT, free_port
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.db,  # on PostgreSQL too: NUL and surrogates failed only there
     pytest.mark.skipif(not shutil.which("st", path=str(Path(sys.executable).parent)),
                        reason="schemathesis is not installed (pip install -e '.[test]')"),
 ]
 EXAMPLES = os.environ.get("BOT_SCHEMATHESIS_EXAMPLES", "25")  # per operation; CI keeps it quick
+
+
+@pytest.fixture
+async def server_db():
+    """The served database: sqlite in the temporary directory, or, when the tests run on
+    PostgreSQL, a scratch database beside the test one (dropped afterwards) — never the test
+    database itself, which other tests empty and fill."""
+    base = os.environ.get("BOT_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    import asyncpg
+
+    root, _, name = base.rpartition("/")
+    scratch = f"{name}_st"
+    admin = await asyncpg.connect(root.replace("postgres://", "postgresql://", 1) + "/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{scratch}"')
+        yield f"{root}/{scratch}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def cli(env: dict, *args: str) -> str:
@@ -34,7 +58,7 @@ def cli(env: dict, *args: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-async def test_api_matches_its_openapi_document(tmp_path, fake_wechat):
+async def test_api_matches_its_openapi_document(tmp_path, fake_wechat, server_db):
     port = free_port()
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "BOT_PORT": str(port),
            "BOT_WECHAT_TOKEN": "t", "BOT_WECHAT_AES_KEY": "a" * 43,
@@ -43,6 +67,9 @@ async def test_api_matches_its_openapi_document(tmp_path, fake_wechat):
            "BOT_WECHAT_API_BASE": fake_wechat.url, "BOT_SECRET_KEY": "s" * 32,
            "BOT_LOGIN_RATE_LIMIT": "100000", "PYTHONPATH": str(ROOT)}
     env.pop("BOT_DATABASE_URL", None)
+    env.pop("BOT_TEST_DATABASE_URL", None)
+    if server_db:
+        env["BOT_DATABASE_URL"] = server_db
     key = cli(env, "center-keys", "create", "--region", "330600")
     invite = cli(env, "agents", "invite", "--region", "330600", "--name", "李四",
                  "--village", "东村")
@@ -71,6 +98,7 @@ async def test_api_matches_its_openapi_document(tmp_path, fake_wechat):
             "--checks", "not_a_server_error,response_schema_conformance",
             "-H", f"X-Api-Key: {key}", "-H", f"Authorization: Bearer {token}",
             "-n", EXAMPLES, "--seed", "20261122", "--phases", "examples,coverage,fuzzing",
+            "--mode", "all", "--generation-allow-x00", "true",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=600)
         report = out.decode(errors="replace")

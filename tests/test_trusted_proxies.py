@@ -29,8 +29,8 @@ async def _login(client, fake_wechat, n: int, xff: str | None = None) -> int:
     return resp.status
 
 
-async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(aiohttp_client, settings,
-                                                                        fake_wechat):
+async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(app, aiohttp_client,
+                                                                        settings, fake_wechat):
     client = await _client(aiohttp_client, settings)
     statuses = [await _login(client, fake_wechat, i, f"198.51.100.{i}") for i in range(6)]
     assert statuses[:3] == [200, 200, 200]
@@ -38,7 +38,8 @@ async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(aiohttp_
     assert len(fake_wechat.calls_to("sns/jscode2session")) == 3
 
 
-async def test_forwarded_for_counts_from_a_trusted_proxy(aiohttp_client, settings, fake_wechat):
+async def test_forwarded_for_counts_from_a_trusted_proxy(app, aiohttp_client, settings,
+                                                         fake_wechat):
     client = await _client(aiohttp_client, settings, trusted_proxies="127.0.0.1/32")
     for i in range(3):
         assert await _login(client, fake_wechat, i, "203.0.113.7") == 200
@@ -53,7 +54,8 @@ async def test_forwarded_for_counts_from_a_trusted_proxy(aiohttp_client, setting
 @pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
 @pytest.mark.parametrize("xff", [b"1" * 300, "\u4e2d\u6587".encode(), b"\xff\xfe",
                                  b"2001:db8::1%" + b"z" * 200, b", , ,", b"::ffff:1.2.3.4"])
-async def test_hostile_forwarded_for_is_not_a_server_error(aiohttp_client, settings, fake_wechat,
+async def test_hostile_forwarded_for_is_not_a_server_error(app, aiohttp_client, settings,
+                                                           fake_wechat,
                                                            trusted, xff):
     client = await _client(aiohttp_client, settings, trusted_proxies=trusted)
     fake_wechat.add_code("tp-raw", openid="o-tp-raw")

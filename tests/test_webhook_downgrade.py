@@ -27,7 +27,7 @@ async def test_plain_post_is_refused_when_safe_mode_is_configured(app, user):
     assert 'wechat_rejected_requests_total{reason="plain_refused"} 1.0' in metrics
 
 
-async def test_plain_is_accepted_in_the_migration_window(aiohttp_client, settings):
+async def test_plain_is_accepted_in_the_migration_window(app, aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings.model_copy(
         update={"wechat_allow_plain": True})))
     assert "返回" in await WeChatUser(client, openid="o-mig", mode="plain").say("帮助")
@@ -35,7 +35,7 @@ async def test_plain_is_accepted_in_the_migration_window(aiohttp_client, setting
 
 
 @pytest.fixture(params=["no_aes_key", "allow_plain"])
-async def plain_client(request, aiohttp_client, settings):
+async def plain_client(request, app, aiohttp_client, settings):
     update = ({"wechat_aes_key": None} if request.param == "no_aes_key"
               else {"wechat_allow_plain": True})
     return await aiohttp_client(create_app(settings.model_copy(update=update)))

@@ -56,11 +56,11 @@ def check_signature(token: str, query: dict[str, str], *, max_skew: int, now: fl
     if not signature or not same(expected, signature):
         raise ProtocolError(403, "signature")
     if max_skew:
-        try:
-            skew = abs((now or time.time()) - int(timestamp))
-        except ValueError:
-            raise ProtocolError(403, "timestamp") from None
-        if skew > max_skew:
+        # unix seconds are 10 digits until 2286; a longer "number" is not a time (a 400-digit
+        # one does not even convert to float)
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise ProtocolError(403, "timestamp")
+        if abs((now or time.time()) - int(timestamp)) > max_skew:
             raise ProtocolError(403, "timestamp")
 
 
@@ -142,6 +142,10 @@ def decrypt(crypto: WeChatCrypto, token: str, body: bytes, query: dict[str, str]
     return plain if isinstance(plain, str) else plain.decode("utf-8")
 
 
+DEDUPE_KEY_MAX = 128  # models.inbound.InboundMessage.dedupe_key's width
+CREATE_TIME_MAX = 2**32  # CreateTime is unix seconds; beyond it is not a time
+
+
 @dataclass(slots=True)
 class Incoming:
     """One inbound message or event, reduced to what the conversation engine needs."""
@@ -161,9 +165,13 @@ class Incoming:
 
     @property
     def dedupe_key(self) -> str:
-        if self.msg_id:
-            return f"m:{self.msg_id}"
-        return f"e:{self.openid}:{self.created}:{self.event or self.kind}"
+        """MsgId, or sender + CreateTime + event; hashed when longer than the column holds
+        (WeChat's MsgIds are 19 digits, a longer one is a caller's invention)."""
+        key = f"m:{self.msg_id}" if self.msg_id else \
+            f"e:{self.openid}:{self.created}:{self.event or self.kind}"
+        if len(key) <= DEDUPE_KEY_MAX:
+            return key
+        return "h:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
     @property
     def created_at(self) -> datetime:
@@ -184,6 +192,8 @@ def parse(plain: str | bytes) -> Incoming:
         created = int(root.get("CreateTime") or 0)
     except Exception:  # wechatpy raises assorted errors on odd field values
         raise ProtocolError(400, "not_wechat_xml") from None
+    if not 0 <= created < CREATE_TIME_MAX:
+        raise ProtocolError(400, "not_wechat_xml")
     kind = msg.type if msg.type in KINDS else "unknown"
     inc = Incoming(
         openid=root["FromUserName"][:64],

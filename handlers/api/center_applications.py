@@ -36,6 +36,7 @@ from handlers.api.application_schemas import (
 )
 from handlers.api.application_views import center_view, decision_of
 from handlers.after_decision import after_decision
+from handlers.api.center_cases import utc
 from handlers.decision_notice import tell_agent
 from handlers.filing import event_data
 from i18n import t
@@ -66,8 +67,9 @@ async def list_region(request: web.Request) -> web.Response:
     rows = Application.filter(region=key.region).order_by("id")
     if q.status:
         rows = rows.filter(status=q.status)
-    if q.since:
-        rows = rows.filter(updated_at__gte=q.since)
+    if q.since:  # a time without a zone is UTC; one at the calendar's edge clamps (utc)
+        rows = rows.filter(updated_at__gte=utc(q.since if q.since.tzinfo
+                                               else q.since.replace(tzinfo=UTC)))
     if q.cursor:
         rows = rows.filter(id__gt=min(int(q.cursor), MAX_ID))
     page = await rows.limit(q.limit + 1)
