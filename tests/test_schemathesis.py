@@ -32,8 +32,9 @@ EXAMPLES = os.environ.get("BOT_SCHEMATHESIS_EXAMPLES", "25")  # per operation; C
 @pytest.fixture
 async def server_db():
     """The served database: sqlite in the temporary directory, or, when the tests run on
-    PostgreSQL, a scratch database beside the test one (dropped afterwards) — never the test
-    database itself, which other tests empty and fill."""
+    PostgreSQL, a scratch database beside the test one — never the test database itself,
+    which other tests empty and fill. The scratch database is kept between runs and emptied
+    at the start (DROP DATABASE waits for a checkpoint, minutes on a busy server)."""
     base = os.environ.get("BOT_TEST_DATABASE_URL")
     if not base:
         yield None
@@ -42,14 +43,19 @@ async def server_db():
 
     root, _, name = base.rpartition("/")
     scratch = f"{name}_st"
-    admin = await asyncpg.connect(root.replace("postgres://", "postgresql://", 1) + "/postgres")
+    pg = root.replace("postgres://", "postgresql://", 1)
+    admin = await asyncpg.connect(pg + "/postgres")
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{scratch}"')
-        yield f"{root}/{scratch}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", scratch):
+            await admin.execute(f'CREATE DATABASE "{scratch}"')
     finally:
         await admin.close()
+    conn = await asyncpg.connect(f"{pg}/{scratch}")
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+    yield f"{root}/{scratch}"
 
 
 def cli(env: dict, *args: str) -> str:
