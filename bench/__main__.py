@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from bench import applications, burst, digest, exports, webhook
+from bench import applications, burst, console, digest, exports, webhook
 from bench.common import Row, format_table
 
 PG_BASE = os.environ.get("BOT_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -38,6 +38,13 @@ def exports_both() -> list[Row]:
     return rows
 
 
+def console_both() -> list[Row]:
+    rows = console.run()
+    if url := scratch_pg("bench_console"):
+        rows += console.run(database_url=url)
+    return rows
+
+
 def digest_pg() -> list[Row]:
     if url := scratch_pg("bench_digest"):
         return digest.run(url)
@@ -51,6 +58,7 @@ BENCHMARKS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("Callback survey burst: 2,000 users x 5 answers", burst.default),
     ("Callback ledger export: 100,000 rows", exports_both),
     ("Staff digest over 1,000,000 cases (PostgreSQL)", digest_pg),
+    ("Staff console pages over 100,000 cases, callbacks, applications", console_both),
 ]
 
 

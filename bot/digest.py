@@ -24,7 +24,7 @@ from tortoise import connections
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
 
-from bot.notify import alert_staff
+from bot.notify import alert_staff, console_link
 from bot.settings import Settings
 from i18n import t
 from models.application import Application
@@ -177,8 +177,9 @@ def render(f: Figures, locale: str = ZH) -> tuple[str, list[str]]:
 
 
 def link(settings: Settings, f: Figures) -> str:
+    """The console's Today page, which shows these figures and their trend."""
     query = urlencode({"period": f.period, "date": f.today.isoformat()})
-    return f"{settings.public_base_url.rstrip('/')}/api/v1/center/digest?{query}"
+    return console_link(settings, f"?{query}")
 
 
 async def regions() -> list[str]:

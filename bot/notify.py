@@ -72,6 +72,12 @@ async def alert_staff(
     return len(members)
 
 
+def console_link(settings: Settings, path: str) -> str:
+    """The staff console's page of a thing, for the link in a push (opened inside WeChat, it
+    signs the staff member in by WeChat's web authorisation and lands there)."""
+    return f"{settings.public_base_url.rstrip('/')}/console/{path.lstrip('/')}"
+
+
 def template_data(title: str, lines: list[str]) -> dict[str, Any]:
     """A generic 'first / keyword / remark' template body; ids vary by account (README)."""
     return {"first": {"value": title},

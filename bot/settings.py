@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     # With an AES key set, plain (unencrypted) POST /wechat is refused unless this is true:
     # only for the switch-over from plain to safe mode in the official account's admin.
     wechat_allow_plain: bool = False
+    wechat_open_base: str = "https://open.weixin.qq.com"  # web authorisation (console OAuth)
     wxa_app_id: str | None = None
     wxa_app_secret: SecretStr | None = None
 
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
 
     conversation_timeout: int = 30 * 60  # seconds of idleness before a flow is paused
     token_ttl_days: int = 7  # mini-program session token lifetime
+    console_idle_timeout: int = 12 * 3600  # seconds a console session lives without a request
     outbox_max_attempts: int = 8  # then the row is 'failed' and visible to staff
     outbox_interval: float = 1.0  # seconds between dispatcher polls when idle
     scheduler_interval: float = 30.0  # seconds between scheduler ticks

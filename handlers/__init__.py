@@ -25,7 +25,7 @@ def setup_routes(app: web.Application) -> None:
     from bot import docs_ui
     from bot.api import add_operations
     from bot.wechat import webhook
-    from handlers import system
+    from handlers import console, system
 
     webhook.setup(app)  # GET/POST /wechat
     app.router.add_get("/healthz", system.healthz)
@@ -35,3 +35,4 @@ def setup_routes(app: web.Application) -> None:
     docs_ui.setup(app)  # /api/docs: Swagger UI over the document above, assets shipped with us
     app.router.add_get("/dev/outbox", system.dev_outbox)  # development only (404 otherwise)
     add_operations(app)  # /api/v1/... declared with @operation
+    console.setup(app)  # /console/... staff pages (and the login:… QR scene)

@@ -16,7 +16,7 @@ from aiohttp import web
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.keys import policy_key, settings_key
-from bot.notify import alert_staff, emit_event
+from bot.notify import alert_staff, console_link, emit_event
 from i18n import t
 from models.agent import Agent
 from models.calendar import local_today
@@ -125,7 +125,8 @@ async def file_application(app: web.Application, agent: Agent, filing: Filing,
                    agent=agent.name),
                  *(t(r, zh) for r in result.urgent_reasons)]
         await alert_staff(settings, region=agent.region, key=f"urgent-application:{row.id}",
-                          title=t("staff.urgent.title", zh), lines=lines, conn=conn)
+                          title=t("staff.urgent.title", zh), lines=lines, conn=conn,
+                          link=console_link(settings, f"applications/{row.id}"))
     await emit_event(settings, event_type="application.submitted",
                      key=f"application:{row.id}:submitted", region=agent.region, conn=conn,
                      data=event_data(row))

@@ -19,7 +19,7 @@ from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from bot.keys import policy_key, settings_key
-from bot.notify import alert_staff, notify_user
+from bot.notify import alert_staff, console_link, notify_user
 from bot.scheduler import daily_at, every, job
 from i18n import t
 from models.agent import Agent
@@ -82,6 +82,7 @@ async def _flag_overdue(app: web.Application, row: Application, agent: Agent, mi
                                      items=_items(missing, agent.locale), **fields))
         await alert_staff(settings, region=row.region, key=f"materials-overdue:{row.id}",
                           title=t("staff.overdue.title", ZH), conn=conn,
+                          link=console_link(settings, f"applications/{row.id}"),
                           lines=[t("staff.overdue.line", ZH, items=_items(missing, ZH), **fields)])
 
 
@@ -104,4 +105,5 @@ async def decision_watch(app: web.Application, now: datetime) -> None:
         line = t("staff.decision_due.line", ZH, id=row.id, name=mask_name(row.applicant_name),
                  due=row.decision_due.isoformat())
         await alert_staff(settings, region=row.region, key=f"decision-due:{row.id}",
-                          title=t("staff.decision_due.title", ZH), lines=[line])
+                          title=t("staff.decision_due.title", ZH), lines=[line],
+                          link=console_link(settings, f"applications/{row.id}"))

@@ -19,7 +19,7 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from bot.keys import policy_key, settings_key
-from bot.notify import notify_user
+from bot.notify import console_link, notify_user
 from bot.scheduler import every, job
 from i18n import t
 from models.callback import Callback, CallbackStatus, alert_supervisors, due_at
@@ -103,4 +103,5 @@ async def handoff_escalation(app: web.Application, now: datetime) -> None:
                 lines=[f"咨询编号：{h.id}（{state}）",
                        f"应回复时间：{local_hhmm(h.due_at, settings.timezone)}",
                        f"回复“接 {h.id}”接待"],
-                kind="handoff-escalation", conn=conn)
+                kind="handoff-escalation", conn=conn,
+                link=console_link(settings, f"handoffs/{h.id}"))

@@ -26,4 +26,6 @@ MODEL_MODULES = [
     "models.document",
     "models.termination",
     "models.follow",
+    "models.console",
+    "models.followup",
 ]

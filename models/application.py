@@ -80,6 +80,10 @@ class Application(Model):
 
     class Meta:
         table = "application"
+        # the digest and the console's queue: a region's open applications by due date, new
+        # ones by arrival, decided ones newest first (without them each reads every row)
+        indexes = (("region", "status", "decision_due"), ("region", "received_at"),
+                   ("region", "status", "decided_at"))
 
 
 class Material(Model):

@@ -73,7 +73,9 @@ class Callback(Model):
     class Meta:
         table = "callback"
         # digest and stats: a region's callbacks by status and answer time
-        indexes = (("region", "status", "answered_at"),)
+        indexes = (("region", "status", "answered_at"),
+                   # coverage joins cases to completed callbacks: answered from the index alone
+                   ("case_id", "status"))
 
 
 class CallbackInvitation(Model):
@@ -165,8 +167,11 @@ async def complete(callback: Callback, case, answers: Answers, *, channel: Callb
             f"是否满意：{'满意' if answers.satisfied else '不满意'}",
             f"回访方式：{CHANNEL_ZH[channel]}",
         ]
+        from bot.notify import console_link
+
         await alert_supervisors(settings, region=case.region, key=f"callback:{callback.id}",
-                                title="回访预警", lines=lines, kind="callback-alert", conn=conn)
+                                title="回访预警", lines=lines, kind="callback-alert", conn=conn,
+                                link=console_link(settings, f"callbacks/{callback.id}"))
     await emit_event(settings, event_type="callback.completed", key=f"callback:{callback.id}",
                      region=case.region, conn=conn, data={
                          "callback_id": callback.id, "case_no": case.case_no,

@@ -223,7 +223,7 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
     bureau only. With no bureau registered for the region (nor its city or province) the
     centre's supervisors get it with an instruction to pass it on, and a warning is logged.
     """
-    from bot.notify import alert_staff, emit_event
+    from bot.notify import alert_staff, console_link, emit_event
     from models.bureau import find_bureau
     from models.callback import alert_supervisors
 
@@ -245,18 +245,18 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
              f"内容：{scrub(c.text, free_text=True, limit=ALERT_TEXT_MAX)}",
              f"照片：{len(c.photos)} 张",
              f"受理期限：{c.accept_due.isoformat()}"]
-    key = f"complaint:{c.id}"
+    key, link = f"complaint:{c.id}", console_link(settings, f"complaints/{c.ticket}")
     if bureau is not None:
         await alert_staff(settings, region=bureau.region, key=key, title="新投诉",
                           lines=[*lines, t("complaint.bureau.how", "zh_CN", ticket=c.ticket)],
-                          bureau=True, kind="complaint-alert", conn=conn)
+                          bureau=True, kind="complaint-alert", conn=conn, link=link)
     else:
         log.warning("no justice bureau registered for region %s (staff add --role bureau): "
                     "complaint %s goes to the centre's supervisors to pass on", region, c.id)
         lines.append(t("complaint.bureau.missing", "zh_CN"))
     if bureau is None or about != "centre":
         await alert_supervisors(settings, region=region, key=key, title="新投诉", lines=lines,
-                                kind="complaint-alert", conn=conn)
+                                kind="complaint-alert", conn=conn, link=link)
     await emit_event(settings, event_type="complaint.created", key=f"complaint:{c.id}",
                      region=region, conn=conn,
                      data=event_data(c) | {"case_no": case_no[0] if case_no else None,

@@ -69,7 +69,7 @@ async def open_ticket(*, openid: str, locale: str, region: str | None, now: date
                       settings, conn) -> tuple[Handoff, int]:
     """Open a ticket and tell the staff on duty at once (all active staff when nobody is on
     duty); returns the ticket and how many staff were told."""
-    from bot.notify import notify_user
+    from bot.notify import console_link, notify_user
     from i18n import t
     from models.conversation import Conversation
     from models.people import Staff, StaffRole
@@ -85,7 +85,8 @@ async def open_ticket(*, openid: str, locale: str, region: str | None, now: date
     due = local_hhmm(h.due_at, settings.timezone)
     for s in staff:
         await notify_user(settings, openid=s.openid, key=f"handoff:{h.id}:new:{s.id}",
-                          text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due),
+                          text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due)
+                          + "\n" + console_link(settings, f"handoffs/{h.id}"),
                           kind="handoff", region=region, conn=conn)
     return h, len(staff)
 

@@ -5,7 +5,8 @@ tests/fixtures/wechat/api_responses, and records every call in `.calls` as
 `Call(path, query, body)`. Paths are named without "/" and "cgi-bin/":
 
     stable_token, token, message/custom/send, message/template/send, message/subscribe/send,
-    qrcode/create, webhook/send (WeCom group robot), sns/jscode2session
+    qrcode/create, webhook/send (WeCom group robot), sns/jscode2session,
+    sns/oauth2/access_token (web authorisation; codes from `fake.add_oauth_code(code, openid)`)
 
 and every helper taking a path also accepts the full spelling ("/cgi-bin/message/custom/send").
 
@@ -153,6 +154,7 @@ class FakeWeChat(_FakeServer):
         self._valid: dict[str, str] = {}  # token -> app id
         self._dead: dict[str, int] = {}  # token -> errcode it now gets
         self._codes: dict[str, dict[str, str]] = {}
+        self._oauth_codes: dict[str, str] = {}  # web authorisation code -> openid
         self._client_msg_ids: dict[tuple[str, str], int] = {}
         self._media: dict[str, tuple[bytes, str]] = {}  # media id -> (bytes, content type)
         self._seq = itertools.count(1)
@@ -188,6 +190,10 @@ class FakeWeChat(_FakeServer):
         self._codes[code] = {"openid": openid, "session_key": session_key or secrets.token_urlsafe(16)}
         if unionid:
             self._codes[code]["unionid"] = unionid
+
+    def add_oauth_code(self, code: str, openid: str) -> None:
+        """A web-authorisation (snsapi_base) code for sns/oauth2/access_token; single-use."""
+        self._oauth_codes[code] = openid
 
     # ---- inspecting ------------------------------------------------------------------------
     def calls_to(self, path: str) -> list[Call]:
@@ -375,6 +381,20 @@ class FakeWeChat(_FakeServer):
             return _err(40029)
         return dict(found)  # no errcode on success, as WeChat answers since 2020
 
+    def _oauth_token(self, query: Any, body: Any) -> dict[str, Any]:
+        if query.get("appid") != OA_APP_ID:
+            return _err(40013)
+        if query.get("secret") != OA_SECRET:
+            return _err(40125)
+        if query.get("grant_type") != "authorization_code":
+            return _err(40002)
+        openid = self._oauth_codes.pop(query.get("code", ""), None)
+        if openid is None:
+            return _err(40029)
+        return {"access_token": secrets.token_urlsafe(48), "expires_in": 7200,
+                "refresh_token": secrets.token_urlsafe(48), "openid": openid,
+                "scope": "snsapi_base"}
+
     def _wecom_send(self, query: Any, body: Any) -> dict[str, Any]:
         if query.get("key") != WECOM_KEY:
             return _err(93000)
@@ -406,6 +426,7 @@ class FakeWeChat(_FakeServer):
         "message/subscribe/send": ("POST", _subscribe_send),
         "qrcode/create": ("POST", _qrcode_create),
         "sns/jscode2session": ("GET", _jscode2session),
+        "sns/oauth2/access_token": ("GET", _oauth_token),
         "webhook/send": ("POST", _wecom_send),
     }
 

@@ -116,7 +116,7 @@ async def test_morning_digest_has_the_figures_and_arrives_once(zhashui, fake_wec
     assert "满意度：2/3满意" in text
     assert "投诉：未办结2件（待受理1件，办理中1件）；临近期限1件 2611200001（11-24）" in text
     assert "人工咨询超时未回复：1次" in text
-    assert "https://bot.example.org/api/v1/center/digest?period=daily&date=2026-11-23" in text
+    assert "https://bot.example.org/console/?period=daily&date=2026-11-23" in text
     assert "11010519491231002X" not in text and "13900001111" not in text
     assert len(text.splitlines()) <= 9  # a phone screen
     # Monday: the weekly digest too, once.

@@ -93,34 +93,43 @@ async def decide(request: web.Request) -> web.Response:
     key = await require_center(request)
     app_id = path_id(request)
     body = await parse_body(request, DecisionIn)
+    row = await apply_decision(request.app, region=key.region, app_id=app_id, body=body,
+                               actor=f"center_key:{key.id}", locale=request_locale(request))
+    return json_ok(DecisionResult(id=row.id, status=row.status, decision=decision_of(row)))
+
+
+async def apply_decision(app: web.Application, *, region: str, app_id: int, body: DecisionIn,
+                         actor: str, locale: str) -> Application:
+    """Decide one application of `region` (the API and the staff console both come here):
+    the agent is told through the outbox and the centre gets an event. Repeating the same
+    decision changes nothing; a different one after the first is 409."""
     reason = (body.reason or "").strip() or None
     if body.decision == "refused" and not reason:
         raise ApiError(422, "validation", fields={
-            "reason": t("applications.reason_required", request_locale(request))})
+            "reason": t("applications.reason_required", locale)})
     async with in_transaction() as conn:
         row = await Application.select_for_update().using_db(conn).get_or_none(
-            id=app_id, region=key.region)
+            id=app_id, region=region)
         if row is None:
             raise ApiError(404, "not_found")
         if row.status in FINAL:
             if row.status != body.decision:
                 raise ApiError(409, "already_decided", decision=row.status)
-            return json_ok(DecisionResult(id=row.id, status=row.status,
-                                          decision=decision_of(row)))
+            return row
         row.status, row.decision_reason = body.decision, reason
         row.case_no = (body.case_no or "").strip() or row.case_no
         row.decided_at = datetime.now(UTC)
         await row.save(using_db=conn)
         agent = await Agent.get(id=row.agent_id).using_db(conn)
-        await tell_agent(request.app, agent, row, conn=conn)
-        await after_decision(request.app, row, conn=conn)  # assignment, documents, applicant
-        await emit_event(request.app[settings_key], event_type="application.decided",
+        await tell_agent(app, agent, row, conn=conn)
+        await after_decision(app, row, conn=conn)  # assignment, documents, applicant
+        await emit_event(app[settings_key], event_type="application.decided",
                          key=f"application:{row.id}:decided:{row.status}", region=row.region,
                          data=event_data(row), conn=conn)
-        await DataAccess.create(actor=f"center_key:{key.id}", action="decide",
-                                region=key.region, application_ids=[row.id], using_db=conn)
-    wake(request.app)
-    return json_ok(DecisionResult(id=row.id, status=row.status, decision=decision_of(row)))
+        await DataAccess.create(actor=actor, action="decide", region=region,
+                                application_ids=[row.id], using_db=conn)
+    wake(app)
+    return row
 
 
 @operation("GET", "/api/v1/center/applications/{id}/materials/{material_id}",

@@ -121,13 +121,20 @@ async def record_result(request: web.Request) -> web.Response:
     key = await require_center(request)
     raw = request.match_info["id"]
     body = await parse_body(request, ResultIn)
+    cb, case = await record_phone_result(request.app, region=key.region, raw_id=raw, body=body,
+                                         locale=request_locale(request))
+    return json_ok(CallbackItem.of(cb, case))
+
+
+async def record_phone_result(app: web.Application, *, region: str, raw_id: str, body: ResultIn,
+                              locale: str) -> tuple[Callback, Case]:
+    """Record a phone or visit answer into the callback's record (the API and the console)."""
     now = datetime.now(UTC)
     if body.answered_at and utc(body.answered_at) > now:
-        raise ApiError(422, "validation", fields={"answered_at": t(
-            "validation.invalid", request_locale(request))})
+        raise ApiError(422, "validation", fields={"answered_at": t("validation.invalid", locale)})
     async with in_transaction() as conn:
-        cb = await Callback.filter(id=int(raw) if raw.isdigit() and len(raw) < 10 else 0,
-                                   region=key.region).using_db(conn).select_for_update() \
+        cb = await Callback.filter(id=int(raw_id) if raw_id.isdigit() and len(raw_id) < 10
+                                   else 0, region=region).using_db(conn).select_for_update() \
             .first()
         if cb is None:
             raise ApiError(404, "not_found", message_key="callbacks.error.not_found")
@@ -140,11 +147,11 @@ async def record_result(request: web.Request) -> web.Response:
         if cb.answered_at is not None or not await complete(
                 cb, case, answers, channel=CallbackChannel(body.channel),
                 answered_at=utc(body.answered_at or now),
-                settings=request.app[settings_key],
+                settings=app[settings_key],
                 conn=conn, called_by=body.called_by.strip()):
             raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")
         await cb.refresh_from_db(using_db=conn)
-        return json_ok(CallbackItem.of(cb, case))
+        return cb, case
 
 
 class StatsQuery(BaseModel):

@@ -150,18 +150,26 @@ def _check(body: ComplaintStep, c: Complaint, policy, loc: str) -> None:
 async def patch_complaint(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, ComplaintStep)
-    settings, policy = request.app[settings_key], request.app[policy_key]
+    c = await step_complaint(request.app, region=key.region, ticket=_ticket(request), body=body,
+                             locale=request_locale(request))
+    return json_ok(ComplaintItem.of(c, request.app[policy_key]))
+
+
+async def step_complaint(app: web.Application, *, region: str, ticket: str, body: ComplaintStep,
+                         locale: str) -> Complaint:
+    """Apply one procedural step to a complaint of `region` (the API and the console)."""
+    settings, policy = app[settings_key], app[policy_key]
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        c = await Complaint.filter(ticket=_ticket(request), region=key.region) \
+        c = await Complaint.filter(ticket=ticket, region=region) \
             .using_db(conn).select_for_update().first()
         if c is None:
             raise ApiError(404, "not_found", message_key="complaint.error.not_found")
         if body.status != c.status or body.status == "extended":
-            _check(body, c, policy, request_locale(request))
+            _check(body, c, policy, locale)
             await transition(c, body.status, today=now.astimezone(ZoneInfo(settings.timezone))
                              .date(), policy=policy, settings=settings, conn=conn,
                              reason=body.reason, result=body.result, days=body.days,
                              handled_by=body.handled_by, now=now)
         await c.fetch_related("case", using_db=conn)
-        return json_ok(ComplaintItem.of(c, policy))
+        return c

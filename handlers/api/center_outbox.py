@@ -72,10 +72,15 @@ async def list_outbox(request: web.Request) -> web.Response:
            tag="center", response=OutboxItem, auth="api_key", errors=(404, 409))
 async def retry_outbox(request: web.Request) -> web.Response:
     key = await require_center(request)
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    row = await retry_push(request.app, region=key.region, raw_id=request.match_info["id"])
+    return json_ok(OutboxItem.of(row))
+
+
+async def retry_push(app: web.Application, *, region: str, raw_id: str) -> OutboxMessage:
+    """Put a failed push of `region` back in the queue (the API and the console)."""
+    if not raw_id.isdigit() or len(raw_id) > 18:
         raise ApiError(404, "not_found")
-    row = await OutboxMessage.get_or_none(id=int(raw), region=key.region)
+    row = await OutboxMessage.get_or_none(id=int(raw_id), region=region)
     if row is None:
         raise ApiError(404, "not_found")
     # Only a failed row goes back; the status guard makes two concurrent retries one.
@@ -84,6 +89,6 @@ async def retry_outbox(request: web.Request) -> web.Response:
         locked_until=None)
     if not n:
         raise ApiError(409, "outbox_not_failed", message_key="outbox.error.not_failed")
-    wake(request.app)
+    wake(app)
     await row.refresh_from_db()
-    return json_ok(OutboxItem.of(row))
+    return row

@@ -8,6 +8,7 @@ from models.assignment import AssignmentStatus
 from models.callback import CallbackStatus
 from models.case import CaseOrigin
 from models.complaint import ComplaintStatus
+from models.console import LoginStatus
 from models.evaluation import CaseState, ObjectionState
 from models.fields import EncryptedTextField
 from models.handoff import HandoffStatus
@@ -115,7 +116,7 @@ class Migration(migrations.Migration):
                 ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'application', 'app': 'models', 'pk_attr': 'id'},
+            options={'table': 'application', 'app': 'models', 'indexes': [Index(fields=['region', 'status', 'decision_due']), Index(fields=['region', 'received_at']), Index(fields=['region', 'status', 'decided_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -169,7 +170,25 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'callback', 'app': 'models', 'indexes': [Index(fields=['region', 'status', 'answered_at'])], 'pk_attr': 'id'},
+            options={'table': 'callback', 'app': 'models', 'indexes': [Index(fields=['region', 'status', 'answered_at']), Index(fields=['case_id', 'status'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CallbackFollowUp',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('callback', fields.ForeignKeyField('models.Callback', source_field='callback_id', db_constraint=True, to_field='id', related_name='followups', on_delete=OnDelete.CASCADE)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('kind', fields.CharField(max_length=8)),
+                ('by', fields.CharField(max_length=30)),
+                ('note', fields.TextField(unique=False)),
+                ('fee_charged', fields.BooleanField(null=True)),
+                ('negligent', fields.BooleanField(null=True)),
+                ('satisfied', fields.BooleanField(null=True)),
+                ('resolved', fields.BooleanField(default=False)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'callback_followup', 'app': 'models', 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -681,6 +700,37 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ConsoleLogin',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token', fields.CharField(unique=True, max_length=40)),
+                ('kind', fields.CharField(max_length=8)),
+                ('browser_hash', fields.CharField(max_length=64)),
+                ('next_path', fields.CharField(default='/console/', max_length=200)),
+                ('status', fields.CharField(default=LoginStatus.PENDING, max_length=8)),
+                ('staff', fields.ForeignKeyField('models.Staff', source_field='staff_id', null=True, db_constraint=True, to_field='id', related_name='console_logins', on_delete=OnDelete.CASCADE)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'console_login', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One login in progress: a QR scene (`login:<token>`) or an OAuth `state`, bound to the'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ConsoleSession',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('csrf', fields.CharField(max_length=64)),
+                ('staff', fields.ForeignKeyField('models.Staff', source_field='staff_id', db_constraint=True, to_field='id', related_name='console_sessions', on_delete=OnDelete.CASCADE)),
+                ('via', fields.CharField(max_length=8)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('last_seen_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('ended_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'console_session', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A signed-in browser. The cookie carries a random token, and only its hash is stored.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Handoff',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -713,6 +763,19 @@ class Migration(migrations.Migration):
                 ('checked_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'quality_check', 'app': 'models', 'pk_attr': 'id', 'table_description': "Beijing's closing check: the centre's quality reviewer signs the case off (or not)."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='StaffAudit',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('staff', fields.ForeignKeyField('models.Staff', source_field='staff_id', db_constraint=True, to_field='id', related_name='audit', on_delete=OnDelete.CASCADE)),
+                ('region', fields.CharField(db_index=True, max_length=12)),
+                ('action', fields.CharField(max_length=32)),
+                ('record', fields.CharField(max_length=64)),
+                ('at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'staff_audit', 'app': 'models', 'pk_attr': 'id', 'table_description': 'What a staff member did in the console that the law wants traceable: every reveal of'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,65 @@
+"""The staff console at /console/: server-rendered pages (aiohttp-jinja2, templates beside
+the handlers, assets under static/, no CDN), each a thin view over the functions the JSON API
+uses. `setup` shows the whole console surface on one screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+HERE = Path(__file__).parent
+
+
+async def to_console(_: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
+
+
+def setup(app: web.Application) -> None:
+    from handlers.console import (
+        admin,
+        applications,
+        callbacks,
+        complaints,
+        handoffs,
+        login,
+        records,
+        today,
+    )
+
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+                         autoescape=True, undefined=jinja2.StrictUndefined)
+    r = app.router
+    r.add_static("/console/static/", HERE / "static", name="console_static")
+    r.add_get("/console", to_console)
+    r.add_get("/console/", today.page_today)
+    r.add_get("/console/login", login.login_page)
+    r.add_get("/console/login/poll", login.poll)
+    r.add_get("/console/oauth", login.oauth)
+    r.add_post("/console/logout", login.logout)
+    r.add_get("/console/lang", login.lang)
+    r.add_get("/console/applications", applications.queue)
+    r.add_get("/console/applications/{id}", applications.detail)
+    r.add_post("/console/applications/{id}/decision", applications.decide)
+    r.add_post("/console/applications/{id}/reveal", applications.reveal)
+    r.add_get("/console/applications/{id}/materials/{material_id}", applications.material)
+    r.add_get("/console/callbacks", callbacks.worklist)
+    r.add_get("/console/callbacks/{id}", callbacks.detail)
+    r.add_post("/console/callbacks/{id}/result", callbacks.record)
+    r.add_post("/console/callbacks/{id}/followup", callbacks.followup)
+    r.add_post("/console/callbacks/{id}/reveal", callbacks.reveal)
+    r.add_get("/console/callbacks/{id}/form.docx", callbacks.form_docx)
+    r.add_get("/console/complaints", complaints.listing)
+    r.add_get("/console/complaints/{ticket}", complaints.detail)
+    r.add_post("/console/complaints/{ticket}/step", complaints.step)
+    r.add_get("/console/handoffs", handoffs.listing)
+    r.add_get("/console/handoffs/{ticket}", handoffs.detail)
+    r.add_post("/console/handoffs/{ticket}/take", handoffs.take)
+    r.add_get("/console/records", records.page_records)
+    r.add_get("/console/records/export", records.export)
+    r.add_post("/console/records/outbox/{id}/retry", records.retry)
+    r.add_get("/console/staff", admin.staff_list)
+    r.add_post("/console/staff", admin.staff_change)
+    r.add_get("/console/audit", admin.audit)

@@ -1,0 +1,53 @@
+"""Small helpers the console pages share: ids from the path, paging, the audit line, dates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bot.api import ApiError
+from bot.keys import settings_key
+from handlers.console.session import Visitor
+from models import calendar
+from models.console import StaffAudit
+
+PAGE_SIZE = 30  # rows per list page: a phone screen scrolls a few, a desk sees them all
+MAX_PAGE = 1000  # deeper than this nobody pages by hand; filters narrow the list instead
+
+
+def int_id(request: web.Request, name: str = "id") -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 9:
+        raise ApiError(404, "not_found")
+    return int(raw)
+
+
+def local_today(request: web.Request) -> date:
+    return calendar.local_today(request.app[settings_key].timezone)
+
+
+@dataclass(slots=True)
+class Pager:
+    page: int
+    more: bool
+    base: dict[str, str]
+
+    def link(self, page: int) -> str:
+        return "?" + urlencode({**self.base, "page": str(page)})
+
+
+async def paged(request: web.Request, rows, size: int = PAGE_SIZE) -> tuple[list, Pager]:
+    """One page of an ordered queryset (`?page=N`, 1-based) and the links around it."""
+    raw = request.query.get("page", "1")
+    page = min(int(raw), MAX_PAGE) if raw.isdigit() and 0 < len(raw) < 6 and int(raw) else 1
+    items = list(await rows.offset((page - 1) * size).limit(size + 1))
+    base = {k: v for k, v in request.query.items() if k != "page"}
+    return items[:size], Pager(page, len(items) > size, base)
+
+
+async def audit(visitor: Visitor, action: str, record: str) -> None:
+    await StaffAudit.create(staff_id=visitor.staff.id, region=visitor.region, action=action,
+                            record=record)

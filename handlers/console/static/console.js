@@ -1,0 +1,28 @@
+// The console's only script: the login page asks every few seconds whether the QR code was
+// scanned, and goes on when it was. Everything else is plain forms and links.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-poll]");
+  if (!box) { return; }
+  var url = box.getAttribute("data-poll");
+  var every = parseInt(box.getAttribute("data-poll-ms"), 10) || 2000;
+  var status = document.getElementById("login-status");
+  function say(id) {
+    var tpl = document.getElementById(id);
+    if (tpl && status) { status.textContent = tpl.innerHTML; }
+  }
+  function tick() {
+    fetch(url, {credentials: "same-origin", cache: "no-store"})
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        if (body.status === "ok") { say("msg-ok"); window.location.assign(body.next || "/console/"); return; }
+        if (body.status === "denied") { say("msg-denied"); return; }
+        if (body.status === "expired" || body.status === "unknown" || body.status === "forbidden") {
+          say("msg-expired"); return;
+        }
+        setTimeout(tick, every);
+      })
+      .catch(function () { setTimeout(tick, every * 2); });
+  }
+  setTimeout(tick, every);
+})();

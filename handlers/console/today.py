@@ -1,0 +1,42 @@
+"""Today: the digest's figures for today and the week (bot.digest.collect, the same function
+the pushed digest and GET /api/v1/center/digest use) and charts over the last 12 weeks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot import digest
+from bot.keys import policy_key, settings_key
+from handlers.console import charts
+from handlers.console.common import local_today
+from handlers.console.session import Visitor, page, render
+
+
+@page("staff", "supervisor", "bureau")
+async def page_today(request: web.Request, visitor: Visitor) -> web.StreamResponse:
+    """GET /console/ (the digest's link): figures, then pictures of the trend."""
+    if visitor.role == "bureau":  # the bureau's work is complaints; its Today is that list
+        raise web.HTTPFound("/console/complaints")
+    settings, policy = request.app[settings_key], request.app[policy_key]
+    now, region = datetime.now(UTC), visitor.region
+    daily = await digest.collect(region, "daily", now, policy, settings.timezone)
+    weekly = await digest.collect(region, "weekly", now, policy, settings.timezone)
+    today = local_today(request)
+    weeks = charts.Weeks(today, settings.timezone)
+    apps = await charts.applications(region, weeks, today)
+    cbs = await charts.callbacks(region, weeks)
+    hos = await charts.handoffs(region, weeks)
+    labels = weeks.labels
+    return render(request, "today.html", {
+        "daily": daily, "weekly": weekly, "today": today,
+        "c_apps": charts.chart(apps["received"], apps["decided"], labels=labels),
+        "c_overdue": charts.chart(apps["overdue"], labels=labels),
+        "c_coverage": charts.chart(cbs["coverage"], target=policy.callback_target, top=1.0,
+                                   labels=labels),
+        "c_satisfaction": charts.chart(cbs["satisfaction"], top=1.0, labels=labels),
+        "c_handoff": charts.chart(hos["minutes"], labels=labels),
+        "c_handoff_late": charts.chart(hos["late"], labels=labels),
+        "complaints": daily.complaints, "complaints_due": daily.complaints_due,
+        "chart": charts})

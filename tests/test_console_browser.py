@@ -1,0 +1,168 @@
+"""The staff console in a real browser: Debian's Chromium driven by Playwright, as staff use it.
+
+Each test walks one path a staff member takes, finding things by what a person reads (roles,
+labels, texts), and keeps a 360 px (a phone in WeChat) and a 1280 px (a desk) screenshot of
+every page it passes under screenshots/ (BOT_SCREENSHOT_DIR), for review. `playwright install`
+is not needed: the system browser at /usr/bin/chromium (apt-get install chromium
+chromium-driver; .ci/run does it) is used. Without a browser these tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from models.application import Application
+from models.complaint import Complaint
+from models.outbox import OutboxMessage
+from tests.applications_support import agent_token, file
+from tests.console_support import scan
+from tests.test_callback_api import closed_case
+from tests.test_cases_support import add_staff, center_key, tick
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="playwright not installed")
+
+CHROMIUM = os.environ.get("BOT_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(os.environ.get("BOT_SCREENSHOT_DIR", Path(__file__).resolve().parent.parent
+                            / "screenshots"))
+WIDTHS = {"phone": (360, 740), "desk": (1280, 900)}
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() or shutil.which("chromium")),
+    reason=f"no Chromium at {CHROMIUM}: apt-get install chromium chromium-driver "
+           "(or set BOT_CHROMIUM)")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator:
+    async with playwright_api.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
+                                    else shutil.which("chromium"), args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def page(browser):
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = await context.new_page()
+    yield pg
+    await context.close()
+
+
+async def shoot(page, name: str) -> None:
+    """Keep the page as a phone and a desk show it."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (w, h) in WIDTHS.items():
+        await page.set_viewport_size({"width": w, "height": h})
+        await page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def scan_login(app, page, openid: str, start: str = "/console/") -> None:
+    """Open a console page, get the login page, scan its code (simulated), land back."""
+    base = str(app.make_url("")).rstrip("/")
+    await page.goto(base + start)
+    scene = (await page.locator("#login-scene").inner_text()).strip()
+    assert scene.startswith("login:")
+    await shoot(page, "login")
+    assert "已登录工作台" in await scan(app, openid, scene)
+    await page.wait_for_url(base + start, timeout=15000)
+
+
+async def test_scan_login_today_and_decide_an_application(app, page, fake_wechat):
+    expect = playwright_api.expect
+    token, agent = await agent_token(app, fake_wechat)
+    app_id = (await (await file(app, token)).json())["id"]
+    await add_staff("赵六", "o-staff-1", region=agent.region)
+    await scan_login(app, page, "o-staff-1")
+    await expect(page.get_by_role("heading", name="近 24 小时")).to_be_visible()
+    tile = page.get_by_role("link", name="新申请").first
+    await expect(tile).to_contain_text("1")
+    await expect(page.get_by_role("img", name="回访率（虚线为目标）")).to_be_visible()
+    await shoot(page, "today")
+
+    await page.get_by_role("navigation", name="栏目").get_by_role("link", name="申请").click()
+    await expect(page.get_by_role("heading", name="申请")).to_be_visible()
+    await shoot(page, "applications")
+    await page.get_by_role("link", name=f"#{app_id}").click()
+    await expect(page.get_by_text("138****5678")).to_be_visible()
+    await shoot(page, "application")
+    await page.get_by_role("button", name="显示完整电话").click()
+    await expect(page.get_by_role("link", name="13812345678")).to_be_visible()
+    await page.get_by_label("案号").fill("越法援2026-7")
+    await page.get_by_role("button", name="给予法律援助").click()
+    await expect(page.get_by_role("status")).to_contain_text("已决定")
+    await shoot(page, "application-decided")
+    row = await Application.get(id=app_id)
+    assert row.status == "granted" and row.case_no == "越法援2026-7"
+    assert await OutboxMessage.filter(kind__contains="decision").exists()  # the agent is told
+
+
+async def test_record_a_phone_callback(app, page):
+    expect = playwright_api.expect
+    key = await center_key()
+    cb = await closed_case(app, key, case_no="柞法援民2026-9", days_ago=9)
+    await tick(app, datetime.now(UTC))
+    await add_staff("赵六", "o-staff-1")
+    await scan_login(app, page, "o-staff-1", "/console/callbacks")
+    await shoot(page, "callbacks")
+    await page.get_by_role("link", name="柞法援民2026-9").click()
+    await page.get_by_role("button", name="显示电话并拨打").click()
+    call = page.get_by_role("link", name="拨打 13812345678")
+    await expect(call).to_have_attribute("href", "tel:13812345678")
+    await shoot(page, "callback")
+    await page.get_by_role("radiogroup", name="是否收取了您的费用").get_by_label("否").check()
+    await page.get_by_role("radiogroup", name="压案不办").get_by_label("无").check()
+    await page.get_by_role("radiogroup", name="您对案件办理是否满意").get_by_label("满意", exact=True).check()
+    await page.get_by_label("4. 您对法律援助工作的意见和建议").fill("律师很负责")
+    await page.get_by_role("button", name="保存回访").click()
+    await expect(page.get_by_role("status")).to_contain_text("回访已保存")
+    await shoot(page, "callback-recorded")
+    items = (await (await app.get("/api/v1/center/callbacks", headers=key)).json())["items"]
+    [item] = [i for i in items if i["id"] == cb.id]
+    assert item["channel"] == "phone" and item["satisfied"] is True
+    assert item["comments"] == "律师很负责" and item["called_by"] == "赵六"
+
+
+async def test_accept_a_complaint(app, page, user):
+    expect = playwright_api.expect
+    await add_staff("赵六", "o-staff-1")
+    await user.say("投诉 承办律师三个月没有联系我，也不接电话")
+    c = await Complaint.get(openid=user.openid)
+    await scan_login(app, page, "o-staff-1", "/console/complaints")
+    await shoot(page, "complaints")
+    await page.get_by_role("link", name=c.ticket).click()
+    await expect(page.get_by_text("投诉人将收到").first).to_be_visible()
+    await shoot(page, "complaint")
+    await page.get_by_role("button", name="受理", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("已受理")
+    assert (await Complaint.get(id=c.id)).status == "accepted"
+    assert await OutboxMessage.filter(recipient=user.openid, kind="complaint").exists()
+
+
+async def test_the_other_pages_render_on_a_phone_and_a_desk(app, page, user):
+    expect = playwright_api.expect
+    await add_staff("孙八", "o-boss", supervisor=True)
+    await user.say("人工")
+    await scan_login(app, page, "o-boss")
+    for name, path, heading in (("handoffs", "/console/handoffs", "人工服务"),
+                                ("records", "/console/records", "台账与推送"),
+                                ("staff", "/console/staff", "人员与凭据"),
+                                ("audit", "/console/audit", "审计日志")):
+        await page.goto(str(app.make_url(path)))
+        await expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        await shoot(page, name)
+    await page.get_by_role("link", name="English").click()
+    await expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.get_by_role("heading", name="Log in to the console")).to_be_visible()

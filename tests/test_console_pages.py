@@ -1,0 +1,256 @@
+"""Staff console pages: each action does what the API does, within the staff member's region,
+with personal data masked until a "show" that is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from models.application import Application
+from models.callback import Callback
+from models.complaint import Complaint
+from models.console import StaffAudit
+from models.followup import CallbackFollowUp
+from models.handoff import Handoff
+from models.outbox import OutboxMessage
+from models.people import Staff
+from tests.applications_support import agent_token, file
+from tests.console_support import csrf_of, sign_in
+from tests.test_callback_api import closed_case
+from tests.test_cases_support import OTHER_REGION, REGION, add_staff, center_key, tick
+
+APP_REGION = "330602"  # applications_support files in 越城区
+
+
+async def staff_in(app, region: str = REGION, *, supervisor: bool = False,
+                   openid: str = "o-staff-1"):
+    member = await add_staff("赵六", openid, region=region, supervisor=supervisor)
+    await sign_in(app, openid)
+    return member
+
+
+async def test_decide_an_application_tells_the_agent(app, fake_wechat):
+    token, agent = await agent_token(app, fake_wechat)
+    app_id = (await (await file(app, token)).json())["id"]
+    await staff_in(app, APP_REGION)
+    queue = await (await app.get("/console/applications")).text()
+    assert f"/console/applications/{app_id}" in queue and "张*丰" in queue
+    page = await (await app.get(f"/console/applications/{app_id}")).text()
+    assert "张*丰" in page and "13812345678" not in page and "138****5678" in page
+    csrf = await csrf_of(app, f"/console/applications/{app_id}")
+    bad = await app.post(f"/console/applications/{app_id}/decision",
+                         data={"csrf": csrf, "decision": "refused", "reason": ""})
+    assert bad.status == 422 and "理由" in await bad.text()
+    resp = await app.post(f"/console/applications/{app_id}/decision",
+                          data={"csrf": csrf, "decision": "granted", "case_no": "越法援2026-7"},
+                          allow_redirects=False)
+    assert resp.status == 302
+    row = await Application.get(id=app_id)
+    assert row.status == "granted" and row.case_no == "越法援2026-7"
+    pushes = await OutboxMessage.filter(kind__contains="decision").count()
+    assert pushes >= 1
+    assert await StaffAudit.filter(action="decide", record=f"application:{app_id}").exists()
+    again = await app.post(f"/console/applications/{app_id}/decision",
+                           data={"csrf": csrf, "decision": "refused", "reason": "不符合"})
+    assert again.status == 409
+
+
+async def test_need_materials_sends_the_ticked_items(app, fake_wechat):
+    token, _ = await agent_token(app, fake_wechat)
+    app_id = (await (await file(app, token)).json())["id"]
+    await staff_in(app, APP_REGION)
+    csrf = await csrf_of(app, f"/console/applications/{app_id}")
+    empty = await app.post(f"/console/applications/{app_id}/decision",
+                           data={"csrf": csrf, "decision": "need_materials"})
+    assert empty.status == 422
+    await app.post(f"/console/applications/{app_id}/decision",
+                   data={"csrf": csrf, "decision": "need_materials", "item_id_document": "1",
+                         "item_exemption_proof": "1"})
+    row = await Application.get(id=app_id)
+    assert row.status == "need_materials" and "身份证明" in row.decision_reason
+
+
+async def test_reveal_is_audited_and_other_regions_are_invisible(app, fake_wechat):
+    token, _ = await agent_token(app, fake_wechat)
+    app_id = (await (await file(app, token)).json())["id"]
+    await staff_in(app, OTHER_REGION if OTHER_REGION != APP_REGION else REGION)
+    assert (await app.get(f"/console/applications/{app_id}")).status == 404
+    assert f"/console/applications/{app_id}" not in await (
+        await app.get("/console/applications")).text()
+    await add_staff("钱七", "o-staff-2", region=APP_REGION)
+    app.session.cookie_jar.clear()
+    await sign_in(app, "o-staff-2")
+    csrf = await csrf_of(app, f"/console/applications/{app_id}")
+    resp = await app.post(f"/console/applications/{app_id}/reveal",
+                          data={"csrf": csrf, "field": "phone"})
+    assert "13812345678" in await resp.text()
+    [line] = await StaffAudit.filter(action="reveal_phone").select_related("staff")
+    assert line.staff.name == "钱七" and line.record == f"application:{app_id}"
+    assert line.at is not None
+
+
+async def test_record_a_phone_callback_and_follow_up_a_flag(app):
+    key = await center_key()
+    cb = await closed_case(app, key, case_no="C-9", days_ago=9)
+    await tick(app, datetime.now(UTC))
+    await staff_in(app)
+    worklist = await (await app.get("/console/callbacks")).text()
+    assert "C-9" in worklist and "张*丰" in worklist
+    csrf = await csrf_of(app, f"/console/callbacks/{cb.id}")
+    shown = await app.post(f"/console/callbacks/{cb.id}/reveal", data={"csrf": csrf})
+    assert 'href="tel:13812345678"' in await shown.text()
+    incomplete = await app.post(f"/console/callbacks/{cb.id}/result",
+                                data={"csrf": csrf, "channel": "phone"})
+    assert incomplete.status == 422
+    resp = await app.post(f"/console/callbacks/{cb.id}/result", data={
+        "csrf": csrf, "channel": "phone", "called_by": "赵六", "fee_charged": "yes",
+        "fee_details": "要了两百元", "negligent": "no", "satisfied": "no", "comments": ""})
+    assert resp.status == 200 and "回访已保存" in await resp.text()
+    items = (await (await app.get("/api/v1/center/callbacks", headers=key)).json())["items"]
+    assert items[0]["channel"] == "phone" and items[0]["flagged"] is True
+    flagged = await (await app.get("/console/callbacks?tab=flagged")).text()
+    assert "C-9" in flagged
+    await app.post(f"/console/callbacks/{cb.id}/followup", data={
+        "csrf": csrf, "kind": "visit", "note": "走访核实，确有收费", "fee_charged": "yes",
+        "negligent": "no", "satisfied": "no", "resolved": "1"})
+    [visit] = await CallbackFollowUp.filter(callback_id=cb.id)
+    assert visit.kind == "visit" and visit.fee_charged is True and visit.by == "赵六"
+    first = await Callback.get(id=cb.id)
+    assert first.channel == "phone" and first.fee_details == "要了两百元"  # kept as answered
+    docx = await app.get(f"/console/callbacks/{cb.id}/form.docx")
+    assert docx.status == 200 and (await docx.read())[:2] == b"PK"
+
+
+async def test_accept_a_complaint_tells_the_complainant(app, user):
+    await add_staff("局长", "o-bureau-0")  # gives the complainant's region
+    await user.say("投诉 承办律师三个月没有联系我，也不接电话")
+    c = await Complaint.get(openid=user.openid)
+    await staff_in(app, c.region)
+    listing = await (await app.get("/console/complaints")).text()
+    assert c.ticket in listing
+    page = await (await app.get(f"/console/complaints/{c.ticket}")).text()
+    assert "受理" in page and "投诉人将收到" in page
+    csrf = await csrf_of(app, f"/console/complaints/{c.ticket}")
+    bad = await app.post(f"/console/complaints/{c.ticket}/step",
+                         data={"csrf": csrf, "status": "concluded", "result": "x"})
+    assert bad.status == 409
+    resp = await app.post(f"/console/complaints/{c.ticket}/step",
+                          data={"csrf": csrf, "status": "accepted"})
+    assert resp.status == 200 and "已受理" in await resp.text()
+    assert (await Complaint.get(id=c.id)).status == "accepted"
+    assert await OutboxMessage.filter(recipient=user.openid, kind="complaint").exists()
+
+
+async def test_take_a_handoff_from_the_console(app, user):
+    member = await add_staff("赵六", "o-staff-1")  # the only region: tickets go there
+    await user.say("人工")
+    await user.say("我想问问离婚的事")
+    h = await Handoff.get(openid=user.openid)
+    assert h.region == member.region
+    await sign_in(app, "o-staff-1")
+    waiting = await (await app.get("/console/handoffs")).text()
+    assert f"/console/handoffs/{h.id}" in waiting
+    assert "离婚" in await (await app.get(f"/console/handoffs/{h.id}")).text()
+    csrf = await csrf_of(app, f"/console/handoffs/{h.id}")
+    resp = await app.post(f"/console/handoffs/{h.id}/take", data={"csrf": csrf})
+    assert resp.status == 200 and "离婚" in await resp.text()
+    taken = await Handoff.get(id=h.id)
+    assert taken.staff_id == member.id and taken.status == "taken"
+    # the user hears who took it, as after 接 N in chat; the staff member's chat now relays
+    assert await OutboxMessage.filter(recipient=user.openid, kind="handoff").exists()
+    assert await OutboxMessage.filter(recipient="o-staff-1", kind="handoff").exists()
+
+
+async def test_roles_limit_pages(app):
+    await staff_in(app)
+    assert (await app.get("/console/staff")).status == 403
+    assert (await app.get("/console/audit")).status == 403
+    app.session.cookie_jar.clear()
+    await add_staff("孙八", "o-boss", supervisor=True)
+    await sign_in(app, "o-boss")
+    page = await (await app.get("/console/staff")).text()
+    assert "赵六" in page and "孙八" in page
+    csrf = await csrf_of(app, "/console/staff")
+    await app.post("/console/staff", data={"csrf": csrf, "action": "add", "name": "周九",
+                                           "openid": "o-new"})
+    assert (await Staff.get(openid="o-new")).region == REGION
+    assert (await app.get("/console/audit")).status == 200
+
+
+async def test_records_download_and_retry(app):
+    await staff_in(app)
+    today = datetime.now(UTC).date().isoformat()
+    resp = await app.get("/console/records/export", params={
+        "kind": "callbacks", "from": "2026-01-01", "to": today})
+    assert resp.status == 200 and (await resp.read())[:2] == b"PK"
+    bad = await app.get("/console/records/export", params={
+        "kind": "callbacks", "from": "2026-02-01", "to": "2026-01-01"})
+    assert bad.status == 422
+    row = await OutboxMessage.create(channel="wechat_text", recipient="o-x", dedupe_key="k1",
+                                     kind="alert", region=REGION, payload={"text": "x"},
+                                     status="failed", attempts=8, last_error="43101",
+                                     next_attempt_at=datetime.now(UTC))
+    page = await (await app.get("/console/records")).text()
+    assert "43101" in page
+    csrf = await csrf_of(app, "/console/records")
+    resp = await app.post(f"/console/records/outbox/{row.id}/retry", data={"csrf": csrf})
+    assert resp.status == 200
+    assert (await OutboxMessage.get(id=row.id)).status == "pending"
+
+
+async def test_today_shows_the_digest_figures_and_charts(app, fake_wechat):
+    token, _ = await agent_token(app, fake_wechat)
+    for _ in range(2):
+        await file(app, token)
+    await staff_in(app, APP_REGION)
+    page = await (await app.get("/console/")).text()
+    assert page.count("<svg") == 6
+    new = page.split("新申请")[0].rsplit("<b>", 1)[1]
+    assert new.startswith("2</b>")
+    assert "近 12 周" in page
+
+
+async def test_the_weekly_series_count_in_the_database(app, fake_wechat, user):
+    from handlers.console import charts
+    from models.calendar import local_today
+
+    token, _ = await agent_token(app, fake_wechat)
+    app_id = (await (await file(app, token)).json())["id"]
+    await Application.filter(id=app_id).update(decided_at=datetime.now(UTC), status="granted")
+    key = await center_key()
+    cb = await closed_case(app, key, case_no="C-1", days_ago=1)
+    await closed_case(app, key, case_no="C-2", days_ago=2)
+    await Callback.filter(id=cb.id).update(status="completed", answered_at=datetime.now(UTC),
+                                           satisfied=True)
+    today = local_today()
+    weeks = charts.Weeks(today, "Asia/Shanghai")
+    apps = await charts.applications(APP_REGION, weeks, today)
+    assert apps["received"][-1] == 1 and sum(apps["received"]) == 1
+    assert apps["decided"][-1] == 1 and sum(apps["overdue"]) == 0
+    cbs = await charts.callbacks(REGION, weeks)
+    closed_week = weeks.index(today - timedelta(days=1))
+    assert cbs["satisfaction"][-1] == 1.0
+    assert sum(cbs["coverage"]) > 0 and cbs["coverage"][closed_week] in (0.5, 1.0)
+    await add_staff("赵六", "o-staff-1")
+    await user.say("人工")
+    ho = await charts.handoffs(REGION, weeks)
+    assert ho["late"] == [0.0] * charts.WEEKS
+
+
+async def test_the_city_bureau_decides_the_countys_complaints(app, user):
+    await add_staff("赵六", "o-staff-1")  # the county centre: gives the complainant's region
+    await user.say("投诉 承办律师三个月没有联系我，也不接电话")
+    c = await Complaint.get(openid=user.openid)
+    await Staff.create(name="钱局", region="611000", openid="o-bureau", role="bureau")
+    await sign_in(app, "o-bureau")
+    assert (await app.get("/console/", allow_redirects=False)).headers["Location"] \
+        == "/console/complaints"
+    assert c.ticket in await (await app.get("/console/complaints")).text()
+    assert (await app.get("/console/applications")).status == 403
+    csrf = await csrf_of(app, f"/console/complaints/{c.ticket}")
+    resp = await app.post(f"/console/complaints/{c.ticket}/step",
+                          data={"csrf": csrf, "status": "accepted"})
+    assert resp.status == 200 and (await Complaint.get(id=c.id)).status == "accepted"
+    app.session.cookie_jar.clear()
+    await Staff.create(name="孙局", region="330600", openid="o-other-bureau", role="bureau")
+    await sign_in(app, "o-other-bureau")
+    assert (await app.get(f"/console/complaints/{c.ticket}")).status == 404
