@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import engine_sql, flowkit, outbox
+from bot import answers, engine_sql, flowkit, outbox
 from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Start, Stay, Step
 from bot.keys import metrics_key, settings_key
 from bot.wechat.protocol import Incoming
@@ -268,11 +267,27 @@ def clear(ctx: Ctx) -> None:
 async def run_step(ctx: Ctx, flow: Flow | None, step: Step) -> str | None:
     if step.choices:
         choices = await resolve_choices(ctx, step)
-        ctx.choice = pick(ctx.text, choices, ctx.locale)
-        if ctx.choice is None and ctx.inc.kind == "text":
-            key = "choice.invalid_one" if len(choices) == 1 else "choice.invalid"
-            return ctx.t(key, n=len(choices)) + "\n\n" + await prompt_of(ctx, step)
+        ctx.choice = None
+        if ctx.inc.kind == "text":
+            if answers.is_list_request(ctx.text):  # 列表: the whole prompt again
+                ctx.conv.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)
+                return await prompt_of(ctx, step)
+            got = answers.resolve(ctx.text, choices)
+            if got.value is None:
+                ctx.conv.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)
+                return reprompt(ctx, len(choices), got.candidates)
+            ctx.choice = got.value
     return await apply(ctx, await step.handle(ctx), flow)
+
+
+def reprompt(ctx: Ctx, n: int, candidates: tuple[int, ...] = ()) -> str:
+    """One line, not the whole list again: which numbers fit, or which to reply (short messages
+    for elderly users; 列表 shows the options again)."""
+    if candidates:
+        return ctx.t("choice.ambiguous", numbers=answers.candidates_text(candidates, ctx.locale))
+    if n <= 2:
+        return ctx.t("choice.invalid_one" if n == 1 else "choice.invalid_two")
+    return ctx.t("choice.invalid", n=n)
 
 
 async def apply(ctx: Ctx, outcome: Outcome, flow: Flow | None) -> str | None:
@@ -401,19 +416,9 @@ async def resolve_choices(ctx: Ctx, step: Step) -> list[flowkit.Choice]:
     return list(await step.choices(ctx) if callable(step.choices) else step.choices)
 
 
-def pick(text: str, choices: list[flowkit.Choice], locale: str) -> str | None:
-    """Match an answer to a choice: its number, its label in any locale, or one of its words."""
-    from i18n import LOCALES, t
-    answer = text.strip(_TRIM).lower()
-    m = re.fullmatch(r"[\(（]?(\d{1,2})[\)）]?", answer)
-    if m:
-        n = int(m.group(1))
-        return choices[n - 1].value if 1 <= n <= len(choices) else None
-    for ch in choices:
-        labels = {t(ch.label, loc, **(ch.label_fields or {})).lower() for loc in LOCALES}
-        if answer in labels or answer in {w.lower() for w in ch.words}:
-            return ch.value
-    return None
+def pick(text: str, choices: list[flowkit.Choice], locale: str | None = None) -> str | None:
+    """The value an answer picks (bot.answers reads numbers, words, yes/no), None if unclear."""
+    return answers.resolve(text, choices).value
 
 
 async def prompt_of(ctx: Ctx, step: Step | None) -> str:

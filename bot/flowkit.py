@@ -62,11 +62,13 @@ Outcome = Next | Stay | Done | Start
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A numbered option. `words` are more answers that pick it (是, 否, yes ...)."""
+    """A numbered option. `words` are more answers that pick it (synonyms: bot.answers);
+    `means` "yes" or "no" lets the broad yes/no words ("是的", "没有", "嗯") pick it."""
     value: str
     label: str  # i18n key
     words: tuple[str, ...] = ()
     label_fields: dict[str, Any] | None = None
+    means: str | None = None
 
 
 # A prompt function may find there is nothing to ask (no open callback, a ticket closed meanwhile):

@@ -81,7 +81,7 @@ async def test_yes_asks_details_once_and_voice_answers(user, scene):
     ([], "也许吧"),
     (["1"], None),  # the details step takes any text: nothing to reject
     (["2"], "3"),
-    (["2", "2"], "还行吧差不多"),
+    (["2", "2"], "一般般吧"),
     (["2", "2", "1", "无"], "9"),
 ])
 async def test_garbage_is_reprompted_and_nothing_is_stored(user, scene, step_answers, garbage):
@@ -90,7 +90,7 @@ async def test_garbage_is_reprompted_and_nothing_is_stored(user, scene, step_ans
     if garbage is None:
         return
     reply = await user.say(garbage)
-    assert "请回复 1 到 2 之间的数字" in reply
+    assert reply.startswith("请回复 1 或 2")  # one line, not the question again
     assert (await Callback.get()).answered_at is None
     for junk in ("", "🙂", "x" * 5000):
         reply = await user.say(junk or " ")

@@ -110,9 +110,9 @@ async def test_lookup_answers_only_the_complainant(make_user, user):
 
 async def test_garbage_at_every_step_reprompts(user):
     await user.say("投诉")
-    assert "请回复 1 到 4" in await user.say("律师")
+    assert "请回复 1–4 的数字" in await user.say("不知道")
     await user.say("3")
-    assert "请回复 1 到 8" in await user.say("99")
+    assert await user.say("99") == "请回复 1–8 的数字；回复「列表」再看选项。"
     await user.say("3")
     await user.say("服务差")
     assert "请回复 1。" in await user.say("还有")
@@ -120,7 +120,7 @@ async def test_garbage_at_every_step_reprompts(user):
         await user.send(image(user.openid))
     assert "最多只能发9张" in await user.send(image(user.openid))
     assert "照片：9张" in await user.say("发完了")
-    assert "请回复 1 到 2" in await user.say("嗯")
+    assert "请回复 1 或 2" in await user.say("也许")
     assert "已取消" in await user.say("取消")
     assert await Complaint.all().count() == 0
 

@@ -86,7 +86,7 @@ async def test_staff_commands_from_others_are_plain_text(user, staff):
         assert "请回复数字选择服务" in reply and "已接待" not in reply
     assert (await Handoff.get()).status == "closed" and (await Handoff.get()).staff_id is None
     await user.say("投诉")  # inside a flow: the step answers it, like any other text
-    assert "请回复 1 到 4" in await user.say(f"接 {h.id}")
+    assert "请回复 1–4 的数字" in await user.say(f"接 {h.id}")
 
 
 async def test_staff_one_ticket_at_a_time_and_unknown_tickets(make_user, staff):

@@ -47,7 +47,7 @@ async def intro_prompt(ctx: Ctx) -> str:
 async def intro_choices(ctx: Ctx) -> list[Choice]:
     if await current_agent(ctx) is None:
         return [Choice("menu", "filing.back_to_menu")]
-    return [Choice("start", "filing.start")]
+    return [Choice("start", "filing.start", means="yes")]
 
 
 async def intro(ctx: Ctx) -> Outcome:

@@ -217,14 +217,14 @@ STEPS = (
     Step(S.SOURCE, "filing.ask.source", source),
     Step(S.ASSETS, "filing.ask.assets", assets),
     Step(S.PLEDGE, pledge_prompt, pledge, choices=(
-        Choice("agree", "filing.pledge_agree", words=("同意", "agree")),
-        Choice("decline", "filing.pledge_decline", words=("不同意", "disagree")))),
+        Choice("agree", "filing.pledge_agree", words=("同意", "agree"), means="yes"),
+        Choice("decline", "filing.pledge_decline", words=("不同意", "disagree"), means="no"))),
     Step(S.CONFIRM_BY, "filing.ask.confirm_by", confirm_by,
          choices=tuple(Choice(c, f"pledge_confirm.{c}") for c in PLEDGE_CONFIRMATIONS)),
     Step(S.PLEDGE_PHOTO, pledge_photo_prompt, pledge_photo,
          accepts=frozenset({"text", "image"})),
     Step(S.MATERIALS, materials_prompt, materials, accepts=frozenset({"text", "image"})),
     Step(S.ACK, ack_prompt, ack, choices=(
-        Choice("agree", "filing.ack_agree", words=("知悉", "同意", "agree")),
+        Choice("agree", "filing.ack_agree", words=("知悉", "同意", "agree"), means="yes"),
         Choice("change", "filing.ack_change"))),
 )

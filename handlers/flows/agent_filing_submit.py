@@ -137,4 +137,4 @@ def receipt(ctx: Ctx, row: Application, missing: list[str]) -> str:
 
 
 SUMMARY = Step(S.SUMMARY, summary_prompt, summary, choices=(
-    Choice("submit", "filing.submit", words=("提交", "确认", "submit", "yes")),))
+    Choice("submit", "filing.submit", words=("提交", "确认", "submit", "yes"), means="yes"),))

@@ -16,17 +16,20 @@ from models.case import Case
 from models.complaint import fmt_date
 
 FLOW = "callback_survey"
+# Synonyms ("收钱", "拖延", "挺好") are in the catalogs as words.<label>; broad yes/no words
+# ("是的", "没有", "嗯") come from bot.answers through `means`.
 _YES = ("是", "是的", "对", "有", "有的", "收了", "收过", "要过", "y", "yes")
 _NO = ("否", "不是", "没", "没有", "没有的", "无", "没收", "没有收", "n", "no")
-Q1 = (Choice("yes", "callbacks.answer.shi", words=_YES), Choice("no", "callbacks.answer.fou",
-                                                                  words=_NO))
-Q2 = (Choice("yes", "callbacks.answer.you", words=_YES), Choice("no", "callbacks.answer.wu",
-                                                                  words=_NO))
-Q3 = (Choice("yes", "callbacks.answer.satisfied",
+Q1 = (Choice("yes", "callbacks.answer.shi", words=_YES, means="yes"),
+      Choice("no", "callbacks.answer.fou", words=_NO, means="no"))
+Q2 = (Choice("yes", "callbacks.answer.you", words=_YES, means="yes"),
+      Choice("no", "callbacks.answer.wu", words=_NO, means="no"))
+Q3 = (Choice("yes", "callbacks.answer.satisfied", means="yes",
              words=("满意的", "很满意", "非常满意", "挺满意", "比较满意", "好", "y", "yes")),
-      Choice("no", "callbacks.answer.unsatisfied",
+      Choice("no", "callbacks.answer.unsatisfied", means="no",
              words=("不太满意", "很不满意", "非常不满意", "不好", "n", "no")))
-CONFIRM = (Choice("submit", "callbacks.confirm.submit", words=("确认", "提交", "确定")),
+CONFIRM = (Choice("submit", "callbacks.confirm.submit", words=("确认", "提交", "确定"),
+                  means="yes"),
            Choice("redo", "callbacks.confirm.redo", words=("重填", "重新", "修改")))
 NONE_WORDS = {"无", "没有", "没", "没有意见", "无意见", "没意见", "no", "none", "nothing"}
 

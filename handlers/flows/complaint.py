@@ -28,7 +28,7 @@ GROUND_CHOICES = (*(Choice(g, f"complaint.grounds.{g}") for g in GROUNDS),
                   Choice("objection", "complaint.grounds.objection"))
 PHOTO_CHOICES = (Choice("done", "complaint.photos.done",
                         words=("完成", "好了", "发完了", "没有", "没有照片", "无", "done")),)
-CONFIRM = (Choice("submit", "complaint.confirm.submit", words=("确认", "提交", "确定")),
+CONFIRM = (Choice("submit", "complaint.confirm.submit", words=("确认", "提交", "确定"), means="yes"),
            Choice("redo", "complaint.confirm.redo", words=("重填", "重新", "修改")))
 # Phrases that make a message an objection to a decision on aid, not a complaint (Art. 49).
 OBJECTION = re.compile(r"(不予|不给予?|拒绝|终止|不批准)(法律)?援助|驳回.{0,4}申请|异议")

@@ -175,7 +175,7 @@ register_flow(Flow(STAFF_FLOW, "handoff.staff.title", (
 
 async def as_text(ctx: Ctx) -> Outcome:
     """What the message would do if it were not a staff command (the sender is not staff)."""
-    from bot.conversation import active, pick, resolve_choices
+    from bot.conversation import active, pick, reprompt, resolve_choices
     from handlers.flows.menu import choose
 
     _, step = active(ctx)
@@ -185,7 +185,7 @@ async def as_text(ctx: Ctx) -> Outcome:
         choices = await resolve_choices(ctx, step)
         ctx.choice = pick(ctx.text, choices, ctx.locale)
         if ctx.choice is None:
-            return Stay(ctx.t("choice.invalid", n=len(choices)))
+            return Stay(reprompt(ctx, len(choices)))
     return await step.handle(ctx)
 
 

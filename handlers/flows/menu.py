@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import flowkit
+from bot import answers, flowkit
 from bot.flowkit import Choice, Ctx, Done, Outcome, Start
 
 
@@ -62,7 +62,8 @@ async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
     key = by_key or pick(ctx.text, [Choice(e.key, e.label, e.words) for e in shown], ctx.locale)
     entry = next((e for e in shown if e.key == key), None)
     if entry is None:
-        prefix = "" if ctx.text.strip().lower() in _GREETINGS else ctx.t("menu.unknown") + "\n"
+        asked = ctx.text.strip().lower() in _GREETINGS or answers.is_list_request(ctx.text)
+        prefix = "" if asked else ctx.t("menu.unknown") + "\n"
         return Done(prefix + await render_menu(ctx))
     if entry.key == "language":
         ctx.conv.locale = "en" if ctx.locale != "en" else "zh_CN"
