@@ -17,8 +17,9 @@ from aiohttp import web
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import answers, engine_sql, flowkit, outbox
-from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Start, Stay, Step
+from bot import answers, drafts, engine_sql, flowkit, outbox
+from bot.drafts import clear, pause
+from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Resume, Stay, Start, Step
 from bot.keys import metrics_key, settings_key
 from bot.wechat.protocol import Incoming
 from models.conversation import Conversation
@@ -216,6 +217,10 @@ async def route(ctx: Ctx) -> str | None:
     if inc.kind != "text":
         if step is not None and inc.kind in step.accepts and not expired(ctx, flow):
             return await run_step(ctx, flow, step)
+        if flow is not None and expired(ctx, flow):
+            pause(ctx, flow)
+            return ctx.t("resume.expired", title=ctx.t(flow.title),
+                         minutes=ctx.settings.conversation_timeout // 60) + "\n\n" + await menu_text(ctx)
         polite = ctx.t(f"unsupported.{inc.kind}" if inc.kind in _POLITE else "unsupported.other")
         return polite + ("\n\n" + await prompt_of(ctx, step) if step else "")
     ctx.text = (inc.text or "").strip()[:MAX_TEXT]
@@ -229,10 +234,9 @@ async def route(ctx: Ctx) -> str | None:
             if m:
                 return await apply(ctx, await fn(ctx, m), flow)
     if flow is not None and step is not None:
-        if expired(ctx, flow):
-            pause(ctx, flow)
-            return ctx.t("resume.expired", title=ctx.t(flow.title),
-                                 minutes=ctx.settings.conversation_timeout // 60) + "\n\n" + await menu_text(ctx)
+        if expired(ctx, flow):  # the answer is kept with the draft and applied on resuming
+            pause(ctx, flow, late=ctx.text)
+            return await apply(ctx, Start(drafts.GUARD, data={"expired": True}), None)
         return await run_step(ctx, flow, step)
     return await menu(ctx)
 
@@ -250,18 +254,6 @@ def active(ctx: Ctx) -> tuple[Flow | None, Step | None]:
 def expired(ctx: Ctx, flow: Flow | None) -> bool:
     exp = ctx.conv.expires_at
     return bool(flow and flow.resumable and exp is not None and exp < ctx.now)
-
-
-def pause(ctx: Ctx, flow: Flow) -> None:
-    c = ctx.conv
-    c.paused = {"flow": flow.name, "step": c.step, "data": c.data, "history": c.history}
-    clear(ctx)
-
-
-def clear(ctx: Ctx) -> None:
-    c = ctx.conv
-    c.flow = c.step = None
-    c.data, c.history, c.expires_at = {}, [], None
 
 
 async def run_step(ctx: Ctx, flow: Flow | None, step: Step) -> str | None:
@@ -294,10 +286,14 @@ async def apply(ctx: Ctx, outcome: Outcome, flow: Flow | None) -> str | None:
     """Carry out a step's outcome on the state and render the reply."""
     c = ctx.conv
     timeout = timedelta(seconds=ctx.app[settings_key].conversation_timeout)
+    if isinstance(outcome, Resume):
+        return await resume(ctx, outcome.say)
     if isinstance(outcome, Start):
+        if outcome.flow != drafts.GUARD:  # a draft is never replaced without asking
+            outcome = drafts.check_start(ctx, outcome) or outcome
         target = flowkit.FLOWS[outcome.flow]
         c.flow, c.step = target.name, target.first
-        c.data, c.history, c.paused = dict(outcome.data or {}), [], None
+        c.data, c.history = dict(outcome.data or {}), []
         c.expires_at = ctx.now + timeout
         prompt = await prompt_of(ctx, target.steps[0])
         return prompt if outcome.say is None else outcome.say + "\n\n" + prompt
@@ -332,6 +328,10 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
         text = ctx.t("help.text")
         return text + ("\n\n" + await prompt_of(ctx, step) if step else "")
     if word == "cancel":
+        if flow is None and c.paused and c.paused.get("flow") in flowkit.FLOWS:
+            title = ctx.t(flowkit.FLOWS[c.paused["flow"]].title)  # 取消 drops a paused draft
+            c.paused = None
+            return ctx.t("cancel.done", title=title) + "\n\n" + await menu_text(ctx)
         if flow is None:
             return ctx.t("cancel.nothing") + "\n\n" + await menu_text(ctx)
         if flow.on_cancel:
@@ -352,15 +352,13 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
         tail = await prompt_of(ctx, step) if step else await menu_text(ctx)
         return ctx.t("language.switched") + "\n\n" + tail
     if word == "resume":
-        paused = c.paused
-        if not paused or paused.get("flow") not in flowkit.FLOWS:
-            return ctx.t("resume.nothing") + "\n\n" + await menu_text(ctx)
-        target = flowkit.FLOWS[paused["flow"]]
-        c.flow, c.step = target.name, paused.get("step") or target.first
-        c.data, c.history, c.paused = paused.get("data") or {}, paused.get("history") or [], None
-        c.expires_at = ctx.now + timedelta(seconds=ctx.app[settings_key].conversation_timeout)
-        return ctx.t("resume.done", title=ctx.t(target.title)) + "\n\n" + await prompt_of(
-            ctx, target.step(c.step) or target.steps[0])
+        has_paused = bool(c.paused and c.paused.get("flow") in flowkit.FLOWS)
+        if step is not None and (flow.resumable or not has_paused):
+            # nothing set aside: go on with what is open (never the menu under an open flow)
+            c.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)
+            return ctx.t("resume.current", title=ctx.t(flow.title)) + "\n\n" + await prompt_of(
+                ctx, step)
+        return await resume(ctx)
     if word == "human":
         name = flowkit.GLOBAL_FLOWS.get("human")
         if name in flowkit.FLOWS:
@@ -369,6 +367,29 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
             return await apply(ctx, Start(name), None)
         return ctx.t("human.not_ready")
     raise AssertionError(word)
+
+
+async def resume(ctx: Ctx, say: str | None = None) -> str | None:
+    """Back to the paused flow where it stopped, applying the answer that came too late."""
+    c = ctx.conv
+    paused = c.paused
+    if not paused or paused.get("flow") not in flowkit.FLOWS:
+        clear(ctx)
+        return ctx.t("resume.nothing") + "\n\n" + await menu_text(ctx)
+    target = flowkit.FLOWS[paused["flow"]]
+    c.flow, c.step = target.name, paused.get("step") or target.first
+    c.data, c.history, c.paused = paused.get("data") or {}, paused.get("history") or [], None
+    c.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)
+    step = target.step(c.step) or target.steps[0]
+    head = ctx.t("resume.done", title=ctx.t(target.title))
+    if say:
+        head = say + "\n" + head
+    late = paused.get("late")
+    if late is not None and step.name == c.step:
+        ctx.text = late
+        reply = await run_step(ctx, target, step)
+        return head + ("\n\n" + reply if reply else "")
+    return head + "\n\n" + await prompt_of(ctx, step)
 
 
 async def on_event(ctx: Ctx) -> str | None:
@@ -385,7 +406,8 @@ async def on_event(ctx: Ctx) -> str | None:
         welcome = ctx.t("welcome")
         if event == "subscribe_scan" and inc.event_key:
             return welcome + "\n\n" + await on_scene(ctx, inc.event_key)
-        return welcome + "\n\n" + await menu_text(ctx)
+        _, step = active(ctx)
+        return welcome + "\n\n" + await prompt_of(ctx, step)
     if event == "scan" and inc.event_key:
         return await on_scene(ctx, inc.event_key)
     if event == "click" and inc.event_key:
@@ -405,9 +427,9 @@ CLICK_KEYS = {"MENU": "menu", "HELP": "help", "HUMAN": "human", "LANG": "lang_en
 async def on_scene(ctx: Ctx, scene: str) -> str:
     prefix, _, rest = scene.partition(":")
     handler = flowkit.SCENES.get(prefix)
-    if handler is None:
-        return ctx.t("scene.unknown") + "\n\n" + await menu_text(ctx)
-    flow, _ = active(ctx)
+    flow, step = active(ctx)
+    if handler is None:  # the open step's prompt, if any: a menu would not answer it
+        return ctx.t("scene.unknown") + "\n\n" + await prompt_of(ctx, step)
     reply = await apply(ctx, await handler(ctx, rest), flow)
     return reply or ""
 

@@ -55,7 +55,13 @@ class Start:
     say: str | None = None
 
 
-Outcome = Next | Stay | Done | Start
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Go back to the paused flow where it stopped; a kept late answer is applied to it."""
+    say: str | None = None
+
+
+Outcome = Next | Stay | Done | Start | Resume
 
 
 # --- declarations ---------------------------------------------------------------------------

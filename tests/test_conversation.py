@@ -124,15 +124,14 @@ async def test_menu_pauses_and_continue_resumes(user):
     assert "没有可以继续" in await user.say("继续")
 
 
-async def test_idle_expiry_offers_resume(user):
+async def test_idle_expiry_keeps_the_late_answer(user):
     await user.say("测试")
     await user.say("小王")
     await Conversation.filter(openid=user.openid).update(
         expires_at=datetime.now(UTC) - timedelta(minutes=1))
-    offer = await user.say("1")  # the late answer is not applied to a stale step
-    assert "超过30分钟" in offer and "继续" in offer
-    assert (await state(user.openid)).flow is None
-    await user.say("继续")
+    offer = await user.say("1")  # not applied to a stale step without asking, but kept
+    assert "超过30分钟" in offer and "用上您刚才的回复" in offer
+    assert (await state(user.openid)).paused["late"] == "1"
     assert "完成：小王 / red" in await user.say("1")
 
 
