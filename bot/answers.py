@@ -181,6 +181,17 @@ def resolve(text: str, choices: Sequence[Choice]) -> Answer:
     return Answer()
 
 
+def exact(text: str, choices: Sequence[Choice]) -> Answer:
+    """Steps 1–2 only: a number, or an option's label or word as the whole answer."""
+    answer = normalize(text)
+    n = number(answer) if answer else None
+    if n is not None and 1 <= n <= len(choices):
+        return Answer(choices[n - 1].value)
+    hits = [i for i, ch in enumerate(choices) if answer and (answer in keywords(ch)
+                                                              or answer in labels(ch))]
+    return _one(choices, hits) if hits else Answer()
+
+
 def _one(choices: Sequence[Choice], indexes: list[int]) -> Answer:
     unique = sorted(set(indexes))
     if len(unique) == 1:

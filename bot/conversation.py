@@ -306,6 +306,8 @@ async def apply(ctx: Ctx, outcome: Outcome, flow: Flow | None) -> str | None:
         return outcome.say
     if isinstance(outcome, Stay):
         c.expires_at = ctx.now + timeout
+        if not outcome.ask:
+            return outcome.say
         return outcome.say + "\n\n" + await prompt_of(ctx, flow.step(c.step))
     assert isinstance(outcome, Next)
     if c.step and c.step != outcome.step:
@@ -457,7 +459,7 @@ async def prompt_of(ctx: Ctx, step: Step | None) -> str:
             for i, ch in enumerate(choices, start=1)
         ]
         text += "\n" + "\n".join(lines)
-    return text + "\n" + ctx.t("flow.hint")
+    return text + ("\n" + ctx.t(step.hint) if step.hint else "")
 
 
 async def menu_text(ctx: Ctx) -> str:

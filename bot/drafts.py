@@ -92,5 +92,5 @@ async def on_guard(ctx: Ctx) -> Outcome:
 
 
 flowkit.register_flow(Flow(GUARD, "draft.title", (
-    Step("decide", guard_prompt, on_guard, choices=guard_choices),
+    Step("decide", guard_prompt, on_guard, choices=guard_choices, hint=None),
 ), resumable=False))

@@ -37,8 +37,10 @@ class Next:
 
 @dataclass(frozen=True, slots=True)
 class Stay:
-    """Answer not accepted: say why and ask the same step again."""
+    """Answer not accepted: say why and ask the same step again. `ask=False` says only `say`
+    (one line per photo received, not the whole prompt again)."""
     say: str
+    ask: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class Step:
     choices: Choices = ()
     accepts: frozenset[str] = frozenset({"text"})  # also image, location ... for such steps
     raw: bool = False  # free text: '0' and prefix commands are answers here, not commands
+    hint: str | None = "flow.hint"  # the one footer line; None when the prompt says its own
 
 
 @dataclass(frozen=True, slots=True)

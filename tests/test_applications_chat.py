@@ -81,7 +81,7 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     reply = await u.send(image_xml(u.openid, "pledge-1"))
     assert "已收到承诺书照片" in reply
     assert "材料清单" in reply and "2. 经济困难状况说明" in reply
-    assert "第1张" in await u.send(image_xml(u.openid, "media-1"))
+    assert "已收到第 1 张" in await u.send(image_xml(u.openid, "media-1"))
     reply = await u.say("2")  # the hardship statement is owed
     assert "一次性告知" in reply and "经济困难状况说明" in reply
     summary = await u.say("1")
@@ -204,7 +204,7 @@ async def test_chat_photos_are_fetched_for_the_centre(app, make_user, fake_wecha
     u, _ = await bound_user(make_user)
     await file_up_to_materials(u)
     for n, media_id in enumerate(("media-ok", "media-gone", "media-gif"), start=1):
-        assert f"第{n}张" in await u.send(image_xml(u.openid, media_id))
+        assert f"已收到第 {n} 张" in await u.send(image_xml(u.openid, media_id))
     await u.say("齐全")
     await u.say("1")
     row = await Application.get(channel="chat")

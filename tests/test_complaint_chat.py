@@ -29,8 +29,8 @@ async def test_guided_complaint_with_photos_gets_a_ticket(app, user, fake_wechat
     assert "主要是什么问题" in await user.say("1")  # no bound case: straight to the grounds
     assert "把经过说一下" in await user.say("1")  # 收取或索要钱物
     assert "照片" in await user.say(f"律师说要先交两千块才办，电话{PHONE}")
-    assert "第1张" in await user.send(image(user.openid, 1))
-    assert "第2张" in await user.send(image(user.openid, 2))
+    assert await user.send(image(user.openid, 1)) == "已收到第 1 张，发完请回复 1。"
+    assert "已收到第 2 张" in await user.send(image(user.openid, 2))
     summary = await user.say("1")
     assert "收取或索要钱物" in summary and "照片：2张" in summary
     reply = await user.say("确认")

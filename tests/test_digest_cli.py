@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.app import create_app
 from bot.settings import reveal
+from handlers.jobs_digest import run_due
 from models.outbox import OutboxMessage
 from models.people import Staff
 from tests.conftest import PG_URL
@@ -63,11 +66,15 @@ async def test_digest_now_sends_and_prints_what_was_sent(app, aiohttp_client, se
     assert sent["touser"] == "o-sup" and sent["text"]["content"].startswith("【每日汇总")
     assert len(fake_wechat.calls_to("webhook/send")) == 1
     assert await OutboxMessage.filter(kind="digest", status="sent").count() == 2
-
     code, out, err = await run_cli(env, tmp_path, "digest", "--region", REGION, "--now",
                                    "--weekly")
     assert code == 0 and "每周汇总" in out
-    assert client  # the server's app stays up alongside the CLI
+    # the scheduled digests of the same day and week are not sent again (they were, a minute
+    # later: --now counts as the period's digest)
+    queued = await OutboxMessage.filter(kind="digest").count()
+    evening = datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=23, minute=0)
+    assert await run_due(client.app, evening.astimezone(UTC)) == []
+    assert await OutboxMessage.filter(kind="digest").count() == queued
 
 
 async def test_a_bad_region_is_refused(app, settings, fake_wechat, tmp_path, database_url):

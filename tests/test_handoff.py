@@ -174,3 +174,17 @@ async def test_nobody_on_duty_tells_the_user_about_12348(app, user):
     reply = await user.say("人工")
     assert "12348" in reply
     assert await pushes_to("o-anyone") == []
+
+
+async def test_take_the_next_ticket_right_after_the_user_ended_this_one(make_user, staff):
+    wang, _ = staff
+    a, b = make_user("o-a"), make_user("o-b")
+    await a.say("人工")
+    await b.say("人工")
+    first, second = await Handoff.all().order_by("id")
+    await wang.say(f"接 {first.id}")
+    await a.say("结束")  # the user ends the chat while staff are still in its relay
+    took = await wang.say(f"接 {second.id}")
+    assert "已接待" in took and f"{second.id}" in took and "已经结束" not in took
+    h = await Handoff.get(id=second.id)
+    assert h.status == "taken" and h.staff_id is not None

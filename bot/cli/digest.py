@@ -5,7 +5,8 @@
                                                     # deliver it, print the text and the result
     python -m bot digest --region 330600 --weekly --now
 
-A digest sent with --now is its own send (it does not stop the scheduled one of the day). The
+A digest sent with --now counts as that period's digest: the scheduled one of the same day (or
+ISO week) is not sent again, so staff never get the same digest twice a minute apart. The
 command delivers through the outbox like a server worker would, so it works with no server
 running; rows it cannot deliver yet stay queued for the server's dispatcher.
 """
@@ -49,6 +50,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.keys import policy_key
     from bot.outbox import Dispatcher
+    from models.jobs import JobRun
     from models.outbox import OutboxMessage
 
     app = create_app(settings)
@@ -67,6 +69,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         key = f"{period}:{args.region}:now-{now:%Y%m%dT%H%M%S}"
         f, title, lines, n = await digest.send(settings, app[policy_key], args.region, period,
                                                now=now, key=key)
+        # the scheduler's mark for this region and period (handlers/jobs_digest.py): done
+        await JobRun.bulk_create([JobRun(name=f"digest:{period}:{args.region}",
+                                         period=digest.period_key(f, now, settings.timezone))],
+                                 ignore_conflicts=True)
         print("\n".join([title, *lines, digest.link(settings, f)]))
         wecom = t("digest.cli.wecom", ZH) if settings.wecom_webhook_url else ""
         print(t("digest.cli.sent", ZH, staff=n, wecom=wecom))

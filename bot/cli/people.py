@@ -15,7 +15,7 @@ from models.people import CenterKey, Staff, StaffRole
 def register(sub: argparse._SubParsersAction) -> None:
     staff = sub.add_parser("staff", help="centre staff who get alerts and take 人工 chats")
     ss = staff.add_subparsers(dest="action", required=True, metavar="action")
-    add = ss.add_parser("add", help="add (or update) a staff member")
+    add = ss.add_parser("add", help="add a staff member (--update to change a registered one)")
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True, help="6-digit region code, e.g. 330600")
     add.add_argument("--openid", required=True, help="their openid in the official account")
@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--supervisor", action="store_true", help="same as --role supervisor")
     add.add_argument("--unit", default="",
                      help="the body they belong to, named to complainants, e.g. 柯桥区司法局")
+    add.add_argument("--update", action="store_true",
+                     help="change the staff member already registered with this openid")
     add.set_defaults(func=staff_add)
     ls = ss.add_parser("list", help="list staff")
     ls.add_argument("--region")
@@ -59,7 +61,14 @@ def staff_add(args: argparse.Namespace) -> int:
         sys.exit("--supervisor contradicts --role " + args.role)
     role = StaffRole(args.role or (StaffRole.SUPERVISOR if args.supervisor else StaffRole.STAFF))
 
-    async def go(_: Settings) -> None:
+    async def go(_: Settings) -> int:
+        # a typo'd or reused openid must not silently rename someone else's account
+        existing = await Staff.filter(openid=args.openid).first()
+        if existing is not None and not args.update:
+            print(f"openid {mask_openid(args.openid)} is already registered as staff "
+                  f"#{existing.id} {existing.name} (region {existing.region}); "
+                  "add --update to change it", file=sys.stderr)
+            return 1
         member, created = await Staff.update_or_create(
             openid=args.openid,
             defaults={"name": args.name, "region": args.region, "role": role,
@@ -69,9 +78,9 @@ def staff_add(args: argparse.Namespace) -> int:
         unit = f" {member.unit}" if member.unit else ""
         print(f"{'added' if created else 'updated'} {member.role} #{member.id} {member.name}"
               f"{unit} region {member.region} ({mask_openid(member.openid)})")
+        return 0
 
-    run_with_db(go)
-    return 0
+    return run_with_db(go) or 0
 
 
 def staff_list(args: argparse.Namespace) -> int:

@@ -174,7 +174,7 @@ async def materials(ctx: Ctx) -> Outcome:
         if len(photos) >= PHOTOS_MAX:
             return Stay(ctx.t("filing.photos_full", max=PHOTOS_MAX))
         photos.append({"media_id": ctx.inc.media_id, "pic_url": ctx.inc.pic_url})
-        return Stay(ctx.t("filing.photo_received", n=len(photos)))
+        return Stay(ctx.t("filing.photo_received", n=len(photos)), ask=False)
     kinds = needed_kinds(ctx.data)
     text = ctx.text.strip(" 。.").lower()
     if text in ALL_WORDS:

@@ -96,7 +96,7 @@ async def on_photos(ctx: Ctx) -> Outcome:
         if len(photos) >= PHOTOS_MAX:
             return Stay(ctx.t("complaint.photos.full", n=PHOTOS_MAX))
         photos.append({"media_id": ctx.inc.media_id, "pic_url": ctx.inc.pic_url})
-        return Stay(ctx.t("complaint.photos.got", n=len(photos)))
+        return Stay(ctx.t("complaint.photos.got", n=len(photos)), ask=False)
     return Next("confirm")
 
 

@@ -134,6 +134,9 @@ async def on_relay(ctx: Ctx) -> Outcome:
     """Sends the staff member's message to the user and counts it; 结束 ends the ticket."""
     h, staff = await _locked(ctx, ctx.data.get("handoff_id") or 0), await _staff(ctx)
     if h is None or staff is None or h.status != HandoffStatus.TAKEN or h.staff_id != staff.id:
+        took = TAKE.match(ctx.text)
+        if took and staff is not None:  # the user ended this one: 接 takes the next at once
+            return await take(ctx, took)
         return Done(ctx.t("handoff.staff.gone", ticket=ctx.data.get("handoff_id")))
     if ctx.text in END_WORDS:
         return Done(await _close_by_staff(ctx, h, staff))
@@ -166,10 +169,11 @@ async def _staff_cancel(ctx: Ctx) -> None:
 
 
 register_flow(Flow(FLOW, "handoff.title", (
-    Step("chat", chat_prompt, on_chat, raw=True, accepts=frozenset({"text", "image"})),
+    Step("chat", chat_prompt, on_chat, raw=True, accepts=frozenset({"text", "image"}),
+         hint=None),  # its prompts end with their own footer (回复“结束”)
 ), resumable=False, on_cancel=_user_cancel))
 register_flow(Flow(STAFF_FLOW, "handoff.staff.title", (
-    Step("relay", relay_prompt, on_relay, raw=True),
+    Step("relay", relay_prompt, on_relay, raw=True, hint=None),
 ), resumable=False, on_cancel=_staff_cancel))
 
 

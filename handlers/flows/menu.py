@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot import answers, flowkit
 from bot.flowkit import Choice, Ctx, Done, Outcome, Start
+from handlers.flows import howto
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,6 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("help", "menu.help", say="help.text"),
     Entry("language", "menu.language"),
 )
-_GREETINGS = {"", "你好", "您好", "hi", "hello", "在吗", "在么", "嗨"}
 
 
 async def entries(ctx: Ctx) -> tuple[Entry, ...]:
@@ -49,20 +49,30 @@ async def render_menu(ctx: Ctx) -> str:
     lines += [f"{i}. {ctx.t(e.label)}" for i, e in enumerate(await entries(ctx), start=1)]
     if ctx.conv.paused and ctx.conv.paused.get("flow") in flowkit.FLOWS:
         title = ctx.t(flowkit.FLOWS[ctx.conv.paused["flow"]].title)
-        lines.append(ctx.t("menu.resume_hint", title=title))
-    lines.append(ctx.t("menu.hint"))
+        lines.append(ctx.t("menu.resume_hint", title=title))  # one footer: the useful one
+    else:
+        lines.append(ctx.t("menu.hint"))
     return "\n".join(lines)
 
 
 async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
-    """Picks a menu entry by number, label or custom-menu key; otherwise shows the menu."""
-    from bot.conversation import pick
-
+    """Picks a menu entry by number, label, synonym or custom-menu key; a greeting is greeted,
+    someone asking for legal aid is told how to apply; otherwise shows the menu."""
     shown = await entries(ctx)
-    key = by_key or pick(ctx.text, [Choice(e.key, e.label, e.words) for e in shown], ctx.locale)
+    key = by_key
+    if key is None:
+        choices = [Choice(e.key, e.label, e.words) for e in shown]
+        got = answers.exact(ctx.text, choices)
+        if got.value is None and not got.candidates:
+            if howto.is_greeting(ctx.text):
+                return Done(ctx.t("howto.greeting") + "\n\n" + await render_menu(ctx))
+            if howto.wants_aid(ctx.text):
+                return Done(await howto.how_to_apply(ctx) + "\n\n" + await render_menu(ctx))
+            got = answers.resolve(ctx.text, choices)
+        key = got.value
     entry = next((e for e in shown if e.key == key), None)
     if entry is None:
-        asked = ctx.text.strip().lower() in _GREETINGS or answers.is_list_request(ctx.text)
+        asked = ctx.text.strip() == "" or answers.is_list_request(ctx.text)
         prefix = "" if asked else ctx.t("menu.unknown") + "\n"
         return Done(prefix + await render_menu(ctx))
     if entry.key == "language":
