@@ -248,4 +248,4 @@ def candidates_text(candidates: Sequence[int], locale: str) -> str:
     nums = [str(n) for n in candidates]
     if len(nums) == 1:
         return nums[0]
-    return t("choice.list_sep", locale).join(nums[:-1]) + t("choice.or", locale) + nums[-1]
+    return t("punct.list_sep", locale).join(nums[:-1]) + t("choice.or", locale) + nums[-1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -121,10 +122,29 @@ def validation_fields(exc: ValidationError, locale: str) -> dict[str, str]:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
         ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, int | float | str)}
+        if err["type"] in ("enum", "literal_error") and "expected" in ctx:
+            ctx["expected"] = value_labels(str(ctx["expected"]), locale)
         key = f"validation.{err['type']}"
         text = t(key, locale, **ctx) if key in _known_validation_keys(locale) else None
         out.setdefault(loc, text or t("validation.invalid", locale))
     return out
+
+
+# Catalog prefixes that label the codes an API field accepts, tried after `value.<code>`.
+_LABEL_PREFIXES = ("value", "matter", "exempt", "hardship", "pledge_confirm", "material",
+                   "complaint.about", "complaint.grounds")
+
+
+def value_labels(expected: str, locale: str) -> str:
+    """Pydantic's "'granted', 'refused' or 'need_materials'" as the locale's labels
+    ("给予法律援助、不予法律援助、补充材料"): a Chinese message never lists English codes."""
+    from i18n import catalog
+    texts = catalog(locale)
+    labels = []
+    for code in re.findall(r"'([^']*)'", expected):
+        key = next((f"{p}.{code}" for p in _LABEL_PREFIXES if f"{p}.{code}" in texts), None)
+        labels.append(texts[key] if key else code)
+    return t("punct.list_sep", locale).join(labels) if labels else expected
 
 
 def _known_validation_keys(locale: str) -> set[str]:

@@ -31,7 +31,9 @@ async def tell_agent(app: web.Application, agent: Agent, row: Application, *,
     decision = row.status
     text = t(f"applications.decided.{decision}", loc, id=row.id,
              name=mask_name(row.applicant_name), reason=row.decision_reason or "-",
-             case_no=row.case_no or "-", days=app[policy_key].objection_review_days)
+             days=app[policy_key].objection_review_days)
+    if decision == "granted" and row.case_no:  # no "案号：-" before the centre numbers it
+        text += t("applications.decided.case_no", loc, case_no=row.case_no)
     key = f"application:{row.id}:decided:{decision}"
     if agent.oa_openid:
         await notify_user(settings, openid=agent.oa_openid, key=key, text=text, kind="decision",

@@ -37,7 +37,7 @@ async def _missing(row: Application) -> list[str]:
 
 
 def _items(kinds: list[str], locale: str) -> str:
-    return "、".join(t(f"material.{k}", locale) for k in kinds)
+    return t("punct.list_sep", locale).join(t(f"material.{k}", locale) for k in kinds)
 
 
 @job("application_materials", daily_at("09:00"))  # a humane hour for a reminder

@@ -139,7 +139,9 @@ def _check(body: ComplaintStep, c: Complaint, policy, loc: str) -> None:
         return
     if problem.conflict:
         code = "extend_once" if problem.key.endswith("extend_once") else "invalid_transition"
-        raise ApiError(409, code, message_key=problem.key, **problem.params)
+        params = {k: t(f"complaint.state.{v}", loc) if k in ("current", "wanted") else v
+                  for k, v in problem.params.items()}  # labels, not codes like "received"
+        raise ApiError(409, code, message_key=problem.key, **params)
     raise ApiError(422, "validation", fields={problem.field: t(problem.key, loc,
                                                                 **problem.params)})
 

@@ -54,7 +54,7 @@ def _hardship_line(ctx: Ctx, f) -> str:
         how = ctx.t(f"pledge_confirm.{f.pledge['confirmed_by']}")
         record = f.pledge.get("record")
         parts.append(how + (ctx.t(f"filing.summary.pledge_{record}") if record else ""))
-    return "；".join(parts)
+    return ctx.t("punct.semi").join(parts)
 
 
 async def summary_prompt(ctx: Ctx) -> str:
@@ -69,7 +69,7 @@ async def summary_prompt(ctx: Ctx) -> str:
         f.opposing_party or none,
         f.limitation_deadline.isoformat() if f.limitation_deadline else none,
         _hardship_line(ctx, f),
-        ctx.t("filing.summary.materials", missing="、".join(missing) or none, photos=photos),
+        ctx.t("filing.summary.materials", missing=ctx.t("punct.list_sep").join(missing) or none, photos=photos),
     ]
     lines = [ctx.t("filing.summary.title")]
     lines += [ctx.t(f"filing.summary.line.{n}", value=v) for n, v in enumerate(values, 1)]
@@ -130,7 +130,7 @@ def receipt(ctx: Ctx, row: Application, missing: list[str]) -> str:
     if row.urgent:
         lines.append(ctx.t("filing.done_urgent"))
     if missing and row.materials_due:
-        lines.append(ctx.t("filing.done_missing", items="、".join(
+        lines.append(ctx.t("filing.done_missing", items=ctx.t("punct.list_sep").join(
             ctx.t(f"material.{k}") for k in missing), due=row.materials_due.isoformat()))
     lines += [violation_message(w, ctx.locale) for w in row.warnings]
     return "\n".join(lines)

@@ -86,7 +86,9 @@ async def decide(ctx: Ctx, m: re.Match[str]) -> Outcome:
     problem = step_problem(c, status, reason=reason, result=result, days=days,
                            policy=ctx.policy)
     if problem is not None:
-        return Done(ctx.t(problem.key, **problem.params) + "\n" + ctx.t("bureau.help"))
+        params = {k: ctx.t(f"complaint.state.{v}") if k in ("current", "wanted") else v
+                  for k, v in problem.params.items()}  # labels, not codes like "received"
+        return Done(ctx.t(problem.key, **params) + "\n" + ctx.t("bureau.help"))
     today = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
     await transition(c, status, today=today, policy=ctx.policy, settings=ctx.settings,
                      conn=ctx.conn, reason=reason, result=result, days=days,

@@ -115,8 +115,9 @@ async def confirm_prompt(ctx: Ctx) -> str:
     q1 = ctx.t("callbacks.answer." + ("shi" if a.fee_charged else "fou"))
     q2 = ctx.t("callbacks.answer." + ("you" if a.negligent else "wu"))
     return ctx.t("callbacks.summary",
-                 q1=q1 + (f"（{a.fee_details}）" if a.fee_details else ""),
-                 q2=q2 + (f"（{a.negligent_details}）" if a.negligent_details else ""),
+                 q1=q1 + (ctx.t("punct.paren", text=a.fee_details) if a.fee_details else ""),
+                 q2=q2 + (ctx.t("punct.paren", text=a.negligent_details) if a.negligent_details
+                          else ""),
                  q3=ctx.t("callbacks.answer." + ("satisfied" if a.satisfied else "unsatisfied")),
                  q4=a.comments or ctx.t("callbacks.summary_none"))
 

@@ -31,7 +31,9 @@ PHOTO_CHOICES = (Choice("done", "complaint.photos.done",
 CONFIRM = (Choice("submit", "complaint.confirm.submit", words=("确认", "提交", "确定"), means="yes"),
            Choice("redo", "complaint.confirm.redo", words=("重填", "重新", "修改")))
 # Phrases that make a message an objection to a decision on aid, not a complaint (Art. 49).
-OBJECTION = re.compile(r"(不予|不给予?|拒绝|终止|不批准)(法律)?援助|驳回.{0,4}申请|异议")
+OBJECTION = re.compile(r"(不予|不给予?|拒绝|终止|不批准)(法律)?援助|驳回.{0,4}申请|异议|objection|"
+                       r"(refus\w*|terminat\w*|denied|deny|reject\w*)\b.{0,12}\baid\b|"
+                       r"\baid\b.{0,12}\b(refused|terminated|denied|rejected)", re.IGNORECASE)
 ONE_SHOT_MIN = 4  # characters; "投诉进度" is a question, not a complaint
 
 
@@ -161,9 +163,11 @@ async def _say(ctx: Ctx, text: str) -> Outcome:
     return Stay(text) if ctx.conv.flow else Done(text)
 
 
-@command(r"^\s*投诉[\s:：，,。]*(?P<text>\S.*)$")
+@command(r"^\s*(?:投诉|complaint(?!\s+status\b)|complain)(?:[\s:：，,。]+|(?<=投诉))"
+         r"(?P<text>\S.*)$")
 async def one_shot(ctx: Ctx, m: re.Match[str]) -> Outcome:
-    """`投诉 <text>` files a complaint with that text at once and answers its ticket."""
+    """`投诉 <text>` (`complaint <text>` in English) files a complaint with that text at once and
+    answers its ticket."""
     text = m.group("text").strip()
     if len(text) < ONE_SHOT_MIN:
         return Start(FLOW)
@@ -173,9 +177,10 @@ async def one_shot(ctx: Ctx, m: re.Match[str]) -> Outcome:
     return await _say(ctx, cut + await _file(ctx, text, source="chat_command"))
 
 
-@command(r"^\s*查询投诉[\s:：，,。]*(?P<ticket>.*)$")
+@command(r"^\s*(?:查询投诉|complaint\s+status\b)[\s:：，,。]*(?P<ticket>.*)$")
 async def lookup(ctx: Ctx, m: re.Match[str]) -> Outcome:
-    """`查询投诉 <ticket>`: the status, to its complainant only; without a ticket, theirs."""
+    """`查询投诉 <ticket>` (`complaint status <ticket>`): the status, to its complainant only;
+    without a ticket, theirs."""
     ticket = normalize_ticket(m.group("ticket"))
     mine = Complaint.filter(openid=ctx.openid).using_db(ctx.conn)
     if not ticket:
