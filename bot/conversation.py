@@ -220,7 +220,8 @@ async def route(ctx: Ctx) -> str | None:
         if flow is not None and expired(ctx, flow):
             pause(ctx, flow)
             return ctx.t("resume.expired", title=ctx.t(flow.title),
-                         minutes=ctx.settings.conversation_timeout // 60) + "\n\n" + await menu_text(ctx)
+                         minutes=ctx.settings.conversation_timeout // 60) \
+                + "\n\n" + await menu_text(ctx)
         polite = ctx.t(f"unsupported.{inc.kind}" if inc.kind in _POLITE else "unsupported.other")
         return polite + ("\n\n" + await prompt_of(ctx, step) if step else "")
     ctx.text = (inc.text or "").strip()[:MAX_TEXT]
