@@ -73,6 +73,8 @@ _NEGATIONS = ("从来没有", "从来没", "从没有", "从没", "并没有", "
               "不曾", "没有", "没", "不", "未", "无", "别", "never", "not", "no", "didn't",
               "did not", "don't", "wasn't")
 LIST_WORDS = frozenset({"列表", "选项", "看选项", "看看选项", "全部选项", "list", "options"})
+NUMBER_MAX = 30  # characters; a longer message is a sentence, not "我选第二个吧" (and bounds the regex)
+SCAN_MAX = 200  # characters searched for option words; an answer to a choice is never longer
 _KEYWORD_MIN = 2  # characters; one-character words ("是", "有") only count as a whole answer
 
 
@@ -108,6 +110,8 @@ def _cn_value(s: str) -> int | None:
 
 def number(text: str) -> int | None:
     """The option number an answer names ("２", "二。", "第二个", "我选2", "2吧"), or None."""
+    if len(text) > NUMBER_MAX:
+        return None
     s = _PUNCT_RE.sub("", normalize(text))
     m = _NUMBER.fullmatch(s)
     if m:
@@ -171,6 +175,8 @@ def resolve(text: str, choices: Sequence[Choice]) -> Answer:
         return Answer(choices[yes].value)
     if said is False and no is not None:
         return Answer(choices[no].value)
+    if len(answer) > SCAN_MAX:
+        return Answer()
     found = _found_inside(answer, words, names, choices, yes, no)
     if found:
         return _one(choices, found)
