@@ -470,5 +470,8 @@ async def menu_text(ctx: Ctx) -> str:
 
 async def menu(ctx: Ctx, by_key: str | None = None) -> str | None:
     from handlers.flows.menu import choose
+    flow, _ = active(ctx)
+    if flow is not None:  # a custom-menu click during a flow: set it aside like 菜单 does
+        pause(ctx, flow) if flow.resumable else clear(ctx)
     outcome = await choose(ctx, by_key=by_key)
     return await apply(ctx, outcome, None)

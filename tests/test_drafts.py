@@ -6,6 +6,7 @@ asking; an answer arriving after the idle pause is kept and applied when the use
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from i18n import t
@@ -105,3 +106,14 @@ async def test_a_late_answer_survives_the_menu_and_continue(make_user):
     assert MENU in await u.say("2")  # not now
     assert "届满" in await u.say("继续")
     assert (await state(u.openid)).data["opposing"] == "张小明"
+
+
+async def test_a_custom_menu_click_during_a_flow_pauses_it(make_user):
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    await u.say("4")
+    assert "使用说明" in await u.event("CLICK", "HELP")  # a global word: the step stays
+    assert "未完成" in await u.event("CLICK", "complaint", created=int(time.time()) + 7)
+    conv = await state(u.openid)
+    assert conv.flow == "draft_guard" and conv.paused["flow"] == "agent_filing"
+    assert "姓名" in await u.say("1")
