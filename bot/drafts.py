@@ -91,6 +91,11 @@ async def on_guard(ctx: Ctx) -> Outcome:
     return Start(then["flow"], data=then.get("data"), say=then.get("say"))
 
 
+async def drop_draft(ctx: Ctx) -> None:
+    """取消 at the question drops the draft, as "已取消「未完成的办理」，填写的内容没有保存" says."""
+    ctx.conv.paused = None
+
+
 flowkit.register_flow(Flow(GUARD, "draft.title", (
     Step("decide", guard_prompt, on_guard, choices=guard_choices, hint=None),
-), resumable=False))
+), resumable=False, on_cancel=drop_draft))

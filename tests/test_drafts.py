@@ -117,3 +117,12 @@ async def test_a_custom_menu_click_during_a_flow_pauses_it(make_user):
     conv = await state(u.openid)
     assert conv.flow == "draft_guard" and conv.paused["flow"] == "agent_filing"
     assert "姓名" in await u.say("1")
+
+
+async def test_cancel_at_the_question_drops_the_draft(make_user):
+    u, _ = await bound_user(make_user)
+    await start_filing(u)
+    await u.say("4")
+    await u.say("回访")
+    assert "没有保存" in await u.say("取消")
+    assert (await state(u.openid)).paused is None
