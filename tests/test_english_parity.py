@@ -81,3 +81,18 @@ async def test_a_grant_without_case_no_says_no_case_no(app, fake_wechat):
     [text] = [b["text"]["content"] for b in fake_wechat.bodies("message/custom/send")
               if b["touser"] == "o-oa-agent-1"]
     assert "给予法律援助" in text and "案号" not in text and "-" not in text
+
+
+async def test_english_users_get_english_command_words(user, scene):  # noqa: F811
+    from models.handoff import Handoff
+
+    await user.say("English")
+    filed = await user.say("complaint Nobody from the centre ever called me back")
+    assert "complaint status" in filed and "查询投诉" not in filed
+    opened = await user.say("person")
+    assert 'Reply "end"' in opened and "结束" not in opened
+    assert "ended" in (await user.say("End")).lower()
+    assert (await Handoff.get()).status == "closed"
+    await scan(user, scene)
+    await user.say("cancel")
+    assert "Question 1" in await user.say("survey")  # what the English invitation says

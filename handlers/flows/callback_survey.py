@@ -182,7 +182,7 @@ async def on_scan(ctx: Ctx, token: str) -> Outcome:
     return Start(FLOW, data={"callback_id": cb.id}, say=ctx.t("callbacks.scan_hello"))
 
 
-@command(r"^\s*(回访|回访评价|开始回访|案件回访)\s*[。.!！]?$")
+@command(r"^\s*(回访|回访评价|开始回访|案件回访|survey|start survey)\s*[。.!！]?$")
 async def start_by_word(ctx: Ctx, _m) -> Outcome:
     """回访, as the invitation says to reply: start (or restart) the survey."""
     return Start(FLOW)

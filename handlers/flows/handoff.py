@@ -24,8 +24,13 @@ from models.outbox import Channel
 from models.people import Staff, StaffRole
 
 FLOW, STAFF_FLOW = "handoff", "handoff_staff"
-END_WORDS = {"结束", "结束对话", "结束咨询", "结束服务"}
-TAKE = re.compile(r"^\s*接\s*(?P<ticket>\d{1,9})\s*$")
+END_WORDS = {"结束", "结束对话", "结束咨询", "结束服务", "end", "end chat"}
+TAKE = re.compile(r"^\s*(?:接|take\s)\s*(?P<ticket>\d{1,9})\s*$", re.IGNORECASE)
+
+
+def ends(ctx: Ctx) -> bool:
+    """结束 (or "end" in English) closes the chat."""
+    return ctx.text.strip().lower() in END_WORDS
 
 
 async def _ticket(ctx: Ctx, *, lock: bool = False) -> Handoff | None:
@@ -84,7 +89,7 @@ async def on_chat(ctx: Ctx) -> Outcome:
         outcome = await choose(ctx)
         return Done(ctx.t("handoff.ended") + "\n" + outcome.say) \
             if isinstance(outcome, Done) else outcome
-    if ctx.text in END_WORDS:
+    if ends(ctx):
         await close_ticket(h, by="user", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
         return Done(ctx.t("handoff.closed_by_user"))
     if h.status == HandoffStatus.WAITING:
@@ -138,7 +143,7 @@ async def on_relay(ctx: Ctx) -> Outcome:
         if took and staff is not None:  # the user ended this one: 接 takes the next at once
             return await take(ctx, took)
         return Done(ctx.t("handoff.staff.gone", ticket=ctx.data.get("handoff_id")))
-    if ctx.text in END_WORDS:
+    if ends(ctx):
         return Done(await _close_by_staff(ctx, h, staff))
     if TAKE.match(ctx.text):  # a second ticket while holding this one: one at a time
         return Stay(ctx.t("handoff.staff.busy", ticket=h.id))
@@ -225,7 +230,7 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
                  say=ctx.t("handoff.staff.took", ticket=h.id, messages=waiting))
 
 
-@command(r"^\s*结束\s*$")
+@command(r"^\s*(?:结束|end)\s*$")
 async def end(ctx: Ctx, _m: re.Match[str]) -> Outcome:
     """`结束` from staff outside the relay (after 菜单): ends the ticket they hold."""
     staff = await _staff(ctx)
