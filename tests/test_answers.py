@@ -16,7 +16,9 @@ from models.codes import MATTERS, PLEDGE_CONFIRMATIONS
 MATTER = tuple(Choice(code, f"matter.{code}") for code in MATTERS)
 CONFIRM_BY = tuple(Choice(c, f"pledge_confirm.{c}") for c in PLEDGE_CONFIRMATIONS)
 HARDSHIP = (Choice("exempt", "hardship.exempt"), Choice("pledge", "hardship.pledge"))
-TABLES = {"menu": menu.CHOICES, "matter": MATTER, "q1": callback_survey.Q1,
+# the menu as a beneficiary sees it (agents see 我的申请 too)
+MENU = tuple(Choice(e.key, e.label, e.words) for e in menu.ENTRIES if not e.agents_only)
+TABLES = {"menu": MENU, "matter": MATTER, "q1": callback_survey.Q1,
           "q2": callback_survey.Q2, "q3": callback_survey.Q3, "about": complaint.ABOUT_CHOICES,
           "grounds": complaint.GROUND_CHOICES, "confirm_by": CONFIRM_BY, "hardship": HARDSHIP,
           "cb_confirm": callback_survey.CONFIRM}
