@@ -78,9 +78,10 @@ async def test_a_grant_without_case_no_says_no_case_no(app, fake_wechat):
                           json={"decision": "granted"})
     assert resp.status == 200
     await drain_outbox(app)
-    [text] = [b["text"]["content"] for b in fake_wechat.bodies("message/custom/send")
-              if b["touser"] == "o-oa-agent-1"]
-    assert "给予法律援助" in text and "案号" not in text and "-" not in text
+    texts = [b["text"]["content"] for b in fake_wechat.bodies("message/custom/send")
+             if b["touser"] == "o-oa-agent-1"]  # the decision, then the letter's link
+    assert "给予法律援助" in texts[0] and "案号" not in texts[0]
+    assert not any("案号：-" in text for text in texts)
 
 
 async def test_english_users_get_english_command_words(user, scene):  # noqa: F811
