@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -316,9 +317,14 @@ def openapi_document(base_url: str) -> dict:
     schemas = defs.get("$defs", {})
     schemas["Error"] = ERROR_SCHEMA
     paths: dict[str, dict] = {}
+    # operationId is the handler's name; two modules' `create` are told apart by their module.
+    names = Counter(op.handler.__name__ for op in OPERATIONS)
+    operation_ids = {id(op): op.handler.__name__ if names[op.handler.__name__] == 1 else
+                     f"{op.handler.__module__.rsplit('.', 1)[-1]}_{op.handler.__name__}"
+                     for op in OPERATIONS}
     for op in OPERATIONS:
         item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
-                                "operationId": op.handler.__name__}
+                                "operationId": operation_ids[id(op)]}
         params = []
         for part in op.path.split("/"):
             if part.startswith("{"):

@@ -86,6 +86,19 @@ def template_data(title: str, lines: list[str]) -> dict[str, Any]:
             "remark": {"value": "\n".join(lines[1:])[:200]}}
 
 
+def scrub_keeping(text: str, public_numbers: tuple[str | None, ...] = ()) -> str:
+    """`scrub(text)`, leaving the given public numbers as they are (placeholders hold them)."""
+    held: dict[str, str] = {}
+    for i, number in enumerate(n for n in public_numbers if n):
+        token = f"\ue000{chr(0xE001 + i)}\ue000"  # private-use characters: never digits
+        if number in text:
+            text, held[token] = text.replace(number, token), number
+    text = scrub(text)
+    for token, number in held.items():
+        text = text.replace(token, number)
+    return text
+
+
 async def notify_user(
     settings: Settings,
     *,
@@ -94,11 +107,15 @@ async def notify_user(
     text: str,
     kind: str = "notice",
     region: str | None = None,
+    public_numbers: tuple[str | None, ...] = (),
     conn: BaseDBAsyncClient | None = None,
 ) -> None:
     """Queue a customer-service message to a user; outside the 48 h window WeChat answers
-    45015 and the dispatcher falls back to the notice template (BOT_NOTICE_TEMPLATE_ID)."""
-    text = scrub(text)
+    45015 and the dispatcher falls back to the notice template (BOT_NOTICE_TEMPLATE_ID).
+
+    `public_numbers` are an office's published numbers (a law firm's desk phone) that the
+    recipient needs in order to call; every other number in the text is masked."""
+    text = scrub_keeping(text, public_numbers)
     payload: dict[str, Any] = {"text": text}
     if settings.notice_template_id:
         payload["fallback_template"] = {

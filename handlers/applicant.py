@@ -92,7 +92,9 @@ async def tell_applicant(app: web.Application, application: Application, event: 
     text = t(f"applicant.{event}", loc, id=application.id, matter=matter,
              bureau=app[policy_key].bureau_name, **fields)
     await notify_user(app[settings_key], openid=openid, kind="applicant", region=application.region,
-                      key=key or f"applicant:{application.id}:{event}", text=text, conn=conn)
+                      key=key or f"applicant:{application.id}:{event}", text=text,
+                      public_numbers=(fields.get("phone"),) if isinstance(fields.get("phone"), str)
+                      else (), conn=conn)
     return True
 
 

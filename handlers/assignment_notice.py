@@ -61,7 +61,8 @@ async def after_assignment(app: web.Application, a: Assignment, application: App
                  matter=t(f"matter.{application.matter}", loc), org=org.name,
                  phone=org.phone or "-", due=a.agreement_due.isoformat())
         await notify_user(settings, openid=handler.openid, key=f"assignment:{a.id}", text=text,
-                          kind="assignment", region=a.region, conn=conn)
+                          kind="assignment", region=a.region, public_numbers=(org.phone,),
+                          conn=conn)
         await offer_answer(handler.openid, a.id, conn)
     await Case.filter(region=a.region, application_id=application.id).using_db(conn).update(
         handler_name=handler.name, handler_org=org.name, updated_at=datetime.now(UTC))

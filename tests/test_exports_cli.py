@@ -49,7 +49,8 @@ async def test_export_callbacks_to_a_file_with_a_progress_line(app, aiohttp_clie
                                    "-o", str(tmp_path / "d.xlsx"))
     assert code == 0, err
     names = load_workbook(tmp_path / "d.xlsx", read_only=True).sheetnames
-    assert {"附件5 各承办机构办案数", "附件6 各承办人员办案数", "附件7 案件质量评查结果"} <= set(names)
+    assert {"附件5 各承办机构办案数", "附件6 各承办人员办案数",
+            "附件7 法律援助案件质量同行评估结果"} <= set(names)
     assert len(names) == 6 and "指派明细" in names  # 附件4, 附件7's detail, the assignments
 
 

@@ -66,6 +66,8 @@ def _run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
     import subprocess
     import time
 
+    from bot import metrics
+
     cmd = [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port),
            "--reuse-port"]
     procs = [subprocess.Popen(cmd) for _ in range(workers)]

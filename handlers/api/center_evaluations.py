@@ -81,7 +81,7 @@ class ObjectionIn(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
 
 
-class ReviewIn(BaseModel):
+class GradeReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     upheld: bool
     grade: Grade | None = Field(None, description="the new grade when upheld")
@@ -233,11 +233,11 @@ async def post_objection(request: web.Request) -> web.Response:
 
 @operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/objection/review",
            summary="The bureau's review group decides an objection", tag="quality",
-           body=ReviewIn, response=CaseEvalOut, auth="api_key", errors=(404, 409))
+           body=GradeReviewIn, response=CaseEvalOut, auth="api_key", errors=(404, 409))
 async def post_review(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
 
-    async def act(body: ReviewIn, ec, ev, policy, now, conn, region):
+    async def act(body: GradeReviewIn, ec, ev, policy, now, conn, region):
         obj = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
         if obj is None:
             raise EvaluationError(404, "no_objection")
@@ -245,4 +245,4 @@ async def post_review(request: web.Request) -> web.Response:
                                reviewers=body.reviewers.strip(), note=body.note, policy=policy,
                                now=now, conn=conn)
         await notices.objection_reviewed(settings, ev, ec, obj, conn=conn)
-    return await _act(request, ReviewIn, act)
+    return await _act(request, GradeReviewIn, act)

@@ -25,6 +25,7 @@ from bot.api import ApiError
 from bot.auth import hash_secret
 from bot.flowkit import Ctx, Done, Outcome, Stay, scene
 from bot.keys import http_key, settings_key, wechat_api_key
+from bot.settings import reveal
 from bot.wechat.api import WeChatAPIError, request_json
 from handlers.console.session import (
     PRE_COOKIE,
@@ -201,7 +202,7 @@ async def oauth(request: web.Request) -> web.StreamResponse:
         answer = await request_json(
             request.app[http_key], "GET",
             f"{s.wechat_api_base.rstrip('/')}/sns/oauth2/access_token",
-            params={"appid": s.wechat_app_id or "", "secret": s.wechat_app_secret or "",
+            params={"appid": s.wechat_app_id or "", "secret": reveal(s.wechat_app_secret) or "",
                     "code": code, "grant_type": "authorization_code"},
             timeout=request.app[http_key].timeout)
     except WeChatAPIError as exc:

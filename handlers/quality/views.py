@@ -47,7 +47,7 @@ class ScoreOut(BaseModel):
     created_at: datetime
 
 
-class ObjectionOut(BaseModel):
+class GradeObjectionOut(BaseModel):
     text: str
     filed_at: datetime
     review_due: date
@@ -76,7 +76,7 @@ class CaseEvalOut(BaseModel):
     decided_how: str | None = Field(description="agreed | leader | recheck | review")
     decided_by: ExpertRef | None
     consequences: list[str]
-    objection: ObjectionOut | None
+    objection: GradeObjectionOut | None
 
 
 class EvaluationOut(BaseModel):
@@ -175,7 +175,7 @@ def _case_out(ec: EvaluationCase, pair: PairOut | None, experts: dict[int, Exper
         grade_label=t(f"grade.{ec.grade}", locale) if both and ec.grade else None,
         decided_how=ec.decided_how, decided_by=_ref(experts, ec.decided_by_id),
         consequences=consequences,
-        objection=ObjectionOut(
+        objection=GradeObjectionOut(
             text=objection.text, filed_at=objection.filed_at, review_due=objection.review_due,
             state=objection.state, previous_grade=objection.previous_grade,
             new_grade=objection.new_grade, reviewers=objection.reviewers, note=objection.note,
