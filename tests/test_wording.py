@@ -15,7 +15,8 @@ ZH = catalog("zh_CN")
                                    "覆盖率", "5个工作日", "个人诚信承诺书", "可以处三千元",
                                    "律师或法律工作者"])
 def test_no_chinese_text_says_it_the_old_way(wrong: str) -> None:
-    assert [k for k, v in ZH.items() if wrong in v] == []
+    # `words.*` are what people may type (a villager says 农民工 or 代为申请), never what we say.
+    assert [k for k, v in ZH.items() if wrong in v and not k.startswith("words.")] == []
 
 
 def test_the_pledge_quotes_art_64_under_the_provinces_title() -> None:
