@@ -52,8 +52,10 @@ def digest_pg() -> list[Row]:
 
 
 BENCHMARKS: list[tuple[str, Callable[[], list[Row]]]] = [
-    ("WeChat webhook (safe mode, text messages) vs the bare wechatpy+aiohttp handler",
-     webhook_both),
+    (
+        "WeChat webhook (safe mode, text messages) vs the bare wechatpy+aiohttp handler",
+        webhook_both,
+    ),
     ("Application creation (API, in process)", applications.default),
     ("Callback survey burst: 2,000 users x 5 answers", burst.default),
     ("Callback ledger export: 100,000 rows", exports_both),

@@ -42,31 +42,49 @@ SECRET = "bench-secret-key-not-for-production"
 
 def id_number(i: int) -> str:
     from models.idcard import check_char
+
     body = f"330602{1950 + i % 50:04d}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
     return body + check_char(body)
 
 
 def application(i: int) -> dict[str, Any]:
     from models.codes import PLEDGE_TEXT_VERSION
+
     return {
-        "applicant": {"name": "张三丰", "id_number": id_number(i),
-                      "phone": f"138{i % 10**8:08d}", "address": "东浦街道东浦村3组"},
+        "applicant": {
+            "name": "张三丰",
+            "id_number": id_number(i),
+            "phone": f"138{i % 10**8:08d}",
+            "address": "东浦街道东浦村3组",
+        },
         "matter": "support_payment",
         "facts": "儿子三年未给付赡养费，申请人年老多病，请求给付赡养费。" * 3,
-        "hardship": {"basis": "pledge",
-                     "statement": {"household_size": 2, "monthly_income_yuan": 800,
-                                   "income_source": "务农", "assets": "自住房一间"},
-                     "pledge": {"accepted": True, "confirmed_by": "fingerprint",
-                                "text_version": PLEDGE_TEXT_VERSION}},
-        "materials": [{"kind": "id_document", "status": "provided"},
-                      {"kind": "hardship_statement", "status": "provided"},
-                      {"kind": "matter_evidence", "status": "missing"}],
+        "hardship": {
+            "basis": "pledge",
+            "statement": {
+                "household_size": 2,
+                "monthly_income_yuan": 800,
+                "income_source": "务农",
+                "assets": "自住房一间",
+            },
+            "pledge": {
+                "accepted": True,
+                "confirmed_by": "fingerprint",
+                "text_version": PLEDGE_TEXT_VERSION,
+            },
+        },
+        "materials": [
+            {"kind": "id_document", "status": "provided"},
+            {"kind": "hardship_statement", "status": "provided"},
+            {"kind": "matter_evidence", "status": "missing"},
+        ],
         "missing_materials_acknowledged": True,
     }
 
 
 async def _reset_pg(url: str) -> None:
     import asyncpg
+
     dsn = url.replace("postgres://", "postgresql://", 1)
     base, _, name = dsn.rpartition("/")
     try:
@@ -84,8 +102,14 @@ async def _reset_pg(url: str) -> None:
         await conn.close()
 
 
-async def _post_all(client: TestClient, headers: dict[str, str], bodies: list[dict],
-                    keys: list[str], concurrency: int, expect: int) -> tuple[list[float], int]:
+async def _post_all(
+    client: TestClient,
+    headers: dict[str, str],
+    bodies: list[dict],
+    keys: list[str],
+    concurrency: int,
+    expect: int,
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     queue = list(zip(keys, bodies, strict=True))
@@ -95,8 +119,9 @@ async def _post_all(client: TestClient, headers: dict[str, str], bodies: list[di
         while queue:
             key, body = queue.pop()
             started = time.perf_counter()
-            async with client.post("/api/v1/applications", json=body,
-                                   headers={**headers, "Idempotency-Key": key}) as resp:
+            async with client.post(
+                "/api/v1/applications", json=body, headers={**headers, "Idempotency-Key": key}
+            ) as resp:
                 await resp.read()
                 if resp.status != expect:
                     errors += 1
@@ -106,8 +131,9 @@ async def _post_all(client: TestClient, headers: dict[str, str], bodies: list[di
     return latencies, errors
 
 
-async def run_one(label: str, database_url: str | None, requests: int, concurrency: int
-                  ) -> list[Row]:
+async def run_one(
+    label: str, database_url: str | None, requests: int, concurrency: int
+) -> list[Row]:
     from bot.app import create_app
     from bot.auth import issue_login_token
     from bot.settings import Settings
@@ -115,18 +141,26 @@ async def run_one(label: str, database_url: str | None, requests: int, concurren
     from models.application import Application
 
     with tempfile.TemporaryDirectory(prefix="bench-applications-") as tmp:
-        settings = Settings(_env_file=None, database_url=database_url, data_dir=Path(tmp),
-                            secret_key=SECRET, background=False, wechat_token="bench")
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            data_dir=Path(tmp),
+            secret_key=SECRET,
+            background=False,
+            wechat_token="bench",
+        )
         client = TestClient(TestServer(create_app(settings)))
         await client.start_server()
         try:
-            await Agent.create(name="王五", region="330602", village="东浦村",
-                               wxa_openid="o-bench-agent")
+            await Agent.create(
+                name="王五", region="330602", village="东浦村", wxa_openid="o-bench-agent"
+            )
             token, _ = await issue_login_token("o-bench-agent", 1)
             headers = {"Authorization": f"Bearer {token}"}
             warm = [application(i) for i in range(WARMUP)]
-            await _post_all(client, headers, warm, [f"warm-{i}" for i in range(WARMUP)],
-                            concurrency, 201)
+            await _post_all(
+                client, headers, warm, [f"warm-{i}" for i in range(WARMUP)], concurrency, 201
+            )
             bodies = [application(WARMUP + i) for i in range(requests)]
             keys = [f"bench-{i}" for i in range(requests)]
             rows: list[Row] = []
@@ -135,11 +169,19 @@ async def run_one(label: str, database_url: str | None, requests: int, concurren
                 lat, errors = await _post_all(client, headers, bodies, keys, concurrency, expect)
                 elapsed = time.perf_counter() - started
                 lat.sort()
-                rows.append({"database": label, "phase": phase, "requests": requests,
-                             "concurrency": concurrency, "per_s": requests / elapsed,
-                             "p50_ms": percentile(lat, 50) * 1000,
-                             "p95_ms": percentile(lat, 95) * 1000,
-                             "p99_ms": percentile(lat, 99) * 1000, "errors": errors})
+                rows.append(
+                    {
+                        "database": label,
+                        "phase": phase,
+                        "requests": requests,
+                        "concurrency": concurrency,
+                        "per_s": requests / elapsed,
+                        "p50_ms": percentile(lat, 50) * 1000,
+                        "p95_ms": percentile(lat, 95) * 1000,
+                        "p99_ms": percentile(lat, 99) * 1000,
+                        "errors": errors,
+                    }
+                )
             stored = await Application.all().count()
             if stored != WARMUP + requests:  # replays must never create duplicates
                 rows[-1]["errors"] = int(rows[-1]["errors"]) + abs(stored - WARMUP - requests)
@@ -155,8 +197,17 @@ def pg_url(explicit: str | None) -> str:
 def run_target(target: str, args: argparse.Namespace) -> list[Row]:
     """One database per child process: Tortoise's per-model query caches are process-wide and
     follow the first database's dialect, so sqlite and PostgreSQL cannot share a process."""
-    cmd = [sys.executable, "-m", "bench.applications", "--target", target,
-           "--requests", str(args.requests), "--concurrency", str(args.concurrency)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.applications",
+        "--target",
+        target,
+        "--requests",
+        str(args.requests),
+        "--concurrency",
+        str(args.concurrency),
+    ]
     if args.database_url:
         cmd += ["--database-url", args.database_url]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
@@ -177,14 +228,18 @@ async def target_rows(target: str, args: argparse.Namespace) -> list[Row]:
 def pg_reachable(url: str) -> bool:
     async def probe() -> None:
         import asyncpg
+
         dsn = url.replace("postgres://", "postgresql://", 1)
         conn = await asyncpg.connect(dsn.rpartition("/")[0] + "/postgres", timeout=5)
         await conn.close()
+
     try:
         asyncio.run(probe())
-    except Exception as exc:  # noqa: BLE001 (any failure means "not reachable")
-        print(f"PostgreSQL not reachable at {url.split('@')[-1]}: {type(exc).__name__}",
-              file=sys.stderr)
+    except Exception as exc:
+        print(
+            f"PostgreSQL not reachable at {url.split('@')[-1]}: {type(exc).__name__}",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -198,13 +253,17 @@ def all_rows(args: argparse.Namespace) -> list[Row]:
 
 def default() -> list[Row]:
     """For `python -m bench`: the defaults."""
-    return all_rows(argparse.Namespace(requests=DEFAULT_REQUESTS,
-                                       concurrency=DEFAULT_CONCURRENCY, database_url=None))
+    return all_rows(
+        argparse.Namespace(
+            requests=DEFAULT_REQUESTS, concurrency=DEFAULT_CONCURRENCY, database_url=None
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.applications", description=__doc__.split(
-        "\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.applications", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     p.add_argument("--database-url", help="PostgreSQL URL (its schema is dropped first)")

@@ -46,10 +46,19 @@ async def run(database_url: str, users: int, concurrency: int, label: str) -> Ro
     from i18n import t
 
     data = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    settings = Settings(_env_file=None, database_url=database_url, data_dir=data,
-                        wechat_token=TOKEN, wechat_aes_key=AES, wechat_app_id=APP_ID,
-                        secret_key="bench-secret", background=False, wechat_max_clock_skew=0,
-                        chat_rate_limit=0, policy="zhashui")
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=data,
+        wechat_token=TOKEN,
+        wechat_aes_key=AES,
+        wechat_app_id=APP_ID,
+        secret_key="bench-secret",
+        background=False,
+        wechat_max_clock_skew=0,
+        chat_rate_limit=0,
+        policy="zhashui",
+    )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     crypto = WeChatCrypto(TOKEN, AES, APP_ID)
@@ -64,14 +73,23 @@ async def run(database_url: str, users: int, concurrency: int, label: str) -> Ro
         async def seed(i: int) -> None:
             case_no = f"柞法援民2026-{i:05d}"
             async with sem:
-                r = await client.put(f"/api/v1/center/cases/{case_no}", headers=key, json={
-                    "region": REGION, "kind": "civil", "cause": "劳动报酬纠纷",
-                    "beneficiary": {"name": "张三", "phone": "13812345678"},
-                    "handler": {"name": "李律师", "org": "柞水县正义律师事务所"},
-                    "status": "closed", "closed_on": closed})
+                r = await client.put(
+                    f"/api/v1/center/cases/{case_no}",
+                    headers=key,
+                    json={
+                        "region": REGION,
+                        "kind": "civil",
+                        "cause": "劳动报酬纠纷",
+                        "beneficiary": {"name": "张三", "phone": "13812345678"},
+                        "handler": {"name": "李律师", "org": "柞水县正义律师事务所"},
+                        "status": "closed",
+                        "closed_on": closed,
+                    },
+                )
                 assert r.status in (200, 201), await r.text()
-                r = await client.post(f"/api/v1/center/cases/{case_no}/callback-invitations",
-                                      headers=key, json={})
+                r = await client.post(
+                    f"/api/v1/center/cases/{case_no}/callback-invitations", headers=key, json={}
+                )
                 assert r.status == 201, await r.text()
                 scenes.append((await r.json())["scene"])
 
@@ -82,8 +100,9 @@ async def run(database_url: str, users: int, concurrency: int, label: str) -> Ro
 
         async def send(xml: str) -> str | None:
             nonlocal errors
-            query, body = encrypted_request(crypto, TOKEN, xml, "gh_bench",
-                                            nonce=str(random.randint(10**8, 10**9)))
+            query, body = encrypted_request(
+                crypto, TOKEN, xml, "gh_bench", nonce=str(random.randint(10**8, 10**9))
+            )
             started = time.perf_counter()
             r = await client.post("/wechat", params=query, data=body.encode())
             text = await r.text()
@@ -106,13 +125,20 @@ async def run(database_url: str, users: int, concurrency: int, label: str) -> Ro
         stats = await (await client.get("/api/v1/center/stats/callbacks", headers=key)).json()
         lost = users - int(stats.get("completed") or 0)
         latencies.sort()
-        return {"database": label, "users": users, "answers": users * len(ANSWERS),
-                "messages": len(latencies), "concurrency": concurrency,
-                "msg/s": round(len(latencies) / seconds, 1),
-                "p50 ms": round(percentile(latencies, 50) * 1000, 1),
-                "p99 ms": round(percentile(latencies, 99) * 1000, 1),
-                "errors": errors, "lost": lost, "coverage": stats.get("coverage"),
-                "seed s": round(seed_seconds, 1)}
+        return {
+            "database": label,
+            "users": users,
+            "answers": users * len(ANSWERS),
+            "messages": len(latencies),
+            "concurrency": concurrency,
+            "msg/s": round(len(latencies) / seconds, 1),
+            "p50 ms": round(percentile(latencies, 50) * 1000, 1),
+            "p99 ms": round(percentile(latencies, 99) * 1000, 1),
+            "errors": errors,
+            "lost": lost,
+            "coverage": stats.get("coverage"),
+            "seed s": round(seed_seconds, 1),
+        }
     finally:
         await client.close()
 
@@ -145,18 +171,41 @@ def pg_ready(url: str) -> bool:
 def one(database_url: str, label: str, users: int, concurrency: int) -> Row:
     """Each database in its own process: the ORM is process-global."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.burst", "--users", str(users), "--concurrency",
-         str(concurrency), "--database-url", database_url, "--label", label, "--raw"],
-        capture_output=True, text=True, env={**os.environ}, timeout=3600)
+        [
+            sys.executable,
+            "-m",
+            "bench.burst",
+            "--users",
+            str(users),
+            "--concurrency",
+            str(concurrency),
+            "--database-url",
+            database_url,
+            "--label",
+            label,
+            "--raw",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=3600,
+    )
     if out.returncode != 0:
         return {"database": label, "users": users, "errors": "failed: " + out.stderr[-300:]}
     import json
+
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def default(users: int = 2000, concurrency: int = 64) -> list[Row]:
-    rows = [one(f"sqlite://{tempfile.mkdtemp(prefix='bench-burst-')}/b.sqlite3", "sqlite",
-                users, concurrency)]
+    rows = [
+        one(
+            f"sqlite://{tempfile.mkdtemp(prefix='bench-burst-')}/b.sqlite3",
+            "sqlite",
+            users,
+            concurrency,
+        )
+    ]
     url = os.environ.get("BOT_BENCH_DATABASE_URL", DEFAULT_PG)
     if pg_ready(url):
         rows.append(one(url, "postgresql", users, concurrency))
@@ -173,6 +222,7 @@ def main() -> int:
     args = p.parse_args()
     if args.raw:
         import json
+
         row = asyncio.run(run(args.database_url, args.users, args.concurrency, args.label))
         print(json.dumps(row, ensure_ascii=False))
         return 0

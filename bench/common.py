@@ -86,7 +86,6 @@ class Target:
                 ticks += int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
 
-
     def rss_mb(self) -> tuple[float, float] | None:
         """(resident MB now, peak resident MB) of the largest of the target's processes — per
         worker, as a host sizes them; None off Linux."""
@@ -98,8 +97,11 @@ class Target:
             try:
                 if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != self.pid:
                     continue
-                status = dict(line.split(":", 1) for line in
-                              (stat.parent / "status").read_text().splitlines() if ":" in line)
+                status = dict(
+                    line.split(":", 1)
+                    for line in (stat.parent / "status").read_text().splitlines()
+                    if ":" in line
+                )
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
             now = max(now, int(status.get("VmRSS", "0 kB").split()[0]))
@@ -137,8 +139,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 class StartupError(RuntimeError):
     def __init__(self, name: str, why: str, log_path: Path) -> None:
-        super().__init__(f"{name} did not start: {why}\n--- last lines of {log_path} ---\n"
-                         + log_tail(log_path))
+        super().__init__(
+            f"{name} did not start: {why}\n--- last lines of {log_path} ---\n" + log_tail(log_path)
+        )
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

@@ -29,10 +29,18 @@ from bench.exports import SECRET, numbers, reset_pg
 
 DEFAULT_ROWS = 100_000
 REGION = "611026"
-PAGES = ["/console/", "/console/applications", "/console/applications?status=granted",
-         "/console/callbacks", "/console/callbacks?tab=flagged",
-         "/console/callbacks?tab=completed", "/console/complaints", "/console/handoffs",
-         "/console/records", "/console/audit"]
+PAGES = [
+    "/console/",
+    "/console/applications",
+    "/console/applications?status=granted",
+    "/console/callbacks",
+    "/console/callbacks?tab=flagged",
+    "/console/callbacks?tab=completed",
+    "/console/complaints",
+    "/console/handoffs",
+    "/console/records",
+    "/console/audit",
+]
 
 
 def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
@@ -56,8 +64,11 @@ def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
 
         def plus_days(d: str, n: int) -> str:
             return f"date({d}, '+{n} days')"
-    status = ("(CASE i % 10 WHEN 7 THEN 'invited' WHEN 8 THEN 'pending_phone' "
-              "WHEN 9 THEN 'scheduled' ELSE 'completed' END)")
+
+    status = (
+        "(CASE i % 10 WHEN 7 THEN 'invited' WHEN 8 THEN 'pending_phone' "
+        "WHEN 9 THEN 'scheduled' ELSE 'completed' END)"
+    )
     return f"""
         INSERT INTO legal_case (region, case_no, kind, cause, beneficiary_name,
             beneficiary_phone, handler_name, handler_org, status, closed_on, created_at,
@@ -67,9 +78,9 @@ def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
         FROM {numbers(rows, pg)};
         INSERT INTO callback (case_id, region, status, due_at, answered_at, channel, fee_charged,
             negligent, satisfied, flagged, created_at, updated_at)
-        SELECT id, region, {status.replace('i %', 'id %')},
-            {minus_days('id % 400 - 3')},
-            CASE WHEN id % 10 < 7 THEN {minus_days('id % 400 - 4')} END, 'wechat',
+        SELECT id, region, {status.replace("i %", "id %")},
+            {minus_days("id % 400 - 3")},
+            CASE WHEN id % 10 < 7 THEN {minus_days("id % 400 - 4")} END, 'wechat',
             id % 10 = 0, FALSE, id % 13 <> 0, id % 10 = 0, '{now}', '{now}'
         FROM legal_case;
         INSERT INTO agent (name, region, village, kind, active, locale, created_at)
@@ -82,7 +93,7 @@ def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
             CASE WHEN i % 5 = 0 THEN 'received' ELSE 'granted' END, '{name}', '{name}', 'x' || i,
             '{phone}', '{name}', 'labor_remuneration', 'f', 'pledge', i % 50 = 0, '[]', '[]',
             {minus_days(day)}, {plus_days(closed, 7)}, '{now}',
-            CASE WHEN i % 5 = 0 THEN NULL ELSE {minus_days(day + ' - 3')} END
+            CASE WHEN i % 5 = 0 THEN NULL ELSE {minus_days(day + " - 3")} END
         FROM {numbers(rows, pg)};
         INSERT INTO complaint (ticket, region, locale, about, grounds, text, photos, source,
             status, received_on, accept_due, conclude_due, extended_days, created_at,
@@ -95,7 +106,7 @@ def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
         INSERT INTO handoff (openid, region, locale, status, opened_at, due_at, first_reply_at,
             replies, messages)
         SELECT 'o' || i, '{REGION}', 'zh_CN', CASE WHEN i % 20 = 0 THEN 'waiting' ELSE 'closed' END,
-            {minus_days('i % 90')}, {minus_days('i % 90')}, {minus_days('i % 90')}, 1, '[]'
+            {minus_days("i % 90")}, {minus_days("i % 90")}, {minus_days("i % 90")}, 1, '[]'
         FROM {numbers(small, pg)};
     """
 
@@ -129,14 +140,22 @@ async def bench(database_url: str, rows: int, runs: int, data_dir) -> list[Row]:
     pg = database_url.startswith("postgres")
     if pg:
         await reset_pg(database_url)
-    settings = Settings(_env_file=None, database_url=database_url, secret_key=SECRET,
-                        background=False, wechat_token="bench", wechat_app_id="wxbench",
-                        data_dir=data_dir, log_level="WARNING")
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        secret_key=SECRET,
+        background=False,
+        wechat_token="bench",
+        wechat_app_id="wxbench",
+        data_dir=data_dir,
+        log_level="WARNING",
+    )
     now = datetime.now(UTC)
     started = time.perf_counter()
     async with db.orm(settings):
         await connections.get("default").execute_script(
-            seed_sql(rows, pg, encrypt("张三"), encrypt("13812345678"), now))
+            seed_sql(rows, pg, encrypt("张三"), encrypt("13812345678"), now)
+        )
         if pg:
             await connections.get("default").execute_script("ANALYZE;")
     seeded = time.perf_counter() - started
@@ -147,10 +166,16 @@ async def bench(database_url: str, rows: int, runs: int, data_dir) -> list[Row]:
     token = secrets.token_urlsafe(32)
     async with TestClient(TestServer(app)) as client:
         boss = await Staff.create(name="王主任", region=REGION, openid="o-boss", supervisor=True)
-        await ConsoleSession.create(token_hash=hash_secret(token), csrf="x", staff=boss,
-                                    via="scan", last_seen_at=now + timedelta(days=1))
-        client.session.cookie_jar.update_cookies({"console_session": token},
-                                                 client.make_url("/console/"))
+        await ConsoleSession.create(
+            token_hash=hash_secret(token),
+            csrf="x",
+            staff=boss,
+            via="scan",
+            last_seen_at=now + timedelta(days=1),
+        )
+        client.session.cookie_jar.update_cookies(
+            {"console_session": token}, client.make_url("/console/")
+        )
         errors = 0
         for path in PAGES:
             await client.get(path)  # warm: templates compiled, plans cached
@@ -162,10 +187,17 @@ async def bench(database_url: str, rows: int, runs: int, data_dir) -> list[Row]:
     out: list[Row] = []
     for path in PAGES:
         t = sorted(timer.times.get(path, [0.0]))
-        out.append({"database": "postgres" if pg else "sqlite", "page": path,
-                    "rows": rows, "seed s": round(seeded, 1),
-                    "p50 ms": round(percentile(t, 50) * 1000, 1),
-                    "p95 ms": round(percentile(t, 95) * 1000, 1), "errors": errors})
+        out.append(
+            {
+                "database": "postgres" if pg else "sqlite",
+                "page": path,
+                "rows": rows,
+                "seed s": round(seeded, 1),
+                "p50 ms": round(percentile(t, 50) * 1000, 1),
+                "p95 ms": round(percentile(t, 95) * 1000, 1),
+                "errors": errors,
+            }
+        )
         errors = 0  # counted once, on the first row
     return out
 

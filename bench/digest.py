@@ -93,7 +93,8 @@ async def bench(database_url: str, cases: int, runs: int) -> Row:
     async with db.orm(settings):
         started = time.perf_counter()
         await connections.get("default").execute_script(
-            seed_sql(cases, encrypt("张三"), encrypt("13812345678")))
+            seed_sql(cases, encrypt("张三"), encrypt("13812345678"))
+        )
         seeded = time.perf_counter() - started
         policy = load_policy("zhashui")
         timings, figures = [], None
@@ -105,11 +106,16 @@ async def bench(database_url: str, cases: int, runs: int) -> Row:
         await digest.collect(REGION, "weekly", NOW, policy, settings.timezone)
         weekly = time.perf_counter() - weekly
     assert figures is not None
-    return {"cases": cases, "closed (due)": figures.closed_cases,
-            "callbacks done": figures.covered_cases, "seed s": round(seeded, 1),
-            "digest median s": round(statistics.median(timings), 3),
-            "digest max s": round(max(timings), 3), "weekly s": round(weekly, 3),
-            "errors": int(figures.closed_cases == 0)}
+    return {
+        "cases": cases,
+        "closed (due)": figures.closed_cases,
+        "callbacks done": figures.covered_cases,
+        "seed s": round(seeded, 1),
+        "digest median s": round(statistics.median(timings), 3),
+        "digest max s": round(max(timings), 3),
+        "weekly s": round(weekly, 3),
+        "errors": int(figures.closed_cases == 0),
+    }
 
 
 def run(database_url: str, cases: int = DEFAULT_CASES, runs: int = 5) -> list[Row]:

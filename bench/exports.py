@@ -35,6 +35,7 @@ NOW = "2026-03-10 00:00:00+00:00"
 
 async def reset_pg(url: str) -> None:
     import asyncpg
+
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -46,8 +47,10 @@ def numbers(rows: int, postgres: bool) -> str:
     """A FROM clause yielding i = 1..rows."""
     if postgres:
         return f"generate_series(1, {rows}) AS n(i)"
-    return f"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) " \
-           "SELECT i FROM s) AS n"
+    return (
+        f"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) "
+        "SELECT i FROM s) AS n"
+    )
 
 
 async def seed(database_url: str, rows: int) -> None:
@@ -87,13 +90,34 @@ async def seed(database_url: str, rows: int) -> None:
 
 def run_export(database_url: str, out: Path, workdir: Path) -> tuple[float, float, str]:
     """Run the CLI export in a child process; (seconds, peak RSS in MB, its stdout)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "BOT_DATABASE_URL": database_url,
-           "BOT_SECRET_KEY": SECRET, "BOT_DATA_DIR": str(workdir), "BOT_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "BOT_DATABASE_URL": database_url,
+        "BOT_SECRET_KEY": SECRET,
+        "BOT_DATA_DIR": str(workdir),
+        "BOT_LOG_LEVEL": "WARNING",
+    }
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "export", "callbacks", "--from", "2026-01-01",
-         "--to", "2026-12-31", "-o", str(out)],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "export",
+            "callbacks",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+            "-o",
+            str(out),
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     stdout = proc.stdout.read().decode() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
@@ -112,11 +136,18 @@ def run(rows: int = DEFAULT_ROWS, database_url: str | None = None) -> list[Row]:
         out = tmp / "callbacks.xlsx"
         seconds, rss, stdout = run_export(url, out, tmp)
         written = int(re.search(r"已导出 (\d+) 行", stdout).group(1))
-        return [{"database": "postgres" if url.startswith("postgres") else "sqlite",
-                 "rows": written, "seed s": round(seeded, 1), "export s": round(seconds, 1),
-                 "rows/s": round(written / seconds), "peak RSS MB": round(rss, 1),
-                 "xlsx MB": round(out.stat().st_size / 2**20, 1),
-                 "errors": int(written != rows)}]
+        return [
+            {
+                "database": "postgres" if url.startswith("postgres") else "sqlite",
+                "rows": written,
+                "seed s": round(seeded, 1),
+                "export s": round(seconds, 1),
+                "rows/s": round(written / seconds),
+                "peak RSS MB": round(rss, 1),
+                "xlsx MB": round(out.stat().st_size / 2**20, 1),
+                "errors": int(written != rows),
+            }
+        ]
 
 
 def default() -> list[Row]:

@@ -158,7 +158,7 @@ async def fire(
                     async with session.post(url, data=req.body, headers=headers) as resp:
                         body = await resp.read()
                         status = resp.status
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     status, body = 0, type(exc).__name__.encode()
                 outcomes[i] = Outcome(status, body, time.perf_counter() - start)
 
@@ -185,14 +185,20 @@ def check_reply(crypto: WeChatCrypto, req: Prepared, out: Outcome) -> tuple[str 
             envelope, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]
         )
         reply = xmltodict.parse(plain)["xml"]
-    except Exception:  # noqa: BLE001 - any failure here is the finding: the reply is unusable
+    except Exception:
         return "reply does not decrypt", ""
     text = str(reply.get("Content") or reply.get("MsgType"))
     return (None if reply.get("ToUserName") == req.openid else "reply to the wrong user"), text
 
 
-def measure(name: str, target: Target, creds: Credentials, warmup: Sequence[Prepared],
-            requests: Sequence[Prepared], concurrency: int) -> Row:
+def measure(
+    name: str,
+    target: Target,
+    creds: Credentials,
+    warmup: Sequence[Prepared],
+    requests: Sequence[Prepared],
+    concurrency: int,
+) -> Row:
     idle = target.rss_mb()  # started and answering /healthz, nothing handled yet
     if warmup:
         asyncio.run(fire(target.base_url, warmup, concurrency))
@@ -221,7 +227,8 @@ def measure(name: str, target: Target, creds: Credentials, warmup: Sequence[Prep
         "errors": sum(reasons.values()),
         # the target's CPU time per request: steadier than req/s on a shared machine
         "cpu us/req": (cpu_after - cpu_before) / len(requests) * 1e6
-        if cpu_before is not None and cpu_after is not None else float("nan"),
+        if cpu_before is not None and cpu_after is not None
+        else float("nan"),
         # resident memory per process: at start, and its peak over the load
         "rss idle MB": idle[0] if idle else float("nan"),
         "rss load MB": loaded[1] if loaded else float("nan"),
@@ -234,9 +241,14 @@ def target_args(name: str, port: int) -> list[str]:
     return ["-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
-def run(requests: int = DEFAULT_REQUESTS, users: int = DEFAULT_USERS,
-        concurrency: int = DEFAULT_CONCURRENCY, database_url: str | None = None,
-        targets: Sequence[str] = TARGETS, warmup: int = DEFAULT_WARMUP) -> list[Row]:
+def run(
+    requests: int = DEFAULT_REQUESTS,
+    users: int = DEFAULT_USERS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    database_url: str | None = None,
+    targets: Sequence[str] = TARGETS,
+    warmup: int = DEFAULT_WARMUP,
+) -> list[Row]:
     """Benchmark each target in turn (never two at once: they would share the CPUs)."""
     creds = Credentials.generate()
     rows = []
@@ -257,17 +269,24 @@ def run(requests: int = DEFAULT_REQUESTS, users: int = DEFAULT_USERS,
             print(f"[{name}] starting on port {port}", file=sys.stderr)
             try:
                 with serve(name, target_args(name, port), env, port, workdir) as target:
-                    print(f"[{name}] {warmup} warm-up + {requests} requests, "
-                          f"concurrency {concurrency}", file=sys.stderr)
-                    rows.append(measure(name, target, creds, prepared[:warmup],
-                                        prepared[warmup:], concurrency))
+                    print(
+                        f"[{name}] {warmup} warm-up + {requests} requests, "
+                        f"concurrency {concurrency}",
+                        file=sys.stderr,
+                    )
+                    rows.append(
+                        measure(
+                            name, target, creds, prepared[:warmup], prepared[warmup:], concurrency
+                        )
+                    )
             except StartupError as exc:
                 print(f"[{name}] {exc}", file=sys.stderr)
                 rows.append({"target": name, "errors": "did not start"})
             problems = log_problems(workdir / f"{name}.log")
             if problems:
-                print(f"[{name}] {len(problems)} suspicious log lines, first ones:",
-                      file=sys.stderr)
+                print(
+                    f"[{name}] {len(problems)} suspicious log lines, first ones:", file=sys.stderr
+                )
                 print("\n".join(problems[:10]), file=sys.stderr)
     bare = next((r for r in rows if r["target"] == "bare"), None)
     for row in rows:
@@ -292,10 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="distinct openids")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
-    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP,
-                        help="unmeasured requests sent first")
-    parser.add_argument("--database-url",
-                        help="BOT_DATABASE_URL for the server (default: sqlite in a temp dir)")
+    parser.add_argument(
+        "--warmup", type=int, default=DEFAULT_WARMUP, help="unmeasured requests sent first"
+    )
+    parser.add_argument(
+        "--database-url", help="BOT_DATABASE_URL for the server (default: sqlite in a temp dir)"
+    )
     parser.add_argument("--target", choices=(*TARGETS, "both"), default="both")
     args = parser.parse_args(argv)
     targets = TARGETS if args.target == "both" else (args.target,)

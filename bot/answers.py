@@ -36,9 +36,31 @@ if TYPE_CHECKING:
 _PUNCT = " \t\r\n。.!！~～、，,？?；;：:…\"'“”‘’「」『』【】()（）[]<>《》-—_·*#"
 _PUNCT_RE = re.compile("[" + re.escape(_PUNCT) + "]+")
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "幺": 1, "二": 2, "贰": 2, "两": 2, "俩": 2,
-              "三": 3, "叁": 3, "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7,
-              "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "壹": 1,
+    "幺": 1,
+    "二": 2,
+    "贰": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "叁": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+    "六": 6,
+    "陆": 6,
+    "七": 7,
+    "柒": 7,
+    "八": 8,
+    "捌": 8,
+    "九": 9,
+    "玖": 9,
+}
 _CN_NUM = "零〇一壹幺二贰两俩三叁四肆五伍六陆七柒八捌九玖十拾"
 # What people say around a number: "我选第2个吧", "就二", "嗯，三", "数字1", "那就第一项".
 _NUMBER = re.compile(
@@ -46,34 +68,157 @@ _NUMBER = re.compile(
     r"答|答案|答案是|数字|序号|号码|编号|第)*"
     rf"(?P<n>\d{{1,2}}|[{_CN_NUM}]{{1,3}})"
     r"(?:号|个|项|条|种|位|样|点|吧|呀|啊|了|的|嘛|哈|呢|哦|喔|噢|啦|咯|就行|就好|就可以|可以|"
-    r"好了|行|吗|呗|这个|那个|选项)*")
-_EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-                "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "one": 1, "two": 2,
-                "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                "ten": 10}
+    r"好了|行|吗|呗|这个|那个|选项)*"
+)
+_EN_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 _EN_NUMBER = re.compile(
     r"(?:(?:i|i'd|i will|i'll)\s+(?:choose|pick|take|want|select)\s+|(?:choose|pick|select|"
     r"option|number|no|choice|the|#)\s*)*(?:(?P<n>\d{1,2})(?:st|nd|rd|th)?|(?P<w>[a-z]+))"
-    r"(?:\s+(?:one|option|please))*")
+    r"(?:\s+(?:one|option|please))*"
+)
 
 # Whole answers that mean yes or no (after punctuation and repeated characters are dropped:
 # "对对对" is "对"). Used only where the options say which one means yes.
-YES_WORDS = frozenset({
-    "是", "是的", "是啊", "是呀", "是滴", "对", "对的", "对啊", "对呀", "嗯", "恩", "嗯呐", "好",
-    "好的", "好啊", "行", "行的", "可以", "有", "有的", "有过", "有啊", "同意", "确认", "确定",
-    "没错", "没问题", "当然", "肯定", "要", "需要", "愿意", "ok", "okay", "y", "yes", "yeah",
-    "yep", "sure", "right", "correct", "agree", "对头", "中", "得", "要得", "妥"})
-NO_WORDS = frozenset({
-    "否", "不", "不是", "不是的", "不对", "没", "没有", "没有的", "没有过", "没得", "莫得", "冇",
-    "冇有", "无", "不要", "不用", "不需要", "不行", "不可以", "不同意", "不愿意", "从来没有",
-    "都没有", "当然没有", "绝对没有", "一点也没有", "没那回事", "n", "no", "nope", "not",
-    "never", "none", "disagree"})
+YES_WORDS = frozenset(
+    {
+        "是",
+        "是的",
+        "是啊",
+        "是呀",
+        "是滴",
+        "对",
+        "对的",
+        "对啊",
+        "对呀",
+        "嗯",
+        "恩",
+        "嗯呐",
+        "好",
+        "好的",
+        "好啊",
+        "行",
+        "行的",
+        "可以",
+        "有",
+        "有的",
+        "有过",
+        "有啊",
+        "同意",
+        "确认",
+        "确定",
+        "没错",
+        "没问题",
+        "当然",
+        "肯定",
+        "要",
+        "需要",
+        "愿意",
+        "ok",
+        "okay",
+        "y",
+        "yes",
+        "yeah",
+        "yep",
+        "sure",
+        "right",
+        "correct",
+        "agree",
+        "对头",
+        "中",
+        "得",
+        "要得",
+        "妥",
+    }
+)
+NO_WORDS = frozenset(
+    {
+        "否",
+        "不",
+        "不是",
+        "不是的",
+        "不对",
+        "没",
+        "没有",
+        "没有的",
+        "没有过",
+        "没得",
+        "莫得",
+        "冇",
+        "冇有",
+        "无",
+        "不要",
+        "不用",
+        "不需要",
+        "不行",
+        "不可以",
+        "不同意",
+        "不愿意",
+        "从来没有",
+        "都没有",
+        "当然没有",
+        "绝对没有",
+        "一点也没有",
+        "没那回事",
+        "n",
+        "no",
+        "nope",
+        "not",
+        "never",
+        "none",
+        "disagree",
+    }
+)
 # Words that turn a yes word found inside an answer into a no ("没有收钱", "不满意").
-_NEGATIONS = ("从来没有", "从来没", "从没有", "从没", "并没有", "根本没", "一直没", "也没有", "也没",
-              "不曾", "没有", "没", "不", "未", "无", "别", "never", "not", "no", "didn't",
-              "did not", "don't", "wasn't")
+_NEGATIONS = (
+    "从来没有",
+    "从来没",
+    "从没有",
+    "从没",
+    "并没有",
+    "根本没",
+    "一直没",
+    "也没有",
+    "也没",
+    "不曾",
+    "没有",
+    "没",
+    "不",
+    "未",
+    "无",
+    "别",
+    "never",
+    "not",
+    "no",
+    "didn't",
+    "did not",
+    "don't",
+    "wasn't",
+)
 LIST_WORDS = frozenset({"列表", "选项", "看选项", "看看选项", "全部选项", "list", "options"})
-NUMBER_MAX = 30  # characters; a longer message is a sentence, not "我选第二个吧" (and bounds the regex)
+NUMBER_MAX = (
+    30  # characters; a longer message is a sentence, not "我选第二个吧" (and bounds the regex)
+)
 SCAN_MAX = 200  # characters searched for option words; an answer to a choice is never longer
 _KEYWORD_MIN = 2  # characters; one-character words ("是", "有") only count as a whole answer
 
@@ -81,6 +226,7 @@ _KEYWORD_MIN = 2  # characters; one-character words ("是", "有") only count as
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What an answer picks: `value`, or the 1-based numbers of the options it could mean."""
+
     value: str | None = None
     candidates: tuple[int, ...] = ()
 
@@ -135,7 +281,7 @@ def yes_no(text: str) -> bool | None:
 
 
 def is_list_request(text: str) -> bool:
-    """"列表": the user wants to see the options again."""
+    """ "列表": the user wants to see the options again."""
     return normalize(text) in LIST_WORDS
 
 
@@ -193,8 +339,11 @@ def exact(text: str, choices: Sequence[Choice]) -> Answer:
     n = number(answer) if answer else None
     if n is not None and 1 <= n <= len(choices):
         return Answer(choices[n - 1].value)
-    hits = [i for i, ch in enumerate(choices) if answer and (answer in keywords(ch)
-                                                              or answer in labels(ch))]
+    hits = [
+        i
+        for i, ch in enumerate(choices)
+        if answer and (answer in keywords(ch) or answer in labels(ch))
+    ]
     return _one(choices, hits) if hits else Answer()
 
 
@@ -205,8 +354,14 @@ def _one(choices: Sequence[Choice], indexes: list[int]) -> Answer:
     return Answer(candidates=tuple(i + 1 for i in unique))
 
 
-def _found_inside(answer: str, words: list[set[str]], names: list[set[str]],
-                  choices: Sequence[Choice], yes: int | None, no: int | None) -> list[int]:
+def _found_inside(
+    answer: str,
+    words: list[set[str]],
+    names: list[set[str]],
+    choices: Sequence[Choice],
+    yes: int | None,
+    no: int | None,
+) -> list[int]:
     """Options whose words or labels occur in the answer; see step 4 of the module docstring."""
     hits: list[tuple[int, int, int]] = []  # (start, end, option index)
     for i in range(len(choices)):
@@ -222,8 +377,11 @@ def _found_inside(answer: str, words: list[set[str]], names: list[set[str]],
             for m in re.finditer(pattern, answer):
                 hits.append((m.start(), m.end(), i))
     # a hit inside a longer hit is part of that word ("满意" in "不满意")
-    kept = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) >
-                                       (h[1] - h[0]) for o in hits)]
+    kept = [
+        h
+        for h in hits
+        if not any(o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0]) for o in hits)
+    ]
     found = []
     for start, _end, i in kept:
         # negation matters on yes/no questions only: "没有进展" *is* the no-progress ground
@@ -250,7 +408,7 @@ def _negated(before: str) -> bool:
 
 
 def candidates_text(candidates: Sequence[int], locale: str) -> str:
-    """"1 或 3" / "1 or 3": the numbers an ambiguous answer could mean."""
+    """ "1 或 3" / "1 or 3": the numbers an ambiguous answer could mean."""
     nums = [str(n) for n in candidates]
     if len(nums) == 1:
         return nums[0]

@@ -32,9 +32,16 @@ MAX_JSON = 256 * 1024  # the largest form (an application) is a few KB
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, *, fields: dict[str, str] | None = None,
-                 message_key: str | None = None, headers: dict[str, str] | None = None,
-                 **params: object) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        *,
+        fields: dict[str, str] | None = None,
+        message_key: str | None = None,
+        headers: dict[str, str] | None = None,
+        **params: object,
+    ) -> None:
         super().__init__(code)
         self.status, self.code, self.fields = status, code, fields or {}
         self.message_key = message_key or f"error.{code}"
@@ -47,10 +54,19 @@ def request_locale(request: web.Request) -> str:
 
 def error_response(request: web.Request, exc: ApiError) -> web.Response:
     loc = request_locale(request)
-    body = {"error": {"code": exc.code, "message": t(exc.message_key, loc, **exc.params),
-                      "fields": exc.fields}}
-    return web.json_response(body, status=exc.status, headers=exc.headers,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    body = {
+        "error": {
+            "code": exc.code,
+            "message": t(exc.message_key, loc, **exc.params),
+            "fields": exc.fields,
+        }
+    }
+    return web.json_response(
+        body,
+        status=exc.status,
+        headers=exc.headers,
+        dumps=lambda o: json.dumps(o, ensure_ascii=False),
+    )
 
 
 @web.middleware
@@ -70,8 +86,11 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return error_response(request, ApiError(exc.status, code, headers=allow))
     started = time.perf_counter()
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+    route = (
+        request.match_info.route.resource.canonical
+        if request.match_info.route.resource
         else "unmatched"
+    )
     try:
         check_path(request)
         return await handler(request)
@@ -80,9 +99,12 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
-                413: "too_large"}.get(
-            exc.status, "http_error")
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            408: "request_timeout",
+            413: "too_large",
+        }.get(exc.status, "http_error")
         return error_response(request, ApiError(exc.status, code))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, route)
@@ -102,8 +124,7 @@ def check_path(request: web.Request) -> None:
     no such record can exist — never a database error."""
     for name, value in request.match_info.items():
         if name == "id" or name.endswith("_id"):
-            ok = value.isascii() and value.isdigit() and len(value) <= 10 \
-                and int(value) <= MAX_ID
+            ok = value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID
         else:
             ok = 0 < len(value) <= PATH_TEXT_MAX and value.isprintable() and storable(value)
         if not ok:
@@ -132,14 +153,23 @@ def validation_fields(exc: ValidationError, locale: str) -> dict[str, str]:
 
 
 # Catalog prefixes that label the codes an API field accepts, tried after `value.<code>`.
-_LABEL_PREFIXES = ("value", "matter", "exempt", "hardship", "pledge_confirm", "material",
-                   "complaint.about", "complaint.grounds")
+_LABEL_PREFIXES = (
+    "value",
+    "matter",
+    "exempt",
+    "hardship",
+    "pledge_confirm",
+    "material",
+    "complaint.about",
+    "complaint.grounds",
+)
 
 
 def value_labels(expected: str, locale: str) -> str:
     """Pydantic's "'granted', 'refused' or 'need_materials'" as the locale's labels
     ("给予法律援助、不予法律援助、补充材料"): a Chinese message never lists English codes."""
     from i18n import catalog
+
     texts = catalog(locale)
     labels = []
     for code in re.findall(r"'([^']*)'", expected):
@@ -150,6 +180,7 @@ def value_labels(expected: str, locale: str) -> str:
 
 def _known_validation_keys(locale: str) -> set[str]:
     from i18n import catalog
+
     return {k for k in catalog(locale) if k.startswith("validation.")}
 
 
@@ -205,49 +236,62 @@ def check_json(request: web.Request, data: Any) -> None:
         value, where, depth = stack.pop()
         if isinstance(value, str):
             if not storable(value):
-                raise ApiError(422, "validation", fields={
-                    where: t("validation.unstorable_text", request_locale(request))})
+                raise ApiError(
+                    422,
+                    "validation",
+                    fields={where: t("validation.unstorable_text", request_locale(request))},
+                )
         elif isinstance(value, int) and abs(value) > JSON_INT_MAX:
-            raise ApiError(422, "validation", fields={
-                where: t("validation.invalid", request_locale(request))})
+            raise ApiError(
+                422, "validation", fields={where: t("validation.invalid", request_locale(request))}
+            )
         elif isinstance(value, dict | list):
             if depth >= JSON_DEPTH_MAX:
                 raise ApiError(400, "malformed_json")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if not storable(str(key)):  # a field name: report where it was found
-                    raise ApiError(422, "validation", fields={
-                        where: t("validation.unstorable_text", request_locale(request))})
-                stack.append((item, str(key) if where == "body" else f"{where}.{key}",
-                              depth + 1))
+                    raise ApiError(
+                        422,
+                        "validation",
+                        fields={where: t("validation.unstorable_text", request_locale(request))},
+                    )
+                stack.append((item, str(key) if where == "body" else f"{where}.{key}", depth + 1))
 
 
 def validate(request: web.Request, model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "validation", fields=validation_fields(exc, request_locale(request))
-                       ) from None
+        raise ApiError(
+            422, "validation", fields=validation_fields(exc, request_locale(request))
+        ) from None
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
     data = {k: v for k, v in request.query.items()}
     for name, value in data.items():
         if not storable(name) or not storable(value):
-            raise ApiError(422, "validation", fields={
-                name if storable(name) else "?": t("validation.unstorable_text",
-                                                   request_locale(request))})
+            raise ApiError(
+                422,
+                "validation",
+                fields={
+                    name if storable(name) else "?": t(
+                        "validation.unstorable_text", request_locale(request)
+                    )
+                },
+            )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "validation", fields=validation_fields(exc, request_locale(request))
-                       ) from None
+        raise ApiError(
+            422, "validation", fields=validation_fields(exc, request_locale(request))
+        ) from None
 
 
-
-
-async def keyset_page(rows: Any, *, cursor: str | None, limit: int, related: tuple[str, ...] = ()
-                      ) -> tuple[list[Any], str | None]:
+async def keyset_page(
+    rows: Any, *, cursor: str | None, limit: int, related: tuple[str, ...] = ()
+) -> tuple[list[Any], str | None]:
     """Newest first by id, `limit` per page; the cursor is the last id seen (validated digits)."""
     if cursor:
         rows = rows.filter(id__lt=min(int(cursor), MAX_ID))
@@ -258,12 +302,16 @@ async def keyset_page(rows: Any, *, cursor: str | None, limit: int, related: tup
 
 
 def json_ok(model: BaseModel | dict | list, status: int = 200) -> web.Response:
-    text = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(
-        model, ensure_ascii=False, default=str)
+    text = (
+        model.model_dump_json()
+        if isinstance(model, BaseModel)
+        else json.dumps(model, ensure_ascii=False, default=str)
+    )
     return web.Response(text=text, status=status, content_type="application/json")
 
 
 # --- declared operations and the OpenAPI document -------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -280,7 +328,9 @@ class Operation:
     content_type: str = "application/json"  # of the success response
     errors: tuple[int, ...] = field(default=())
     headers: tuple[str, ...] = field(default=())  # required request headers
-    form: tuple[tuple[str, str], ...] = field(default=())  # multipart fields: (name, "string"|"binary")
+    form: tuple[tuple[str, str], ...] = field(
+        default=()
+    )  # multipart fields: (name, "string"|"binary")
 
 
 OPERATIONS: list[Operation] = []
@@ -290,6 +340,7 @@ def operation(method: str, path: str, *, summary: str, tag: str, **kw: Any) -> C
     def deco(fn: Callable) -> Callable:
         OPERATIONS.append(Operation(method.upper(), path, fn, summary, tag, **kw))
         return fn
+
     return deco
 
 
@@ -301,17 +352,27 @@ def add_operations(app: web.Application) -> None:
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
 }
 
 
 def openapi_document(base_url: str) -> dict:
     models = {m for op in OPERATIONS for m in (op.body, op.response, op.query) if m}
     _, defs = models_json_schema(
-        [(m, "validation" if m is not None else "serialization") for m in
-         sorted(models, key=lambda m: m.__name__)],
+        [
+            (m, "validation" if m is not None else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
         ref_template="#/components/schemas/{model}",
     )
     schemas = defs.get("$defs", {})
@@ -319,53 +380,93 @@ def openapi_document(base_url: str) -> dict:
     paths: dict[str, dict] = {}
     # operationId is the handler's name; two modules' `create` are told apart by their module.
     names = Counter(op.handler.__name__ for op in OPERATIONS)
-    operation_ids = {id(op): op.handler.__name__ if names[op.handler.__name__] == 1 else
-                     f"{op.handler.__module__.rsplit('.', 1)[-1]}_{op.handler.__name__}"
-                     for op in OPERATIONS}
+    operation_ids = {
+        id(op): op.handler.__name__
+        if names[op.handler.__name__] == 1
+        else f"{op.handler.__module__.rsplit('.', 1)[-1]}_{op.handler.__name__}"
+        for op in OPERATIONS
+    }
     for op in OPERATIONS:
-        item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
-                                "operationId": operation_ids[id(op)]}
+        item: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "operationId": operation_ids[id(op)],
+        }
         params = []
         for part in op.path.split("/"):
             if part.startswith("{"):
                 name = part.strip("{}")
-                params.append({"name": name, "in": "path", "required": True,
-                               "schema": path_schema(name)})
+                params.append(
+                    {"name": name, "in": "path", "required": True, "schema": path_schema(name)}
+                )
         if op.query:
             for name, f in op.query.model_fields.items():
-                params.append({"name": f.alias or name, "in": "query",
-                               "required": f.is_required(),
-                               "schema": _strip_title(op.query.model_json_schema()
-                                                      ["properties"][f.alias or name])})
+                params.append(
+                    {
+                        "name": f.alias or name,
+                        "in": "query",
+                        "required": f.is_required(),
+                        "schema": _strip_title(
+                            op.query.model_json_schema()["properties"][f.alias or name]
+                        ),
+                    }
+                )
         for header in op.headers:
-            params.append({"name": header, "in": "header", "required": True,
-                           "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+            params.append(
+                {
+                    "name": header,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                }
+            )
         if params:
             item["parameters"] = params
         if op.form:
-            props = {name: {"type": "string", **({"format": "binary"} if kind == "binary" else {})}
-                     for name, kind in op.form}
-            item["requestBody"] = {"required": True, "content": {"multipart/form-data": {
-                "schema": {"type": "object", "required": [n for n, _ in op.form],
-                           "properties": props}}}}
+            props = {
+                name: {"type": "string", **({"format": "binary"} if kind == "binary" else {})}
+                for name, kind in op.form
+            }
+            item["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": [n for n, _ in op.form],
+                            "properties": props,
+                        }
+                    }
+                },
+            }
         if op.body:
-            item["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+            item["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}
+                    }
+                },
+            }
         ok: dict[str, Any] = {"description": "OK"}
         if op.response:
-            ok["content"] = {op.content_type: {
-                "schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}}}
+            ok["content"] = {
+                op.content_type: {
+                    "schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}
+                }
+            }
         elif op.content_type != "application/json":
             ok["content"] = {op.content_type: {"schema": {"type": "string", "format": "binary"}}}
         responses: dict[str, Any] = {str(op.status): ok}
-        errs = set(op.errors) | {400, 422} if (op.body or op.query or op.form) \
-            else set(op.errors)
+        errs = set(op.errors) | {400, 422} if (op.body or op.query or op.form) else set(op.errors)
         if op.auth:
             errs |= {401}
             item["security"] = [{"bearer": []} if op.auth == "bearer" else {"apiKey": []}]
         for code in sorted(errs):
-            responses[str(code)] = {"description": "Error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}}
+            responses[str(code)] = {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
         item["responses"] = responses
         paths.setdefault(op.path, {})[op.method.lower()] = item
     return {
@@ -375,9 +476,13 @@ def openapi_document(base_url: str) -> dict:
         "info": {"title": "Legal-aid WeChat backend", "version": "1"},
         "servers": [{"url": base_url}],
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            },
+        },
     }
 
 

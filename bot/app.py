@@ -10,9 +10,8 @@ import aiohttp
 from aiohttp import web
 
 from bot import db, outbox, scheduler
-from bot.health import Heartbeats, expected_migrations
 from bot.api import error_middleware
-from bot.logs import access_middleware
+from bot.health import Heartbeats, expected_migrations
 from bot.keys import (
     heartbeats_key,
     http_key,
@@ -24,6 +23,7 @@ from bot.keys import (
     tasks_key,
     wechat_api_key,
 )
+from bot.logs import access_middleware
 from bot.metrics import Metrics
 from bot.settings import Settings, reveal
 from bot.storage import storage_ctx
@@ -43,8 +43,9 @@ def create_app(settings: Settings, *, wechat_api=None) -> web.Application:
     settings = settings.resolve_dev_defaults()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
-    app = web.Application(middlewares=[access_middleware, error_middleware],
-                          client_max_size=11 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[access_middleware, error_middleware], client_max_size=11 * 1024 * 1024
+    )
     app[settings_key] = settings
     app[policy_key] = load_policy(settings.policy)
     app[metrics_key] = Metrics()
@@ -72,11 +73,15 @@ async def log_policy(app: web.Application) -> None:
 
     policy = app[policy_key]
     log.info("regional policy %s (%s)", policy.name, policy.label_zh)
-    for year in calendar_gaps(local_today(app[settings_key].timezone), policy.extra_holidays,
-                              policy.extra_workdays):
-        log.warning("no official holiday arrangement for %s: working-day deadlines count the "
-                    "statutory holidays without make-up days; put the State Council's notice in "
-                    "the policy (extra_holidays, extra_workdays)", year)
+    for year in calendar_gaps(
+        local_today(app[settings_key].timezone), policy.extra_holidays, policy.extra_workdays
+    ):
+        log.warning(
+            "no official holiday arrangement for %s: working-day deadlines count the "
+            "statutory holidays without make-up days; put the State Council's notice in "
+            "the policy (extra_holidays, extra_workdays)",
+            year,
+        )
 
 
 async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -101,12 +106,16 @@ def http_ctx(wechat_api):
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         app[http_key] = session
         app[wechat_api_key] = wechat_api or WeChatAPI(
-            session, base_url=s.wechat_api_base, app_id=s.wechat_app_id,
-            app_secret=reveal(s.wechat_app_secret), wxa_app_id=s.wxa_app_id,
+            session,
+            base_url=s.wechat_api_base,
+            app_id=s.wechat_app_id,
+            app_secret=reveal(s.wechat_app_secret),
+            wxa_app_id=s.wxa_app_id,
             wxa_app_secret=reveal(s.wxa_app_secret),
         )
         yield
         await session.close()
+
     return ctx
 
 
@@ -126,8 +135,9 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     beats.stop()
     if tasks:
-        _, late = await asyncio.wait(list(tasks), timeout=beats.time_left(
-            app[settings_key].shutdown_timeout))
+        _, late = await asyncio.wait(
+            list(tasks), timeout=beats.time_left(app[settings_key].shutdown_timeout)
+        )
         for task in late:
             log.warning("%s did not finish its round in time; cancelled", task.get_name())
             task.cancel()

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-from tortoise.backends.base.client import TransactionContextPooled, TransactionalDBClient
+from tortoise.backends.base.client import TransactionalDBClient, TransactionContextPooled
 from tortoise.connection import get_connections
 
 log = logging.getLogger(__name__)

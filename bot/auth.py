@@ -97,7 +97,8 @@ async def revoke_login_token(token: str) -> bool:
     if not credential_shaped(token):
         return False
     n = await SessionToken.filter(token_hash=hash_secret(token), revoked_at=None).update(
-        revoked_at=datetime.now(UTC))
+        revoked_at=datetime.now(UTC)
+    )
     return bool(n)
 
 
@@ -112,6 +113,7 @@ async def require_session(request: web.Request):
 async def agent_of(openid: str):
     """The active agent bound to this mini-program openid, or None."""
     from models.agent import Agent
+
     return await Agent.get_or_none(wxa_openid=openid, active=True)
 
 

@@ -29,8 +29,9 @@ UNKNOWN = "unknown"  # no peer address at all (a unix socket): one shared bucket
 @lru_cache(maxsize=8)
 def parse_networks(spec: str) -> tuple[Network, ...]:
     """'127.0.0.1, 10.0.0.0/8' -> networks; raises ValueError on anything else."""
-    return tuple(ipaddress.ip_network(part.strip(), strict=False)
-                 for part in spec.split(",") if part.strip())
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
+    )
 
 
 def _address(text: str | None) -> Address | None:

@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from bot import answers, drafts, engine_sql, flowkit, outbox
 from bot.drafts import clear, pause
-from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Resume, Stay, Start, Step
+from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Resume, Start, Stay, Step
 from bot.keys import metrics_key, settings_key
 from bot.wechat.protocol import Incoming
 from models.conversation import Conversation
@@ -81,8 +81,9 @@ class Batcher:
         finally:
             self.drain_task = None
 
-    async def process(self, batch: list[tuple[Incoming, asyncio.Future]],
-                      again: bool = False) -> None:
+    async def process(
+        self, batch: list[tuple[Incoming, asyncio.Future]], again: bool = False
+    ) -> None:
         queued = outbox.enqueued
         try:
             replies = await handle_batch(self.app, [inc for inc, _ in batch])
@@ -102,8 +103,9 @@ class Batcher:
             for (_, fut), reply in zip(batch, replies, strict=True):
                 _settle(fut, reply)
 
-    async def _one_by_one(self, batch: list[tuple[Incoming, asyncio.Future]],
-                          exc: Exception) -> None:
+    async def _one_by_one(
+        self, batch: list[tuple[Incoming, asyncio.Future]], exc: Exception
+    ) -> None:
         """After a failed batch: each message alone, so only a failing one gets the apology."""
         if len(batch) == 1:
             _settle(batch[0][1], exc=exc)
@@ -118,8 +120,9 @@ class Batcher:
             await asyncio.gather(self.drain_task, return_exceptions=True)
 
 
-def _settle(fut: asyncio.Future, reply: str | None = None, exc: BaseException | None = None
-            ) -> None:
+def _settle(
+    fut: asyncio.Future, reply: str | None = None, exc: BaseException | None = None
+) -> None:
     if fut.done():  # the request was cancelled; its effects are committed all the same
         return
     if exc is not None:
@@ -139,7 +142,8 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
     async with in_transaction() as conn:
         # the lock and the dedupe lookup in one statement
         convs, answered = await engine_sql.lock_conversations(
-            conn, openids, [i.dedupe_key for i in incs])
+            conn, openids, [i.dedupe_key for i in incs]
+        )
         loaded = {o: _snapshot(c) for o, c in convs.items()}
         replies: list[str | None] = []
         new_rows: list[tuple[str, str, str, str | None]] = []
@@ -167,14 +171,31 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
             touched[conv.openid] = conv
         # Only what each message changed: a step may have updated another user's row
         # directly (a staff reply re-attaching a user), which a full save would undo.
-        await engine_sql.write_batch(conn, new_rows, STATE_FIELDS, [
-            (conv, {f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != loaded[o][f]})
-            for o, conv in touched.items()], now)
+        await engine_sql.write_batch(
+            conn,
+            new_rows,
+            STATE_FIELDS,
+            [
+                (conv, {f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != loaded[o][f]})
+                for o, conv in touched.items()
+            ],
+            now,
+        )
     return replies
 
 
-STATE_FIELDS = ("locale", "subscribed", "flow", "step", "data", "history", "paused",
-                "expires_at", "rate_window", "rate_count")
+STATE_FIELDS = (
+    "locale",
+    "subscribed",
+    "flow",
+    "step",
+    "data",
+    "history",
+    "paused",
+    "expires_at",
+    "rate_window",
+    "rate_count",
+)
 
 
 JSON_FIELDS = frozenset({"data", "history", "paused"})
@@ -219,9 +240,15 @@ async def route(ctx: Ctx) -> str | None:
             return await run_step(ctx, flow, step)
         if flow is not None and expired(ctx, flow):
             pause(ctx, flow)
-            return ctx.t("resume.expired", title=ctx.t(flow.title),
-                         minutes=ctx.settings.conversation_timeout // 60) \
-                + "\n\n" + await menu_text(ctx)
+            return (
+                ctx.t(
+                    "resume.expired",
+                    title=ctx.t(flow.title),
+                    minutes=ctx.settings.conversation_timeout // 60,
+                )
+                + "\n\n"
+                + await menu_text(ctx)
+            )
         polite = ctx.t(f"unsupported.{inc.kind}" if inc.kind in _POLITE else "unsupported.other")
         return polite + ("\n\n" + await prompt_of(ctx, step) if step else "")
     ctx.text = (inc.text or "").strip()[:MAX_TEXT]
@@ -359,8 +386,11 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
         if step is not None and (flow.resumable or not has_paused):
             # nothing set aside: go on with what is open (never the menu under an open flow)
             c.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)
-            return ctx.t("resume.current", title=ctx.t(flow.title)) + "\n\n" + await prompt_of(
-                ctx, step)
+            return (
+                ctx.t("resume.current", title=ctx.t(flow.title))
+                + "\n\n"
+                + await prompt_of(ctx, step)
+            )
         return await resume(ctx)
     if word == "human":
         name = flowkit.GLOBAL_FLOWS.get("human")
@@ -465,11 +495,13 @@ async def prompt_of(ctx: Ctx, step: Step | None) -> str:
 
 async def menu_text(ctx: Ctx) -> str:
     from handlers.flows.menu import render_menu
+
     return await render_menu(ctx)
 
 
 async def menu(ctx: Ctx, by_key: str | None = None) -> str | None:
     from handlers.flows.menu import choose
+
     flow, _ = active(ctx)
     if flow is not None:  # a custom-menu click during a flow: set it aside like 菜单 does
         pause(ctx, flow) if flow.resumable else clear(ctx)

@@ -37,8 +37,12 @@ from models.policy import Policy
 
 PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 OPEN_APPLICATION = ("received", "need_materials")
-OPEN_COMPLAINT = (ComplaintStatus.RECEIVED, ComplaintStatus.ACCEPTED,
-                  ComplaintStatus.INVESTIGATING, ComplaintStatus.EXTENDED)
+OPEN_COMPLAINT = (
+    ComplaintStatus.RECEIVED,
+    ComplaintStatus.ACCEPTED,
+    ComplaintStatus.INVESTIGATING,
+    ComplaintStatus.EXTENDED,
+)
 SHOW_DUE = 3  # deadlines listed by number; more would not fit a phone screen
 ACCEPT_SOON = timedelta(days=2)  # a complaint to accept within 2 days is "near its deadline"
 CONCLUDE_SOON = timedelta(days=7)  # one to conclude within a week likewise
@@ -83,19 +87,29 @@ async def collect(region: str, period: str, now: datetime, policy: Policy, tz: s
     waiting = apps.filter(status__in=OPEN_APPLICATION)
     f.awaiting = await waiting.count()
     f.decisions_overdue = await waiting.filter(decision_due__lt=today).count()
-    f.awaiting_due = list(await waiting.order_by("decision_due", "id").limit(SHOW_DUE)
-                          .values_list("id", "decision_due"))
-    f.materials_overdue = await waiting.filter(materials_due__lt=today,
-                                               materials__status="missing").distinct().count()
+    f.awaiting_due = list(
+        await waiting.order_by("decision_due", "id")
+        .limit(SHOW_DUE)
+        .values_list("id", "decision_due")
+    )
+    f.materials_overdue = (
+        await waiting.filter(materials_due__lt=today, materials__status="missing")
+        .distinct()
+        .count()
+    )
 
     callbacks = Callback.filter(region=region)
-    done = callbacks.filter(status=CallbackStatus.COMPLETED, answered_at__gte=since,
-                            answered_at__lt=now)
+    done = callbacks.filter(
+        status=CallbackStatus.COMPLETED, answered_at__gte=since, answered_at__lt=now
+    )
     f.callbacks_done = await done.count()
     f.callbacks_satisfied = await done.filter(satisfied=True).count()
-    for status, n in await callbacks.filter(
-            status__in=(CallbackStatus.INVITED, CallbackStatus.PENDING_PHONE)) \
-            .annotate(n=Count("id")).group_by("status").values_list("status", "n"):
+    for status, n in (
+        await callbacks.filter(status__in=(CallbackStatus.INVITED, CallbackStatus.PENDING_PHONE))
+        .annotate(n=Count("id"))
+        .group_by("status")
+        .values_list("status", "n")
+    ):
         f.callbacks_pending += n
         if status == CallbackStatus.PENDING_PHONE:
             f.callbacks_phone = n
@@ -104,20 +118,28 @@ async def collect(region: str, period: str, now: datetime, policy: Policy, tz: s
     f.closed_cases, f.covered_cases = await _coverage(region, year_start, due_by)
 
     complaints = Complaint.filter(region=region, status__in=OPEN_COMPLAINT)
-    f.complaints = dict(await complaints.annotate(n=Count("id")).group_by("status")
-                        .values_list("status", "n"))
+    f.complaints = dict(
+        await complaints.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+    )
     near = Q(status=ComplaintStatus.RECEIVED, accept_due__lte=today + ACCEPT_SOON) | Q(
-        status__in=OPEN_COMPLAINT[1:], conclude_due__lte=today + CONCLUDE_SOON)
-    rows = await complaints.filter(near).values_list("ticket", "status", "accept_due",
-                                                     "conclude_due")
+        status__in=OPEN_COMPLAINT[1:], conclude_due__lte=today + CONCLUDE_SOON
+    )
+    rows = await complaints.filter(near).values_list(
+        "ticket", "status", "accept_due", "conclude_due"
+    )
     f.complaints_due = sorted(
-        ((ticket, accept if status == ComplaintStatus.RECEIVED else conclude)
-         for ticket, status, accept, conclude in rows), key=lambda r: r[1])
+        (
+            (ticket, accept if status == ComplaintStatus.RECEIVED else conclude)
+            for ticket, status, accept, conclude in rows
+        ),
+        key=lambda r: r[1],
+    )
 
-    f.handoff_breaches = await Handoff.filter(region=region, opened_at__gte=since,
-                                              opened_at__lt=now).filter(
-        Q(first_reply_at__isnull=True, due_at__lt=now) | Q(first_reply_at__gt=F("due_at"))
-    ).count()
+    f.handoff_breaches = (
+        await Handoff.filter(region=region, opened_at__gte=since, opened_at__lt=now)
+        .filter(Q(first_reply_at__isnull=True, due_at__lt=now) | Q(first_reply_at__gt=F("due_at")))
+        .count()
+    )
     return f
 
 
@@ -128,14 +150,22 @@ async def _coverage(region: str, first: date, last: date) -> tuple[int, int]:
     conn = connections.get("default")
     pg = conn.capabilities.dialect == "postgres"
     p = [f"${i}" for i in range(1, 7)] if pg else ["?"] * 6
-    sql = (f'SELECT COUNT(*) AS closed, COUNT(cb.id) AS covered FROM "{Case._meta.db_table}" lc '
-           f'LEFT JOIN "{Callback._meta.db_table}" cb ON cb.case_id = lc.id AND cb.status = {p[0]} '
-           f"WHERE lc.region = {p[1]} AND lc.status = {p[2]} AND lc.closed_on >= {p[3]} "
-           f"AND lc.closed_on <= {p[4]} AND lc.origin = {p[5]}")
-    _, rows = await conn.execute_query(sql, [CallbackStatus.COMPLETED.value, region,
-                                             CaseStatus.CLOSED.value,
-                                             *((first, last) if pg else (str(first), str(last))),
-                                             CaseOrigin.APPLICATION.value])
+    sql = (
+        f'SELECT COUNT(*) AS closed, COUNT(cb.id) AS covered FROM "{Case._meta.db_table}" lc '
+        f'LEFT JOIN "{Callback._meta.db_table}" cb ON cb.case_id = lc.id AND cb.status = {p[0]} '
+        f"WHERE lc.region = {p[1]} AND lc.status = {p[2]} AND lc.closed_on >= {p[3]} "
+        f"AND lc.closed_on <= {p[4]} AND lc.origin = {p[5]}"
+    )
+    _, rows = await conn.execute_query(
+        sql,
+        [
+            CallbackStatus.COMPLETED.value,
+            region,
+            CaseStatus.CLOSED.value,
+            *((first, last) if pg else (str(first), str(last))),
+            CaseOrigin.APPLICATION.value,
+        ],
+    )
     return int(rows[0]["closed"]), int(rows[0]["covered"])
 
 
@@ -146,31 +176,71 @@ def _md(d: date) -> str:
 def render(f: Figures, locale: str = ZH) -> tuple[str, list[str]]:
     """The title and lines of the digest (each line one topic, short enough for a phone)."""
     title = t(f"digest.title.{f.period}", locale, region=f.region, date=_md(f.today))
-    due = "、".join(t("digest.due_item", locale, ref=f"#{i}", date=_md(d))
-                   for i, d in f.awaiting_due)
-    lines = [t("digest.applications", locale, new=f.new_applications, awaiting=f.awaiting,
-               overdue=f.decisions_overdue)
-             + (t("digest.nearest", locale, items=due) if due else "")]
+    due = "、".join(
+        t("digest.due_item", locale, ref=f"#{i}", date=_md(d)) for i, d in f.awaiting_due
+    )
+    lines = [
+        t(
+            "digest.applications",
+            locale,
+            new=f.new_applications,
+            awaiting=f.awaiting,
+            overdue=f.decisions_overdue,
+        )
+        + (t("digest.nearest", locale, items=due) if due else "")
+    ]
     if f.materials_overdue:
         lines.append(t("digest.materials_overdue", locale, n=f.materials_overdue))
-    coverage = (t("digest.coverage", locale, share=f"{f.coverage:.0%}",
-                  done=f.covered_cases, closed=f.closed_cases)
-                if f.coverage is not None else t("digest.coverage_none", locale))
+    coverage = (
+        t(
+            "digest.coverage",
+            locale,
+            share=f"{f.coverage:.0%}",
+            done=f.covered_cases,
+            closed=f.closed_cases,
+        )
+        if f.coverage is not None
+        else t("digest.coverage_none", locale)
+    )
     if f.target:
         coverage += t("digest.target", locale, target=f"{f.target:.0%}")
-    lines.append(t("digest.callbacks", locale, done=f.callbacks_done, pending=f.callbacks_pending,
-                   phone=f.callbacks_phone) + coverage)
+    lines.append(
+        t(
+            "digest.callbacks",
+            locale,
+            done=f.callbacks_done,
+            pending=f.callbacks_pending,
+            phone=f.callbacks_phone,
+        )
+        + coverage
+    )
     if f.callbacks_done:
-        lines.append(t("digest.satisfaction", locale, satisfied=f.callbacks_satisfied,
-                       answered=f.callbacks_done))
+        lines.append(
+            t(
+                "digest.satisfaction",
+                locale,
+                satisfied=f.callbacks_satisfied,
+                answered=f.callbacks_done,
+            )
+        )
     open_total = sum(f.complaints.values())
-    text = t("digest.complaints", locale, open=open_total,
-             received=f.complaints.get(ComplaintStatus.RECEIVED, 0),
-             investigating=open_total - f.complaints.get(ComplaintStatus.RECEIVED, 0))
+    text = t(
+        "digest.complaints",
+        locale,
+        open=open_total,
+        received=f.complaints.get(ComplaintStatus.RECEIVED, 0),
+        investigating=open_total - f.complaints.get(ComplaintStatus.RECEIVED, 0),
+    )
     if f.complaints_due:
-        text += t("digest.complaints_due", locale, n=len(f.complaints_due), items="、".join(
-            t("digest.due_item", locale, ref=ticket, date=_md(d))
-            for ticket, d in f.complaints_due[:SHOW_DUE]))
+        text += t(
+            "digest.complaints_due",
+            locale,
+            n=len(f.complaints_due),
+            items="、".join(
+                t("digest.due_item", locale, ref=ticket, date=_md(d))
+                for ticket, d in f.complaints_due[:SHOW_DUE]
+            ),
+        )
     lines.append(text)
     lines.append(t("digest.handoff", locale, n=f.handoff_breaches))
     return title, lines
@@ -194,9 +264,15 @@ def period_key(f: Figures, now: datetime, tz: str) -> str:
     return f"{local_now:%G-W%V}" if f.period == "weekly" else local_now.date().isoformat()
 
 
-async def send(settings: Settings, policy: Policy, region: str, period: str, *,
-               now: datetime | None = None, key: str | None = None) -> tuple[Figures, str,
-                                                                              list[str], int]:
+async def send(
+    settings: Settings,
+    policy: Policy,
+    region: str,
+    period: str,
+    *,
+    now: datetime | None = None,
+    key: str | None = None,
+) -> tuple[Figures, str, list[str], int]:
     """Collect, render and queue one region's digest; returns what was queued and to how many.
 
     `key` names the send for dedupe (default: region and period, so once per day or week).
@@ -204,7 +280,13 @@ async def send(settings: Settings, policy: Policy, region: str, period: str, *,
     now = now or datetime.now(UTC)
     f = await collect(region, period, now, policy, settings.timezone)
     title, lines = render(f)
-    n = await alert_staff(settings, region=region, key=key or f"{period}:{region}:"
-                          f"{period_key(f, now, settings.timezone)}", title=title, lines=lines,
-                          link=link(settings, f), kind="digest")
+    n = await alert_staff(
+        settings,
+        region=region,
+        key=key or f"{period}:{region}:{period_key(f, now, settings.timezone)}",
+        title=title,
+        lines=lines,
+        link=link(settings, f),
+        kind="digest",
+    )
     return f, title, lines, n

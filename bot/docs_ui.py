@@ -13,8 +13,11 @@ from aiohttp import web
 
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
 # Served by name only, so nothing else under the directory (licences, VERSION) is a route.
-FILES = {"swagger-ui-bundle.js": "application/javascript", "swagger-ui.css": "text/css",
-         "init.js": "application/javascript"}
+FILES = {
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui.css": "text/css",
+    "init.js": "application/javascript",
+}
 CACHE = "public, max-age=86400"
 
 
@@ -25,13 +28,16 @@ def setup(app: web.Application) -> None:
 
 async def page(request: web.Request) -> web.StreamResponse:
     """The HTML page; its assets are addressed relative to /api/docs."""
-    return web.FileResponse(ASSETS / "docs.html", headers={
-        "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"})
+    return web.FileResponse(
+        ASSETS / "docs.html",
+        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
+    )
 
 
 async def asset(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in FILES:
         raise web.HTTPNotFound()
-    return web.FileResponse(ASSETS / name, headers={
-        "Content-Type": FILES[name], "Cache-Control": CACHE})
+    return web.FileResponse(
+        ASSETS / name, headers={"Content-Type": FILES[name], "Cache-Control": CACHE}
+    )

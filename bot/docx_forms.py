@@ -25,9 +25,11 @@ from models.callback import Callback, CallbackStatus
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TITLE = "法律援助案件电话回访登记表"  # Zhashui 附件; the same form records visits too
 # The form's opening paragraph, read to the recipient before the questions (Zhashui 附件).
-OPENING = ("法律援助中心根据《中华人民共和国法律援助法》《司法部办理法律援助案件程序规定》"
-           "要求对您进行回访，对法律援助案件承办人提出监督意见，"
-           "感谢您对我们工作的支持和帮助。")
+OPENING = (
+    "法律援助中心根据《中华人民共和国法律援助法》《司法部办理法律援助案件程序规定》"
+    "要求对您进行回访，对法律援助案件承办人提出监督意见，"
+    "感谢您对我们工作的支持和帮助。"
+)
 FONT = "宋体"  # the font of Chinese government forms; Word substitutes where it is missing
 CHECKED, UNCHECKED = "☑", "□"
 CHANNEL = {"wechat": "微信", "phone": "电话", "visit": "走访"}
@@ -57,7 +59,8 @@ class FormData:
 
 def _boxes(value: bool | None, yes: str, no: str) -> str:
     mark = {True: (CHECKED, UNCHECKED), False: (UNCHECKED, CHECKED)}.get(
-        value, (UNCHECKED, UNCHECKED))
+        value, (UNCHECKED, UNCHECKED)
+    )
     return f"{mark[0]}{yes}    {mark[1]}{no}"
 
 
@@ -82,9 +85,11 @@ def render(form: FormData) -> bytes:
     table = document.add_table(rows=0, cols=4)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for pair in (("案由", form.cause, "受援人姓名", form.beneficiary),
-                 ("案件承办人", form.handler, "结案时间", form.closed_on),
-                 ("回访日期", form.called_on, "回访方式", form.channel)):
+    for pair in (
+        ("案由", form.cause, "受援人姓名", form.beneficiary),
+        ("案件承办人", form.handler, "结案时间", form.closed_on),
+        ("回访日期", form.called_on, "回访方式", form.channel),
+    ):
         cells = table.add_row().cells
         for cell, text in zip(cells, pair, strict=True):
             cell.text = text
@@ -104,8 +109,9 @@ def render(form: FormData) -> bytes:
             merged.paragraphs[0].add_run(text).bold = bold
 
     document.add_paragraph()
-    document.add_paragraph(f"回访人：{form.called_by or '__________'}"
-                           "        受援人（签名）：__________")
+    document.add_paragraph(
+        f"回访人：{form.called_by or '__________'}        受援人（签名）：__________"
+    )
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -115,18 +121,24 @@ async def callback_form(case, tz: str) -> bytes:
     """The form for `case` (a models.case.Case), filled from its completed callback if any."""
     cb = await Callback.get_or_none(case_id=case.id)
     form = FormData(
-        case_no=case.case_no, cause=case.cause, beneficiary=case.beneficiary_name,
+        case_no=case.case_no,
+        cause=case.cause,
+        beneficiary=case.beneficiary_name,
         handler=f"{case.handler_name}（{case.handler_org}）",
         closed_on=case.closed_on.isoformat() if case.closed_on else "",
     )
     if cb is not None and cb.status == CallbackStatus.COMPLETED:
         answered = local(cb.answered_at, tz)
         form = replace(
-            form, called_on=answered.date().isoformat() if answered else "",
+            form,
+            called_on=answered.date().isoformat() if answered else "",
             channel=CHANNEL.get(cb.channel or "", cb.channel or ""),
             called_by=cb.called_by or ("受援人微信自助回访" if cb.channel == "wechat" else ""),
-            fee_charged=cb.fee_charged, fee_details=cb.fee_details or "",
-            negligent=cb.negligent, negligent_details=cb.negligent_details or "",
-            satisfied=cb.satisfied, comments=cb.comments or "")
+            fee_charged=cb.fee_charged,
+            fee_details=cb.fee_details or "",
+            negligent=cb.negligent,
+            negligent_details=cb.negligent_details or "",
+            satisfied=cb.satisfied,
+            comments=cb.comments or "",
+        )
     return await asyncio.to_thread(render, form)
-

@@ -20,8 +20,11 @@ GUARD = "draft_guard"
 
 def is_draft(paused: dict[str, Any] | None) -> bool:
     """A paused flow the user has answered something in (an untouched first step is no draft)."""
-    return bool(paused and paused.get("flow") in flowkit.FLOWS
-                and (paused.get("history") or paused.get("late") is not None))
+    return bool(
+        paused
+        and paused.get("flow") in flowkit.FLOWS
+        and (paused.get("history") or paused.get("late") is not None)
+    )
 
 
 def pause(ctx: Ctx, flow: Flow, late: str | None = None) -> None:
@@ -75,8 +78,14 @@ async def guard_choices(ctx: Ctx) -> list[Choice]:
         return [resume, Choice("later", "draft.later", means="no")]
     if then["flow"] == paused.get("flow"):
         return [resume, Choice("restart", "draft.restart")]
-    return [resume, Choice("restart", "draft.discard", label_fields={
-        "title": ctx.t(flowkit.FLOWS[then["flow"]].title)})]
+    return [
+        resume,
+        Choice(
+            "restart",
+            "draft.discard",
+            label_fields={"title": ctx.t(flowkit.FLOWS[then["flow"]].title)},
+        ),
+    ]
 
 
 async def on_guard(ctx: Ctx) -> Outcome:
@@ -85,6 +94,7 @@ async def on_guard(ctx: Ctx) -> Outcome:
         return Resume()
     if ctx.choice == "later":
         from bot.conversation import menu_text
+
         return Done(await menu_text(ctx))
     then = ctx.data["then"]
     ctx.conv.paused = None
@@ -96,6 +106,12 @@ async def drop_draft(ctx: Ctx) -> None:
     ctx.conv.paused = None
 
 
-flowkit.register_flow(Flow(GUARD, "draft.title", (
-    Step("decide", guard_prompt, on_guard, choices=guard_choices, hint=None),
-), resumable=False, on_cancel=drop_draft))
+flowkit.register_flow(
+    Flow(
+        GUARD,
+        "draft.title",
+        (Step("decide", guard_prompt, on_guard, choices=guard_choices, hint=None),),
+        resumable=False,
+        on_cancel=drop_draft,
+    )
+)

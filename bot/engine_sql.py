@@ -33,8 +33,7 @@ def _pg(conn: BaseDBAsyncClient) -> bool:
 
 
 def _marks(pg: bool, count: int, start: int = 1) -> str:
-    return ", ".join(f"${i}" for i in range(start, start + count)) if pg else ", ".join(
-        "?" * count)
+    return ", ".join(f"${i}" for i in range(start, start + count)) if pg else ", ".join("?" * count)
 
 
 def _column(model: type[Model], field: str) -> str:
@@ -43,8 +42,11 @@ def _column(model: type[Model], field: str) -> str:
 
 @cache
 def _datetime_columns(model: type[Model]) -> tuple[str, ...]:
-    return tuple(_column(model, name) for name, f in model._meta.fields_map.items()
-                 if isinstance(f, fields.DatetimeField))
+    return tuple(
+        _column(model, name)
+        for name, f in model._meta.fields_map.items()
+        if isinstance(f, fields.DatetimeField)
+    )
 
 
 def hydrate(model: type[M], row) -> M:
@@ -76,17 +78,21 @@ def _lock_and_answered(pg: bool, keys: int, count: int) -> str:
     """
     table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
     if pg:
-        return (f'SELECT c.*, (SELECT json_object_agg("dedupe_key", "reply") FROM "{inbound}" '
-                f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered" FROM "{table}" c '
-                f'WHERE c."openid" = ANY($2::text[]) ORDER BY c."openid" FOR UPDATE OF c')
-    return (f'SELECT *, (SELECT json_group_object("dedupe_key", "reply") FROM "{inbound}" '
-            f'WHERE "dedupe_key" IN ({_marks(pg, keys)})) AS "__answered" FROM "{table}" '
-            f'WHERE "openid" IN ({_marks(pg, count)}) ORDER BY "openid"')
+        return (
+            f'SELECT c.*, (SELECT json_object_agg("dedupe_key", "reply") FROM "{inbound}" '
+            f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered" FROM "{table}" c '
+            f'WHERE c."openid" = ANY($2::text[]) ORDER BY c."openid" FOR UPDATE OF c'
+        )
+    return (
+        f'SELECT *, (SELECT json_group_object("dedupe_key", "reply") FROM "{inbound}" '
+        f'WHERE "dedupe_key" IN ({_marks(pg, keys)})) AS "__answered" FROM "{table}" '
+        f'WHERE "openid" IN ({_marks(pg, count)}) ORDER BY "openid"'
+    )
 
 
-async def lock_conversations(conn: BaseDBAsyncClient, openids: Sequence[str],
-                             keys: Sequence[str] = ()
-                             ) -> tuple[dict[str, Conversation], dict[str, str | None]]:
+async def lock_conversations(
+    conn: BaseDBAsyncClient, openids: Sequence[str], keys: Sequence[str] = ()
+) -> tuple[dict[str, Conversation], dict[str, str | None]]:
     """Each user's row, locked (PostgreSQL; sqlite has one writer), created when missing; and
     the replies given to those of `keys` handled before (WeChat's retries).
 
@@ -96,17 +102,17 @@ async def lock_conversations(conn: BaseDBAsyncClient, openids: Sequence[str],
     """
     pg = _pg(conn)
     keys = list(keys) or [""]  # an empty IN () is not SQL
-    params = ([keys, list(openids)] if pg else [*keys, *openids])
+    params = [keys, list(openids)] if pg else [*keys, *openids]
     _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(openids)), params)
     rows, answered = _split_answered(found)
     convs = {c.openid: c for c in (hydrate(Conversation, r) for r in rows)}
     missing = [o for o in openids if o not in convs]
     if missing:  # a user's first message: once per user, through the ORM's defaults
-        await Conversation.bulk_create([Conversation(openid=o) for o in missing],
-                                       ignore_conflicts=True, using_db=conn)
+        await Conversation.bulk_create(
+            [Conversation(openid=o) for o in missing], ignore_conflicts=True, using_db=conn
+        )
         params = [keys, missing] if pg else [*keys, *missing]
-        _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(missing)),
-                                            params)
+        _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(missing)), params)
         rows, more = _split_answered(found)
         answered = answered or more
         convs.update((c.openid, c) for c in (hydrate(Conversation, r) for r in rows))
@@ -130,12 +136,15 @@ _INBOUND_FIELDS = ("dedupe_key", "openid", "msg_type", "reply", "received_at")
 @cache
 def _insert_inbound(pg: bool) -> str:
     cols = ", ".join(f'"{_column(InboundMessage, f)}"' for f in _INBOUND_FIELDS)
-    return (f'INSERT INTO "{InboundMessage._meta.db_table}" ({cols}) '
-            f"VALUES ({_marks(pg, len(_INBOUND_FIELDS))})")
+    return (
+        f'INSERT INTO "{InboundMessage._meta.db_table}" ({cols}) '
+        f"VALUES ({_marks(pg, len(_INBOUND_FIELDS))})"
+    )
 
 
-async def record_inbound(conn: BaseDBAsyncClient, rows: Iterable[tuple[str, str, str, str | None]],
-                         now: datetime) -> None:
+async def record_inbound(
+    conn: BaseDBAsyncClient, rows: Iterable[tuple[str, str, str, str | None]], now: datetime
+) -> None:
     """Insert (dedupe_key, openid, msg_type, reply) rows received at `now`.
 
     A plain INSERT: a key answered meanwhile by another worker fails the batch, which is then
@@ -156,13 +165,18 @@ def _update_conversation(pg: bool, names: tuple[str, ...]) -> str:
         col = _column(Conversation, name)
         sets.append(f'"{col}" = CASE WHEN {next(marks)} THEN {next(marks)} ELSE "{col}" END')
     sets += [f'"version" = {next(marks)}', f'"updated_at" = {next(marks)}']
-    return (f'UPDATE "{Conversation._meta.db_table}" SET {", ".join(sets)} '
-            f'WHERE "openid" = {next(marks)}')
+    return (
+        f'UPDATE "{Conversation._meta.db_table}" SET {", ".join(sets)} '
+        f'WHERE "openid" = {next(marks)}'
+    )
 
 
-async def save_conversations(conn: BaseDBAsyncClient, names: tuple[str, ...],
-                             changes: Iterable[tuple[Conversation, set[str]]],
-                             now: datetime) -> None:
+async def save_conversations(
+    conn: BaseDBAsyncClient,
+    names: tuple[str, ...],
+    changes: Iterable[tuple[Conversation, set[str]]],
+    now: datetime,
+) -> None:
     """Write, for each conversation, those of `names` it changed, its version, and `now` as
     its updated_at: one executemany for the whole batch."""
     fields_map = Conversation._meta.fields_map
@@ -180,9 +194,12 @@ async def save_conversations(conn: BaseDBAsyncClient, names: tuple[str, ...],
 
 # PostgreSQL array types of the columns a batch writes, by ORM field class.
 _PG_ARRAY_TYPES: tuple[tuple[type, str], ...] = (
-    (fields.BooleanField, "bool"), (fields.JSONField, "jsonb"),
-    (fields.DatetimeField, "timestamptz"), (fields.IntField, "int4"),
-    (fields.CharField, "text"), (fields.TextField, "text"),
+    (fields.BooleanField, "bool"),
+    (fields.JSONField, "jsonb"),
+    (fields.DatetimeField, "timestamptz"),
+    (fields.IntField, "int4"),
+    (fields.CharField, "text"),
+    (fields.TextField, "text"),
 )
 
 
@@ -207,16 +224,22 @@ def _write_batch_pg(names: tuple[str, ...]) -> str:
         n += 2
     arrays += [f"${n}::int4[]", f"${n + 1}::text[]"]
     aliases += ["version", "openid"]
-    return (f'WITH ins AS (INSERT INTO "{inbound}" ({cols}) SELECT k, o, t, r, $5 '
-            f"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(k, o, t, r)) "
-            f'UPDATE "{table}" AS c SET {", ".join(sets)}, "version" = v.version, '
-            f'"updated_at" = $5 FROM unnest({", ".join(arrays)}) AS v({", ".join(aliases)}) '
-            f'WHERE c."openid" = v.openid')
+    return (
+        f'WITH ins AS (INSERT INTO "{inbound}" ({cols}) SELECT k, o, t, r, $5 '
+        f"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(k, o, t, r)) "
+        f'UPDATE "{table}" AS c SET {", ".join(sets)}, "version" = v.version, '
+        f'"updated_at" = $5 FROM unnest({", ".join(arrays)}) AS v({", ".join(aliases)}) '
+        f'WHERE c."openid" = v.openid'
+    )
 
 
-async def write_batch(conn: BaseDBAsyncClient, inbound: Sequence[tuple[str, str, str, str | None]],
-                      names: tuple[str, ...],
-                      changes: Iterable[tuple[Conversation, set[str]]], now: datetime) -> None:
+async def write_batch(
+    conn: BaseDBAsyncClient,
+    inbound: Sequence[tuple[str, str, str, str | None]],
+    names: tuple[str, ...],
+    changes: Iterable[tuple[Conversation, set[str]]],
+    now: datetime,
+) -> None:
     """Record the batch's new messages (dedupe_key, openid, msg_type, reply) and save its
     conversations (see save_conversations): one statement on PostgreSQL, two on sqlite.
 
@@ -233,13 +256,14 @@ async def write_batch(conn: BaseDBAsyncClient, inbound: Sequence[tuple[str, str,
             hit = name in changed
             columns[2 * i].append(hit)
             columns[2 * i + 1].append(
-                fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None)
+                fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None
+            )
         columns[-2].append(conv.version)
         columns[-1].append(conv.openid)
         conv.updated_at = now
     if not inbound and not columns[-1]:
         return
-    keys, openids, kinds, replies = (list(c) for c in zip(*inbound, strict=True)) if inbound \
-        else ([], [], [], [])
-    await conn.execute_query(_write_batch_pg(names),
-                             [keys, openids, kinds, replies, now, *columns])
+    keys, openids, kinds, replies = (
+        (list(c) for c in zip(*inbound, strict=True)) if inbound else ([], [], [], [])
+    )
+    await conn.execute_query(_write_batch_pg(names), [keys, openids, kinds, replies, now, *columns])

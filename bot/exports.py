@@ -62,8 +62,9 @@ class LocalRange:
 
     @property
     def end(self) -> datetime:  # exclusive
-        return datetime.combine(self.last + timedelta(days=1), time.min,
-                                ZoneInfo(self.tz)).astimezone(UTC)
+        return datetime.combine(
+            self.last + timedelta(days=1), time.min, ZoneInfo(self.tz)
+        ).astimezone(UTC)
 
     def label(self) -> str:
         return f"{self.first.isoformat()}_{self.last.isoformat()}"
@@ -87,8 +88,9 @@ def local(value: datetime | None, tz: str) -> datetime | None:
     return value.astimezone(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
 
 
-async def keyset(query: QuerySet, fields: Sequence[str], *,
-                 batch: int = BATCH) -> AsyncIterator[list[tuple]]:
+async def keyset(
+    query: QuerySet, fields: Sequence[str], *, batch: int = BATCH
+) -> AsyncIterator[list[tuple]]:
     """Tuples of `fields` (the first must be the id) of `query` in id order, `batch` at a time.
 
     Each batch is one indexed query (`id > last ORDER BY id LIMIT n`) that joins what it names
@@ -115,8 +117,12 @@ def _append(ws, rows: list[Sequence[Any]]) -> None:
         ws.append(row)
 
 
-async def write_workbook(sheets: Sequence[Sheet], target: str | Path | IO[bytes], *,
-                         progress: Callable[[int], None] | None = None) -> int:
+async def write_workbook(
+    sheets: Sequence[Sheet],
+    target: str | Path | IO[bytes],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write `sheets` to `target` (a path or a binary file); returns the number of data rows.
 
     openpyxl is synchronous: appends and the final zip run in a worker thread, batch by batch,
@@ -146,8 +152,9 @@ async def write_workbook(sheets: Sequence[Sheet], target: str | Path | IO[bytes]
     return total
 
 
-async def xlsx_response(request: web.Request, sheets: Sequence[Sheet],
-                        filename: str) -> web.StreamResponse:
+async def xlsx_response(
+    request: web.Request, sheets: Sequence[Sheet], filename: str
+) -> web.StreamResponse:
     """Build the workbook into a temporary file, then stream it with a Content-Length.
 
     Any error (the database going away) happens before the first byte, so the client gets a
@@ -157,11 +164,13 @@ async def xlsx_response(request: web.Request, sheets: Sequence[Sheet],
         await write_workbook(sheets, tmp)
         size = tmp.seek(0, 2)
         tmp.seek(0)
-        resp = web.StreamResponse(headers={
-            "Content-Type": XLSX,
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",  # ledgers hold names of people who asked for aid
-        })
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": XLSX,
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",  # ledgers hold names of people who asked for aid
+            }
+        )
         resp.content_length = size
         await resp.prepare(request)
         while chunk := await asyncio.to_thread(tmp.read, CHUNK):

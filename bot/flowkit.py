@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 # --- outcomes a step returns ---------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Next:
     """Go to `step` (remembered for 返回) and ask its prompt, after `say` if given."""
+
     step: str
     say: str | None = None
 
@@ -39,6 +41,7 @@ class Next:
 class Stay:
     """Answer not accepted: say why and ask the same step again. `ask=False` says only `say`
     (one line per photo received, not the whole prompt again)."""
+
     say: str
     ask: bool = True
 
@@ -46,12 +49,14 @@ class Stay:
 @dataclass(frozen=True, slots=True)
 class Done:
     """The flow is finished: clear its state and answer `say`."""
+
     say: str
 
 
 @dataclass(frozen=True, slots=True)
 class Start:
     """Start another flow (clearing the current one), optionally with initial data."""
+
     flow: str
     data: dict[str, Any] | None = None
     say: str | None = None
@@ -60,6 +65,7 @@ class Start:
 @dataclass(frozen=True, slots=True)
 class Resume:
     """Go back to the paused flow where it stopped; a kept late answer is applied to it."""
+
     say: str | None = None
 
 
@@ -68,10 +74,12 @@ Outcome = Next | Stay | Done | Start | Resume
 
 # --- declarations ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Choice:
     """A numbered option. `words` are more answers that pick it (synonyms: bot.answers);
     `means` "yes" or "no" lets the broad yes/no words ("是的", "没有", "嗯") pick it."""
+
     value: str
     label: str  # i18n key
     words: tuple[str, ...] = ()
@@ -103,7 +111,7 @@ class Flow:
     title: str  # i18n key, shown in 'cancelled X' and resume offers
     steps: tuple[Step, ...]
     resumable: bool = True
-    on_cancel: Callable[["Ctx"], Awaitable[None]] | None = None
+    on_cancel: Callable[[Ctx], Awaitable[None]] | None = None
 
     @property
     def first(self) -> str:
@@ -144,11 +152,13 @@ class Ctx:
     @property
     def settings(self) -> Settings:
         from bot.keys import settings_key
+
         return self.app[settings_key]
 
     @property
     def policy(self) -> Policy:
         from bot.keys import policy_key
+
         return self.app[policy_key]
 
     def t(self, key: str, /, **fields: object) -> str:
@@ -157,6 +167,7 @@ class Ctx:
     async def enqueue(self, **kw: Any) -> None:
         """Queue a push in this message's transaction (see bot.outbox.enqueue)."""
         from bot.outbox import enqueue
+
         await enqueue(conn=self.conn, **kw)
 
 
@@ -180,6 +191,7 @@ def command(pattern: str) -> Callable:
     def deco(fn: Callable[[Ctx, re.Match[str]], Awaitable[Outcome]]) -> Callable:
         COMMANDS.append((re.compile(pattern, re.IGNORECASE | re.DOTALL), fn))
         return fn
+
     return deco
 
 
@@ -187,4 +199,5 @@ def scene(prefix: str) -> Callable:
     def deco(fn: Callable[[Ctx, str], Awaitable[Outcome]]) -> Callable:
         SCENES[prefix] = fn
         return fn
+
     return deco

@@ -52,8 +52,12 @@ class Heartbeats:
         if first:
             log.error("%s round failed; retrying", name, exc_info=exc)
         elif now - self.last_log.get(name, 0) >= FAILURE_LOG_EVERY:
-            log.error("%s rounds failing for %.0f s: %s", name, now - self.failing_since[name],
-                      type(exc).__name__)
+            log.error(
+                "%s rounds failing for %.0f s: %s",
+                name,
+                now - self.failing_since[name],
+                type(exc).__name__,
+            )
         else:
             return
         self.last_log[name] = now
@@ -100,13 +104,17 @@ async def check_database(app_label: str, expected: frozenset[str]) -> tuple[dict
     try:
         rows = await conn.execute_query_dict(
             f'SELECT name FROM "{MIGRATIONS_TABLE}" WHERE app = '
-            + ("$1" if conn.capabilities.dialect == "postgres" else "?"), [app_label])
+            + ("$1" if conn.capabilities.dialect == "postgres" else "?"),
+            [app_label],
+        )
     except Exception:  # the table is gone: a database recreated empty, or never migrated
         return {"database": "ok", "schema": "missing"}, ["schema_missing"]
     missing = sorted(expected - {r["name"] for r in rows})
     if missing:
-        return ({"database": "ok", "schema": "not_migrated", "missing_migrations": missing},
-                ["schema_not_migrated"])
+        return (
+            {"database": "ok", "schema": "not_migrated", "missing_migrations": missing},
+            ["schema_not_migrated"],
+        )
     return {"database": "ok", "schema": "ok"}, []
 
 

@@ -64,9 +64,9 @@ def route_of(request: web.Request) -> str:
 
 
 @web.middleware
-async def access_middleware(request: web.Request,
-                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                            ) -> web.StreamResponse:
+async def access_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """One line per request once it is answered: method, route pattern, status, duration."""
     started = time.perf_counter()
     status = 500  # an exception that escapes every handler becomes aiohttp's 500
@@ -84,6 +84,13 @@ async def access_middleware(request: web.Request,
         if access_log.isEnabledFor(logging.INFO):
             ms = round((time.perf_counter() - started) * 1000, 1)
             route = route_of(request)
-            access_log.info("%s %s %s %.1fms", request.method, route, status, ms, extra={
-                "fields": {"method": request.method, "route": route, "status": status,
-                           "ms": ms}})
+            access_log.info(
+                "%s %s %s %.1fms",
+                request.method,
+                route,
+                status,
+                ms,
+                extra={
+                    "fields": {"method": request.method, "route": route, "status": status, "ms": ms}
+                },
+            )

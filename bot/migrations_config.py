@@ -10,8 +10,13 @@ from models import MODEL_MODULES
 
 TORTOISE_ORM = {
     "connections": {"default": "sqlite://:memory:"},
-    "apps": {"models": {"models": MODEL_MODULES, "migrations": "models.migrations",
-                        "default_connection": "default"}},
+    "apps": {
+        "models": {
+            "models": MODEL_MODULES,
+            "migrations": "models.migrations",
+            "default_connection": "default",
+        }
+    },
     "use_tz": True,
     "timezone": "UTC",
 }

@@ -19,6 +19,7 @@ from models.masking import scrub  # a safety net under the callers' own masking
 from models.outbox import Channel
 from models.people import Staff, StaffRole
 
+
 async def alert_staff(
     settings: Settings,
     *,
@@ -56,19 +57,41 @@ async def alert_staff(
         dedupe = f"{kind}:{key}:staff:{member.id}"
         if settings.staff_template_id:
             await enqueue(
-                channel=Channel.WECHAT_TEMPLATE, recipient=member.openid, dedupe_key=dedupe,
-                kind=kind, region=region, conn=conn,
-                payload={"template_id": settings.staff_template_id, "url": link,
-                         "data": template_data(title, lines)},
+                channel=Channel.WECHAT_TEMPLATE,
+                recipient=member.openid,
+                dedupe_key=dedupe,
+                kind=kind,
+                region=region,
+                conn=conn,
+                payload={
+                    "template_id": settings.staff_template_id,
+                    "url": link,
+                    "data": template_data(title, lines),
+                },
             )
         else:
-            await enqueue(channel=Channel.WECHAT_TEXT, recipient=member.openid, dedupe_key=dedupe,
-                          kind=kind, region=region, conn=conn, payload={"text": text})
+            await enqueue(
+                channel=Channel.WECHAT_TEXT,
+                recipient=member.openid,
+                dedupe_key=dedupe,
+                kind=kind,
+                region=region,
+                conn=conn,
+                payload={"text": text},
+            )
     if settings.wecom_webhook_url and not bureau:
-        md = "\n".join([f"### {title}", *(f"> {line}" for line in lines)]
-                       + ([f"[查看详情]({link})"] if link else []))
-        await enqueue(channel=Channel.WECOM, dedupe_key=f"{kind}:{key}:wecom", kind=kind,
-                      region=region, conn=conn, payload={"markdown": md})
+        md = "\n".join(
+            [f"### {title}", *(f"> {line}" for line in lines)]
+            + ([f"[查看详情]({link})"] if link else [])
+        )
+        await enqueue(
+            channel=Channel.WECOM,
+            dedupe_key=f"{kind}:{key}:wecom",
+            kind=kind,
+            region=region,
+            conn=conn,
+            payload={"markdown": md},
+        )
     return len(members)
 
 
@@ -80,10 +103,12 @@ def console_link(settings: Settings, path: str) -> str:
 
 def template_data(title: str, lines: list[str]) -> dict[str, Any]:
     """A generic 'first / keyword / remark' template body; ids vary by account (README)."""
-    return {"first": {"value": title},
-            "keyword1": {"value": lines[0] if lines else ""},
-            "keyword2": {"value": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")},
-            "remark": {"value": "\n".join(lines[1:])[:200]}}
+    return {
+        "first": {"value": title},
+        "keyword1": {"value": lines[0] if lines else ""},
+        "keyword2": {"value": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")},
+        "remark": {"value": "\n".join(lines[1:])[:200]},
+    }
 
 
 def scrub_keeping(text: str, public_numbers: tuple[str | None, ...] = ()) -> str:
@@ -122,8 +147,15 @@ async def notify_user(
             "template_id": settings.notice_template_id,
             "data": template_data(text.split("\n", 1)[0][:40], text.split("\n")[1:] or [text]),
         }
-    await enqueue(channel=Channel.WECHAT_TEXT, recipient=openid, dedupe_key=f"{kind}:{key}",
-                  kind=kind, region=region, conn=conn, payload=payload)
+    await enqueue(
+        channel=Channel.WECHAT_TEXT,
+        recipient=openid,
+        dedupe_key=f"{kind}:{key}",
+        kind=kind,
+        region=region,
+        conn=conn,
+        payload=payload,
+    )
 
 
 async def emit_event(
@@ -143,8 +175,18 @@ async def emit_event(
     if not settings.center_webhook_url:
         return
     event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_type}/{key}"))
-    body = {"id": event_id, "type": event_type, "occurred_at": datetime.now(UTC).isoformat(),
-            "region": region, "data": data}
-    await enqueue(channel=Channel.CENTER_WEBHOOK, dedupe_key=f"event:{event_id}",
-                  kind="event", region=region, conn=conn,
-                  payload={"event": event_type, "body": body})
+    body = {
+        "id": event_id,
+        "type": event_type,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "region": region,
+        "data": data,
+    }
+    await enqueue(
+        channel=Channel.CENTER_WEBHOOK,
+        dedupe_key=f"event:{event_id}",
+        kind="event",
+        region=region,
+        conn=conn,
+        payload={"event": event_type, "body": body},
+    )

@@ -43,8 +43,12 @@ MEDIA_DOWNLOADS = 4  # concurrent chat-photo downloads per process
 BATCH = 20  # rows claimed per round; small so several workers share a burst
 MAX_BACKOFF = 3600.0  # seconds; a push is retried at least hourly until attempts run out
 RECORD_RETRY_MAX = 5.0  # seconds between tries to store a send's outcome while the DB is away
-WECHAT_CHANNELS = {Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE,
-                   Channel.WECHAT_MEDIA}
+WECHAT_CHANNELS = {
+    Channel.WECHAT_TEXT,
+    Channel.WECHAT_TEMPLATE,
+    Channel.WXA_SUBSCRIBE,
+    Channel.WECHAT_MEDIA,
+}
 
 
 async def enqueue(
@@ -62,8 +66,13 @@ async def enqueue(
     global enqueued
     enqueued += 1
     row = OutboxMessage(
-        dedupe_key=dedupe_key[:191], channel=str(channel), recipient=recipient, payload=payload,
-        kind=kind, region=region, status=OutboxStatus.PENDING,
+        dedupe_key=dedupe_key[:191],
+        channel=str(channel),
+        recipient=recipient,
+        payload=payload,
+        kind=kind,
+        region=region,
+        status=OutboxStatus.PENDING,
         next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay_seconds),
     )
     await OutboxMessage.bulk_create([row], ignore_conflicts=True, using_db=conn)
@@ -140,13 +149,20 @@ class Dispatcher:
         try:
             async with in_transaction() as conn:
                 rows = await (
-                    OutboxMessage.filter(due).order_by("next_attempt_at", "id").limit(limit)
-                    .select_for_update(skip_locked=True).using_db(conn)
+                    OutboxMessage.filter(due)
+                    .order_by("next_attempt_at", "id")
+                    .limit(limit)
+                    .select_for_update(skip_locked=True)
+                    .using_db(conn)
                 )
                 if not rows:
                     return []
-                await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
-                    status=OutboxStatus.SENDING, locked_until=lease, attempts=F("attempts") + 1
+                await (
+                    OutboxMessage.filter(id__in=[r.id for r in rows])
+                    .using_db(conn)
+                    .update(
+                        status=OutboxStatus.SENDING, locked_until=lease, attempts=F("attempts") + 1
+                    )
                 )
         except Exception:
             if rows:  # the UPDATE may have been committed: look at it again next round
@@ -163,15 +179,18 @@ class Dispatcher:
         if datetime.now(UTC) >= lease:  # expired: the rows are due again for anyone
             self.uncertain = None
             return []
-        ids = set(await OutboxMessage.filter(
-            id__in=list(candidates), status=OutboxStatus.SENDING, locked_until=lease
-        ).values_list("id", flat=True))
+        ids = set(
+            await OutboxMessage.filter(
+                id__in=list(candidates), status=OutboxStatus.SENDING, locked_until=lease
+            ).values_list("id", flat=True)
+        )
         self.uncertain = None
         rows = [candidates[i] for i in sorted(ids)]
         for r in rows:
             r.attempts += 1
-        log.info("outbox: %d of %d rows of an interrupted claim were ours", len(rows),
-                 len(candidates))
+        log.info(
+            "outbox: %d of %d rows of an interrupted claim were ours", len(rows), len(candidates)
+        )
         return rows
 
     async def dispatch_once(self, limit: int = BATCH) -> int:
@@ -207,8 +226,11 @@ class Dispatcher:
     async def send(self, row: OutboxMessage) -> None:
         s, p = self.settings, row.payload
         if row.channel in WECHAT_CHANNELS and dev_sink(s):
-            log.info("dev: %s to %s kept in the outbox (no WeChat)", row.channel,
-                     mask_openid(row.recipient))
+            log.info(
+                "dev: %s to %s kept in the outbox (no WeChat)",
+                row.channel,
+                mask_openid(row.recipient),
+            )
             return
         api = self.app[wechat_api_key]
         if row.channel == Channel.WECHAT_TEXT:
@@ -217,34 +239,43 @@ class Dispatcher:
             if not p.get("template_id"):
                 raise PermanentError("no template id configured")
             await api.send_template(
-                row.recipient, p["template_id"], p.get("data", {}), url=p.get("url"),
-                miniprogram=p.get("miniprogram"), client_msg_id=client_msg_id(row.dedupe_key),
+                row.recipient,
+                p["template_id"],
+                p.get("data", {}),
+                url=p.get("url"),
+                miniprogram=p.get("miniprogram"),
+                client_msg_id=client_msg_id(row.dedupe_key),
             )
         elif row.channel == Channel.WXA_SUBSCRIBE:
             if not p.get("template_id"):
                 raise PermanentError("no subscribe template id configured")
-            await api.send_subscribe(row.recipient, p["template_id"], p.get("data", {}),
-                                     page=p.get("page"))
+            await api.send_subscribe(
+                row.recipient, p["template_id"], p.get("data", {}), page=p.get("page")
+            )
         elif row.channel == Channel.WECHAT_MEDIA:
             from bot.storage import store_chat_photo
+
             async with self.media_slots:  # each download holds up to 10 MB in memory
                 await store_chat_photo(self.app, p["material_id"], p["media_id"])
         elif row.channel == Channel.WECOM:
             from bot.push import send_wecom_markdown
+
             url = row.recipient or s.wecom_webhook_url
             if not url:
                 raise PermanentError("BOT_WECOM_WEBHOOK_URL is not set")
             await send_wecom_markdown(self.app[http_key], url, p["markdown"])
         elif row.channel == Channel.CENTER_WEBHOOK:
             from bot.push import post_signed_webhook
+
             if not (s.center_webhook_url and s.center_webhook_secret):
                 raise PermanentError("BOT_CENTER_WEBHOOK_URL/SECRET are not set")
             body = json.dumps(p["body"], ensure_ascii=False, sort_keys=True).encode("utf-8")
             # The header carries the same event id as the body, so a receiver may dedupe on either.
             event_id = str(p["body"].get("id") or row.dedupe_key)
             secret = reveal(s.center_webhook_secret) or ""
-            await post_signed_webhook(self.app[http_key], s.center_webhook_url, secret,
-                                      event_id, p["event"], body)
+            await post_signed_webhook(
+                self.app[http_key], s.center_webhook_url, secret, event_id, p["event"], body
+            )
         else:
             raise PermanentError(f"unknown channel {row.channel}")
 
@@ -262,8 +293,11 @@ class Dispatcher:
                 return
             except Exception as exc:  # the database is away; the outcome must not be lost
                 if attempt == 1 or attempt % 20 == 0:
-                    log.warning("outbox row %s: storing its outcome failed (%s), retrying",
-                                row.id, type(exc).__name__)
+                    log.warning(
+                        "outbox row %s: storing its outcome failed (%s), retrying",
+                        row.id,
+                        type(exc).__name__,
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
@@ -273,9 +307,13 @@ class Dispatcher:
         if not fallback or not fallback.get("template_id"):
             await self.settle(row, OutboxStatus.FAILED, "45015 outside the 48 h window")
             return
-        await self.record(row, 
-            channel=Channel.WECHAT_TEMPLATE, payload={**fallback, "fallback_of": "wechat_text"},
-            status=OutboxStatus.PENDING, next_attempt_at=datetime.now(UTC), locked_until=None,
+        await self.record(
+            row,
+            channel=Channel.WECHAT_TEMPLATE,
+            payload={**fallback, "fallback_of": "wechat_text"},
+            status=OutboxStatus.PENDING,
+            next_attempt_at=datetime.now(UTC),
+            locked_until=None,
             last_error="45015 -> template",
         )
         self.metrics.outbox_retries.labels(row.channel).inc()
@@ -285,7 +323,10 @@ class Dispatcher:
             await self.settle(row, OutboxStatus.FAILED, f"gave up after {row.attempts}: {error}")
             return
         await self.record(
-            row, status=OutboxStatus.PENDING, locked_until=None, last_error=error[:255],
+            row,
+            status=OutboxStatus.PENDING,
+            locked_until=None,
+            last_error=error[:255],
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff(row.attempts)),
         )
         self.metrics.outbox_retries.labels(row.channel).inc()
@@ -293,7 +334,10 @@ class Dispatcher:
     async def settle(self, row: OutboxMessage, status: OutboxStatus, error: str | None) -> None:
         now = datetime.now(UTC)
         await self.record(
-            row, status=status, locked_until=None, last_error=error[:255] if error else None,
+            row,
+            status=status,
+            locked_until=None,
+            last_error=error[:255] if error else None,
             sent_at=now if status == OutboxStatus.SENT else None,
         )
         if status == OutboxStatus.SENT:
@@ -313,5 +357,6 @@ def dev_sink(settings) -> bool:
     `python -m bot chat` shows them (GET /dev/outbox), so the whole product can be tried
     without an official account.
     """
-    return settings.env == "development" and (settings.dev_credentials
-                                               or not settings.wechat_app_secret)
+    return settings.env == "development" and (
+        settings.dev_credentials or not settings.wechat_app_secret
+    )

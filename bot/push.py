@@ -112,7 +112,10 @@ async def post_signed_webhook(
     }
     try:
         async with session.post(
-            url, data=body, headers=headers, allow_redirects=False,
+            url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as resp:
             status = resp.status

@@ -37,8 +37,11 @@ async def hit(key: str, limit: int, window_seconds: int) -> float | None:
     async with in_transaction() as conn:
         bucket = await RateBucket.select_for_update().using_db(conn).get_or_none(key=key)
         if bucket is None:
-            await RateBucket.bulk_create([RateBucket(key=key, window_start=now, count=0)],
-                                         ignore_conflicts=True, using_db=conn)
+            await RateBucket.bulk_create(
+                [RateBucket(key=key, window_start=now, count=0)],
+                ignore_conflicts=True,
+                using_db=conn,
+            )
             bucket = await RateBucket.select_for_update().using_db(conn).get(key=key)
         if now - bucket.window_start >= window:
             bucket.window_start, bucket.count = now, 0

@@ -44,6 +44,7 @@ def job(name: str, period: Period) -> Callable:
     def deco(fn: Callable[[web.Application, datetime], Awaitable[None]]) -> Callable:
         JOBS.append(Job(name, period, fn))
         return fn
+
     return deco
 
 
@@ -51,6 +52,7 @@ def every(minutes: int) -> Period:
     def period(local: datetime) -> str:
         bucket = (local.hour * 60 + local.minute) // minutes
         return f"{local:%Y-%m-%d}/{bucket}"
+
     return period
 
 
@@ -59,6 +61,7 @@ def daily_at(hhmm: str) -> Period:
 
     def period(local: datetime) -> str | None:
         return f"{local:%Y-%m-%d}" if local.time() >= at else None
+
     return period
 
 
@@ -69,6 +72,7 @@ def weekly_at(weekday: int, hhmm: str) -> Period:
         if local.weekday() != weekday or local.time() < at:
             return None
         return f"{local:%G-W%V}"
+
     return period
 
 
@@ -90,8 +94,9 @@ async def tick(app: web.Application, now: datetime | None = None) -> list[str]:
 async def _run_due(app: web.Application, due: list[tuple[Job, str]], now: datetime) -> list[str]:
     done = {
         (r.name, r.period)
-        for r in await JobRun.filter(name__in=[j.name for j, _ in due],
-                                     period__in=list({k for _, k in due}))
+        for r in await JobRun.filter(
+            name__in=[j.name for j, _ in due], period__in=list({k for _, k in due})
+        )
     }
     ran = []
     for j, key in due:

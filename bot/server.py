@@ -154,8 +154,9 @@ class GuardedServer:
         self._timeouts = timeouts
 
     def __call__(self) -> GuardedRequestHandler:
-        return GuardedRequestHandler(self._server, loop=self._server._loop,
-                                     timeouts=self._timeouts, **self._server._kwargs)
+        return GuardedRequestHandler(
+            self._server, loop=self._server._loop, timeouts=self._timeouts, **self._server._kwargs
+        )
 
     def __getattr__(self, name: str) -> Any:  # connections, shutdown, pre_shutdown ...
         return getattr(self._server, name)
@@ -172,28 +173,37 @@ class GuardedAppRunner(web.AppRunner):
 
 def read_timeouts(app: web.Application, settings: Settings) -> ReadTimeouts:
     counter = app[metrics_key].read_timeouts
-    return ReadTimeouts(settings.header_timeout, settings.body_timeout,
-                        on_timeout=lambda phase: counter.labels(phase).inc())
+    return ReadTimeouts(
+        settings.header_timeout,
+        settings.body_timeout,
+        on_timeout=lambda phase: counter.labels(phase).inc(),
+    )
 
 
-def run(app: web.Application, settings: Settings, host: str, port: int, *,
-        reuse_port: bool = False) -> None:
+def run(
+    app: web.Application, settings: Settings, host: str, port: int, *, reuse_port: bool = False
+) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully (module docstring)."""
     asyncio.run(serve(app, settings, host, port, reuse_port=reuse_port))
 
 
-async def serve(app: web.Application, settings: Settings, host: str, port: int, *,
-                reuse_port: bool = False) -> None:
+async def serve(
+    app: web.Application, settings: Settings, host: str, port: int, *, reuse_port: bool = False
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runner = GuardedAppRunner(
-        app, read_timeouts(app, settings), handle_signals=False,
+        app,
+        read_timeouts(app, settings),
+        handle_signals=False,
         # aiohttp's access log would write paths and query strings (openids, signatures);
         # bot.logs.access_middleware writes route patterns instead
         access_log=None,
-        keepalive_timeout=KEEPALIVE_TIMEOUT, shutdown_timeout=settings.shutdown_timeout)
+        keepalive_timeout=KEEPALIVE_TIMEOUT,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()

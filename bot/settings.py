@@ -22,10 +22,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRETS_FILE = "dev-secrets.json"  # under data_dir; never committed (data/ is ignored)
 # Settings that are SecretStr: their repr is '**********', so a printed or logged Settings
 # object shows none of them.
-SECRET_FIELDS = frozenset({
-    "wechat_token", "wechat_app_secret", "wechat_aes_key", "wxa_app_secret",
-    "center_webhook_secret", "secret_key", "old_secret_keys", "s3_secret_access_key",
-})
+SECRET_FIELDS = frozenset(
+    {
+        "wechat_token",
+        "wechat_app_secret",
+        "wechat_aes_key",
+        "wxa_app_secret",
+        "center_webhook_secret",
+        "secret_key",
+        "old_secret_keys",
+        "s3_secret_access_key",
+    }
+)
 
 
 def reveal(value: SecretStr | str | None) -> str | None:
@@ -37,14 +45,16 @@ def reveal(value: SecretStr | str | None) -> str | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="BOT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     env: Literal["development", "production"] = "development"
     # None -> sqlite file in data_dir. DATABASE_URL (what Heroku-style platforms and most
     # managed databases set) is the fallback when BOT_DATABASE_URL is not set.
     database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("BOT_DATABASE_URL", "DATABASE_URL"))
+        default=None, validation_alias=AliasChoices("BOT_DATABASE_URL", "DATABASE_URL")
+    )
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("data")
@@ -121,13 +131,16 @@ class Settings(BaseSettings):
     # Filled by resolve_dev_defaults(); True when we generated WeChat credentials ourselves.
     dev_credentials: bool = Field(default=False, exclude=True)
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False
-                   ) -> Settings:
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Settings:
         """A copy with `update` applied; plain strings given for secrets become SecretStr, as
         they would from the environment (model_copy itself does not validate)."""
         if update:
-            update = {k: SecretStr(v) if k in SECRET_FIELDS and isinstance(v, str) else v
-                      for k, v in update.items()}
+            update = {
+                k: SecretStr(v) if k in SECRET_FIELDS and isinstance(v, str) else v
+                for k, v in update.items()
+            }
         return super().model_copy(update=update, deep=deep)
 
     @field_validator("storage_url")
@@ -136,6 +149,7 @@ class Settings(BaseSettings):
         """An unusable BOT_STORAGE_URL stops the start with its reason, not the first upload."""
         if value:
             from bot.storage import parse_storage_url
+
             parse_storage_url(value)
         return value or None
 

@@ -53,10 +53,13 @@ def sniff(head: bytes) -> tuple[str, str] | None:
 class Storage(Protocol):
     async def put(self, prefix: str, ext: str, data: bytes) -> str:
         """Store `data` under a new key `<prefix>/<random>.<ext>`; return the key."""
+
     async def get(self, key: str) -> bytes:
         """The bytes under `key`; FileNotFoundError when there are none."""
+
     async def delete(self, key: str) -> None:
         """Remove `key`; nothing happens when it is absent."""
+
     async def close(self) -> None:
         """Release connections (called once, when the application stops)."""
 
@@ -138,11 +141,13 @@ class S3Storage:
             # which accepts nothing else; botocore's "auto" picks by the endpoint.
             s3={"addressing_style": s.s3_addressing_style},
             signature_version="s3v4",
-            connect_timeout=5, read_timeout=30,
+            connect_timeout=5,
+            read_timeout=30,
             retries={"max_attempts": 3, "mode": "standard"},
         )
         creator = get_session().create_client(
-            "s3", endpoint_url=s.s3_endpoint_url,
+            "s3",
+            endpoint_url=s.s3_endpoint_url,
             # Any region signs for S3-compatible stores that ignore it; AWS needs the real one.
             region_name=s.s3_region or "us-east-1",
             aws_access_key_id=reveal(s.s3_access_key_id),
@@ -156,8 +161,12 @@ class S3Storage:
     async def put(self, prefix: str, ext: str, data: bytes) -> str:
         key = new_key(prefix, ext)
         s3 = await self._s3()
-        await s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data,
-                            ContentType="application/octet-stream")
+        await s3.put_object(
+            Bucket=self.bucket,
+            Key=self.prefix + key,
+            Body=data,
+            ContentType="application/octet-stream",
+        )
         return key
 
     async def get(self, key: str) -> bytes:
@@ -225,8 +234,11 @@ async def store_chat_photo(app, material_id: int, media_id: str) -> None:
     storage = app[storage_key]
     key = await storage.put(str(material.application_id), ext, data)
     updated = await Material.filter(id=material_id, storage_key=None).update(
-        storage_key=key, content_type=content_type, size=len(data),
-        sha256=hashlib.sha256(data).hexdigest())
+        storage_key=key,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
     if not updated:  # stored by another worker meanwhile (a lease ran out), or deleted
         await storage.delete(key)  # a photo of an ID document is not left behind unreferenced
         log.info("material %s was stored or deleted meanwhile; dropped this copy", material_id)

@@ -19,8 +19,9 @@ def import_job_modules() -> None:
 
 
 def setup_routes(app: web.Application) -> None:
-    import handlers.api  # noqa: F401  (declares the JSON operations by import)
+    import handlers.api
     import handlers.flows  # noqa: F401  (registers chat flows, commands, scenes)
+
     import_job_modules()
     from bot import docs_ui
     from bot.api import add_operations

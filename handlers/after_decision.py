@@ -32,12 +32,16 @@ from models.pool import Handler
 from models.rotation import AssignError, assign
 
 log = logging.getLogger(__name__)
-DOCUMENT_OF = {"granted": DocKind.DECISION_GRANT, "refused": DocKind.DECISION_REFUSE,
-               "need_materials": DocKind.MATERIALS_NOTICE}
+DOCUMENT_OF = {
+    "granted": DocKind.DECISION_GRANT,
+    "refused": DocKind.DECISION_REFUSE,
+    "need_materials": DocKind.MATERIALS_NOTICE,
+}
 
 
-async def after_decision(app: web.Application, row: Application, *,
-                         conn: BaseDBAsyncClient) -> None:
+async def after_decision(
+    app: web.Application, row: Application, *, conn: BaseDBAsyncClient
+) -> None:
     """Runs the consequences of `row`'s new decision (see the module docstring)."""
     kind = DOCUMENT_OF.get(row.status)
     if kind is not None:
@@ -47,25 +51,46 @@ async def after_decision(app: web.Application, row: Application, *,
         await auto_assign(app, row, conn=conn)
 
 
-async def issue_and_tell_agent(app: web.Application, row: Application, kind: DocKind, *,
-                               conn: BaseDBAsyncClient) -> Document:
+async def issue_and_tell_agent(
+    app: web.Application, row: Application, kind: DocKind, *, conn: BaseDBAsyncClient
+) -> Document:
     """Issue the decision's document and give the filing agent a link to show or print it."""
     settings, policy = app[settings_key], app[policy_key]
-    letter = await letter_for(kind, policy, application=row, today=local_today(
-        settings.timezone), tz=settings.timezone, conn=conn, reason=row.decision_reason)
+    letter = await letter_for(
+        kind,
+        policy,
+        application=row,
+        today=local_today(settings.timezone),
+        tz=settings.timezone,
+        conn=conn,
+        reason=row.decision_reason,
+    )
     doc = await issue(app, kind, letter, region=row.region, conn=conn, application_id=row.id)
     agent = await Agent.get(id=row.agent_id).using_db(conn)
     if agent.oa_openid:
-        await notify_user(settings, openid=agent.oa_openid, key=f"document:{doc.id}",
-                          kind="document", region=row.region, conn=conn,
-                          text=t("documents.agent_link", agent.locale, id=row.id,
-                                 title=TITLES[kind], number=doc.number,
-                                 url=agent_link(settings, doc), days=LINK_DAYS))
+        await notify_user(
+            settings,
+            openid=agent.oa_openid,
+            key=f"document:{doc.id}",
+            kind="document",
+            region=row.region,
+            conn=conn,
+            text=t(
+                "documents.agent_link",
+                agent.locale,
+                id=row.id,
+                title=TITLES[kind],
+                number=doc.number,
+                url=agent_link(settings, doc),
+                days=LINK_DAYS,
+            ),
+        )
     return doc
 
 
-async def auto_assign(app: web.Application, row: Application, *, conn: BaseDBAsyncClient,
-                      alert: bool = True) -> bool:
+async def auto_assign(
+    app: web.Application, row: Application, *, conn: BaseDBAsyncClient, alert: bool = True
+) -> bool:
     """Assign a granted application by the rules when the policy says so; True if assigned.
 
     When nobody eligible is left, staff are alerted (once per application and day) and the
@@ -77,8 +102,14 @@ async def auto_assign(app: web.Application, row: Application, *, conn: BaseDBAsy
         return False
     today = local_today(settings.timezone)
     try:
-        a = await assign(row, cap=policy.handler_monthly_case_cap, now=datetime.now(UTC),
-                         today=today, actor="auto", conn=conn)
+        a = await assign(
+            row,
+            cap=policy.handler_monthly_case_cap,
+            now=datetime.now(UTC),
+            today=today,
+            actor="auto",
+            conn=conn,
+        )
     except AssignError as exc:
         if exc.code == "already_assigned" or not alert:
             return False

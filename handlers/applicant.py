@@ -38,13 +38,16 @@ class QRUnavailable(Exception):
     """WeChat did not make the QR code (network, credentials); the caller answers 502."""
 
 
-async def new_invitation(application: Application, *, now: datetime | None = None,
-                         conn: BaseDBAsyncClient | None = None) -> ApplicantInvitation:
+async def new_invitation(
+    application: Application, *, now: datetime | None = None, conn: BaseDBAsyncClient | None = None
+) -> ApplicantInvitation:
     now = now or datetime.now(UTC)
-    return await ApplicantInvitation.create(application_id=application.id,
-                                            token=secrets.token_urlsafe(12),
-                                            expires_at=now + timedelta(days=QR_DAYS),
-                                            using_db=conn)
+    return await ApplicantInvitation.create(
+        application_id=application.id,
+        token=secrets.token_urlsafe(12),
+        expires_at=now + timedelta(days=QR_DAYS),
+        using_db=conn,
+    )
 
 
 async def ensure_qr(app: web.Application, inv: ApplicantInvitation) -> str:
@@ -80,37 +83,70 @@ async def _locale(openid: str, conn: BaseDBAsyncClient | None) -> str:
     return conv.locale if conv else "zh_CN"
 
 
-async def tell_applicant(app: web.Application, application: Application, event: str, *,
-                         conn: BaseDBAsyncClient, key: str | None = None,
-                         **fields: object) -> bool:
+async def tell_applicant(
+    app: web.Application,
+    application: Application,
+    event: str,
+    *,
+    conn: BaseDBAsyncClient,
+    key: str | None = None,
+    **fields: object,
+) -> bool:
     """Queue `applicant.<event>` to the application's follower, if any; True when queued."""
     openid = await follower(application.id, conn)
     if openid is None:
         return False
     loc = await _locale(openid, conn)
     matter = t(f"matter.{application.matter}", loc)
-    text = t(f"applicant.{event}", loc, id=application.id, matter=matter,
-             bureau=app[policy_key].bureau_name, **fields)
-    await notify_user(app[settings_key], openid=openid, kind="applicant", region=application.region,
-                      key=key or f"applicant:{application.id}:{event}", text=text,
-                      public_numbers=(fields.get("phone"),) if isinstance(fields.get("phone"), str)
-                      else (), conn=conn)
+    text = t(
+        f"applicant.{event}",
+        loc,
+        id=application.id,
+        matter=matter,
+        bureau=app[policy_key].bureau_name,
+        **fields,
+    )
+    await notify_user(
+        app[settings_key],
+        openid=openid,
+        kind="applicant",
+        region=application.region,
+        key=key or f"applicant:{application.id}:{event}",
+        text=text,
+        public_numbers=(fields.get("phone"),) if isinstance(fields.get("phone"), str) else (),
+        conn=conn,
+    )
     return True
 
 
-async def tell_decision(app: web.Application, application: Application, *,
-                        conn: BaseDBAsyncClient) -> None:
-    await tell_applicant(app, application, f"decided.{application.status}", conn=conn,
-                         reason=application.decision_reason or "-")
+async def tell_decision(
+    app: web.Application, application: Application, *, conn: BaseDBAsyncClient
+) -> None:
+    await tell_applicant(
+        app,
+        application,
+        f"decided.{application.status}",
+        conn=conn,
+        reason=application.decision_reason or "-",
+    )
 
 
-async def tell_assignment(app: web.Application, application: Application, a: Assignment, *,
-                          conn: BaseDBAsyncClient) -> None:
+async def tell_assignment(
+    app: web.Application, application: Application, a: Assignment, *, conn: BaseDBAsyncClient
+) -> None:
     handler = await Handler.get(id=a.handler_id).using_db(conn)
     org = await Org.get(id=a.org_id).using_db(conn)
-    await tell_applicant(app, application, "assigned", conn=conn, key=f"applicant:assigned:{a.id}",
-                         handler=handler.name, org=org.name, phone=org.phone or "-",
-                         due=a.agreement_due.isoformat())
+    await tell_applicant(
+        app,
+        application,
+        "assigned",
+        conn=conn,
+        key=f"applicant:assigned:{a.id}",
+        handler=handler.name,
+        org=org.name,
+        phone=org.phone or "-",
+        due=a.agreement_due.isoformat(),
+    )
 
 
 async def link_case(app: web.Application, case: Case, *, conn: BaseDBAsyncClient) -> None:
@@ -119,26 +155,39 @@ async def link_case(app: web.Application, case: Case, *, conn: BaseDBAsyncClient
     if case.application_id is None:
         return
     openid = await follower(case.application_id, conn)
-    application = await Application.get_or_none(id=case.application_id, region=case.region) \
-        .using_db(conn)
+    application = await Application.get_or_none(
+        id=case.application_id, region=case.region
+    ).using_db(conn)
     if openid is None or application is None:
         return
     if case.openid is None:
-        await Case.filter(id=case.id, openid=None).using_db(conn).update(
-            openid=openid, bound_at=datetime.now(UTC))
+        await (
+            Case.filter(id=case.id, openid=None)
+            .using_db(conn)
+            .update(openid=openid, bound_at=datetime.now(UTC))
+        )
     if case.status == "closed":
         await tell_applicant(app, application, "closed", conn=conn, ref=case.case_no)
 
 
-async def status_line(application: Application, locale: str,
-                      conn: BaseDBAsyncClient | None = None) -> str:
+async def status_line(
+    application: Application, locale: str, conn: BaseDBAsyncClient | None = None
+) -> str:
     """One line on where the application stands, for the scan reply and 查询进度."""
     text = t(f"applicant.status.{application.status}", locale)
-    a = await Assignment.filter(application_id=application.id, status__in=LIVE) \
-        .using_db(conn).first()
+    a = (
+        await Assignment.filter(application_id=application.id, status__in=LIVE)
+        .using_db(conn)
+        .first()
+    )
     if a is not None:
         handler = await Handler.get(id=a.handler_id).using_db(conn)
         org = await Org.get(id=a.org_id).using_db(conn)
-        text += t("applicant.status.handler", locale, handler=handler.name, org=org.name,
-                  phone=org.phone or "-")
+        text += t(
+            "applicant.status.handler",
+            locale,
+            handler=handler.name,
+            org=org.name,
+            phone=org.phone or "-",
+        )
     return text

@@ -24,25 +24,42 @@ THING_MAX = 20  # characters WeChat allows in a subscribe message "thing" field
 WXA_PAGE = "pages/applications/detail?id={id}"  # the mini-program page showing the application
 
 
-async def tell_agent(app: web.Application, agent: Agent, row: Application, *,
-                     conn: BaseDBAsyncClient) -> None:
+async def tell_agent(
+    app: web.Application, agent: Agent, row: Application, *, conn: BaseDBAsyncClient
+) -> None:
     settings = app[settings_key]
     loc = agent.locale
     decision = row.status
-    text = t(f"applications.decided.{decision}", loc, id=row.id,
-             name=mask_name(row.applicant_name), reason=row.decision_reason or "-",
-             days=app[policy_key].objection_review_days)
+    text = t(
+        f"applications.decided.{decision}",
+        loc,
+        id=row.id,
+        name=mask_name(row.applicant_name),
+        reason=row.decision_reason or "-",
+        days=app[policy_key].objection_review_days,
+    )
     if decision == "granted" and row.case_no:  # no "案号：-" before the centre numbers it
         text += t("applications.decided.case_no", loc, case_no=row.case_no)
     key = f"application:{row.id}:decided:{decision}"
     if agent.oa_openid:
-        await notify_user(settings, openid=agent.oa_openid, key=key, text=text, kind="decision",
-                          region=row.region, conn=conn)
+        await notify_user(
+            settings,
+            openid=agent.oa_openid,
+            key=key,
+            text=text,
+            kind="decision",
+            region=row.region,
+            conn=conn,
+        )
     if agent.wxa_openid:
         note = row.decision_reason or t("applications.subscribe.see_details", loc)
         await enqueue(
-            channel=Channel.WXA_SUBSCRIBE, recipient=agent.wxa_openid, kind="decision",
-            dedupe_key=f"decision:{key}:wxa", region=row.region, conn=conn,
+            channel=Channel.WXA_SUBSCRIBE,
+            recipient=agent.wxa_openid,
+            kind="decision",
+            dedupe_key=f"decision:{key}:wxa",
+            region=row.region,
+            conn=conn,
             payload={
                 "template_id": settings.wxa_decision_template_id,
                 "page": WXA_PAGE.format(id=row.id),
@@ -50,8 +67,7 @@ async def tell_agent(app: web.Application, agent: Agent, row: Application, *,
                     "character_string1": str(row.id),
                     "phrase2": t(f"applications.decision_short.{decision}", loc),
                     "thing3": note[:THING_MAX],
-                    "time4": row.decided_at.strftime("%Y-%m-%d %H:%M") if row.decided_at
-                    else "",
+                    "time4": row.decided_at.strftime("%Y-%m-%d %H:%M") if row.decided_at else "",
                 },
             },
         )

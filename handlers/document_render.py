@@ -38,8 +38,16 @@ def _font(run, name: str, size: int, bold: bool = False) -> None:
     run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)
 
 
-def _para(document, text: str, *, align=None, indent: bool = False, bold: bool = False,
-          size: int = BODY_PT, font: str = FONT) -> None:
+def _para(
+    document,
+    text: str,
+    *,
+    align=None,
+    indent: bool = False,
+    bold: bool = False,
+    size: int = BODY_PT,
+    font: str = FONT,
+) -> None:
     p = document.add_paragraph()
     if align is not None:
         p.alignment = align
@@ -51,8 +59,14 @@ def _para(document, text: str, *, align=None, indent: bool = False, bold: bool =
 def render(letter: Letter) -> bytes:
     """The letter as .docx bytes."""
     document = Document()
-    _para(document, letter.title, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=TITLE_PT,
-          font=TITLE_FONT)
+    _para(
+        document,
+        letter.title,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        bold=True,
+        size=TITLE_PT,
+        font=TITLE_FONT,
+    )
     _para(document, letter.number, align=WD_ALIGN_PARAGRAPH.RIGHT)
     _para(document, letter.addressee + "：")
     for i, text in enumerate(letter.paragraphs):

@@ -31,8 +31,11 @@ DECISION_ALERT_WINDOW = timedelta(hours=24)  # issue 5: "decision deadline withi
 
 
 async def _missing(row: Application) -> list[str]:
-    kinds = await Material.filter(application_id=row.id, status="missing").order_by(
-        "id").values_list("kind", flat=True)
+    kinds = (
+        await Material.filter(application_id=row.id, status="missing")
+        .order_by("id")
+        .values_list("kind", flat=True)
+    )
     return list(dict.fromkeys(kinds))
 
 
@@ -45,45 +48,83 @@ async def materials_watch(app: web.Application, now: datetime) -> None:
     """Reminds agents of owed materials before the deadline; flags those past it."""
     settings, policy = app[settings_key], app[policy_key]
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    rows = await Application.filter(materials_due__isnull=False, materials_overdue_at=None,
-                                    status__not=Status.REFUSED)
+    rows = await Application.filter(
+        materials_due__isnull=False, materials_overdue_at=None, status__not=Status.REFUSED
+    )
     for row in rows:
         missing = await _missing(row)
         if not missing:
             continue
         agent = await Agent.get(id=row.agent_id)
         days_left = (row.materials_due - today).days
-        fields = {"id": row.id, "name": mask_name(row.applicant_name),
-                  "due": row.materials_due.isoformat(), "days": days_left}
+        fields = {
+            "id": row.id,
+            "name": mask_name(row.applicant_name),
+            "due": row.materials_due.isoformat(),
+            "days": days_left,
+        }
         if days_left < 0:
             await _flag_overdue(app, row, agent, missing, fields, now)
             continue
         due_marks = [d for d in policy.materials_reminder_days_before if days_left <= d]
         if due_marks and agent.oa_openid:
             mark = min(due_marks)
-            await notify_user(settings, openid=agent.oa_openid, kind="reminder",
-                              key=f"materials-reminder:{row.id}:{mark}", region=row.region,
-                              text=t("applications.reminder", agent.locale,
-                                     items=_items(missing, agent.locale), **fields))
+            await notify_user(
+                settings,
+                openid=agent.oa_openid,
+                kind="reminder",
+                key=f"materials-reminder:{row.id}:{mark}",
+                region=row.region,
+                text=t(
+                    "applications.reminder",
+                    agent.locale,
+                    items=_items(missing, agent.locale),
+                    **fields,
+                ),
+            )
 
 
-async def _flag_overdue(app: web.Application, row: Application, agent: Agent, missing: list[str],
-                        fields: dict, now: datetime) -> None:
+async def _flag_overdue(
+    app: web.Application,
+    row: Application,
+    agent: Agent,
+    missing: list[str],
+    fields: dict,
+    now: datetime,
+) -> None:
     settings = app[settings_key]
     async with in_transaction() as conn:
-        n = await Application.filter(id=row.id, materials_overdue_at=None).using_db(conn).update(
-            materials_overdue_at=now)
+        n = (
+            await Application.filter(id=row.id, materials_overdue_at=None)
+            .using_db(conn)
+            .update(materials_overdue_at=now)
+        )
         if not n:
             return
         if agent.oa_openid:
-            await notify_user(settings, openid=agent.oa_openid, kind="reminder",
-                              key=f"materials-overdue:{row.id}", region=row.region, conn=conn,
-                              text=t("applications.overdue", agent.locale,
-                                     items=_items(missing, agent.locale), **fields))
-        await alert_staff(settings, region=row.region, key=f"materials-overdue:{row.id}",
-                          title=t("staff.overdue.title", ZH), conn=conn,
-                          link=console_link(settings, f"applications/{row.id}"),
-                          lines=[t("staff.overdue.line", ZH, items=_items(missing, ZH), **fields)])
+            await notify_user(
+                settings,
+                openid=agent.oa_openid,
+                kind="reminder",
+                key=f"materials-overdue:{row.id}",
+                region=row.region,
+                conn=conn,
+                text=t(
+                    "applications.overdue",
+                    agent.locale,
+                    items=_items(missing, agent.locale),
+                    **fields,
+                ),
+            )
+        await alert_staff(
+            settings,
+            region=row.region,
+            key=f"materials-overdue:{row.id}",
+            title=t("staff.overdue.title", ZH),
+            conn=conn,
+            link=console_link(settings, f"applications/{row.id}"),
+            lines=[t("staff.overdue.line", ZH, items=_items(missing, ZH), **fields)],
+        )
 
 
 def decision_deadline(row: Application, tz: str) -> datetime:
@@ -102,8 +143,18 @@ async def decision_watch(app: web.Application, now: datetime) -> None:
         deadline = decision_deadline(row, tz)
         if now < deadline - DECISION_ALERT_WINDOW:
             continue
-        line = t("staff.decision_due.line", ZH, id=row.id, name=mask_name(row.applicant_name),
-                 due=row.decision_due.isoformat())
-        await alert_staff(settings, region=row.region, key=f"decision-due:{row.id}",
-                          title=t("staff.decision_due.title", ZH), lines=[line],
-                          link=console_link(settings, f"applications/{row.id}"))
+        line = t(
+            "staff.decision_due.line",
+            ZH,
+            id=row.id,
+            name=mask_name(row.applicant_name),
+            due=row.decision_due.isoformat(),
+        )
+        await alert_staff(
+            settings,
+            region=row.region,
+            key=f"decision-due:{row.id}",
+            title=t("staff.decision_due.title", ZH),
+            lines=[line],
+            link=console_link(settings, f"applications/{row.id}"),
+        )

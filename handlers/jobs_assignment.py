@@ -50,19 +50,25 @@ async def assignment_watch(app: web.Application, now: datetime) -> None:
     if policy.assignment != "here":
         return
     live = Assignment.filter(status__in=LIVE).values("application_id")
-    rows = await Application.filter(status=Status.GRANTED,
-                                    decided_at__gte=now - WATCH_WINDOW) \
-        .exclude(id__in=Subquery(live)).order_by("id")
+    rows = (
+        await Application.filter(status=Status.GRANTED, decided_at__gte=now - WATCH_WINDOW)
+        .exclude(id__in=Subquery(live))
+        .order_by("id")
+    )
     for row in rows:
         async with in_transaction() as conn:
             if await auto_assign(app, row, conn=conn, alert=False):
                 continue
             if now < assign_deadline(row, policy.assign_days, settings.timezone):
                 continue
-            await alert_staff(settings, region=row.region, key=f"assign-overdue:{row.id}",
-                              title=t("assignment.staff.overdue_title", ZH), conn=conn,
-                              lines=[t("assignment.staff.overdue_line", ZH, id=row.id,
-                                       days=policy.assign_days)])
+            await alert_staff(
+                settings,
+                region=row.region,
+                key=f"assign-overdue:{row.id}",
+                title=t("assignment.staff.overdue_title", ZH),
+                conn=conn,
+                lines=[t("assignment.staff.overdue_line", ZH, id=row.id, days=policy.assign_days)],
+            )
 
 
 @job("agreement_due", daily_at("09:00"))  # a humane hour for a reminder
@@ -70,25 +76,46 @@ async def agreement_watch(app: web.Application, now: datetime) -> None:
     """Reminds handlers of an unsigned agreement the day before; alerts staff after the day."""
     settings = app[settings_key]
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    rows = await Assignment.filter(status__in=LIVE, agreement_signed_at=None,
-                                   agreement_due__lte=today + timedelta(days=REMIND_DAYS_BEFORE))
+    rows = await Assignment.filter(
+        status__in=LIVE,
+        agreement_signed_at=None,
+        agreement_due__lte=today + timedelta(days=REMIND_DAYS_BEFORE),
+    )
     for a in rows:
         handler = await Handler.get(id=a.handler_id)
         application = await Application.get(id=a.application_id)
         overdue = a.agreement_due < today
         kind = "overdue" if overdue else "reminder"
         if handler.openid:
-            await notify_user(settings, openid=handler.openid, kind="reminder",
-                              key=f"agreement-{kind}:{a.id}", region=a.region,
-                              text=t(f"assignment.agreement.{kind}", handler.locale,
-                                     ref=case_ref(application, handler.locale),
-                                     due=a.agreement_due.isoformat()))
+            await notify_user(
+                settings,
+                openid=handler.openid,
+                kind="reminder",
+                key=f"agreement-{kind}:{a.id}",
+                region=a.region,
+                text=t(
+                    f"assignment.agreement.{kind}",
+                    handler.locale,
+                    ref=case_ref(application, handler.locale),
+                    due=a.agreement_due.isoformat(),
+                ),
+            )
         if overdue:
-            await alert_staff(settings, region=a.region, key=f"agreement-overdue:{a.id}",
-                              title=t("assignment.staff.agreement_title", ZH),
-                              lines=[t("assignment.staff.agreement_line", ZH,
-                                       ref=case_ref(application, ZH), name=handler.name,
-                                       due=a.agreement_due.isoformat())])
+            await alert_staff(
+                settings,
+                region=a.region,
+                key=f"agreement-overdue:{a.id}",
+                title=t("assignment.staff.agreement_title", ZH),
+                lines=[
+                    t(
+                        "assignment.staff.agreement_line",
+                        ZH,
+                        ref=case_ref(application, ZH),
+                        name=handler.name,
+                        due=a.agreement_due.isoformat(),
+                    )
+                ],
+            )
 
 
 @job("objection_due", daily_at("09:00"))
@@ -98,8 +125,14 @@ async def objection_watch(app: web.Application, now: datetime) -> None:
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     for obj in await Objection.filter(status=ObjectionStatus.RECEIVED, review_due__lt=today):
         bureau = await find_bureau(obj.region)
-        await alert_staff(settings, region=bureau.region if bureau else obj.region,
-                          key=f"objection-overdue:{obj.id}", bureau=bureau is not None,
-                          kind="objection", title=t("objection.staff.overdue_title", ZH),
-                          lines=[t("objection.staff.overdue_line", ZH, id=obj.id,
-                                   due=obj.review_due.isoformat())])
+        await alert_staff(
+            settings,
+            region=bureau.region if bureau else obj.region,
+            key=f"objection-overdue:{obj.id}",
+            bureau=bureau is not None,
+            kind="objection",
+            title=t("objection.staff.overdue_title", ZH),
+            lines=[
+                t("objection.staff.overdue_line", ZH, id=obj.id, due=obj.review_due.isoformat())
+            ],
+        )

@@ -42,18 +42,31 @@ async def evaluation_deadlines(app: web.Application, now: datetime) -> None:
     for ev in await Evaluation.filter(published_at=None, publish_due__isnull=False):
         stage = _stage(ev.publish_due, today)
         if stage:
-            await alert_staff(settings, region=ev.region, key=f"evaluation-publish:{ev.id}:{stage}",
-                              title=t(f"quality.alert.publish_{stage}", ZH),
-                              lines=[t("quality.alert.publish_line", ZH, round=ev.id,
-                                       due=ev.publish_due.isoformat())])
-    pending = GradeObjection.filter(state=ObjectionState.PENDING).select_related(
-        "eval_case__case")
+            await alert_staff(
+                settings,
+                region=ev.region,
+                key=f"evaluation-publish:{ev.id}:{stage}",
+                title=t(f"quality.alert.publish_{stage}", ZH),
+                lines=[
+                    t("quality.alert.publish_line", ZH, round=ev.id, due=ev.publish_due.isoformat())
+                ],
+            )
+    pending = GradeObjection.filter(state=ObjectionState.PENDING).select_related("eval_case__case")
     for obj in await pending:
         stage = _stage(obj.review_due, today)
         if stage:
-            await alert_bureau(settings, obj.region, key=f"grade-objection:{obj.id}:{stage}",
-                               title=t(f"quality.alert.review_{stage}", ZH),
-                               lines=[t("quality.alert.objection_line", ZH,
-                                        case_no=obj.eval_case.case.case_no,
-                                        grade=t(f"grade.{obj.previous_grade}", ZH),
-                                        due=obj.review_due.isoformat())])
+            await alert_bureau(
+                settings,
+                obj.region,
+                key=f"grade-objection:{obj.id}:{stage}",
+                title=t(f"quality.alert.review_{stage}", ZH),
+                lines=[
+                    t(
+                        "quality.alert.objection_line",
+                        ZH,
+                        case_no=obj.eval_case.case.case_no,
+                        grade=t(f"grade.{obj.previous_grade}", ZH),
+                        due=obj.review_due.isoformat(),
+                    )
+                ],
+            )

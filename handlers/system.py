@@ -32,8 +32,10 @@ async def readyz(request: web.Request) -> web.Response:
 async def probe(app: web.Application, *, background: bool) -> web.Response:
     beats = app[heartbeats_key]
     if beats.stopping:  # answered before any query: the database may be closing already
-        return web.json_response({"status": "shutting_down", "reason": "shutting_down",
-                                  "reasons": ["shutting_down"]}, status=503)
+        return web.json_response(
+            {"status": "shutting_down", "reason": "shutting_down", "reasons": ["shutting_down"]},
+            status=503,
+        )
     body, reasons = await check_database(APP_LABEL, app[migrations_key])
     if background:
         rounds, stalled = background_report(beats, app[settings_key].health_max_round_age)
@@ -41,15 +43,18 @@ async def probe(app: web.Application, *, background: bool) -> web.Response:
         reasons += stalled
     if not reasons:
         return web.json_response({"status": "ok", **body})
-    return web.json_response({"status": "unavailable", "reason": reasons[0], "reasons": reasons,
-                              **body}, status=503)
+    return web.json_response(
+        {"status": "unavailable", "reason": reasons[0], "reasons": reasons, **body}, status=503
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
     m = request.app[metrics_key]
     try:
         counts = dict(
-            await OutboxMessage.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+            await OutboxMessage.annotate(n=Count("id"))
+            .group_by("status")
+            .values_list("status", "n")
         )
         for status in OutboxStatus:
             m.outbox_rows.labels(status.value).set(counts.get(status.value, 0))
@@ -77,16 +82,32 @@ async def dev_outbox(request: web.Request) -> web.Response:
         after = int(request.query.get("after", "0"))
     except ValueError:
         after = 0
-    rows = await OutboxMessage.filter(
-        recipient=openid, id__gt=after,
-        channel__in=[Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE],
-    ).order_by("id").limit(50)
-    return json_ok({"items": [
-        {"id": r.id, "channel": r.channel, "status": r.status,
-         "text": r.payload.get("text") or _template_text(r.payload)} for r in rows]})
+    rows = (
+        await OutboxMessage.filter(
+            recipient=openid,
+            id__gt=after,
+            channel__in=[Channel.WECHAT_TEXT, Channel.WECHAT_TEMPLATE, Channel.WXA_SUBSCRIBE],
+        )
+        .order_by("id")
+        .limit(50)
+    )
+    return json_ok(
+        {
+            "items": [
+                {
+                    "id": r.id,
+                    "channel": r.channel,
+                    "status": r.status,
+                    "text": r.payload.get("text") or _template_text(r.payload),
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 def _template_text(payload: dict) -> str:
     data = payload.get("data") or {}
-    return " / ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v)
-                      for v in data.values())
+    return " / ".join(
+        str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in data.values()
+    )

@@ -51,7 +51,8 @@ class AgentInvite(Model):
 
     id = fields.IntField(primary_key=True)
     agent: fields.ForeignKeyRelation[Agent] = fields.ForeignKeyField(
-        "models.Agent", related_name="invites", on_delete=fields.CASCADE)
+        "models.Agent", related_name="invites", on_delete=fields.CASCADE
+    )
     code_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -105,19 +106,22 @@ def normalize_invite_code(raw: str) -> str:
 
 def _hash(code: str) -> str:
     from bot.auth import hash_secret
+
     return hash_secret("invite:" + code)
 
 
 async def create_invite(agent: Agent, now: datetime | None = None) -> str:
     """Issue a new single-use code for `agent`; returns the code (only its hash is stored)."""
     code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
-    await AgentInvite.create(agent=agent, code_hash=_hash(code),
-                             expires_at=(now or datetime.now(UTC)) + INVITE_TTL)
+    await AgentInvite.create(
+        agent=agent, code_hash=_hash(code), expires_at=(now or datetime.now(UTC)) + INVITE_TTL
+    )
     return code
 
 
-async def bind_invite(raw_code: str, *, channel: str, openid: str, locale: str, conn,
-                      now: datetime | None = None) -> Agent:
+async def bind_invite(
+    raw_code: str, *, channel: str, openid: str, locale: str, conn, now: datetime | None = None
+) -> Agent:
     """Bind `openid` (of the mini-program, channel "wxa", or the official account, "oa") to the
     invite's agent, in the caller's transaction. Replaying a bind that already happened for
     the same openid returns the agent again; anything else wrong raises InviteError."""
@@ -128,8 +132,9 @@ async def bind_invite(raw_code: str, *, channel: str, openid: str, locale: str, 
     code = normalize_invite_code(raw_code)
     invite = None
     if len(code) == INVITE_LENGTH:
-        invite = await AgentInvite.select_for_update().using_db(conn).get_or_none(
-            code_hash=_hash(code))
+        invite = (
+            await AgentInvite.select_for_update().using_db(conn).get_or_none(code_hash=_hash(code))
+        )
     if invite is None:
         raise InviteError("unknown")
     agent = await Agent.select_for_update().using_db(conn).get(id=invite.agent_id)

@@ -36,7 +36,8 @@ class Application(Model):
     id = fields.IntField(primary_key=True)
     region = fields.CharField(max_length=12, db_index=True)
     agent: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Agent", related_name="applications", on_delete=fields.RESTRICT)
+        "models.Agent", related_name="applications", on_delete=fields.RESTRICT
+    )
     channel = fields.CharField(max_length=8)  # "api" (mini-program) or "chat"
     status = fields.CharField(max_length=16, default=Status.RECEIVED, db_index=True)
 
@@ -75,15 +76,19 @@ class Application(Model):
     materials: fields.ReverseRelation[Material]
 
     # For `python -m bot rotate-key`: how to recompute each blind index from the row.
-    BLIND_INDEXES = {"applicant_id_index":
-                     lambda row: parse_id_number(row.applicant_id_number).number_18}
+    BLIND_INDEXES = {
+        "applicant_id_index": lambda row: parse_id_number(row.applicant_id_number).number_18
+    }
 
     class Meta:
         table = "application"
         # the digest and the console's queue: a region's open applications by due date, new
         # ones by arrival, decided ones newest first (without them each reads every row)
-        indexes = (("region", "status", "decision_due"), ("region", "received_at"),
-                   ("region", "status", "decided_at"))
+        indexes = (
+            ("region", "status", "decision_due"),
+            ("region", "received_at"),
+            ("region", "status", "decided_at"),
+        )
 
 
 class Material(Model):
@@ -91,7 +96,8 @@ class Material(Model):
 
     id = fields.IntField(primary_key=True)
     application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
-        "models.Application", related_name="materials", on_delete=fields.CASCADE)
+        "models.Application", related_name="materials", on_delete=fields.CASCADE
+    )
     kind = fields.CharField(max_length=32)
     status = fields.CharField(max_length=16)  # provided | missing
     source = fields.CharField(max_length=16, default="declared")  # declared | upload | chat
@@ -112,11 +118,13 @@ class IdempotencyRecord(Model):
 
     id = fields.BigIntField(primary_key=True)
     agent: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Agent", related_name="idempotency_records", on_delete=fields.CASCADE)
+        "models.Agent", related_name="idempotency_records", on_delete=fields.CASCADE
+    )
     key = fields.CharField(max_length=128)
     request_hash = fields.CharField(max_length=64)
     application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
-        "models.Application", related_name="idempotency_records", on_delete=fields.CASCADE)
+        "models.Application", related_name="idempotency_records", on_delete=fields.CASCADE
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -58,11 +58,14 @@ class Assignment(Model):
     id = fields.IntField(primary_key=True)
     region = fields.CharField(max_length=12, db_index=True)
     application: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Application", related_name="assignments", on_delete=fields.CASCADE)
+        "models.Application", related_name="assignments", on_delete=fields.CASCADE
+    )
     handler: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Handler", related_name="assignments", on_delete=fields.RESTRICT)
+        "models.Handler", related_name="assignments", on_delete=fields.RESTRICT
+    )
     org: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Org", related_name="assignments", on_delete=fields.RESTRICT)
+        "models.Org", related_name="assignments", on_delete=fields.RESTRICT
+    )
     priority = fields.CharField(max_length=24)
     uses_turn = fields.BooleanField()
     group_case = fields.BooleanField(default=False)

@@ -43,6 +43,7 @@ def official_years() -> frozenset[int]:
     years of its table of State Council notices."""
     try:
         from holidays.countries.china import ChinaStaticHolidays
+
         return frozenset(ChinaStaticHolidays.special_public_holidays)
     except (ImportError, AttributeError):  # a release that moved the table: trust no year
         return frozenset()
@@ -70,12 +71,16 @@ def _missing_warning(year: int) -> None:
         "no official holiday arrangement for %s in holidays %s: counting the statutory "
         "holidays without make-up working days (调休); add the State Council's notice to the "
         "policy's extra_holidays and extra_workdays, or update the package",
-        year, holidays.__version__,
+        year,
+        holidays.__version__,
     )
 
 
-def calendar_gaps(today: date, extra_holidays: Collection[date] = frozenset(),
-                  extra_workdays: Collection[date] = frozenset()) -> list[int]:
+def calendar_gaps(
+    today: date,
+    extra_holidays: Collection[date] = frozenset(),
+    extra_workdays: Collection[date] = frozenset(),
+) -> list[int]:
     """This year and next, where neither the package nor the policy gives the official
     arrangement (the policy counts for a year once it lists any day of it)."""
     given = {d.year for d in (*extra_holidays, *extra_workdays)}

@@ -43,14 +43,18 @@ class CallbackChannel(StrEnum):
     VISIT = "visit"
 
 
-CHANNEL_ZH = {CallbackChannel.WECHAT: "微信", CallbackChannel.PHONE: "电话",
-              CallbackChannel.VISIT: "走访"}
+CHANNEL_ZH = {
+    CallbackChannel.WECHAT: "微信",
+    CallbackChannel.PHONE: "电话",
+    CallbackChannel.VISIT: "走访",
+}
 
 
 class Callback(Model):
     id = fields.IntField(primary_key=True)
-    case = fields.OneToOneField("models.Case", related_name="callback",
-                                on_delete=fields.OnDelete.CASCADE)
+    case = fields.OneToOneField(
+        "models.Case", related_name="callback", on_delete=fields.OnDelete.CASCADE
+    )
     region = fields.CharField(max_length=12, db_index=True)
     status = fields.CharField(max_length=16, default=CallbackStatus.SCHEDULED, db_index=True)
     due_at = fields.DatetimeField(db_index=True)
@@ -73,15 +77,18 @@ class Callback(Model):
     class Meta:
         table = "callback"
         # digest and stats: a region's callbacks by status and answer time
-        indexes = (("region", "status", "answered_at"),
-                   # coverage joins cases to completed callbacks: answered from the index alone
-                   ("case_id", "status"))
+        indexes = (
+            ("region", "status", "answered_at"),
+            # coverage joins cases to completed callbacks: answered from the index alone
+            ("case_id", "status"),
+        )
 
 
 class CallbackInvitation(Model):
     id = fields.IntField(primary_key=True)
-    callback = fields.ForeignKeyField("models.Callback", related_name="invitations",
-                                      on_delete=fields.OnDelete.CASCADE)
+    callback = fields.ForeignKeyField(
+        "models.Callback", related_name="invitations", on_delete=fields.OnDelete.CASCADE
+    )
     token = fields.CharField(max_length=32, unique=True)
     qr_url = fields.CharField(max_length=512)
     expires_at = fields.DatetimeField()
@@ -131,12 +138,22 @@ async def alert_supervisors(settings, **kw) -> int:
     from bot.notify import alert_staff
 
     return await alert_staff(settings, supervisors_only=True, **kw) or await alert_staff(
-        settings, supervisors_only=False, **kw)
+        settings, supervisors_only=False, **kw
+    )
 
 
-async def complete(callback: Callback, case, answers: Answers, *, channel: CallbackChannel,
-                   answered_at: datetime, settings, conn: BaseDBAsyncClient,
-                   openid: str | None = None, called_by: str | None = None) -> bool:
+async def complete(
+    callback: Callback,
+    case,
+    answers: Answers,
+    *,
+    channel: CallbackChannel,
+    answered_at: datetime,
+    settings,
+    conn: BaseDBAsyncClient,
+    openid: str | None = None,
+    called_by: str | None = None,
+) -> bool:
     """Store the answers unless the callback was completed already (then False, nothing changes).
 
     In the same transaction: an urgent alert to the region's supervisors for a flagged answer
@@ -144,13 +161,24 @@ async def complete(callback: Callback, case, answers: Answers, *, channel: Callb
     """
     from bot.notify import emit_event
 
-    done = await Callback.filter(id=callback.id, answered_at=None).using_db(conn).update(
-        status=CallbackStatus.COMPLETED, answered_at=answered_at, channel=channel,
-        openid=openid, called_by=called_by, fee_charged=answers.fee_charged,
-        fee_details=answers.fee_details, negligent=answers.negligent,
-        negligent_details=answers.negligent_details, satisfied=answers.satisfied,
-        comments=answers.comments, flagged=answers.flagged,
-        updated_at=datetime.now(UTC),  # a queryset update skips auto_now; ?since= relies on it
+    done = (
+        await Callback.filter(id=callback.id, answered_at=None)
+        .using_db(conn)
+        .update(
+            status=CallbackStatus.COMPLETED,
+            answered_at=answered_at,
+            channel=channel,
+            openid=openid,
+            called_by=called_by,
+            fee_charged=answers.fee_charged,
+            fee_details=answers.fee_details,
+            negligent=answers.negligent,
+            negligent_details=answers.negligent_details,
+            satisfied=answers.satisfied,
+            comments=answers.comments,
+            flagged=answers.flagged,
+            updated_at=datetime.now(UTC),  # a queryset update skips auto_now; ?since= relies on it
+        )
     )
     if not done:
         return False
@@ -169,16 +197,35 @@ async def complete(callback: Callback, case, answers: Answers, *, channel: Callb
         ]
         from bot.notify import console_link
 
-        await alert_supervisors(settings, region=case.region, key=f"callback:{callback.id}",
-                                title="回访预警", lines=lines, kind="callback-alert", conn=conn,
-                                link=console_link(settings, f"callbacks/{callback.id}"))
-    await emit_event(settings, event_type="callback.completed", key=f"callback:{callback.id}",
-                     region=case.region, conn=conn, data={
-                         "callback_id": callback.id, "case_no": case.case_no,
-                         "channel": channel.value, "called_by": called_by,
-                         "fee_charged": answers.fee_charged, "fee_details": answers.fee_details,
-                         "negligent": answers.negligent,
-                         "negligent_details": answers.negligent_details,
-                         "satisfied": answers.satisfied, "comments": answers.comments,
-                         "flagged": answers.flagged, "answered_at": answered_at.isoformat()})
+        await alert_supervisors(
+            settings,
+            region=case.region,
+            key=f"callback:{callback.id}",
+            title="回访预警",
+            lines=lines,
+            kind="callback-alert",
+            conn=conn,
+            link=console_link(settings, f"callbacks/{callback.id}"),
+        )
+    await emit_event(
+        settings,
+        event_type="callback.completed",
+        key=f"callback:{callback.id}",
+        region=case.region,
+        conn=conn,
+        data={
+            "callback_id": callback.id,
+            "case_no": case.case_no,
+            "channel": channel.value,
+            "called_by": called_by,
+            "fee_charged": answers.fee_charged,
+            "fee_details": answers.fee_details,
+            "negligent": answers.negligent,
+            "negligent_details": answers.negligent_details,
+            "satisfied": answers.satisfied,
+            "comments": answers.comments,
+            "flagged": answers.flagged,
+            "answered_at": answered_at.isoformat(),
+        },
+    )
     return True

@@ -58,8 +58,9 @@ class Complaint(Model):
     openid = fields.CharField(max_length=64, null=True, db_index=True)  # the complainant
     locale = fields.CharField(max_length=8, default="zh_CN")
     about = fields.CharField(max_length=16, default="other")
-    case = fields.ForeignKeyField("models.Case", related_name="complaints", null=True,
-                                  on_delete=fields.OnDelete.SET_NULL)
+    case = fields.ForeignKeyField(
+        "models.Case", related_name="complaints", null=True, on_delete=fields.OnDelete.SET_NULL
+    )
     grounds = fields.CharField(max_length=16, default="other")
     text = fields.TextField()
     photos = fields.JSONField(default=list)  # [{media_id, pic_url}]
@@ -103,18 +104,26 @@ async def filed_today(openid: str, today: date, conn: BaseDBAsyncClient) -> int:
 
 
 def accept_due(received_on: date, policy) -> date:
-    return add_working_days(received_on, policy.complaint_accept_working_days,
-                            extra_holidays=policy.extra_holidays,
-                            extra_workdays=policy.extra_workdays)
+    return add_working_days(
+        received_on,
+        policy.complaint_accept_working_days,
+        extra_holidays=policy.extra_holidays,
+        extra_workdays=policy.extra_workdays,
+    )
 
 
 def status_text(c: Complaint, locale: str) -> str:
     """One short paragraph saying where the complaint stands, for its complainant."""
-    fields_ = {"ticket": c.ticket, "accept_due": fmt_date(c.accept_due, locale),
-               "conclude_due": fmt_date(c.conclude_due, locale), "reason": c.reason or "",
-               "result": c.result or "", "days": c.extended_days,
-               "received_on": fmt_date(c.received_on, locale),
-               "bureau": bureau_name(c, locale)}
+    fields_ = {
+        "ticket": c.ticket,
+        "accept_due": fmt_date(c.accept_due, locale),
+        "conclude_due": fmt_date(c.conclude_due, locale),
+        "reason": c.reason or "",
+        "result": c.result or "",
+        "days": c.extended_days,
+        "received_on": fmt_date(c.received_on, locale),
+        "bureau": bureau_name(c, locale),
+    }
     return t(f"complaint.status.{c.status}", locale, **fields_)
 
 
@@ -140,24 +149,30 @@ class StepProblem:
     params: dict
 
 
-def step_problem(c: Complaint, status: str, *, reason: str | None, result: str | None,
-                 days: int | None, policy) -> StepProblem | None:
+def step_problem(
+    c: Complaint, status: str, *, reason: str | None, result: str | None, days: int | None, policy
+) -> StepProblem | None:
     """Whether `status` is a legal next step of `c` with what that step needs (shared by the
     centre API and the bureau's chat commands)."""
     if status == S.EXTENDED and c.extended_days:
         return StepProblem(True, None, "complaint.error.extend_once", {})
     if status not in TRANSITIONS.get(c.status, ()):
-        return StepProblem(True, None, "complaint.error.transition",
-                           {"current": c.status, "wanted": status})
-    need = {S.NOT_ACCEPTED: ("reason",), S.EXTENDED: ("reason", "days"),
-            S.CONCLUDED: ("result",)}.get(status, ())
+        return StepProblem(
+            True, None, "complaint.error.transition", {"current": c.status, "wanted": status}
+        )
+    need = {
+        S.NOT_ACCEPTED: ("reason",),
+        S.EXTENDED: ("reason", "days"),
+        S.CONCLUDED: ("result",),
+    }.get(status, ())
     given = {"reason": reason, "result": result, "days": days}
     for name in need:
         if given[name] in (None, ""):
             return StepProblem(False, name, f"complaint.error.{name}_required", {})
     if status == S.EXTENDED and days > policy.complaint_extend_max_days:
-        return StepProblem(False, "days", "complaint.error.extend_max",
-                           {"max": policy.complaint_extend_max_days})
+        return StepProblem(
+            False, "days", "complaint.error.extend_max", {"max": policy.complaint_extend_max_days}
+        )
     return None
 
 
@@ -166,15 +181,28 @@ def notify_due(c: Complaint, policy) -> date | None:
     about: `complaint_notify_working_days` working days after it (Order 149 Art. 24)."""
     if c.decided_on is None:
         return None
-    return add_working_days(c.decided_on, policy.complaint_notify_working_days,
-                            extra_holidays=policy.extra_holidays,
-                            extra_workdays=policy.extra_workdays)
+    return add_working_days(
+        c.decided_on,
+        policy.complaint_notify_working_days,
+        extra_holidays=policy.extra_holidays,
+        extra_workdays=policy.extra_workdays,
+    )
 
 
-async def transition(c: Complaint, status: str, *, today: date, policy, settings,
-                     conn: BaseDBAsyncClient, reason: str | None = None,
-                     result: str | None = None, days: int | None = None,
-                     handled_by: str | None = None, now: datetime) -> None:
+async def transition(
+    c: Complaint,
+    status: str,
+    *,
+    today: date,
+    policy,
+    settings,
+    conn: BaseDBAsyncClient,
+    reason: str | None = None,
+    result: str | None = None,
+    days: int | None = None,
+    handled_by: str | None = None,
+    now: datetime,
+) -> None:
     """Apply one step (validated by the caller), tell the complainant, report the event."""
     from bot.notify import emit_event, notify_user
 
@@ -194,28 +222,62 @@ async def transition(c: Complaint, status: str, *, today: date, policy, settings
     await c.save(using_db=conn)
     step = f"{status}:{c.extended_days}" if status == S.EXTENDED else status
     if c.openid:
-        await notify_user(settings, openid=c.openid, key=f"complaint:{c.id}:{step}",
-                          text=status_text(c, c.locale), kind="complaint", region=c.region,
-                          conn=conn)
-    await emit_event(settings, event_type="complaint.updated", key=f"complaint:{c.id}:{step}",
-                     region=c.region, conn=conn, data=event_data(c) | {"at": now.isoformat()})
+        await notify_user(
+            settings,
+            openid=c.openid,
+            key=f"complaint:{c.id}:{step}",
+            text=status_text(c, c.locale),
+            kind="complaint",
+            region=c.region,
+            conn=conn,
+        )
+    await emit_event(
+        settings,
+        event_type="complaint.updated",
+        key=f"complaint:{c.id}:{step}",
+        region=c.region,
+        conn=conn,
+        data=event_data(c) | {"at": now.isoformat()},
+    )
 
 
 def event_data(c: Complaint) -> dict:
-    return {"ticket": c.ticket, "status": c.status, "about": c.about, "grounds": c.grounds,
-            "text": c.text, "photos": len(c.photos or []),
-            "accept_due": _iso(c.accept_due), "conclude_due": _iso(c.conclude_due),
-            "reason": c.reason, "result": c.result, "extended_days": c.extended_days}
+    return {
+        "ticket": c.ticket,
+        "status": c.status,
+        "about": c.about,
+        "grounds": c.grounds,
+        "text": c.text,
+        "photos": len(c.photos or []),
+        "accept_due": _iso(c.accept_due),
+        "conclude_due": _iso(c.conclude_due),
+        "reason": c.reason,
+        "result": c.result,
+        "extended_days": c.extended_days,
+    }
 
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-async def file(*, openid: str, locale: str, region: str, text: str, today: date, now: datetime,
-               policy, settings, conn: BaseDBAsyncClient, about: str = "other",
-               grounds: str = "other", case_id: int | None = None,
-               photos: list | None = None, source: str = "chat_form") -> Complaint:
+async def file(
+    *,
+    openid: str,
+    locale: str,
+    region: str,
+    text: str,
+    today: date,
+    now: datetime,
+    policy,
+    settings,
+    conn: BaseDBAsyncClient,
+    about: str = "other",
+    grounds: str = "other",
+    case_id: int | None = None,
+    photos: list | None = None,
+    source: str = "chat_form",
+) -> Complaint:
     """Record a complaint (received today), alert the justice bureau, report complaint.created.
 
     The bureau decides complaints (Order 149 Arts. 3, 5). One about a handler or a firm also
@@ -229,36 +291,74 @@ async def file(*, openid: str, locale: str, region: str, text: str, today: date,
 
     bureau = await find_bureau(region, conn)
     c = await Complaint.create(
-        ticket=None, region=region, openid=openid, locale=locale,
-        about=about, grounds=grounds, case_id=case_id, text=text[:TEXT_MAX],
-        photos=(photos or [])[:PHOTOS_MAX], source=source, received_on=today,
-        accept_due=accept_due(today, policy), bureau=bureau.unit if bureau else None,
-        using_db=conn)
+        ticket=None,
+        region=region,
+        openid=openid,
+        locale=locale,
+        about=about,
+        grounds=grounds,
+        case_id=case_id,
+        text=text[:TEXT_MAX],
+        photos=(photos or [])[:PHOTOS_MAX],
+        source=source,
+        received_on=today,
+        accept_due=accept_due(today, policy),
+        bureau=bureau.unit if bureau else None,
+        using_db=conn,
+    )
     await assign_ticket(c, conn)
     case_no = None
     if case_id is not None:
         from models.case import Case
+
         case_no = await Case.filter(id=case_id).using_db(conn).values_list("case_no", flat=True)
-    lines = [f"编号：{c.ticket}", f"对象：{t('complaint.about.' + about, 'zh_CN')}",
-             f"事由：{t('complaint.grounds.' + grounds, 'zh_CN')}",
-             *([f"案件：{case_no[0]}"] if case_no else []),
-             f"内容：{scrub(c.text, free_text=True, limit=ALERT_TEXT_MAX)}",
-             f"照片：{len(c.photos)} 张",
-             f"受理期限：{c.accept_due.isoformat()}"]
+    lines = [
+        f"编号：{c.ticket}",
+        f"对象：{t('complaint.about.' + about, 'zh_CN')}",
+        f"事由：{t('complaint.grounds.' + grounds, 'zh_CN')}",
+        *([f"案件：{case_no[0]}"] if case_no else []),
+        f"内容：{scrub(c.text, free_text=True, limit=ALERT_TEXT_MAX)}",
+        f"照片：{len(c.photos)} 张",
+        f"受理期限：{c.accept_due.isoformat()}",
+    ]
     key, link = f"complaint:{c.id}", console_link(settings, f"complaints/{c.ticket}")
     if bureau is not None:
-        await alert_staff(settings, region=bureau.region, key=key, title="新投诉",
-                          lines=[*lines, t("complaint.bureau.how", "zh_CN", ticket=c.ticket)],
-                          bureau=True, kind="complaint-alert", conn=conn, link=link)
+        await alert_staff(
+            settings,
+            region=bureau.region,
+            key=key,
+            title="新投诉",
+            lines=[*lines, t("complaint.bureau.how", "zh_CN", ticket=c.ticket)],
+            bureau=True,
+            kind="complaint-alert",
+            conn=conn,
+            link=link,
+        )
     else:
-        log.warning("no justice bureau registered for region %s (staff add --role bureau): "
-                    "complaint %s goes to the centre's supervisors to pass on", region, c.id)
+        log.warning(
+            "no justice bureau registered for region %s (staff add --role bureau): "
+            "complaint %s goes to the centre's supervisors to pass on",
+            region,
+            c.id,
+        )
         lines.append(t("complaint.bureau.missing", "zh_CN"))
     if bureau is None or about != "centre":
-        await alert_supervisors(settings, region=region, key=key, title="新投诉", lines=lines,
-                                kind="complaint-alert", conn=conn, link=link)
-    await emit_event(settings, event_type="complaint.created", key=f"complaint:{c.id}",
-                     region=region, conn=conn,
-                     data=event_data(c) | {"case_no": case_no[0] if case_no else None,
-                                           "at": now.isoformat()})
+        await alert_supervisors(
+            settings,
+            region=region,
+            key=key,
+            title="新投诉",
+            lines=lines,
+            kind="complaint-alert",
+            conn=conn,
+            link=link,
+        )
+    await emit_event(
+        settings,
+        event_type="complaint.created",
+        key=f"complaint:{c.id}",
+        region=region,
+        conn=conn,
+        data=event_data(c) | {"case_no": case_no[0] if case_no else None, "at": now.isoformat()},
+    )
     return c

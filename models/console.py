@@ -30,8 +30,9 @@ class ConsoleLogin(Model):
     browser_hash = fields.CharField(max_length=64)
     next_path = fields.CharField(max_length=200, default="/console/")
     status = fields.CharField(max_length=8, default=LoginStatus.PENDING)
-    staff = fields.ForeignKeyField("models.Staff", related_name="console_logins", null=True,
-                                   on_delete=fields.OnDelete.CASCADE)
+    staff = fields.ForeignKeyField(
+        "models.Staff", related_name="console_logins", null=True, on_delete=fields.OnDelete.CASCADE
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
 
@@ -45,8 +46,9 @@ class ConsoleSession(Model):
     id = fields.IntField(primary_key=True)
     token_hash = fields.CharField(max_length=64, unique=True)
     csrf = fields.CharField(max_length=64)  # per-session token every form posts back
-    staff = fields.ForeignKeyField("models.Staff", related_name="console_sessions",
-                                   on_delete=fields.OnDelete.CASCADE)
+    staff = fields.ForeignKeyField(
+        "models.Staff", related_name="console_sessions", on_delete=fields.OnDelete.CASCADE
+    )
     via = fields.CharField(max_length=8)  # scan | oauth
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField()
@@ -61,8 +63,9 @@ class StaffAudit(Model):
     a full ID number or phone (法律援助法 Art. 21, who/when/which record) and every decision."""
 
     id = fields.BigIntField(primary_key=True)
-    staff = fields.ForeignKeyField("models.Staff", related_name="audit",
-                                   on_delete=fields.OnDelete.CASCADE)
+    staff = fields.ForeignKeyField(
+        "models.Staff", related_name="audit", on_delete=fields.OnDelete.CASCADE
+    )
     region = fields.CharField(max_length=12, db_index=True)
     action = fields.CharField(max_length=32)  # reveal_id_number, reveal_phone, decide, ...
     record = fields.CharField(max_length=64)  # application:12, callback:3, complaint:T…

@@ -76,7 +76,9 @@ def validate_name(raw: str) -> str:
     text = unicodedata.normalize("NFKC", raw or "")
     text = " ".join(text.split())
     text = "".join(_MIDDLE_DOT if ch in _MIDDLE_DOTS else ch for ch in text)
-    text = _SPACED_DOT.sub(_MIDDLE_DOT, text)  # "阿卜杜勒 · 阿齐兹" is typed with spaces, stored without
+    text = _SPACED_DOT.sub(
+        _MIDDLE_DOT, text
+    )  # "阿卜杜勒 · 阿齐兹" is typed with spaces, stored without
     if not 1 <= len(text) <= NAME_MAX_LEN:
         raise InvalidName()
     if not (_is_letter(text[0]) and _is_letter(text[-1])):

@@ -71,10 +71,16 @@ class DocumentCounter(Model):
 
 async def next_seq(region: str, series: str, year: int, conn: BaseDBAsyncClient) -> int:
     """The next number of a series, under the counter row's lock (in `conn`'s transaction)."""
-    await DocumentCounter.bulk_create([DocumentCounter(region=region, series=series, year=year)],
-                                      ignore_conflicts=True, using_db=conn)
-    counter = await DocumentCounter.select_for_update().using_db(conn).get(
-        region=region, series=series, year=year)
+    await DocumentCounter.bulk_create(
+        [DocumentCounter(region=region, series=series, year=year)],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    counter = (
+        await DocumentCounter.select_for_update()
+        .using_db(conn)
+        .get(region=region, series=series, year=year)
+    )
     counter.value += 1
     await counter.save(using_db=conn, update_fields=["value"])
     return counter.value

@@ -37,19 +37,26 @@ def month_bounds(month: date, tz: str) -> tuple[datetime, datetime]:
     nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     zone = ZoneInfo(tz)
     # in UTC, as stored: sqlite compares the text, so an offset other than +00:00 would not do
-    return (datetime.combine(first, time(), zone).astimezone(UTC),
-            datetime.combine(nxt, time(), zone).astimezone(UTC))
+    return (
+        datetime.combine(first, time(), zone).astimezone(UTC),
+        datetime.combine(nxt, time(), zone).astimezone(UTC),
+    )
 
 
 def _handled(start: datetime, end: datetime):
     """Tickets a staff member took, answered and that ended in [start, end)."""
-    return Handoff.filter(status=HandoffStatus.CLOSED, staff_id__not_isnull=True,
-                          first_reply_at__not_isnull=True, closed_at__gte=start,
-                          closed_at__lt=end)
+    return Handoff.filter(
+        status=HandoffStatus.CLOSED,
+        staff_id__not_isnull=True,
+        first_reply_at__not_isnull=True,
+        closed_at__gte=start,
+        closed_at__lt=end,
+    )
 
 
-async def consultations(staff_id: int, month: date, tz: str,
-                        conn: BaseDBAsyncClient | None = None) -> int:
+async def consultations(
+    staff_id: int, month: date, tz: str, conn: BaseDBAsyncClient | None = None
+) -> int:
     """How many consultations `staff_id` handled in `month`."""
     q = _handled(*month_bounds(month, tz)).filter(staff_id=staff_id)
     return await (q.using_db(conn) if conn else q).count()
@@ -63,10 +70,22 @@ def credit(n: int, policy) -> float:
 async def duty_month(region: str, month: date, policy, tz: str) -> list[DutyLine]:
     """Every active centre staff member of `region` and anyone who handled a consultation
     there in `month`, with their consultations and duty days, by name."""
-    counts = dict(await _handled(*month_bounds(month, tz)).filter(staff__region=region)
-                  .group_by("staff_id").annotate(n=Count("id")).values_list("staff_id", "n"))
-    people = await Staff.filter(region=region).exclude(role=StaffRole.BUREAU) \
-        .order_by("name", "id")
-    return [DutyLine(s.id, s.name, counts.get(s.id, 0), credit(counts.get(s.id, 0), policy),
-                     policy.duty_coefficient)
-            for s in people if s.active or counts.get(s.id)]
+    counts = dict(
+        await _handled(*month_bounds(month, tz))
+        .filter(staff__region=region)
+        .group_by("staff_id")
+        .annotate(n=Count("id"))
+        .values_list("staff_id", "n")
+    )
+    people = await Staff.filter(region=region).exclude(role=StaffRole.BUREAU).order_by("name", "id")
+    return [
+        DutyLine(
+            s.id,
+            s.name,
+            counts.get(s.id, 0),
+            credit(counts.get(s.id, 0), policy),
+            policy.duty_coefficient,
+        )
+        for s in people
+        if s.active or counts.get(s.id)
+    ]

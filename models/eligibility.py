@@ -18,8 +18,8 @@ from i18n import catalog, normalize_locale, t
 from models.calendar import add_days
 from models.codes import (
     ART32_MATTERS,
-    EXEMPT_CATEGORIES,
     CRIMINAL_DEFENSE,
+    EXEMPT_CATEGORIES,
     EXEMPTION_PROOF,
     HARDSHIP_BASES,
     MATERIAL_KINDS,

@@ -64,13 +64,16 @@ class Evaluation(Model):
 
 class EvaluationPair(Model):
     id = fields.IntField(primary_key=True)
-    evaluation = fields.ForeignKeyField("models.Evaluation", related_name="pairs",
-                                        on_delete=fields.OnDelete.CASCADE)
+    evaluation = fields.ForeignKeyField(
+        "models.Evaluation", related_name="pairs", on_delete=fields.OnDelete.CASCADE
+    )
     group = fields.CharField(max_length=16)
-    leader = fields.ForeignKeyField("models.Expert", related_name="leads",
-                                    on_delete=fields.OnDelete.RESTRICT)
-    member = fields.ForeignKeyField("models.Expert", related_name="memberships",
-                                    on_delete=fields.OnDelete.RESTRICT)
+    leader = fields.ForeignKeyField(
+        "models.Expert", related_name="leads", on_delete=fields.OnDelete.RESTRICT
+    )
+    member = fields.ForeignKeyField(
+        "models.Expert", related_name="memberships", on_delete=fields.OnDelete.RESTRICT
+    )
 
     class Meta:
         table = "evaluation_pair"
@@ -78,18 +81,22 @@ class EvaluationPair(Model):
 
 class EvaluationCase(Model):
     id = fields.IntField(primary_key=True)
-    evaluation = fields.ForeignKeyField("models.Evaluation", related_name="cases",
-                                        on_delete=fields.OnDelete.CASCADE)
-    case = fields.ForeignKeyField("models.Case", related_name="evaluations",
-                                  on_delete=fields.OnDelete.CASCADE)
-    pair = fields.ForeignKeyField("models.EvaluationPair", related_name="cases",
-                                  on_delete=fields.OnDelete.CASCADE)
+    evaluation = fields.ForeignKeyField(
+        "models.Evaluation", related_name="cases", on_delete=fields.OnDelete.CASCADE
+    )
+    case = fields.ForeignKeyField(
+        "models.Case", related_name="evaluations", on_delete=fields.OnDelete.CASCADE
+    )
+    pair = fields.ForeignKeyField(
+        "models.EvaluationPair", related_name="cases", on_delete=fields.OnDelete.CASCADE
+    )
     state = fields.CharField(max_length=12, default=CaseState.SCORING)
     grade = fields.CharField(max_length=16, null=True)
     score = fields.DecimalField(max_digits=5, decimal_places=2, null=True)
     decided_how = fields.CharField(max_length=12, null=True)  # agreed | leader | recheck | review
-    decided_by = fields.ForeignKeyField("models.Expert", related_name="decisions", null=True,
-                                        on_delete=fields.OnDelete.SET_NULL)
+    decided_by = fields.ForeignKeyField(
+        "models.Expert", related_name="decisions", null=True, on_delete=fields.OnDelete.SET_NULL
+    )
     graded_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -99,10 +106,12 @@ class EvaluationCase(Model):
 
 class EvaluationScore(Model):
     id = fields.IntField(primary_key=True)
-    eval_case = fields.ForeignKeyField("models.EvaluationCase", related_name="scores",
-                                       on_delete=fields.OnDelete.CASCADE)
-    expert = fields.ForeignKeyField("models.Expert", related_name="scores",
-                                    on_delete=fields.OnDelete.RESTRICT)
+    eval_case = fields.ForeignKeyField(
+        "models.EvaluationCase", related_name="scores", on_delete=fields.OnDelete.CASCADE
+    )
+    expert = fields.ForeignKeyField(
+        "models.Expert", related_name="scores", on_delete=fields.OnDelete.RESTRICT
+    )
     score = fields.DecimalField(max_digits=5, decimal_places=2)
     grade = fields.CharField(max_length=16)
     items = fields.JSONField(null=True)  # SF/T 0085/0086 first-level items: {name: points}
@@ -122,8 +131,9 @@ class ObjectionState(StrEnum):
 
 class GradeObjection(Model):
     id = fields.IntField(primary_key=True)
-    eval_case = fields.OneToOneField("models.EvaluationCase", related_name="objection",
-                                     on_delete=fields.OnDelete.CASCADE)  # once per case
+    eval_case = fields.OneToOneField(
+        "models.EvaluationCase", related_name="objection", on_delete=fields.OnDelete.CASCADE
+    )  # once per case
     region = fields.CharField(max_length=12, db_index=True)
     openid = fields.CharField(max_length=64, null=True)  # the handler who objected in chat
     text = fields.TextField()
@@ -145,8 +155,9 @@ class QualityConsequence(Model):
 
     id = fields.IntField(primary_key=True)
     region = fields.CharField(max_length=12, db_index=True)
-    eval_case = fields.ForeignKeyField("models.EvaluationCase", related_name="consequences",
-                                       on_delete=fields.OnDelete.CASCADE)
+    eval_case = fields.ForeignKeyField(
+        "models.EvaluationCase", related_name="consequences", on_delete=fields.OnDelete.CASCADE
+    )
     kind = fields.CharField(max_length=24)
     handler_name = fields.CharField(max_length=30)
     handler_org = fields.CharField(max_length=100)

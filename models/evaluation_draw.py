@@ -29,8 +29,13 @@ def group_of(kind: str) -> str:
     return "criminal" if kind == "criminal" else "civil_admin"
 
 
-def sample_size(population: int, rate: float = SAMPLE_RATE, *, minimum: int = SAMPLE_MIN,
-                maximum: int = SAMPLE_MAX) -> int:
+def sample_size(
+    population: int,
+    rate: float = SAMPLE_RATE,
+    *,
+    minimum: int = SAMPLE_MIN,
+    maximum: int = SAMPLE_MAX,
+) -> int:
     """Wanzhou's size: the population rounded to tens, times `rate`, within [minimum, maximum]."""
     if population <= minimum:
         return population
@@ -42,6 +47,7 @@ def sample_size(population: int, rate: float = SAMPLE_RATE, *, minimum: int = SA
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A case that may be drawn."""
+
     case_no: str
     group: str
     org: str  # the handler's organisation, for 回避
@@ -75,7 +81,7 @@ def split_by_group(size: int, counts: dict[str, int]) -> dict[str, int]:
     """`size` shared between the groups in proportion to `counts` (largest remainder)."""
     total = sum(counts.values())
     if not total:
-        return {g: 0 for g in counts}
+        return dict.fromkeys(counts, 0)
     exact = {g: size * n / total for g, n in counts.items()}
     shares = {g: min(counts[g], int(v)) for g, v in exact.items()}
     by_remainder = sorted(counts, key=lambda g: (-(exact[g] - int(exact[g])), g))
@@ -87,8 +93,9 @@ def split_by_group(size: int, counts: dict[str, int]) -> dict[str, int]:
     return shares
 
 
-def draw(population: Sequence[Candidate], experts: Sequence[ExpertRef], *, seed: int,
-         size: int | None) -> tuple[list[Candidate], list[Pair]]:
+def draw(
+    population: Sequence[Candidate], experts: Sequence[ExpertRef], *, seed: int, size: int | None
+) -> tuple[list[Candidate], list[Pair]]:
     """The cases drawn (all of them when `size` is None) and the expert pairs holding them.
 
     Raises DrawError when a group with cases has fewer than two experts, or when a case has no
@@ -106,8 +113,9 @@ def draw(population: Sequence[Candidate], experts: Sequence[ExpertRef], *, seed:
         rng.shuffle(picked)
         if not picked:
             continue
-        group_pairs = _pair(rng, [e for e in sorted(experts, key=lambda e: e.id)
-                                  if e.group == group], group)
+        group_pairs = _pair(
+            rng, [e for e in sorted(experts, key=lambda e: e.id) if e.group == group], group
+        )
         turn = 0
         for case in picked:
             for k in range(len(group_pairs)):
@@ -127,6 +135,7 @@ def _pair(rng: random.Random, experts: list[ExpertRef], group: str) -> list[Pair
     if len(experts) < 2:
         raise DrawError("too_few_experts", group)
     rng.shuffle(experts)
-    return [Pair(leader=a.id, member=b.id, group=group,
-                 orgs=frozenset(o for o in (a.org, b.org) if o))
-            for a, b in zip(experts[0::2], experts[1::2], strict=False)]
+    return [
+        Pair(leader=a.id, member=b.id, group=group, orgs=frozenset(o for o in (a.org, b.org) if o))
+        for a, b in zip(experts[0::2], experts[1::2], strict=False)
+    ]

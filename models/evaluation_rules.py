@@ -51,17 +51,25 @@ class RoundSpec:
     exclude_case_nos: tuple[str, ...] = ()
 
 
-async def create_round(region: str, spec: RoundSpec, policy: Policy, *,
-                       conn: BaseDBAsyncClient) -> Evaluation:
+async def create_round(
+    region: str, spec: RoundSpec, policy: Policy, *, conn: BaseDBAsyncClient
+) -> Evaluation:
     """Draw the round's cases and expert pairs and store them (409 when it cannot be drawn)."""
-    closed = Case.filter(region=region, status=CaseStatus.CLOSED,
-                         closed_on__gte=spec.closed_from, closed_on__lte=spec.closed_to)
+    closed = Case.filter(
+        region=region,
+        status=CaseStatus.CLOSED,
+        closed_on__gte=spec.closed_from,
+        closed_on__lte=spec.closed_to,
+    )
     if spec.method == "all":
         closed = closed.filter(special=False)  # Shaoxing: every case but the special ones
     cases = await closed.using_db(conn).only("id", "case_no", "kind", "handler_org")
     population = len(cases)
-    drawn_before = set(await EvaluationCase.filter(case__region=region).using_db(conn)
-                       .values_list("case_id", flat=True))
+    drawn_before = set(
+        await EvaluationCase.filter(case__region=region)
+        .using_db(conn)
+        .values_list("case_id", flat=True)
+    )
     excluded = set(spec.exclude_case_nos)
     candidates = [c for c in cases if c.id not in drawn_before and c.case_no not in excluded]
     if spec.method == "sample":
@@ -74,39 +82,71 @@ async def create_round(region: str, spec: RoundSpec, policy: Policy, *,
     experts = await Expert.filter(region=region, active=True).using_db(conn)
     refs = [ExpertRef(e.id, e.group, e.org) for e in experts]
     try:
-        chosen, pairs = draw([Candidate(c.case_no, group_of(c.kind), c.handler_org)
-                              for c in candidates], refs, seed=spec.seed, size=size)
+        chosen, pairs = draw(
+            [Candidate(c.case_no, group_of(c.kind), c.handler_org) for c in candidates],
+            refs,
+            seed=spec.seed,
+            size=size,
+        )
     except DrawError as exc:
         raise EvaluationError(409, exc.reason, group=exc.group) from None
     ev = await Evaluation.create(
-        region=region, method=spec.method, closed_from=spec.closed_from,
-        closed_to=spec.closed_to, rate=rate, seed=spec.seed, population=population,
-        sample_size=len(chosen), policy=policy.name, using_db=conn)
+        region=region,
+        method=spec.method,
+        closed_from=spec.closed_from,
+        closed_to=spec.closed_to,
+        rate=rate,
+        seed=spec.seed,
+        population=population,
+        sample_size=len(chosen),
+        policy=policy.name,
+        using_db=conn,
+    )
     by_no = {c.case_no: c for c in candidates}
     for p in pairs:
-        pair = await EvaluationPair.create(evaluation=ev, group=p.group, leader_id=p.leader,
-                                           member_id=p.member, using_db=conn)
+        pair = await EvaluationPair.create(
+            evaluation=ev, group=p.group, leader_id=p.leader, member_id=p.member, using_db=conn
+        )
         await EvaluationCase.bulk_create(
             [EvaluationCase(evaluation=ev, case_id=by_no[no].id, pair=pair) for no in p.case_nos],
-            using_db=conn)
+            using_db=conn,
+        )
     return ev
 
 
-async def record_score(ec: EvaluationCase, expert: Expert, score: float, policy: Policy, *,
-                       items: dict | None, notes: str | None, now: datetime,
-                       conn: BaseDBAsyncClient) -> EvaluationCase:
+async def record_score(
+    ec: EvaluationCase,
+    expert: Expert,
+    score: float,
+    policy: Policy,
+    *,
+    items: dict | None,
+    notes: str | None,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> EvaluationCase:
     """Store one expert's score of a case; with both scores in, settle what can be settled."""
     pair = ec.pair
     if expert.id not in (pair.leader_id, pair.member_id):
         raise EvaluationError(403, "not_your_case")
-    if await EvaluationScore.filter(eval_case_id=ec.id, expert_id=expert.id).using_db(conn).exists():
+    if (
+        await EvaluationScore.filter(eval_case_id=ec.id, expert_id=expert.id)
+        .using_db(conn)
+        .exists()
+    ):
         raise EvaluationError(409, "already_scored")
     if ec.state != CaseState.SCORING:
         raise EvaluationError(409, "not_scoring")
     grade, _ = grade_for(score, policy)
-    await EvaluationScore.create(eval_case_id=ec.id, expert_id=expert.id,
-                                 score=Decimal(str(round(score, 2))), grade=grade, items=items,
-                                 notes=notes, using_db=conn)
+    await EvaluationScore.create(
+        eval_case_id=ec.id,
+        expert_id=expert.id,
+        score=Decimal(str(round(score, 2))),
+        grade=grade,
+        items=items,
+        notes=notes,
+        using_db=conn,
+    )
     scores = await EvaluationScore.filter(eval_case_id=ec.id).using_db(conn)
     if len(scores) < 2:
         return ec
@@ -119,8 +159,15 @@ async def record_score(ec: EvaluationCase, expert: Expert, score: float, policy:
     return ec
 
 
-async def leader_decision(ec: EvaluationCase, expert: Expert, grade: str, policy: Policy, *,
-                          now: datetime, conn: BaseDBAsyncClient) -> EvaluationCase:
+async def leader_decision(
+    ec: EvaluationCase,
+    expert: Expert,
+    grade: str,
+    policy: Policy,
+    *,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> EvaluationCase:
     """The pair's leader settles a disagreement (anyone else: 403)."""
     if expert.id != ec.pair.leader_id:
         raise EvaluationError(403, "leader_only")
@@ -130,8 +177,15 @@ async def leader_decision(ec: EvaluationCase, expert: Expert, grade: str, policy
     return ec
 
 
-async def recheck(ec: EvaluationCase, expert: Expert, grade: str, policy: Policy, *,
-                  now: datetime, conn: BaseDBAsyncClient) -> EvaluationCase:
+async def recheck(
+    ec: EvaluationCase,
+    expert: Expert,
+    grade: str,
+    policy: Policy,
+    *,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> EvaluationCase:
     """An expert outside the pair confirms or changes an excellent or failed grade."""
     if ec.state != CaseState.RECHECK:
         raise EvaluationError(409, "no_recheck")
@@ -141,31 +195,55 @@ async def recheck(ec: EvaluationCase, expert: Expert, grade: str, policy: Policy
     return ec
 
 
-async def _settle(ec: EvaluationCase, grade: str, how: str, by: int | None, policy: Policy, *,
-                  now: datetime, conn: BaseDBAsyncClient) -> None:
+async def _settle(
+    ec: EvaluationCase,
+    grade: str,
+    how: str,
+    by: int | None,
+    policy: Policy,
+    *,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> None:
     """The pair's grade: it stands, or waits for a re-check where the policy asks for one."""
     if grade in policy.evaluation_recheck_grades:
         ec.state, ec.grade, ec.decided_how, ec.decided_by_id = CaseState.RECHECK, grade, how, by
-        await ec.save(using_db=conn, update_fields=["state", "grade", "decided_how",
-                                                    "decided_by_id", "score"])
+        await ec.save(
+            using_db=conn, update_fields=["state", "grade", "decided_how", "decided_by_id", "score"]
+        )
         return
     await _stand(ec, grade, how, by, policy, now=now, conn=conn)
 
 
-async def _stand(ec: EvaluationCase, grade: str, how: str, by: int | None, policy: Policy, *,
-                 now: datetime, conn: BaseDBAsyncClient) -> None:
+async def _stand(
+    ec: EvaluationCase,
+    grade: str,
+    how: str,
+    by: int | None,
+    policy: Policy,
+    *,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> None:
     """The grade stands: record it as the case's quality review and derive its consequences."""
     ec.state, ec.grade, ec.decided_how, ec.decided_by_id = CaseState.GRADED, grade, how, by
     ec.graded_at = now
-    await ec.save(using_db=conn, update_fields=["state", "grade", "decided_how", "decided_by_id",
-                                                "graded_at", "score"])
+    await ec.save(
+        using_db=conn,
+        update_fields=["state", "grade", "decided_how", "decided_by_id", "graded_at", "score"],
+    )
     case = await Case.get(id=ec.case_id).using_db(conn)
-    await record_review(case, float(ec.score or 0), policy, now=now, grade=grade,
-                        reviewer="evaluation", conn=conn)
+    await record_review(
+        case, float(ec.score or 0), policy, now=now, grade=grade, reviewer="evaluation", conn=conn
+    )
     await apply_consequences(ec, case, policy, conn=conn)
     ev = await Evaluation.get(id=ec.evaluation_id).using_db(conn)
-    open_cases = await EvaluationCase.filter(evaluation_id=ev.id).exclude(
-        state=CaseState.GRADED).using_db(conn).count()
+    open_cases = (
+        await EvaluationCase.filter(evaluation_id=ev.id)
+        .exclude(state=CaseState.GRADED)
+        .using_db(conn)
+        .count()
+    )
     if not open_cases and ev.completed_on is None:
         ev.completed_on = to_local(now).date()
         ev.publish_due = add_working_days(ev.completed_on, policy.evaluation_publish_working_days)
@@ -177,18 +255,23 @@ def consequence_kinds(grade: str, score: float | None, policy: Policy) -> list[s
     kinds = []
     low = policy.quality_interview_max_score
     if grade in policy.quality_interview_grades or (
-            low is not None and score is not None and score <= low and grade != "excellent"):
+        low is not None and score is not None and score <= low and grade != "excellent"
+    ):
         kinds.append("interview")
     if policy.quality_pool_exit_below is not None and (
-            grade == "fail" or (score is not None and score < policy.quality_pool_exit_below)):
+        grade == "fail" or (score is not None and score < policy.quality_pool_exit_below)
+    ):
         kinds.append("pool_exit")
     if grade == "fail":
         if policy.quality_fail_blocks_assignment:
             kinds.append("no_new_assignments")
         if policy.quality_fail_investigation:
             kinds.append("investigation")
-        kinds += {"claw_back": ["claw_back"], "lower": ["subsidy_lowered"],
-                  "none": ["no_subsidy"]}.get(policy.quality_fail_subsidy, [])
+        kinds += {
+            "claw_back": ["claw_back"],
+            "lower": ["subsidy_lowered"],
+            "none": ["no_subsidy"],
+        }.get(policy.quality_fail_subsidy, [])
     if grade == "excellent":
         if policy.quality_excellent_award:
             kinds.append("award")
@@ -197,52 +280,74 @@ def consequence_kinds(grade: str, score: float | None, policy: Policy) -> list[s
     return kinds
 
 
-async def apply_consequences(ec: EvaluationCase, case: Case, policy: Policy, *,
-                             conn: BaseDBAsyncClient) -> list[str]:
+async def apply_consequences(
+    ec: EvaluationCase, case: Case, policy: Policy, *, conn: BaseDBAsyncClient
+) -> list[str]:
     """Bring the case's consequence rows in line with its grade (a changed grade voids some)."""
-    kinds = consequence_kinds(ec.grade or "", float(ec.score) if ec.score is not None else None,
-                              policy)
-    existing = {c.kind: c for c in await QualityConsequence.filter(eval_case_id=ec.id)
-                .using_db(conn)}
+    kinds = consequence_kinds(
+        ec.grade or "", float(ec.score) if ec.score is not None else None, policy
+    )
+    existing = {
+        c.kind: c for c in await QualityConsequence.filter(eval_case_id=ec.id).using_db(conn)
+    }
     for kind, row in existing.items():
         if (kind in kinds) == row.void:
             row.void = kind not in kinds
             await row.save(using_db=conn, update_fields=["void"])
-    new = [QualityConsequence(region=case.region, eval_case_id=ec.id, kind=k,
-                              handler_name=case.handler_name, handler_org=case.handler_org)
-           for k in kinds if k not in existing]
+    new = [
+        QualityConsequence(
+            region=case.region,
+            eval_case_id=ec.id,
+            kind=k,
+            handler_name=case.handler_name,
+            handler_org=case.handler_org,
+        )
+        for k in kinds
+        if k not in existing
+    ]
     if new:
         await QualityConsequence.bulk_create(new, using_db=conn)
-    await _pool_follows(case, before={k for k, r in existing.items() if not r.void},
-                        after=set(kinds), conn=conn)
+    await _pool_follows(
+        case, before={k for k, r in existing.items() if not r.void}, after=set(kinds), conn=conn
+    )
     return kinds
 
 
-POOL_KINDS = {"pool_exit": "质量评估得分低于退出分数线", "no_new_assignments": "质量评估不合格，暂停指派"}
+POOL_KINDS = {
+    "pool_exit": "质量评估得分低于退出分数线",
+    "no_new_assignments": "质量评估不合格，暂停指派",
+}
 
 
-async def _pool_follows(case: Case, *, before: set[str], after: set[str],
-                        conn: BaseDBAsyncClient) -> None:
+async def _pool_follows(
+    case: Case, *, before: set[str], after: set[str], conn: BaseDBAsyncClient
+) -> None:
     """A grade that takes a handler out of the pool does so (dated, with the reason); an
     objection that lifts it brings them back. The handler is the case's pool member by name."""
     gained = [k for k in POOL_KINDS if k in after and k not in before]
     lifted = [k for k in POOL_KINDS if k in before and k not in after]
     if not gained and not lifted:
         return
-    handler = await Handler.filter(region=case.region, name=case.handler_name,
-                                   org__name=case.handler_org).using_db(conn).first()
+    handler = (
+        await Handler.filter(region=case.region, name=case.handler_name, org__name=case.handler_org)
+        .using_db(conn)
+        .first()
+    )
     if handler is None:
         return
     if gained and handler.in_pool:
-        await remove_handler(handler, f"{POOL_KINDS[gained[0]]}（{case.case_no}）",
-                             actor="quality", conn=conn)
+        await remove_handler(
+            handler, f"{POOL_KINDS[gained[0]]}（{case.case_no}）", actor="quality", conn=conn
+        )
     elif lifted and not gained and not handler.in_pool:
-        await readmit_handler(handler, f"评估异议成立（{case.case_no}）", actor="quality",
-                              conn=conn)
+        await readmit_handler(
+            handler, f"评估异议成立（{case.case_no}）", actor="quality", conn=conn
+        )
 
 
-async def publish(ev: Evaluation, policy: Policy, *, now: datetime,
-                  conn: BaseDBAsyncClient) -> list[EvaluationCase]:
+async def publish(
+    ev: Evaluation, policy: Policy, *, now: datetime, conn: BaseDBAsyncClient
+) -> list[EvaluationCase]:
     """Publish a finished round; returns its cases (with `case`) for the handlers' notices."""
     if ev.published_at is not None:
         raise EvaluationError(409, "already_published")
@@ -251,13 +356,24 @@ async def publish(ev: Evaluation, policy: Policy, *, now: datetime,
     ev.published_at = now
     ev.objections_until = add_working_days(to_local(now).date(), policy.objection_working_days)
     await ev.save(using_db=conn, update_fields=["published_at", "objections_until"])
-    return await EvaluationCase.filter(evaluation_id=ev.id).select_related("case") \
-        .using_db(conn).order_by("id")
+    return (
+        await EvaluationCase.filter(evaluation_id=ev.id)
+        .select_related("case")
+        .using_db(conn)
+        .order_by("id")
+    )
 
 
-async def file_objection(ec: EvaluationCase, ev: Evaluation, text: str, policy: Policy, *,
-                         openid: str | None, now: datetime,
-                         conn: BaseDBAsyncClient) -> GradeObjection:
+async def file_objection(
+    ec: EvaluationCase,
+    ev: Evaluation,
+    text: str,
+    policy: Policy,
+    *,
+    openid: str | None,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> GradeObjection:
     """A handler's objection to a published grade: once per case, within the window."""
     if ev.published_at is None:
         raise EvaluationError(409, "not_published")
@@ -267,15 +383,29 @@ async def file_objection(ec: EvaluationCase, ev: Evaluation, text: str, policy: 
     if await GradeObjection.filter(eval_case_id=ec.id).using_db(conn).exists():
         raise EvaluationError(409, "objection_twice")
     return await GradeObjection.create(
-        eval_case_id=ec.id, region=ev.region, openid=openid, text=text, filed_at=now,
+        eval_case_id=ec.id,
+        region=ev.region,
+        openid=openid,
+        text=text,
+        filed_at=now,
         review_due=add_working_days(today, policy.objection_review_working_days),
-        previous_grade=ec.grade or "", using_db=conn)
+        previous_grade=ec.grade or "",
+        using_db=conn,
+    )
 
 
-async def review_objection(obj: GradeObjection, ec: EvaluationCase, *, upheld: bool,
-                           grade: str | None, reviewers: str, note: str | None,
-                           policy: Policy, now: datetime,
-                           conn: BaseDBAsyncClient) -> GradeObjection:
+async def review_objection(
+    obj: GradeObjection,
+    ec: EvaluationCase,
+    *,
+    upheld: bool,
+    grade: str | None,
+    reviewers: str,
+    note: str | None,
+    policy: Policy,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> GradeObjection:
     """The bureau's review group decides; an upheld objection regrades the case."""
     if obj.state != ObjectionState.PENDING:
         raise EvaluationError(409, "objection_reviewed")
@@ -285,11 +415,16 @@ async def review_objection(obj: GradeObjection, ec: EvaluationCase, *, upheld: b
         ec.grade, ec.decided_how, ec.decided_by_id = grade, "review", None
         await ec.save(using_db=conn, update_fields=["grade", "decided_how", "decided_by_id"])
         case = await Case.get(id=ec.case_id).using_db(conn)
-        await record_review(case, float(ec.score or 0), policy, now=now, grade=grade,
-                            reviewer="review", conn=conn)
+        await record_review(
+            case, float(ec.score or 0), policy, now=now, grade=grade, reviewer="review", conn=conn
+        )
         await apply_consequences(ec, case, policy, conn=conn)
     obj.state = ObjectionState.UPHELD if upheld else ObjectionState.REJECTED
-    obj.new_grade, obj.reviewers, obj.note, obj.reviewed_at = grade if upheld else None, \
-        reviewers, note, now
+    obj.new_grade, obj.reviewers, obj.note, obj.reviewed_at = (
+        grade if upheld else None,
+        reviewers,
+        note,
+        now,
+    )
     await obj.save(using_db=conn)
     return obj

@@ -19,8 +19,9 @@ class FollowUpKind(StrEnum):
 
 class CallbackFollowUp(Model):
     id = fields.IntField(primary_key=True)
-    callback = fields.ForeignKeyField("models.Callback", related_name="followups",
-                                      on_delete=fields.OnDelete.CASCADE)
+    callback = fields.ForeignKeyField(
+        "models.Callback", related_name="followups", on_delete=fields.OnDelete.CASCADE
+    )
     region = fields.CharField(max_length=12, db_index=True)
     kind = fields.CharField(max_length=8)
     by = fields.CharField(max_length=30)  # the staff member's name

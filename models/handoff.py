@@ -37,8 +37,9 @@ class Handoff(Model):
     status = fields.CharField(max_length=8, default=HandoffStatus.WAITING, db_index=True)
     opened_at = fields.DatetimeField()
     due_at = fields.DatetimeField(db_index=True)
-    staff = fields.ForeignKeyField("models.Staff", related_name="handoffs", null=True,
-                                   on_delete=fields.OnDelete.SET_NULL)
+    staff = fields.ForeignKeyField(
+        "models.Staff", related_name="handoffs", null=True, on_delete=fields.OnDelete.SET_NULL
+    )
     taken_at = fields.DatetimeField(null=True)
     first_reply_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
@@ -65,8 +66,9 @@ def reply_due(opened_at: datetime, policy, tz: str) -> datetime:
     return datetime.combine(day, policy.handoff_night_reply_by, ZoneInfo(tz)).astimezone(UTC)
 
 
-async def open_ticket(*, openid: str, locale: str, region: str | None, now: datetime, policy,
-                      settings, conn) -> tuple[Handoff, int]:
+async def open_ticket(
+    *, openid: str, locale: str, region: str | None, now: datetime, policy, settings, conn
+) -> tuple[Handoff, int]:
     """Open a ticket and tell the staff on duty at once (all active staff when nobody is on
     duty); returns the ticket and how many staff were told."""
     from bot.notify import console_link, notify_user
@@ -74,20 +76,36 @@ async def open_ticket(*, openid: str, locale: str, region: str | None, now: date
     from models.conversation import Conversation
     from models.people import Staff, StaffRole
 
-    h = await Handoff.create(openid=openid, locale=locale, region=region, opened_at=now,
-                             due_at=reply_due(now, policy, settings.timezone), using_db=conn)
+    h = await Handoff.create(
+        openid=openid,
+        locale=locale,
+        region=region,
+        opened_at=now,
+        due_at=reply_due(now, policy, settings.timezone),
+        using_db=conn,
+    )
     staff_q = Staff.filter(active=True).exclude(role=StaffRole.BUREAU).using_db(conn)
     if region:
         staff_q = staff_q.filter(region=region)
     staff = await staff_q.filter(on_duty=True) or await staff_q
-    locales = dict(await Conversation.filter(openid__in=[s.openid for s in staff])
-                   .using_db(conn).values_list("openid", "locale"))
+    locales = dict(
+        await Conversation.filter(openid__in=[s.openid for s in staff])
+        .using_db(conn)
+        .values_list("openid", "locale")
+    )
     due = local_hhmm(h.due_at, settings.timezone)
     for s in staff:
-        await notify_user(settings, openid=s.openid, key=f"handoff:{h.id}:new:{s.id}",
-                          text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due)
-                          + "\n" + console_link(settings, f"handoffs/{h.id}"),
-                          kind="handoff", region=region, conn=conn)
+        await notify_user(
+            settings,
+            openid=s.openid,
+            key=f"handoff:{h.id}:new:{s.id}",
+            text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due)
+            + "\n"
+            + console_link(settings, f"handoffs/{h.id}"),
+            kind="handoff",
+            region=region,
+            conn=conn,
+        )
     return h, len(staff)
 
 
@@ -99,18 +117,30 @@ async def close_ticket(h: Handoff, *, by: str, now: datetime, settings, conn) ->
     h.status, h.closed_at, h.closed_by = HandoffStatus.CLOSED, now, by
     await h.save(using_db=conn)
     if by == "staff":
-        await notify_user(settings, openid=h.openid, key=f"handoff:{h.id}:closed",
-                          text=t("handoff.closed_by_staff", h.locale), kind="handoff",
-                          region=h.region, conn=conn)
+        await notify_user(
+            settings,
+            openid=h.openid,
+            key=f"handoff:{h.id}:closed",
+            text=t("handoff.closed_by_staff", h.locale),
+            kind="handoff",
+            region=h.region,
+            conn=conn,
+        )
     elif h.staff_id is not None:
         from models.people import Staff
 
         staff = await Staff.filter(id=h.staff_id).using_db(conn).first()
         if staff is None:
             return
-        await notify_user(settings, openid=staff.openid, key=f"handoff:{h.id}:closed",
-                          text=t("handoff.staff.user_left", None, ticket=h.id),
-                          kind="handoff", region=h.region, conn=conn)
+        await notify_user(
+            settings,
+            openid=staff.openid,
+            key=f"handoff:{h.id}:closed",
+            text=t("handoff.staff.user_left", None, ticket=h.id),
+            kind="handoff",
+            region=h.region,
+            conn=conn,
+        )
 
 
 def local_hhmm(at: datetime, tz: str) -> str:

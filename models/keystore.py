@@ -27,7 +27,10 @@ async def stored_key(name: str, conn: BaseDBAsyncClient | None = None) -> bytes:
     """The key called `name`, created at first use (the first insert wins a race)."""
     row = await StoredKey.filter(name=name).using_db(conn).first()
     if row is None:
-        await StoredKey.bulk_create([StoredKey(name=name, value=secrets.token_hex(KEY_BYTES))],
-                                    ignore_conflicts=True, using_db=conn)
+        await StoredKey.bulk_create(
+            [StoredKey(name=name, value=secrets.token_hex(KEY_BYTES))],
+            ignore_conflicts=True,
+            using_db=conn,
+        )
         row = await StoredKey.filter(name=name).using_db(conn).get()
     return bytes.fromhex(row.value)

@@ -78,13 +78,17 @@ def _digits(n: int) -> str:
 
 
 _AREA = "[1-8\uff11-\uff18]"  # ID numbers start with a province code 11..82
-_ID_TEXT = re.compile(f"{_NOT_BEFORE}{_AREA}{_SEP}(?:{_digits(16)}{_SEP}"
-                      f"[0-9Xx\uff38\uff58\uff10-\uff19]|{_digits(14)}){_NOT_AFTER}")
+_ID_TEXT = re.compile(
+    f"{_NOT_BEFORE}{_AREA}{_SEP}(?:{_digits(16)}{_SEP}"
+    f"[0-9Xx\uff38\uff58\uff10-\uff19]|{_digits(14)}){_NOT_AFTER}"
+)
 _MOBILE_TEXT = re.compile(
     f"{_NOT_BEFORE}(?:(?:\\+|00)?[8\uff18]{_SEP}[6\uff16]{_SEP})?"
-    f"([1\uff11]{_SEP}[3-9\uff13-\uff19](?:{_SEP}{_D}){{9}}){_NOT_AFTER}")
+    f"([1\uff11]{_SEP}[3-9\uff13-\uff19](?:{_SEP}{_D}){{9}}){_NOT_AFTER}"
+)
 _LANDLINE_TEXT = re.compile(  # area code 0xx(x), then a 7- or 8-digit number
-    f"{_NOT_BEFORE}([0\uff10]{_SEP}{_D}{{2,3}}){_SEP}({_digits(8)}|{_digits(7)}){_NOT_AFTER}")
+    f"{_NOT_BEFORE}([0\uff10]{_SEP}{_D}{{2,3}}){_SEP}({_digits(8)}|{_digits(7)}){_NOT_AFTER}"
+)
 _CARD_TEXT = re.compile(f"{_NOT_BEFORE}({_digits(19)}|{_digits(16)}){_NOT_AFTER}")  # bank cards
 _LONG_RUN = re.compile(f"(?<![0-9A-Za-z\uff10-\uff19]){_D}{{7,}}(?![0-9A-Za-z\uff10-\uff19])")
 _NORMAL = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
@@ -106,8 +110,9 @@ def scrub(text: str | None, *, free_text: bool = False, limit: int | None = None
     out = (text or "").strip() if free_text else (text or "")
     out = _ID_TEXT.sub(lambda m: mask_id(_plain_digits(m.group(0))), out)
     out = _MOBILE_TEXT.sub(lambda m: mask_phone(_plain_digits(m.group(1))), out)
-    out = _LANDLINE_TEXT.sub(lambda m: _plain_digits(m.group(1)) + "-" + _keep_ends(
-        _plain_digits(m.group(2)), 0, 4), out)
+    out = _LANDLINE_TEXT.sub(
+        lambda m: _plain_digits(m.group(1)) + "-" + _keep_ends(_plain_digits(m.group(2)), 0, 4), out
+    )
     out = _CARD_TEXT.sub(lambda m: _keep_ends(_plain_digits(m.group(1)), 0, 4), out)
     if free_text:
         out = _LONG_RUN.sub("***", out)

@@ -68,12 +68,14 @@ class Policy(BaseModel):
     centre_name: str = "法律援助中心"  # the issuing centre, as printed on the letters
     bureau_name: str = "司法局"  # the justice bureau that hears objections (Art. 49)
     document_abbr: str = ""  # the region's short name in numbers: 绍援决〔2026〕15号
-    document_numbers: dict[str, str] = Field(default_factory=lambda: {
-        "decision": "{abbr}援决〔{year}〕{n}号",
-        "materials": "{abbr}援补〔{year}〕{n}号",
-        "assignment": "{abbr}援指〔{year}〕{n}号",
-        "termination": "{abbr}援终〔{year}〕{n}号",
-    })
+    document_numbers: dict[str, str] = Field(
+        default_factory=lambda: {
+            "decision": "{abbr}援决〔{year}〕{n}号",
+            "materials": "{abbr}援补〔{year}〕{n}号",
+            "assignment": "{abbr}援指〔{year}〕{n}号",
+            "termination": "{abbr}援终〔{year}〕{n}号",
+        }
+    )
 
     # Callbacks (DOMAIN §2)
     callback_delay_days: int = Field(3, ge=0)  # let the recipient get the closing papers first
@@ -250,16 +252,27 @@ PRESETS: Mapping[str, Policy] = MappingProxyType(
             }
         ),
         "beijing": _NATIONAL.model_copy(
-            update={"name": "beijing", "label_zh": "北京市", "handler_monthly_case_cap": 5,
-                    "quality_fail_blocks_assignment": True, "subsidy_requires_check": True,
-                    "centre_name": "北京市法律援助中心", "bureau_name": "北京市司法局",
-                    "document_abbr": "京"}
+            update={
+                "name": "beijing",
+                "label_zh": "北京市",
+                "handler_monthly_case_cap": 5,
+                "quality_fail_blocks_assignment": True,
+                "subsidy_requires_check": True,
+                "centre_name": "北京市法律援助中心",
+                "bureau_name": "北京市司法局",
+                "document_abbr": "京",
+            }
         ),
         "wanzhou": _NATIONAL.model_copy(
-            update={"name": "wanzhou", "label_zh": "重庆市万州区",
-                    "quality_fail_subsidy": "claw_back", "quality_fail_investigation": True,
-                    "centre_name": "重庆市万州区法律援助中心",
-                    "bureau_name": "重庆市万州区司法局", "document_abbr": "万"}
+            update={
+                "name": "wanzhou",
+                "label_zh": "重庆市万州区",
+                "quality_fail_subsidy": "claw_back",
+                "quality_fail_investigation": True,
+                "centre_name": "重庆市万州区法律援助中心",
+                "bureau_name": "重庆市万州区司法局",
+                "document_abbr": "万",
+            }
         ),
     }
 )

@@ -72,11 +72,13 @@ class Handler(Model):
     region = fields.CharField(max_length=12, db_index=True)
     name = fields.CharField(max_length=30)  # a professional's name, published in 附件6
     org: fields.ForeignKeyRelation[Org] = fields.ForeignKeyField(
-        "models.Org", related_name="handlers", on_delete=fields.RESTRICT)
+        "models.Org", related_name="handlers", on_delete=fields.RESTRICT
+    )
     kind = fields.CharField(max_length=16)
     specialties = fields.JSONField(default=list)  # subset of SPECIALTIES; empty = any matter
     agent: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
-        "models.Agent", related_name="handler", null=True, on_delete=fields.SET_NULL)
+        "models.Agent", related_name="handler", null=True, on_delete=fields.SET_NULL
+    )
     openid = fields.CharField(max_length=64, null=True, unique=True)  # official account
     locale = fields.CharField(max_length=8, default="zh_CN")
     in_pool = fields.BooleanField(default=True)
@@ -98,7 +100,8 @@ class PoolEvent(Model):
 
     id = fields.IntField(primary_key=True)
     handler: fields.ForeignKeyRelation[Handler] = fields.ForeignKeyField(
-        "models.Handler", related_name="events", on_delete=fields.CASCADE)
+        "models.Handler", related_name="events", on_delete=fields.CASCADE
+    )
     action = fields.CharField(max_length=16)
     reason = fields.CharField(max_length=200)
     until = fields.DateField(null=True)
@@ -112,7 +115,8 @@ class PoolEvent(Model):
 class HandlerInvite(Model):
     id = fields.IntField(primary_key=True)
     handler: fields.ForeignKeyRelation[Handler] = fields.ForeignKeyField(
-        "models.Handler", related_name="invites", on_delete=fields.CASCADE)
+        "models.Handler", related_name="invites", on_delete=fields.CASCADE
+    )
     code_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -158,40 +162,72 @@ def check_reason(raw: str) -> str:
 
 # --- organisations and handlers ---------------------------------------------------------------
 
-async def add_org(region: str, name: str, kind: str, phone: str | None = None, *,
-                  conn: BaseDBAsyncClient | None = None) -> Org:
+
+async def add_org(
+    region: str,
+    name: str,
+    kind: str,
+    phone: str | None = None,
+    *,
+    conn: BaseDBAsyncClient | None = None,
+) -> Org:
     """A new organisation, last in the region's published order, level in turns."""
     if await Org.filter(region=region, name=name).using_db(conn).exists():
         raise PoolError("org_exists")
     last = await Org.filter(region=region).using_db(conn).order_by("-position").first()
     turns = await _min_turns(Org.filter(region=region, active=True), conn)
-    return await Org.create(region=region, name=name, kind=kind, phone=phone,
-                            position=(last.position + 1) if last else 1, turns=turns,
-                            using_db=conn)
+    return await Org.create(
+        region=region,
+        name=name,
+        kind=kind,
+        phone=phone,
+        position=(last.position + 1) if last else 1,
+        turns=turns,
+        using_db=conn,
+    )
 
 
-async def add_handler(org: Org, name: str, kind: str, *, specialties: list[str] | None = None,
-                      openid: str | None = None, agent_id: int | None = None,
-                      reason: str = "入库", actor: str = "cli", now: datetime | None = None,
-                      conn: BaseDBAsyncClient | None = None) -> Handler:
+async def add_handler(
+    org: Org,
+    name: str,
+    kind: str,
+    *,
+    specialties: list[str] | None = None,
+    openid: str | None = None,
+    agent_id: int | None = None,
+    reason: str = "入库",
+    actor: str = "cli",
+    now: datetime | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> Handler:
     """A new pool handler of `org`, with its dated entry event."""
     now = now or datetime.now(UTC)
     if openid and await Handler.filter(openid=openid).using_db(conn).exists():
         raise PoolError("openid_taken")
     if agent_id is not None:
         from models.agent import Agent
+
         agent = await Agent.get_or_none(id=agent_id).using_db(conn)
         if agent is None or agent.region != org.region:
             raise PoolError("agent_unknown")
         if await Handler.filter(agent_id=agent_id).using_db(conn).exists():
             raise PoolError("agent_taken")
     turns = await _min_turns(Handler.filter(org_id=org.id, in_pool=True), conn)
-    handler = await Handler.create(region=org.region, name=name, org=org, kind=kind,
-                                   specialties=sorted(set(specialties or [])), openid=openid,
-                                   agent_id=agent_id, turns=turns,
-                                   bound_at=now if openid else None, using_db=conn)
-    await PoolEvent.create(handler=handler, action=PoolAction.ENTRY, reason=reason, actor=actor,
-                           at=now, using_db=conn)
+    handler = await Handler.create(
+        region=org.region,
+        name=name,
+        org=org,
+        kind=kind,
+        specialties=sorted(set(specialties or [])),
+        openid=openid,
+        agent_id=agent_id,
+        turns=turns,
+        bound_at=now if openid else None,
+        using_db=conn,
+    )
+    await PoolEvent.create(
+        handler=handler, action=PoolAction.ENTRY, reason=reason, actor=actor, at=now, using_db=conn
+    )
     return handler
 
 
@@ -200,51 +236,79 @@ async def _min_turns(query, conn: BaseDBAsyncClient | None) -> int:
     return int(rows[0] or 0) if rows else 0
 
 
-async def remove_handler(handler: Handler, reason: str, *, until: date | None = None,
-                         actor: str = "cli", now: datetime | None = None,
-                         conn: BaseDBAsyncClient | None = None) -> Handler:
+async def remove_handler(
+    handler: Handler,
+    reason: str,
+    *,
+    until: date | None = None,
+    actor: str = "cli",
+    now: datetime | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> Handler:
     """Take a handler out of the pool (for a period when `until` is given), with the reason.
 
     Used by people (CLI, centre API) and by rules (a quality score under 65, a failed grade)."""
     now = now or datetime.now(UTC)
     handler.in_pool, handler.removed_until = False, until
     await handler.save(using_db=conn, update_fields=["in_pool", "removed_until"])
-    await PoolEvent.create(handler=handler, action=PoolAction.REMOVAL, reason=reason,
-                           until=until, actor=actor, at=now, using_db=conn)
+    await PoolEvent.create(
+        handler=handler,
+        action=PoolAction.REMOVAL,
+        reason=reason,
+        until=until,
+        actor=actor,
+        at=now,
+        using_db=conn,
+    )
     return handler
 
 
-async def readmit_handler(handler: Handler, reason: str = "重新入库", *, actor: str = "cli",
-                          now: datetime | None = None,
-                          conn: BaseDBAsyncClient | None = None) -> Handler:
+async def readmit_handler(
+    handler: Handler,
+    reason: str = "重新入库",
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> Handler:
     """Back into the pool (after re-training, or a sanction's end), level in turns."""
     now = now or datetime.now(UTC)
     turns = await _min_turns(Handler.filter(org_id=handler.org_id, in_pool=True), conn)
     handler.in_pool, handler.removed_until = True, None
     handler.turns = max(handler.turns, turns)
     await handler.save(using_db=conn, update_fields=["in_pool", "removed_until", "turns"])
-    await PoolEvent.create(handler=handler, action=PoolAction.READMISSION, reason=reason,
-                           actor=actor, at=now, using_db=conn)
+    await PoolEvent.create(
+        handler=handler,
+        action=PoolAction.READMISSION,
+        reason=reason,
+        actor=actor,
+        at=now,
+        using_db=conn,
+    )
     return handler
 
 
 # --- WeChat binding ---------------------------------------------------------------------------
 
+
 def _hash(code: str) -> str:
     from bot.auth import hash_secret
+
     return hash_secret("handler-invite:" + code)
 
 
 async def create_handler_invite(handler: Handler, now: datetime | None = None) -> str:
     """A single-use code binding one WeChat user to `handler` (valid as long as an agent's)."""
     code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
-    await HandlerInvite.create(handler=handler, code_hash=_hash(code),
-                               expires_at=(now or datetime.now(UTC)) + INVITE_TTL)
+    await HandlerInvite.create(
+        handler=handler, code_hash=_hash(code), expires_at=(now or datetime.now(UTC)) + INVITE_TTL
+    )
     return code
 
 
-async def bind_handler(raw_code: str, *, openid: str, locale: str, conn: BaseDBAsyncClient,
-                       now: datetime) -> Handler | None:
+async def bind_handler(
+    raw_code: str, *, openid: str, locale: str, conn: BaseDBAsyncClient, now: datetime
+) -> Handler | None:
     """Bind `openid` to the handler the code was issued for; None when the code is no handler
     code (the caller then says the code is unknown). Raises PoolError used/expired/taken."""
     from tortoise.exceptions import IntegrityError
@@ -252,8 +316,9 @@ async def bind_handler(raw_code: str, *, openid: str, locale: str, conn: BaseDBA
     code = normalize_invite_code(raw_code)
     if len(code) != INVITE_LENGTH:
         return None
-    invite = await HandlerInvite.select_for_update().using_db(conn).get_or_none(
-        code_hash=_hash(code))
+    invite = (
+        await HandlerInvite.select_for_update().using_db(conn).get_or_none(code_hash=_hash(code))
+    )
     if invite is None:
         return None
     handler = await Handler.select_for_update().using_db(conn).get(id=invite.handler_id)

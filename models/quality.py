@@ -20,8 +20,9 @@ from models.policy import Policy, grade_for
 
 class QualityReview(Model):
     id = fields.IntField(primary_key=True)
-    case = fields.OneToOneField("models.Case", related_name="quality",
-                                on_delete=fields.OnDelete.CASCADE)
+    case = fields.OneToOneField(
+        "models.Case", related_name="quality", on_delete=fields.OnDelete.CASCADE
+    )
     region = fields.CharField(max_length=12, db_index=True)
     score = fields.DecimalField(max_digits=5, decimal_places=2)  # 0..100, e.g. 87.5
     grade = fields.CharField(max_length=16)  # excellent | good | pass | fail
@@ -35,9 +36,16 @@ class QualityReview(Model):
         table = "quality_review"
 
 
-async def record_review(case, score: float, policy: Policy, *, now: datetime,
-                        reviewer: str | None = None, grade: str | None = None,
-                        conn: BaseDBAsyncClient | None = None) -> QualityReview:
+async def record_review(
+    case,
+    score: float,
+    policy: Policy,
+    *,
+    now: datetime,
+    reviewer: str | None = None,
+    grade: str | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> QualityReview:
     """Grade `score` under `policy` and store it as the case's review (ValueError outside 0..100).
 
     `grade` overrides the score's own grade where people settled it (an evaluation pair's leader,
@@ -47,9 +55,15 @@ async def record_review(case, score: float, policy: Policy, *, now: datetime,
     if grade is not None and grade != own_grade:
         coefficient = next((b.coefficient for b in policy.grade_bands if b.grade == grade), None)
     grade = grade or own_grade
-    values = {"score": round(score, 2), "grade": grade, "coefficient": coefficient,
-              "policy": policy.name, "reviewer": reviewer, "reviewed_at": now,
-              "region": case.region}
+    values = {
+        "score": round(score, 2),
+        "grade": grade,
+        "coefficient": coefficient,
+        "policy": policy.name,
+        "reviewer": reviewer,
+        "reviewed_at": now,
+        "region": case.region,
+    }
     review = await QualityReview.get_or_none(case_id=case.id).using_db(conn)
     if review is None:
         return await QualityReview.create(case_id=case.id, **values, using_db=conn)

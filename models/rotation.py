@@ -93,29 +93,47 @@ class Pool:
     def refusal(self) -> AssignError:
         """Why nobody can take the case: counts per reason, for the 409 and the staff alert."""
         reasons = Counter(self.why_not(h) for h in self.handlers)
-        return AssignError("no_eligible_handler", total=len(self.handlers),
-                           capped=reasons["capped"], out_of_pool=reasons["out_of_pool"],
-                           specialty=reasons["specialty"], conflict=reasons["conflict"])
+        return AssignError(
+            "no_eligible_handler",
+            total=len(self.handlers),
+            capped=reasons["capped"],
+            out_of_pool=reasons["out_of_pool"],
+            specialty=reasons["specialty"],
+            conflict=reasons["conflict"],
+        )
 
 
-async def load_pool(region: str, *, cap: int | None, group_case: bool, specialty: str,
-                    today: date, excluded: frozenset[int],
-                    conn: BaseDBAsyncClient | None) -> Pool:
+async def load_pool(
+    region: str,
+    *,
+    cap: int | None,
+    group_case: bool,
+    specialty: str,
+    today: date,
+    excluded: frozenset[int],
+    conn: BaseDBAsyncClient | None,
+) -> Pool:
     orgs = await Org.filter(region=region).using_db(conn).order_by("position", "id")
     handlers = await Handler.filter(region=region).using_db(conn).order_by("id")
     used: Counter = Counter()
     if cap is not None:
-        rows = await Assignment.filter(region=region, month=month_of(today), group_case=False) \
-            .exclude(status=AssignmentStatus.CONFLICT).using_db(conn) \
-            .annotate(n=Count("id")).group_by("handler_id").values_list("handler_id", "n")
+        rows = (
+            await Assignment.filter(region=region, month=month_of(today), group_case=False)
+            .exclude(status=AssignmentStatus.CONFLICT)
+            .using_db(conn)
+            .annotate(n=Count("id"))
+            .group_by("handler_id")
+            .values_list("handler_id", "n")
+        )
         used.update({hid: n for hid, n in rows})
     return Pool(orgs, handlers, used, cap, group_case, specialty, today, excluded)
 
 
 async def lock_rotation(region: str, conn: BaseDBAsyncClient) -> None:
     """Hold the region's rotation lock until `conn`'s transaction ends."""
-    await RotationLock.bulk_create([RotationLock(region=region)], ignore_conflicts=True,
-                                   using_db=conn)
+    await RotationLock.bulk_create(
+        [RotationLock(region=region)], ignore_conflicts=True, using_db=conn
+    )
     await RotationLock.select_for_update().using_db(conn).get(region=region)
 
 
@@ -140,15 +158,28 @@ def check_request(priority: Priority | None, handler_id: int | None) -> None:
         raise AssignError("priority_required")
 
 
-async def choose(application, pool: Pool, *, priority: Priority | None, handler_id: int | None,
-                 conn: BaseDBAsyncClient | None) -> tuple[Handler, Priority]:
+async def choose(
+    application,
+    pool: Pool,
+    *,
+    priority: Priority | None,
+    handler_id: int | None,
+    conn: BaseDBAsyncClient | None,
+) -> tuple[Handler, Priority]:
     """The handler for `application` and the priority that picked them (see module docstring)."""
     check_request(priority, handler_id)
     if priority is Priority.SAME_CASE and handler_id is None:
-        earlier = await Assignment.filter(
-            region=application.region, application__applicant_id_index=application
-            .applicant_id_index, status__in=[*LIVE, AssignmentStatus.ENDED]) \
-            .exclude(application_id=application.id).using_db(conn).order_by("-id").first()
+        earlier = (
+            await Assignment.filter(
+                region=application.region,
+                application__applicant_id_index=application.applicant_id_index,
+                status__in=[*LIVE, AssignmentStatus.ENDED],
+            )
+            .exclude(application_id=application.id)
+            .using_db(conn)
+            .order_by("-id")
+            .first()
+        )
         if earlier is None:
             raise AssignError("no_earlier_case")
         handler_id = earlier.handler_id
@@ -168,10 +199,18 @@ async def choose(application, pool: Pool, *, priority: Priority | None, handler_
     return handler, Priority.ROTATION
 
 
-async def assign(application, *, cap: int | None, now: datetime, today: date,
-                 handler_id: int | None = None, priority: Priority | None = None,
-                 group_case: bool = False, actor: str,
-                 conn: BaseDBAsyncClient) -> Assignment:
+async def assign(
+    application,
+    *,
+    cap: int | None,
+    now: datetime,
+    today: date,
+    handler_id: int | None = None,
+    priority: Priority | None = None,
+    group_case: bool = False,
+    actor: str,
+    conn: BaseDBAsyncClient,
+) -> Assignment:
     """Choose and record the handler of a granted `application`, in `conn`'s transaction.
 
     Raises AssignError when the application is not granted, already has a live assignment, or
@@ -180,32 +219,62 @@ async def assign(application, *, cap: int | None, now: datetime, today: date,
     await lock_rotation(application.region, conn)
     if application.status != "granted":
         raise AssignError("not_granted")
-    if await Assignment.filter(application_id=application.id, status__in=LIVE) \
-            .using_db(conn).exists():
+    if (
+        await Assignment.filter(application_id=application.id, status__in=LIVE)
+        .using_db(conn)
+        .exists()
+    ):
         raise AssignError("already_assigned")
-    conflicts = await Assignment.filter(application_id=application.id,
-                                        status=AssignmentStatus.CONFLICT) \
-        .using_db(conn).values_list("handler_id", flat=True)
-    pool = await load_pool(application.region, cap=cap, group_case=group_case,
-                           specialty=specialty_of(application.matter), today=today,
-                           excluded=frozenset(conflicts), conn=conn)
-    handler, picked = await choose(application, pool, priority=priority, handler_id=handler_id,
-                                   conn=conn)
+    conflicts = (
+        await Assignment.filter(application_id=application.id, status=AssignmentStatus.CONFLICT)
+        .using_db(conn)
+        .values_list("handler_id", flat=True)
+    )
+    pool = await load_pool(
+        application.region,
+        cap=cap,
+        group_case=group_case,
+        specialty=specialty_of(application.matter),
+        today=today,
+        excluded=frozenset(conflicts),
+        conn=conn,
+    )
+    handler, picked = await choose(
+        application, pool, priority=priority, handler_id=handler_id, conn=conn
+    )
     uses_turn = USES_TURN[picked]
     row = await Assignment.create(
-        region=application.region, application_id=application.id, handler_id=handler.id,
-        org_id=handler.org_id, priority=picked.value, uses_turn=uses_turn,
-        group_case=group_case, active_key=f"app:{application.id}", month=month_of(today),
-        assigned_at=now, agreement_due=agreement_due(today), actor=actor, using_db=conn)
+        region=application.region,
+        application_id=application.id,
+        handler_id=handler.id,
+        org_id=handler.org_id,
+        priority=picked.value,
+        uses_turn=uses_turn,
+        group_case=group_case,
+        active_key=f"app:{application.id}",
+        month=month_of(today),
+        assigned_at=now,
+        agreement_due=agreement_due(today),
+        actor=actor,
+        using_db=conn,
+    )
     if uses_turn:
         await Handler.filter(id=handler.id).using_db(conn).update(turns=F("turns") + 1)
         await Org.filter(id=handler.org_id).using_db(conn).update(turns=F("turns") + 1)
     return row
 
 
-async def next_up(region: str, *, cap: int | None, today: date,
-                  conn: BaseDBAsyncClient | None = None) -> tuple[Pool, Handler | None]:
+async def next_up(
+    region: str, *, cap: int | None, today: date, conn: BaseDBAsyncClient | None = None
+) -> tuple[Pool, Handler | None]:
     """The region's pool and who the rotation would give an ordinary civil case to now."""
-    pool = await load_pool(region, cap=cap, group_case=False, specialty="civil", today=today,
-                           excluded=frozenset(), conn=conn)
+    pool = await load_pool(
+        region,
+        cap=cap,
+        group_case=False,
+        specialty="civil",
+        today=today,
+        excluded=frozenset(),
+        conn=conn,
+    )
     return pool, pool.next_in_rotation()

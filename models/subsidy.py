@@ -34,8 +34,9 @@ class SubsidyStatus(StrEnum):
 
 class Subsidy(Model):
     id = fields.IntField(primary_key=True)
-    case = fields.OneToOneField("models.Case", related_name="subsidy",
-                                on_delete=fields.OnDelete.CASCADE)
+    case = fields.OneToOneField(
+        "models.Case", related_name="subsidy", on_delete=fields.OnDelete.CASCADE
+    )
     region = fields.CharField(max_length=12, db_index=True)
     paid_at = fields.DatetimeField(null=True)
     paid_amount = fields.DecimalField(max_digits=10, decimal_places=2, null=True)
@@ -52,12 +53,14 @@ class QualityCheck(Model):
     """Beijing's closing check: the centre's quality reviewer signs the case off (or not)."""
 
     id = fields.IntField(primary_key=True)
-    case = fields.OneToOneField("models.Case", related_name="quality_check",
-                                on_delete=fields.OnDelete.CASCADE)
+    case = fields.OneToOneField(
+        "models.Case", related_name="quality_check", on_delete=fields.OnDelete.CASCADE
+    )
     region = fields.CharField(max_length=12, db_index=True)
     passed = fields.BooleanField()
-    reviewer = fields.ForeignKeyField("models.Staff", related_name="quality_checks",
-                                      on_delete=fields.OnDelete.RESTRICT)
+    reviewer = fields.ForeignKeyField(
+        "models.Staff", related_name="quality_checks", on_delete=fields.OnDelete.RESTRICT
+    )
     checked_at = fields.DatetimeField()
 
     class Meta:
@@ -88,20 +91,39 @@ def coefficient_for(grade: str | None, special: bool, policy: Policy) -> float |
         return band.coefficient
     if grade != "fail":
         return 1.0
-    return {"keep": 1.0, "claw_back": 0.0, "none": 0.0,
-            "lower": policy.quality_fail_subsidy_factor}[policy.quality_fail_subsidy]
+    return {
+        "keep": 1.0,
+        "claw_back": 0.0,
+        "none": 0.0,
+        "lower": policy.quality_fail_subsidy_factor,
+    }[policy.quality_fail_subsidy]
 
 
-def assess(*, kind: str, special: bool, grade: str | None, check_passed: bool | None,
-           row: Subsidy | None, policy: Policy) -> Assessment:
+def assess(
+    *,
+    kind: str,
+    special: bool,
+    grade: str | None,
+    check_passed: bool | None,
+    row: Subsidy | None,
+    policy: Policy,
+) -> Assessment:
     """The case's subsidy as it stands now."""
     fee = policy.subsidy_base_fees.get(kind)
     base = Decimal(str(fee)).quantize(CENT) if fee is not None else None
     coefficient = coefficient_for(grade, special, policy)
-    amount = (base * Decimal(str(coefficient))).quantize(CENT, ROUND_HALF_UP) \
-        if base is not None and coefficient is not None else None
-    claw = bool(row and row.paid_at and not row.clawed_back_at and grade == "fail"
-                and policy.quality_fail_subsidy in ("claw_back", "none"))
+    amount = (
+        (base * Decimal(str(coefficient))).quantize(CENT, ROUND_HALF_UP)
+        if base is not None and coefficient is not None
+        else None
+    )
+    claw = bool(
+        row
+        and row.paid_at
+        and not row.clawed_back_at
+        and grade == "fail"
+        and policy.quality_fail_subsidy in ("claw_back", "none")
+    )
     if row is not None and row.clawed_back_at is not None:
         status = SubsidyStatus.CLAWED_BACK
     elif row is not None and row.paid_at is not None:

@@ -68,4 +68,3 @@ class Objection(Model):
 
     class Meta:
         table = "objection"
-

@@ -39,21 +39,34 @@ def today() -> date:
 
 
 VALID: dict[str, Any] = {
-    "applicant": {"name": "张三丰", "id_number": ADULT_ID, "phone": "13812345678",
-                  "address": "浙江省绍兴市越城区东浦街道东浦村3组"},
+    "applicant": {
+        "name": "张三丰",
+        "id_number": ADULT_ID,
+        "phone": "13812345678",
+        "address": "浙江省绍兴市越城区东浦街道东浦村3组",
+    },
     "matter": "support_payment",
     "facts": "儿子三年未给付赡养费，申请人年老多病，请求给付赡养费。",
     "opposing_party": "张小明",
     "hardship": {
         "basis": "pledge",
-        "statement": {"household_size": 2, "monthly_income_yuan": 800, "income_source": "务农",
-                      "assets": "自住房一间"},
-        "pledge": {"accepted": True, "confirmed_by": "fingerprint",
-                   "text_version": PLEDGE_TEXT_VERSION},
+        "statement": {
+            "household_size": 2,
+            "monthly_income_yuan": 800,
+            "income_source": "务农",
+            "assets": "自住房一间",
+        },
+        "pledge": {
+            "accepted": True,
+            "confirmed_by": "fingerprint",
+            "text_version": PLEDGE_TEXT_VERSION,
+        },
     },
-    "materials": [{"kind": "id_document", "status": "provided"},
-                  {"kind": "hardship_statement", "status": "provided"},
-                  {"kind": "matter_evidence", "status": "provided"}],
+    "materials": [
+        {"kind": "id_document", "status": "provided"},
+        {"kind": "hardship_statement", "status": "provided"},
+        {"kind": "matter_evidence", "status": "provided"},
+    ],
 }
 
 
@@ -72,8 +85,9 @@ def body(**changes: Any) -> dict[str, Any]:
     return out
 
 
-async def new_agent(region: str = REGION, name: str = "王五", village: str = "东浦村"
-                    ) -> tuple[Agent, str]:
+async def new_agent(
+    region: str = REGION, name: str = "王五", village: str = "东浦村"
+) -> tuple[Agent, str]:
     agent = await Agent.create(name=name, region=region, village=village, kind="agent")
     return agent, await create_invite(agent)
 
@@ -90,19 +104,28 @@ def bearer(token: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **headers}
 
 
-async def agent_token(client: TestClient, fake_wechat, openid: str = "o-wxa-agent-1",
-                      region: str = REGION) -> tuple[str, Agent]:
+async def agent_token(
+    client: TestClient, fake_wechat, openid: str = "o-wxa-agent-1", region: str = REGION
+) -> tuple[str, Agent]:
     """A logged-in mini-program user bound to a new agent of `region`."""
     agent, code = await new_agent(region=region)
     token = (await login(client, fake_wechat, openid))["token"]
-    resp = await client.post("/api/v1/agents/bind", json={"invite_code": code},
-                             headers=bearer(token))
+    resp = await client.post(
+        "/api/v1/agents/bind", json={"invite_code": code}, headers=bearer(token)
+    )
     assert resp.status == 200, await resp.text()
     return token, await Agent.get(id=agent.id)
 
 
-async def file(client: TestClient, token: str, data: dict[str, Any] | None = None,
-               key: str | None = None, **headers: str):
+async def file(
+    client: TestClient,
+    token: str,
+    data: dict[str, Any] | None = None,
+    key: str | None = None,
+    **headers: str,
+):
     return await client.post(
-        "/api/v1/applications", json=data if data is not None else body(),
-        headers=bearer(token, **{"Idempotency-Key": key or f"key-{next(_keys)}"}, **headers))
+        "/api/v1/applications",
+        json=data if data is not None else body(),
+        headers=bearer(token, **{"Idempotency-Key": key or f"key-{next(_keys)}"}, **headers),
+    )

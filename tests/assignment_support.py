@@ -46,27 +46,43 @@ class Centre:
         data["_status"] = resp.status
         return data
 
-    async def org(self, name: str, kind: str = "firm", phone: str | None = "0575-8512345"
-                  ) -> int:
-        return (await self.call("POST", "/api/v1/center/orgs", 201,
-                                json={"name": name, "kind": kind, "phone": phone}))["id"]
+    async def org(self, name: str, kind: str = "firm", phone: str | None = "0575-8512345") -> int:
+        return (
+            await self.call(
+                "POST",
+                "/api/v1/center/orgs",
+                201,
+                json={"name": name, "kind": kind, "phone": phone},
+            )
+        )["id"]
 
     async def handler(self, org_id: int, name: str, kind: str = "lawyer", **extra) -> int:
-        return (await self.call("POST", "/api/v1/center/handlers", 201,
-                                json={"name": name, "org_id": org_id, "kind": kind,
-                                      **extra}))["id"]
+        return (
+            await self.call(
+                "POST",
+                "/api/v1/center/handlers",
+                201,
+                json={"name": name, "org_id": org_id, "kind": kind, **extra},
+            )
+        )["id"]
 
     async def decide(self, app_id: int, decision: str = "granted", **extra) -> dict:
-        return await self.call("POST", f"/api/v1/center/applications/{app_id}/decision", 200,
-                               json={"decision": decision, **extra})
+        return await self.call(
+            "POST",
+            f"/api/v1/center/applications/{app_id}/decision",
+            200,
+            json={"decision": decision, **extra},
+        )
 
     async def assign(self, app_id: int, expect: int | None = 201, **payload) -> dict:
-        return await self.call("POST", f"/api/v1/center/applications/{app_id}/assignment",
-                               expect, json=payload)
+        return await self.call(
+            "POST", f"/api/v1/center/applications/{app_id}/assignment", expect, json=payload
+        )
 
     async def assignments(self, app_id: int) -> list[dict]:
-        return (await self.call("GET", f"/api/v1/center/applications/{app_id}/assignment",
-                                200))["items"]
+        return (await self.call("GET", f"/api/v1/center/applications/{app_id}/assignment", 200))[
+            "items"
+        ]
 
 
 async def new_filer(client: TestClient, fake_wechat) -> tuple[str, Agent]:

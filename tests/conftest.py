@@ -59,6 +59,7 @@ async def _reset_pg_schema() -> None:
     if _schema_reset or not PG_URL:
         return
     import asyncpg
+
     conn = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -147,11 +148,13 @@ class WeChatUser:
     async def send(self, xml: str) -> str | None:
         resp, query = await self.post(xml)
         assert resp.status == 200, await resp.text()
-        return reply_content(self.crypto if self.mode != "plain" else None, query,
-                             await resp.text())
+        return reply_content(
+            self.crypto if self.mode != "plain" else None, query, await resp.text()
+        )
 
-    async def event(self, event: str, key: str | None = None, *, created: int | None = None
-                    ) -> str | None:
+    async def event(
+        self, event: str, key: str | None = None, *, created: int | None = None
+    ) -> str | None:
         return await self.send(build_event_xml(self.openid, ACCOUNT, event, key, created))
 
 
@@ -164,6 +167,7 @@ def user(app) -> WeChatUser:
 def make_user(app):
     def make(openid: str, mode: str = "aes") -> WeChatUser:
         return WeChatUser(app, openid=openid, mode=mode)
+
     return make
 
 

@@ -162,7 +162,9 @@ class FakeWeChat(_FakeServer):
     # ---- scripting -------------------------------------------------------------------------
     def fail_next(self, path: str, errcode: int, errmsg: str | None = None, times: int = 1) -> None:
         for _ in range(times):
-            self._scripts[norm_path(path)].append(_Script("errcode", errcode=errcode, errmsg=errmsg))
+            self._scripts[norm_path(path)].append(
+                _Script("errcode", errcode=errcode, errmsg=errmsg)
+            )
 
     def http_error_next(self, path: str, status: int = 502, times: int = 1) -> None:
         for _ in range(times):
@@ -187,7 +189,10 @@ class FakeWeChat(_FakeServer):
     def add_code(
         self, code: str, openid: str, *, unionid: str | None = None, session_key: str | None = None
     ) -> None:
-        self._codes[code] = {"openid": openid, "session_key": session_key or secrets.token_urlsafe(16)}
+        self._codes[code] = {
+            "openid": openid,
+            "session_key": session_key or secrets.token_urlsafe(16),
+        }
         if unionid:
             self._codes[code]["unionid"] = unionid
 
@@ -209,14 +214,24 @@ class FakeWeChat(_FakeServer):
 
     def api_kwargs(self) -> dict[str, str]:
         """Keyword arguments for bot.wechat.api.WeChatAPI(session, **...)."""
-        return {"base_url": self.url, "app_id": OA_APP_ID, "app_secret": OA_SECRET,
-                "wxa_app_id": WXA_APP_ID, "wxa_app_secret": WXA_SECRET}
+        return {
+            "base_url": self.url,
+            "app_id": OA_APP_ID,
+            "app_secret": OA_SECRET,
+            "wxa_app_id": WXA_APP_ID,
+            "wxa_app_secret": WXA_SECRET,
+        }
 
     def settings_kwargs(self) -> dict[str, str]:
         """Keyword arguments for Settings(...) pointing every WeChat URL at this fake."""
-        return {"wechat_api_base": self.url, "wechat_app_id": OA_APP_ID,
-                "wechat_app_secret": OA_SECRET, "wxa_app_id": WXA_APP_ID,
-                "wxa_app_secret": WXA_SECRET, "wecom_webhook_url": self.wecom_url}
+        return {
+            "wechat_api_base": self.url,
+            "wechat_app_id": OA_APP_ID,
+            "wechat_app_secret": OA_SECRET,
+            "wxa_app_id": WXA_APP_ID,
+            "wxa_app_secret": WXA_SECRET,
+            "wecom_webhook_url": self.wecom_url,
+        }
 
     # ---- server ----------------------------------------------------------------------------
     def _app(self) -> web.Application:
@@ -237,8 +252,11 @@ class FakeWeChat(_FakeServer):
         if script and script.kind == "delay":
             await self._sleep(script.seconds)
         elif script and script.kind == "http":
-            return web.Response(status=script.status, text=f"<html><body>{script.status}</body></html>",
-                                content_type="text/html")
+            return web.Response(
+                status=script.status,
+                text=f"<html><body>{script.status}</body></html>",
+                content_type="text/html",
+            )
         elif script:
             return _json(_err(script.errcode, script.errmsg))
         route = self._routes.get(path)
@@ -288,7 +306,10 @@ class FakeWeChat(_FakeServer):
             current = None
         if current is None or now - current[1] >= TOKEN_TTL:
             current = self._stable[app_id] = (self._issue(app_id), now)
-        return {"access_token": current[0], "expires_in": max(1, int(TOKEN_TTL - (now - current[1])))}
+        return {
+            "access_token": current[0],
+            "expires_in": max(1, int(TOKEN_TTL - (now - current[1]))),
+        }
 
     def _plain_token(self, query: Any, body: Any) -> dict[str, Any]:
         if query.get("grant_type") != "client_credential":
@@ -311,8 +332,17 @@ class FakeWeChat(_FakeServer):
         if not isinstance(body, dict) or not body.get("touser"):
             return _err(40003)
         msgtype = body.get("msgtype")
-        if msgtype not in ("text", "image", "voice", "video", "news", "mpnews", "link",
-                           "miniprogrampage", "msgmenu"):
+        if msgtype not in (
+            "text",
+            "image",
+            "voice",
+            "video",
+            "news",
+            "mpnews",
+            "link",
+            "miniprogrampage",
+            "msgmenu",
+        ):
             return _err(40008)
         if msgtype == "text" and not (body.get("text") or {}).get("content"):
             return _err(47001)
@@ -328,7 +358,9 @@ class FakeWeChat(_FakeServer):
         if not isinstance(body.get("data"), dict):
             return _err(47003)
         key = (body["touser"], body.get("client_msg_id") or "")
-        if key[1] and key in self._client_msg_ids:  # a resend with the same id is not delivered again
+        if (
+            key[1] and key in self._client_msg_ids
+        ):  # a resend with the same id is not delivered again
             return {**OK, "msgid": self._client_msg_ids[key]}
         msgid = 200228332 + next(self._seq)
         if key[1]:
@@ -343,7 +375,10 @@ class FakeWeChat(_FakeServer):
         if not body.get("template_id"):
             return _err(40037)
         if not isinstance(body.get("data"), dict) or body.get("miniprogram_state") not in (
-            None, "developer", "trial", "formal"
+            None,
+            "developer",
+            "trial",
+            "formal",
         ):
             return _err(47003)
         return {**OK, "msgid": 1988810812324364291 + next(self._seq)}  # > 2**53, as seen live
@@ -391,15 +426,25 @@ class FakeWeChat(_FakeServer):
         openid = self._oauth_codes.pop(query.get("code", ""), None)
         if openid is None:
             return _err(40029)
-        return {"access_token": secrets.token_urlsafe(48), "expires_in": 7200,
-                "refresh_token": secrets.token_urlsafe(48), "openid": openid,
-                "scope": "snsapi_base"}
+        return {
+            "access_token": secrets.token_urlsafe(48),
+            "expires_in": 7200,
+            "refresh_token": secrets.token_urlsafe(48),
+            "openid": openid,
+            "scope": "snsapi_base",
+        }
 
     def _wecom_send(self, query: Any, body: Any) -> dict[str, Any]:
         if query.get("key") != WECOM_KEY:
             return _err(93000)
-        if not isinstance(body, dict) or body.get("msgtype") not in ("text", "markdown", "markdown_v2",
-                                                                     "image", "news", "file"):
+        if not isinstance(body, dict) or body.get("msgtype") not in (
+            "text",
+            "markdown",
+            "markdown_v2",
+            "image",
+            "news",
+            "file",
+        ):
             return _err(40008)
         if body["msgtype"] == "markdown":
             content = (body.get("markdown") or {}).get("content") or ""
@@ -414,8 +459,11 @@ class FakeWeChat(_FakeServer):
         if found is None:
             return _err(40007)  # invalid media_id: unknown, or older than 3 days
         data, content_type = found
-        return web.Response(body=data, content_type=content_type, headers={
-            "Content-Disposition": f'attachment; filename="{query["media_id"]}.jpg"'})
+        return web.Response(
+            body=data,
+            content_type=content_type,
+            headers={"Content-Disposition": f'attachment; filename="{query["media_id"]}.jpg"'},
+        )
 
     _routes = {
         "stable_token": ("POST", _stable_token),
@@ -432,8 +480,9 @@ class FakeWeChat(_FakeServer):
 
 
 def _json(payload: dict[str, Any], content_type: str = "application/json") -> web.Response:
-    return web.Response(text=json.dumps(payload, ensure_ascii=False), content_type=content_type,
-                        charset="utf-8")
+    return web.Response(
+        text=json.dumps(payload, ensure_ascii=False), content_type=content_type, charset="utf-8"
+    )
 
 
 class Delivery(NamedTuple):
@@ -477,7 +526,10 @@ class FakeCenter(_FakeServer):
         if self._failures:
             status = self._failures.popleft()
         elif self.secret is not None and not verify_signature(
-            self.secret, request.headers.get(HEADER_TIMESTAMP), body, request.headers.get(HEADER_SIGNATURE)
+            self.secret,
+            request.headers.get(HEADER_TIMESTAMP),
+            body,
+            request.headers.get(HEADER_SIGNATURE),
         ):
             status = 401
         else:

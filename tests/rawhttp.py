@@ -23,25 +23,37 @@ class RawResponse:
         return json.loads(self.body)
 
 
-async def raw_request(client: TestClient, method: str, path: str, *,
-                      headers: dict[str, str | bytes] | None = None,
-                      parts: list[bytes] = (), pause: float = 0.0,
-                      chunked: bool = False) -> RawResponse:
+async def raw_request(
+    client: TestClient,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str | bytes] | None = None,
+    parts: list[bytes] = (),
+    pause: float = 0.0,
+    chunked: bool = False,
+) -> RawResponse:
     """Sends the request head, then each of `parts` as its own write `pause` seconds apart
     (as chunks when `chunked`), and reads the whole answer."""
     server = client.server
     reader, writer = await asyncio.open_connection(server.host, server.port)
     try:
-        head = [f"{method} {path} HTTP/1.1".encode(), f"Host: {server.host}".encode(),
-                b"Connection: close"]
+        head = [
+            f"{method} {path} HTTP/1.1".encode(),
+            f"Host: {server.host}".encode(),
+            b"Connection: close",
+        ]
         hdrs = dict(headers or {})
         if chunked:
             hdrs["Transfer-Encoding"] = "chunked"
         elif "Content-Length" not in hdrs:
             hdrs["Content-Length"] = str(sum(len(p) for p in parts))
         for name, value in hdrs.items():
-            head.append(name.encode() + b": " + (value if isinstance(value, bytes)
-                                                  else value.encode("utf-8")))
+            head.append(
+                name.encode()
+                + b": "
+                + (value if isinstance(value, bytes) else value.encode("utf-8"))
+            )
         writer.write(b"\r\n".join(head) + b"\r\n\r\n")
         await writer.drain()
         for i, part in enumerate(parts):
@@ -74,5 +86,5 @@ def _dechunk(data: bytes) -> bytes:
         size = int(size_line.split(b";")[0], 16)
         if size == 0:
             break
-        out, data = out + rest[:size], rest[size + 2:]
+        out, data = out + rest[:size], rest[size + 2 :]
     return out

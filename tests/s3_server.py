@@ -31,9 +31,11 @@ def _free_port() -> int:
 def s3_server() -> Iterator[str]:
     pytest.importorskip("moto.server", reason="moto[server] is not installed (.[test])")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -58,9 +60,13 @@ def s3_server() -> Iterator[str]:
 
 def s3_settings(endpoint: str, bucket: str, prefix: str = "centre") -> dict[str, str]:
     """Settings fields (model_copy update) that put storage in `bucket` on the server."""
-    return {"storage_url": f"s3://{bucket}/{prefix}", "s3_endpoint_url": endpoint,
-            "s3_access_key_id": ACCESS_KEY, "s3_secret_access_key": SECRET_KEY,
-            "s3_region": "cn-north-1"}
+    return {
+        "storage_url": f"s3://{bucket}/{prefix}",
+        "s3_endpoint_url": endpoint,
+        "s3_access_key_id": ACCESS_KEY,
+        "s3_secret_access_key": SECRET_KEY,
+        "s3_region": "cn-north-1",
+    }
 
 
 def s3_env(endpoint: str, bucket: str, prefix: str = "centre") -> dict[str, str]:
@@ -73,8 +79,12 @@ async def make_bucket(endpoint: str, name: str | None = None) -> str:
 
     name = name or "test-" + secrets.token_hex(6)
     async with get_session().create_client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY) as s3:
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    ) as s3:
         await s3.create_bucket(Bucket=name)
     return name
 
@@ -83,7 +93,11 @@ async def list_keys(endpoint: str, bucket: str) -> list[str]:
     from aiobotocore.session import get_session
 
     async with get_session().create_client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY) as s3:
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    ) as s3:
         out = await s3.list_objects_v2(Bucket=bucket)
     return sorted(o["Key"] for o in out.get("Contents", []))

@@ -33,13 +33,20 @@ class Served:
         self.port = free_port()
         self.args = args
         self.log = tmp / f"serve-{self.port}.log"
-        self.env = {**os.environ, "BOT_DATA_DIR": str(tmp / "data"),
-                    "BOT_WECHAT_TOKEN": TOKEN, "BOT_WECHAT_AES_KEY": AES_KEY,
-                    "BOT_WECHAT_APP_ID": OA_APP_ID, "BOT_WECHAT_APP_SECRET": OA_SECRET,
-                    "BOT_WXA_APP_ID": WXA_APP_ID, "BOT_WXA_APP_SECRET": WXA_SECRET,
-                    "BOT_WECHAT_API_BASE": api_base,
-                    "BOT_SECRET_KEY": "test-secret-key-not-for-production",
-                    "PYTHONPATH": str(ROOT), **env}
+        self.env = {
+            **os.environ,
+            "BOT_DATA_DIR": str(tmp / "data"),
+            "BOT_WECHAT_TOKEN": TOKEN,
+            "BOT_WECHAT_AES_KEY": AES_KEY,
+            "BOT_WECHAT_APP_ID": OA_APP_ID,
+            "BOT_WECHAT_APP_SECRET": OA_SECRET,
+            "BOT_WXA_APP_ID": WXA_APP_ID,
+            "BOT_WXA_APP_SECRET": WXA_SECRET,
+            "BOT_WECHAT_API_BASE": api_base,
+            "BOT_SECRET_KEY": "test-secret-key-not-for-production",
+            "PYTHONPATH": str(ROOT),
+            **env,
+        }
         if PG_URL:
             self.env["BOT_DATABASE_URL"] = PG_URL
         self.proc: subprocess.Popen | None = None
@@ -50,15 +57,25 @@ class Served:
 
     def cli(self, *args: str) -> str:
         """Runs another `python -m bot` command on the same database; returns its output."""
-        done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     async def start(self) -> Served:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
-            cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         async with aiohttp.ClientSession() as s:
             for _ in range(600):  # a loaded machine may take a while to start Python
                 try:

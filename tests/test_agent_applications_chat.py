@@ -20,8 +20,11 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 
 async def decide(app, app_id: int, decision: str, **body) -> None:
     key = {"X-Api-Key": await create_center_key(REGION)}
-    resp = await app.post(f"/api/v1/center/applications/{app_id}/decision", headers=key,
-                          json={"decision": decision, **body})
+    resp = await app.post(
+        f"/api/v1/center/applications/{app_id}/decision",
+        headers=key,
+        json={"decision": decision, **body},
+    )
     assert resp.status == 200, await resp.text()
 
 
@@ -31,7 +34,8 @@ async def pushes(openid: str) -> list[str]:
 
 
 async def test_agent_files_is_asked_for_materials_adds_them_and_sees_the_decision(
-        app, make_user, fake_wechat):
+    app, make_user, fake_wechat
+):
     """The issue's "done when", in chat from start to end."""
     await Staff.create(name="李四", region=REGION, openid="o-staff-1")
     fake_wechat.add_media("m-evidence", JPEG)
@@ -89,12 +93,24 @@ async def test_agent_files_is_asked_for_materials_adds_them_and_sees_the_decisio
 async def _rows(agent, n: int, **kw) -> list[Application]:
     rows = []
     for i in range(n):
-        rows.append(await Application.create(
-            region=REGION, agent=agent, channel="api", applicant_name=f"王{i}大",
-            applicant_id_number="11010519491231002X", applicant_id_index=f"i{i}",
-            applicant_phone="13900001111", applicant_address="东浦村", matter="support_payment",
-            facts="儿子不给赡养费", hardship_basis="pledge", received_at=datetime.now(UTC),
-            decision_due=today() + timedelta(days=7), **kw))
+        rows.append(
+            await Application.create(
+                region=REGION,
+                agent=agent,
+                channel="api",
+                applicant_name=f"王{i}大",
+                applicant_id_number="11010519491231002X",
+                applicant_id_index=f"i{i}",
+                applicant_phone="13900001111",
+                applicant_address="东浦村",
+                matter="support_payment",
+                facts="儿子不给赡养费",
+                hardship_basis="pledge",
+                received_at=datetime.now(UTC),
+                decision_due=today() + timedelta(days=7),
+                **kw,
+            )
+        )
     return rows
 
 
@@ -144,10 +160,12 @@ async def test_supplement_which_items_and_the_rules(app, make_user, fake_wechat)
     done = await u.say("1 3")
     assert "仍缺：经济困难状况说明" in done
     owed = await Material.filter(application_id=owing.id, status="missing").values_list(
-        "kind", flat=True)
+        "kind", flat=True
+    )
     assert owed == ["hardship_statement"]
     photos = await Material.filter(application_id=owing.id, source="chat").values_list(
-        "kind", flat=True)
+        "kind", flat=True
+    )
     assert photos == ["other", "other"]  # two items covered: the photos are not told apart
     assert "不能再补充材料" in await u.say(f"补充材料 {refused.id}")
     assert "没有需要补充的材料" in await u.say(f"补充材料 {settled.id}")
@@ -160,4 +178,5 @@ async def test_supplement_which_items_and_the_rules(app, make_user, fake_wechat)
     detail = await u.say(f"申请 {owing.id}")
     assert f"申请 #{owing.id}" in detail and "事项" in detail  # and the form's step again
     from models.conversation import Conversation
+
     assert (await Conversation.get(openid=u.openid)).flow == "agent_filing"

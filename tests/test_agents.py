@@ -32,9 +32,14 @@ async def test_login_returns_an_opaque_token_and_hides_the_session_key(app, fake
     assert row.token_hash != out["token"] and out["token"] not in row.token_hash
 
 
-@pytest.mark.parametrize(("errcode", "status", "code"), [
-    (40029, 401, "invalid_code"), (45011, 429, "wechat_rate_limited"),
-    (-1, 503, "wechat_unavailable")])
+@pytest.mark.parametrize(
+    ("errcode", "status", "code"),
+    [
+        (40029, 401, "invalid_code"),
+        (45011, 429, "wechat_rate_limited"),
+        (-1, 503, "wechat_unavailable"),
+    ],
+)
 async def test_wechat_login_errors_map_to_clear_statuses(app, fake_wechat, errcode, status, code):
     fake_wechat.fail_next("sns/jscode2session", errcode)
     resp = await app.post("/api/v1/auth/wxa-login", json={"code": "whatever"})
@@ -52,8 +57,9 @@ async def test_login_with_an_unknown_code_and_bad_bodies(app):
 async def test_bind_in_the_mini_program_then_roles_say_agent(app, fake_wechat):
     agent, code = await new_agent()
     token = (await login(app, fake_wechat, "o-wxa-7"))["token"]
-    resp = await app.post("/api/v1/agents/bind", json={"invite_code": code.lower()},
-                          headers=bearer(token))
+    resp = await app.post(
+        "/api/v1/agents/bind", json={"invite_code": code.lower()}, headers=bearer(token)
+    )
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["agent"]["village"] == "东浦村"
     assert (await login(app, fake_wechat, "o-wxa-7"))["roles"] == ["agent"]
@@ -63,21 +69,27 @@ async def test_bind_in_the_mini_program_then_roles_say_agent(app, fake_wechat):
     again = await app.post("/api/v1/agents/bind", json={"invite_code": code}, headers=bearer(token))
     assert again.status == 200
     intruder = (await login(app, fake_wechat, "o-wxa-8"))["token"]
-    resp = await app.post("/api/v1/agents/bind", json={"invite_code": code},
-                          headers=bearer(intruder))
+    resp = await app.post(
+        "/api/v1/agents/bind", json={"invite_code": code}, headers=bearer(intruder)
+    )
     assert resp.status == 409 and (await resp.json())["error"]["code"] == "invite_used"
 
 
 async def test_bind_with_wrong_or_expired_code(app, fake_wechat):
     token = (await login(app, fake_wechat, "o-wxa-9"))["token"]
-    resp = await app.post("/api/v1/agents/bind", json={"invite_code": "ZZZZ2222"},
-                          headers=bearer(token))
+    resp = await app.post(
+        "/api/v1/agents/bind", json={"invite_code": "ZZZZ2222"}, headers=bearer(token)
+    )
     assert resp.status == 422 and "invite_code" in (await resp.json())["error"]["fields"]
     agent, code = await new_agent()
     await AgentInvite.filter(agent_id=agent.id).update(
-        expires_at=datetime.now(UTC) - timedelta(minutes=1))
-    resp = await app.post("/api/v1/agents/bind", json={"invite_code": code},
-                          headers=bearer(token, **{"Accept-Language": "en"}))
+        expires_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    resp = await app.post(
+        "/api/v1/agents/bind",
+        json={"invite_code": code},
+        headers=bearer(token, **{"Accept-Language": "en"}),
+    )
     assert resp.status == 422
     assert "expired" in (await resp.json())["error"]["message"]
     assert (await Agent.get(id=agent.id)).wxa_openid is None
@@ -110,14 +122,31 @@ async def test_bind_in_chat(app, make_user):
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
     env.pop("BOT_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
 def test_cli_invite_list_disable(tmp_path):
-    out = _cli(tmp_path, "agents", "invite", "--region", "330602", "--name", "王五",
-               "--village", "东浦村", "--kind", "consultant")
+    out = _cli(
+        tmp_path,
+        "agents",
+        "invite",
+        "--region",
+        "330602",
+        "--name",
+        "王五",
+        "--village",
+        "东浦村",
+        "--kind",
+        "consultant",
+    )
     assert out.returncode == 0, out.stderr
     code = out.stdout.strip().splitlines()[-1]
     assert len(code) == 8 and code.isalnum() and code.isupper()

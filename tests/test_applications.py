@@ -34,18 +34,24 @@ async def test_agent_files_and_reads_back_masked(app, fake_wechat):
     assert created["decision_due"] == add_days(today(), 7).isoformat()
     assert created["materials_due"] is None
 
-    got = await (await app.get(f"/api/v1/applications/{created['id']}",
-                               headers=bearer(token))).json()
+    got = await (
+        await app.get(f"/api/v1/applications/{created['id']}", headers=bearer(token))
+    ).json()
     assert got["applicant"]["id_number"] == ADULT_ID[:6] + "*" * 8 + ADULT_ID[-4:]
     assert got["applicant"]["phone"] == "138****5678"
     assert got["applicant"]["name"] == "张*丰"
     assert got["matter_label"] == "请求给付赡养费、抚养费、扶养费"
     assert got["decision"] is None
-    assert [m["kind"] for m in got["materials"]] == ["id_document", "hardship_statement",
-                                                     "matter_evidence"]
+    assert [m["kind"] for m in got["materials"]] == [
+        "id_document",
+        "hardship_statement",
+        "matter_evidence",
+    ]
     row = await Application.get(id=created["id"])
     assert row.agent_id == agent.id and row.channel == "api" and row.region == agent.region
-    assert row.pledge["witness_agent_id"] == agent.id and row.pledge["confirmed_by"] == "fingerprint"
+    assert (
+        row.pledge["witness_agent_id"] == agent.id and row.pledge["confirmed_by"] == "fingerprint"
+    )
 
 
 async def test_personal_data_is_encrypted_at_rest(app, fake_wechat):
@@ -53,7 +59,8 @@ async def test_personal_data_is_encrypted_at_rest(app, fake_wechat):
     created = await (await file(app, token)).json()
     raw = await connections.get("default").execute_query_dict(
         "SELECT applicant_id_number, applicant_phone, applicant_name FROM application WHERE id = "
-        f"{int(created['id'])}")
+        f"{int(created['id'])}"
+    )
     stored = " ".join(str(v) for v in raw[0].values())
     assert ADULT_ID not in stored and "13812345678" not in stored and "张三丰" not in stored
 
@@ -114,8 +121,9 @@ async def test_id_number_mistakes_are_named_and_nothing_is_written(app, fake_wec
 
 async def test_lower_case_x_and_plus_86_are_accepted(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
-    data = body(**{"applicant.id_number": "11010519491231002x",
-                   "applicant.phone": "+86 138-1234-5678"})
+    data = body(
+        **{"applicant.id_number": "11010519491231002x", "applicant.phone": "+86 138-1234-5678"}
+    )
     resp = await file(app, token, data)
     assert resp.status == 201, await resp.text()
     row = await Application.get(id=(await resp.json())["id"])
@@ -126,8 +134,9 @@ async def test_lower_case_x_and_plus_86_are_accepted(app, fake_wechat):
 async def test_bad_phone_and_overlong_facts_are_listed_together(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
     wrong_check = ADULT_ID[:-1] + ("0" if ADULT_ID[-1] != "0" else "1")
-    data = body(**{"applicant.phone": "12345", "facts": "很" * 2001,
-                   "applicant.id_number": wrong_check})
+    data = body(
+        **{"applicant.phone": "12345", "facts": "很" * 2001, "applicant.id_number": wrong_check}
+    )
     fields = await _fields(await file(app, token, data))
     assert "手机号码" in fields["applicant.phone"]
     assert "2000" in fields["facts"]
@@ -149,19 +158,29 @@ async def test_exempt_group_must_fit_the_matter(app, fake_wechat):
     assert "不适用" in fields["hardship.exempt_category"]
 
 
-async def test_elderly_70_plus_checks_age_from_the_id_number(app, aiohttp_client, settings,
-                                                             fake_wechat):
+async def test_elderly_70_plus_checks_age_from_the_id_number(
+    app, aiohttp_client, settings, fake_wechat
+):
     from bot.app import create_app
+
     # `app` too: its teardown empties the tables on PostgreSQL
     client = await aiohttp_client(create_app(settings.model_copy(update={"policy": "shaoxing"})))
     token, _ = await agent_token(client, fake_wechat)
     young = id_number(years_ago(41)[:4] + "0615")
-    data = body(**{"applicant.id_number": young,
-                   "hardship": {"basis": "exempt", "exempt_category": "elderly_70_plus"}})
+    data = body(
+        **{
+            "applicant.id_number": young,
+            "hardship": {"basis": "exempt", "exempt_category": "elderly_70_plus"},
+        }
+    )
     fields = await _fields(await file(client, token, data))
     assert "70周岁" in fields["hardship.exempt_category"]
-    old = body(**{"applicant.id_number": id_number(years_ago(75)),
-                  "hardship": {"basis": "exempt", "exempt_category": "elderly_70_plus"}})
+    old = body(
+        **{
+            "applicant.id_number": id_number(years_ago(75)),
+            "hardship": {"basis": "exempt", "exempt_category": "elderly_70_plus"},
+        }
+    )
     resp = await file(client, token, old)
     assert resp.status == 201 and (await resp.json())["hardship_basis"] == "exempt"
 
@@ -184,14 +203,21 @@ async def test_art32_matter_needs_no_hardship(app, fake_wechat):
 
 async def test_missing_materials_are_listed_at_once_with_their_deadline(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
-    data = body(materials=[{"kind": "id_document", "status": "provided"},
-                           {"kind": "hardship_statement", "status": "missing"},
-                           {"kind": "matter_evidence", "status": "missing"}],
-                missing_materials_acknowledged=True)
+    data = body(
+        materials=[
+            {"kind": "id_document", "status": "provided"},
+            {"kind": "hardship_statement", "status": "missing"},
+            {"kind": "matter_evidence", "status": "missing"},
+        ],
+        missing_materials_acknowledged=True,
+    )
     created = await (await file(app, token, data)).json()
     assert created["missing_materials"] == ["hardship_statement", "matter_evidence"]
     assert created["materials_due"] == add_days(today(), 15).isoformat()
-    assert "经济困难状况说明" in created["notice"] and "与所申请法律援助事项有关的材料" in created["notice"]
+    assert (
+        "经济困难状况说明" in created["notice"]
+        and "与所申请法律援助事项有关的材料" in created["notice"]
+    )
     assert created["warnings"] == []
     row = await Application.get(id=created["id"])
     assert row.missing_acknowledged_at is not None
@@ -205,8 +231,10 @@ async def test_green_channel_flags_urgent_and_alerts_staff(app, fake_wechat):
     await Staff.create(name="李四", region="330602", openid="o-staff-1")
     await Staff.create(name="外地", region="110105", openid="o-staff-2")
     token, _ = await agent_token(app, fake_wechat)
-    wage = body(matter="labor_remuneration", hardship={"basis": "exempt",
-                                                       "exempt_category": "migrant_worker"})
+    wage = body(
+        matter="labor_remuneration",
+        hardship={"basis": "exempt", "exempt_category": "migrant_worker"},
+    )
     created = await (await file(app, token, wage)).json()
     assert created["urgent"] is True
     alerts = await OutboxMessage.filter(kind="alert")
@@ -223,16 +251,20 @@ async def test_html_and_sql_are_stored_as_text(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
     evil = "<script>alert(1)</script>'; DROP TABLE application; --"
     created = await (await file(app, token, body(facts=evil, opposing_party="<b>x</b>"))).json()
-    got = await (await app.get(f"/api/v1/applications/{created['id']}",
-                               headers=bearer(token))).json()
+    got = await (
+        await app.get(f"/api/v1/applications/{created['id']}", headers=bearer(token))
+    ).json()
     assert got["facts"] == evil and got["opposing_party"] == "<b>x</b>"
     assert await Application.all().count() == 1
 
 
 async def test_malformed_and_shapeless_bodies(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
-    resp = await app.post("/api/v1/applications", data=b"{not json",
-                          headers=bearer(token, **{"Idempotency-Key": "m1"}))
+    resp = await app.post(
+        "/api/v1/applications",
+        data=b"{not json",
+        headers=bearer(token, **{"Idempotency-Key": "m1"}),
+    )
     assert resp.status == 400 and (await resp.json())["error"]["code"] == "malformed_json"
     fields = await _fields(await file(app, token, {"applicant": "x"}))
     assert {"applicant", "matter", "facts", "hardship"} <= set(fields)
@@ -259,10 +291,16 @@ async def test_my_applications_are_paginated_newest_first(app, fake_wechat):
     page1 = await (await app.get("/api/v1/applications?limit=2", headers=bearer(token))).json()
     assert [i["id"] for i in page1["items"]] == ids[::-1][:2]
     assert page1["items"][0]["applicant_name"] == "张*丰"
-    page2 = await (await app.get(f"/api/v1/applications?limit=2&cursor={page1['next_cursor']}",
-                                 headers=bearer(token))).json()
-    page3 = await (await app.get(f"/api/v1/applications?limit=2&cursor={page2['next_cursor']}",
-                                 headers=bearer(token))).json()
+    page2 = await (
+        await app.get(
+            f"/api/v1/applications?limit=2&cursor={page1['next_cursor']}", headers=bearer(token)
+        )
+    ).json()
+    page3 = await (
+        await app.get(
+            f"/api/v1/applications?limit=2&cursor={page2['next_cursor']}", headers=bearer(token)
+        )
+    ).json()
     assert [i["id"] for i in page2["items"] + page3["items"]] == ids[::-1][2:]
     assert page3["next_cursor"] is None
     assert (await app.get("/api/v1/applications?limit=0", headers=bearer(token))).status == 422
@@ -270,6 +308,7 @@ async def test_my_applications_are_paginated_newest_first(app, fake_wechat):
 
 async def test_concurrent_retries_with_one_key_file_once(app, fake_wechat):
     import asyncio
+
     token, _ = await agent_token(app, fake_wechat)
     answers = await asyncio.gather(*(file(app, token, key="same") for _ in range(6)))
     statuses = sorted(r.status for r in answers)

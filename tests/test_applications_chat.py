@@ -19,12 +19,14 @@ OLD_ID = "11010519491231002X"  # born 1949: old enough for any age-based group
 
 
 def image_xml(openid: str, media_id: str) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
-            f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/{media_id}]]></PicUrl>"
-            f"<MediaId><![CDATA[{media_id}]]></MediaId>"
-            f"<MsgId>{random.getrandbits(62)}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+        f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/{media_id}]]></PicUrl>"
+        f"<MediaId><![CDATA[{media_id}]]></MediaId>"
+        f"<MsgId>{random.getrandbits(62)}</MsgId></xml>"
+    )
 
 
 async def bound_user(make_user, openid: str = "o-oa-agent"):
@@ -43,8 +45,16 @@ async def start_filing(u) -> None:
 async def file_up_to_materials(u) -> None:
     """A domestic-violence matter, answered up to the materials step."""
     await start_filing(u)
-    for answer in ["15", "李四", OLD_ID, "13812345678", "东浦村", "遭受家庭暴力，请求离婚并赔偿。",
-                   "无", "无"]:
+    for answer in [
+        "15",
+        "李四",
+        OLD_ID,
+        "13812345678",
+        "东浦村",
+        "遭受家庭暴力，请求离婚并赔偿。",
+        "无",
+        "无",
+    ]:
         await u.say(answer)
 
 
@@ -93,14 +103,21 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
     assert f"#{row.id}" in done and row.decision_due.isoformat() in done
     assert row.channel == "chat" and row.applicant_id_number == OLD_ID
     assert row.applicant_phone == "13812345678" and row.hardship_basis == "pledge"
-    assert row.statement == {"household_size": 2, "monthly_income_yuan": 800,
-                             "income_source": "务农", "assets": "无"}
+    assert row.statement == {
+        "household_size": 2,
+        "monthly_income_yuan": 800,
+        "income_source": "务农",
+        "assets": "无",
+    }
     assert row.pledge["confirmed_by"] == "fingerprint" and row.missing_acknowledged_at
     materials = await Material.filter(application_id=row.id).order_by("id")
     assert [(m.kind, m.status, m.source) for m in materials] == [
-        ("id_document", "provided", "declared"), ("hardship_statement", "missing", "declared"),
-        ("matter_evidence", "provided", "declared"), ("hardship_statement", "provided", "chat"),
-        ("other", "provided", "chat")]
+        ("id_document", "provided", "declared"),
+        ("hardship_statement", "missing", "declared"),
+        ("matter_evidence", "provided", "declared"),
+        ("hardship_statement", "provided", "chat"),
+        ("other", "provided", "chat"),
+    ]
     assert materials[3].wechat_media_id == "pledge-1" and row.pledge["record"] == "photo"
     assert materials[-1].wechat_media_id == "media-1"
     conv = await Conversation.get(openid=u.openid)
@@ -109,6 +126,7 @@ async def test_agent_files_in_chat_end_to_end(app, make_user, fake_wechat):
 
 def test_date_example_is_half_a_year_ahead():
     from datetime import date
+
     assert date_example(date(2026, 11, 29)) == date(2027, 5, 1)
     assert date_example(date(2026, 6, 30)) == date(2026, 12, 1)
     assert date_example(date(2026, 7, 1)) == date(2027, 1, 1)
@@ -121,15 +139,34 @@ async def test_chat_and_api_produce_the_same_application(app, make_user, fake_we
     await u.say("1")
     chat = await Application.get(channel="chat")
     token, _ = await agent_token(app, fake_wechat)
-    data = {"applicant": {"name": "李四", "id_number": OLD_ID, "phone": "13812345678",
-                          "address": "东浦村"},
-            "matter": "domestic_violence", "facts": "遭受家庭暴力，请求离婚并赔偿。",
-            "hardship": {"basis": "not_required"},
-            "materials": [{"kind": "id_document", "status": "provided"},
-                          {"kind": "matter_evidence", "status": "provided"}]}
+    data = {
+        "applicant": {
+            "name": "李四",
+            "id_number": OLD_ID,
+            "phone": "13812345678",
+            "address": "东浦村",
+        },
+        "matter": "domestic_violence",
+        "facts": "遭受家庭暴力，请求离婚并赔偿。",
+        "hardship": {"basis": "not_required"},
+        "materials": [
+            {"kind": "id_document", "status": "provided"},
+            {"kind": "matter_evidence", "status": "provided"},
+        ],
+    }
     api = await Application.get(id=(await (await file(app, token, data)).json())["id"])
-    for name in ("matter", "hardship_basis", "urgent", "decision_due", "materials_due",
-                 "applicant_id_index", "applicant_phone", "statement", "warnings", "status"):
+    for name in (
+        "matter",
+        "hardship_basis",
+        "urgent",
+        "decision_due",
+        "materials_due",
+        "applicant_id_index",
+        "applicant_phone",
+        "statement",
+        "warnings",
+        "status",
+    ):
         assert getattr(chat, name) == getattr(api, name), name
 
 
@@ -153,12 +190,25 @@ async def test_exempt_group_is_checked_against_age_in_chat(app, make_user):
     await start_filing(u)
     young = "11010520120301001"
     from models.idcard import check_char
-    for answer in ["4", "王小", young + check_char(young), "13812345678", "东浦村",
-                   "父亲不给抚养费，请求给付。", "无", "无", "1"]:
+
+    for answer in [
+        "4",
+        "王小",
+        young + check_char(young),
+        "13812345678",
+        "东浦村",
+        "父亲不给抚养费，请求给付。",
+        "无",
+        "无",
+        "1",
+    ]:
         reply = await u.say(answer)
     assert "无固定生活来源的老年人" in reply
-    numbers = {line.split(". ", 1)[1]: line.split(". ", 1)[0] for line in reply.splitlines()
-               if ". " in line and line[0].isdigit()}
+    numbers = {
+        line.split(". ", 1)[1]: line.split(". ", 1)[0]
+        for line in reply.splitlines()
+        if ". " in line and line[0].isdigit()
+    }
     reply = await u.say(numbers["无固定生活来源的老年人"])
     assert "年龄条件" in reply  # a 14-year-old is not elderly: re-asked, nothing stored
     reply = await u.say(numbers["无固定生活来源的未成年人"])
@@ -179,15 +229,19 @@ async def test_binding_counts_for_the_rest_of_its_batch(app, make_user):
     agent, code = await new_agent(name="赵六")
 
     def text(openid: str, content: str):
-        return parse(f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-                     f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-                     f"<CreateTime>{int(time.time())}</CreateTime>"
-                     f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
-                     f"<MsgId>{random.getrandbits(62)}</MsgId></xml>")
+        return parse(
+            f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime>"
+            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+            f"<MsgId>{random.getrandbits(62)}</MsgId></xml>"
+        )
 
     # The known agent's "1" looks every sender up first; the newcomer is not an agent yet.
-    replies = await handle_batch(app.server.app, [
-        text("o-oa-known", "1"), text("o-oa-new", f"绑定 {code}"), text("o-oa-new", "1")])
+    replies = await handle_batch(
+        app.server.app,
+        [text("o-oa-known", "1"), text("o-oa-new", f"绑定 {code}"), text("o-oa-new", "1")],
+    )
     assert "代办人 王五" in replies[0]
     assert "绑定成功" in replies[1]
     assert "代办人 赵六" in replies[2]
@@ -210,8 +264,9 @@ async def test_chat_photos_are_fetched_for_the_centre(app, make_user, fake_wecha
     row = await Application.get(channel="chat")
     await drain_outbox(app)
 
-    photos = {m.wechat_media_id: m for m in await Material.filter(
-        application_id=row.id, source="chat")}
+    photos = {
+        m.wechat_media_id: m for m in await Material.filter(application_id=row.id, source="chat")
+    }
     ok = photos["media-ok"]
     assert (ok.content_type, ok.size) == ("image/jpeg", len(jpeg)) and ok.storage_key
     assert photos["media-gone"].storage_key is None and photos["media-gif"].storage_key is None
@@ -258,17 +313,40 @@ async def test_summary_shows_everything_and_edits_by_number(app, make_user):
     u, agent = await bound_user(make_user)
     await start_filing(u)
     long_facts = "儿子三年未给付赡养费，" * 8 + "请求给付赡养费。"
-    for answer in ["4", "张三丰", OLD_ID, "13812345678", "东浦街道东浦村3组", long_facts, "张小明",
-                   date_example(local_today()).isoformat(), "2", "2", "800", "务农", "无", "1",
-                   "1"]:  # pledge: signature
+    for answer in [
+        "4",
+        "张三丰",
+        OLD_ID,
+        "13812345678",
+        "东浦街道东浦村3组",
+        long_facts,
+        "张小明",
+        date_example(local_today()).isoformat(),
+        "2",
+        "2",
+        "800",
+        "务农",
+        "无",
+        "1",
+        "1",
+    ]:  # pledge: signature
         await u.say(answer)
     assert "已记录" in await u.say("纸质留存")  # the agent keeps the paper pledge
     summary = await u.say("齐全")
-    for line in ("1. 事项：请求给付赡养费", "2. 申请人：张*丰", "3. 身份证：110105********002X",
-                 "4. 手机：138****5678", "5. 住址：东浦街道东浦", f"（共{len(long_facts)}字）",
-                 "7. 对方当事人：张小明", f"8. 时效届满：{date_example(local_today())}",
-                 "家庭2口人，月收入800元", "本人签名，纸质承诺书由代办人留存",
-                 "10. 材料：暂缺：无；材料照片0张", "改 3"):
+    for line in (
+        "1. 事项：请求给付赡养费",
+        "2. 申请人：张*丰",
+        "3. 身份证：110105********002X",
+        "4. 手机：138****5678",
+        "5. 住址：东浦街道东浦",
+        f"（共{len(long_facts)}字）",
+        "7. 对方当事人：张小明",
+        f"8. 时效届满：{date_example(local_today())}",
+        "家庭2口人，月收入800元",
+        "本人签名，纸质承诺书由代办人留存",
+        "10. 材料：暂缺：无；材料照片0张",
+        "改 3",
+    ):
         assert line in summary, line
     assert "照片已收到" not in summary  # no photo came: the summary says so
     assert "手机号码" in await u.say("改 4")

@@ -25,9 +25,13 @@ async def test_materials_reminders_then_overdue_flag(app, fake_wechat):
     await Staff.create(name="李四", region="330602", openid="o-staff-1")
     token, agent = await agent_token(app, fake_wechat)
     await Agent.filter(id=agent.id).update(oa_openid="o-oa-agent-1")
-    data = body(materials=[{"kind": "id_document", "status": "provided"},
-                           {"kind": "matter_evidence", "status": "missing"}],
-                missing_materials_acknowledged=True)
+    data = body(
+        materials=[
+            {"kind": "id_document", "status": "provided"},
+            {"kind": "matter_evidence", "status": "missing"},
+        ],
+        missing_materials_acknowledged=True,
+    )
     app_id = (await (await file(app, token, data)).json())["id"]
 
     await scheduler.tick(app.app, at(5))
@@ -54,8 +58,10 @@ async def test_materials_reminders_then_overdue_flag(app, fake_wechat):
 async def test_no_reminder_once_the_material_is_supplied(app, fake_wechat):
     token, agent = await agent_token(app, fake_wechat)
     await Agent.filter(id=agent.id).update(oa_openid="o-oa-agent-1")
-    data = body(materials=[{"kind": "matter_evidence", "status": "missing"}],
-                missing_materials_acknowledged=True)
+    data = body(
+        materials=[{"kind": "matter_evidence", "status": "missing"}],
+        missing_materials_acknowledged=True,
+    )
     app_id = (await (await file(app, token, data)).json())["id"]
     await Material.filter(application_id=app_id).update(status="provided")
     await scheduler.tick(app.app, at(12))

@@ -19,8 +19,13 @@ from tests.test_cases_support import add_staff
 async def pool_of_three(c: Centre) -> dict[str, int]:
     """Org A (甲律师事务所: 李一, 李二) then org B (乙法律服务所: 王三), in published order."""
     a, b = await c.org("甲律师事务所"), await c.org("乙法律服务所", kind="office")
-    return {"A": a, "B": b, "li1": await c.handler(a, "李一"), "li2": await c.handler(a, "李二"),
-            "wang3": await c.handler(b, "王三", kind="grassroots")}
+    return {
+        "A": a,
+        "B": b,
+        "li1": await c.handler(a, "李一"),
+        "li2": await c.handler(a, "李二"),
+        "wang3": await c.handler(b, "王三", kind="grassroots"),
+    }
 
 
 async def test_rotation_order_over_several_grants(app, fake_wechat):
@@ -53,7 +58,10 @@ async def test_village_consultant_goes_first_without_using_the_turn(app, fake_we
     await c.decide(app_id)
     (a,) = await c.assignments(app_id)
     assert (a["handler"]["id"], a["priority"], a["uses_turn"]) == (
-        consultant, "village_consultant", False)
+        consultant,
+        "village_consultant",
+        False,
+    )
     assert (await Handler.get(id=consultant)).turns == 0
     other_token, _ = await new_filer(app, fake_wechat)  # someone else's filing: the rotation
     nxt = await filed(app, other_token)
@@ -61,8 +69,9 @@ async def test_village_consultant_goes_first_without_using_the_turn(app, fake_we
     assert (await c.assignments(nxt))[0]["handler"]["id"] == ids["li1"]
 
 
-async def test_chosen_uses_the_turn_and_duty_does_not(app, aiohttp_client, settings, tmp_path,
-                                                      fake_wechat):
+async def test_chosen_uses_the_turn_and_duty_does_not(
+    app, aiohttp_client, settings, tmp_path, fake_wechat
+):
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment_auto=False)
     c = await Centre.of(client)
     ids = await pool_of_three(c)
@@ -83,8 +92,9 @@ async def test_chosen_uses_the_turn_and_duty_does_not(app, aiohttp_client, setti
     assert missing["error"]["code"] == "handler_required"
 
 
-async def test_same_case_goes_to_the_earlier_handler(app, aiohttp_client, settings, tmp_path,
-                                                     fake_wechat):
+async def test_same_case_goes_to_the_earlier_handler(
+    app, aiohttp_client, settings, tmp_path, fake_wechat
+):
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment_auto=False)
     c = await Centre.of(client)
     ids = await pool_of_three(c)
@@ -92,17 +102,25 @@ async def test_same_case_goes_to_the_earlier_handler(app, aiohttp_client, settin
     first, second = await filed(client, token), await filed(client, token)
     await c.decide(first)
     await c.decide(second)
-    assert (await c.assign(second, expect=409, priority="same_case"))["error"]["code"] == \
-        "no_earlier_case"
+    assert (await c.assign(second, expect=409, priority="same_case"))["error"][
+        "code"
+    ] == "no_earlier_case"
     await c.assign(first, handler_id=ids["wang3"], priority="chosen")
     same = await c.assign(second, priority="same_case")
     assert same["handler"]["id"] == ids["wang3"] and same["uses_turn"]
 
 
-async def test_capped_handler_is_skipped_and_all_capped_is_409(app, aiohttp_client, settings,
-                                                               tmp_path, fake_wechat):
-    client = await policy_client(aiohttp_client, settings, tmp_path, base="beijing",
-                                 handler_monthly_case_cap=1, assignment_auto=False)
+async def test_capped_handler_is_skipped_and_all_capped_is_409(
+    app, aiohttp_client, settings, tmp_path, fake_wechat
+):
+    client = await policy_client(
+        aiohttp_client,
+        settings,
+        tmp_path,
+        base="beijing",
+        handler_monthly_case_cap=1,
+        assignment_auto=False,
+    )
     c = await Centre.of(client)
     a = await c.org("甲律师事务所")
     li1, li2 = await c.handler(a, "李一"), await c.handler(a, "李二")
@@ -130,8 +148,12 @@ async def test_capped_handler_is_skipped_and_all_capped_is_409(app, aiohttp_clie
 async def test_removed_handler_is_skipped(app, fake_wechat):
     c = await Centre.of(app)
     ids = await pool_of_three(c)
-    await c.call("POST", f"/api/v1/center/handlers/{ids['li1']}/removal", 200,
-                 json={"reason": "质量评查得分低于65分"})
+    await c.call(
+        "POST",
+        f"/api/v1/center/handlers/{ids['li1']}/removal",
+        200,
+        json={"reason": "质量评查得分低于65分"},
+    )
     token, _ = await new_filer(app, fake_wechat)
     got = []
     for _ in range(3):
@@ -171,14 +193,19 @@ async def test_not_granted_unknown_and_other_region(app, fake_wechat):
     assert "priority" in bad["error"]["fields"]
 
 
-async def test_two_assignments_at_once_never_share_a_turn(app, aiohttp_client, settings, tmp_path,
-                                                          fake_wechat):
+async def test_two_assignments_at_once_never_share_a_turn(
+    app, aiohttp_client, settings, tmp_path, fake_wechat
+):
     """Four grants assigned concurrently: four distinct turns, counters consistent."""
     client = await policy_client(aiohttp_client, settings, tmp_path, assignment_auto=False)
     c = await Centre.of(client)
     a, b = await c.org("甲律师事务所"), await c.org("乙律师事务所")
-    hs = [await c.handler(a, "李一"), await c.handler(a, "李二"), await c.handler(b, "王三"),
-          await c.handler(b, "王四")]
+    hs = [
+        await c.handler(a, "李一"),
+        await c.handler(a, "李二"),
+        await c.handler(b, "王三"),
+        await c.handler(b, "王四"),
+    ]
     token, _ = await new_filer(client, fake_wechat)
     apps = [await filed(client, token) for _ in range(4)]
     for app_id in apps:

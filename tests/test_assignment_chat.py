@@ -59,7 +59,9 @@ async def test_conflict_reassigns_and_tells_the_centre(app, fake_wechat, make_us
     assert "另行指派" in await lawyer.say("我曾代理对方当事人")
     items = await c.assignments(app_id)
     assert [(i["handler"]["id"], i["status"]) for i in items] == [
-        (second, "assigned"), (first, "conflict")]
+        (second, "assigned"),
+        (first, "conflict"),
+    ]
     assert items[1]["conflict_reason"] == "我曾代理对方当事人"
     alert = "\n".join(await pushes_to("o-staff-1"))
     assert "利益冲突" in alert and "李二" in alert
@@ -98,8 +100,9 @@ async def test_agreement_reminder_then_alert(app, fake_wechat, make_user):
     assert any("委托协议超期未签" in p for p in await pushes_to("o-staff-1"))
 
 
-async def test_unassigned_grant_is_retried_then_alerted(app, aiohttp_client, settings, tmp_path,
-                                                        fake_wechat):
+async def test_unassigned_grant_is_retried_then_alerted(
+    app, aiohttp_client, settings, tmp_path, fake_wechat
+):
     client = await policy_client(aiohttp_client, settings, tmp_path, assign_days=0)
     c = await Centre.of(client)
     await add_staff("值班员", "o-staff-1", region=REGION)

@@ -26,13 +26,13 @@ def settings(settings):
     return settings.model_copy(update={"default_region": "611026"})
 
 
-async def add_bureau(name: str, openid: str, region: str = "611026",
-                     unit: str = "柞水县司法局") -> Staff:
+async def add_bureau(
+    name: str, openid: str, region: str = "611026", unit: str = "柞水县司法局"
+) -> Staff:
     return await Staff.create(name=name, region=region, openid=openid, role="bureau", unit=unit)
 
 
-async def test_complaint_about_a_handler_goes_to_the_bureau_and_the_centre(app, user,
-                                                                           fake_wechat):
+async def test_complaint_about_a_handler_goes_to_the_bureau_and_the_centre(app, user, fake_wechat):
     await add_staff("王主任", "o-sup", supervisor=True)
     await add_bureau("李科长", "o-bureau")
     reply = await user.say("投诉 承办律师收了我两千元红包")
@@ -84,8 +84,9 @@ async def test_no_bureau_registered_the_centre_is_told_to_pass_it_on(app, user, 
     assert "转交" in alert and "司法局" in alert
 
 
-async def test_the_bureau_decides_in_chat_and_the_complainant_is_told(app, user, make_user,
-                                                                      fake_wechat):
+async def test_the_bureau_decides_in_chat_and_the_complainant_is_told(
+    app, user, make_user, fake_wechat
+):
     await add_bureau("李科长", "o-bureau")
     bureau, stranger = make_user("o-bureau"), make_user("o-x")
     await user.say("投诉 承办律师收了我两千元红包")
@@ -96,8 +97,11 @@ async def test_the_bureau_decides_in_chat_and_the_complainant_is_told(app, user,
     assert "已受理" in await bureau.say(f"受理 {c.ticket}")
     assert "已办结" in await bureau.say(f"办结 {c.ticket} 经查属实，已责令退还并通报批评")
     c = await Complaint.get()
-    assert (c.status, c.result, c.handled_by) == ("concluded", "经查属实，已责令退还并通报批评",
-                                                   "柞水县司法局")
+    assert (c.status, c.result, c.handled_by) == (
+        "concluded",
+        "经查属实，已责令退还并通报批评",
+        "柞水县司法局",
+    )
     await drain_outbox(app)
     told = sent_to(fake_wechat, user.openid)
     assert any("已受理" in m for m in told) and any("责令退还" in m for m in told)
@@ -120,30 +124,55 @@ async def test_complaint_api_names_the_bureau_and_the_notify_deadline(app, user)
     key = await center_key()
     await user.say("投诉 承办律师收了我两千元红包")
     c = await Complaint.get()
-    resp = await app.patch(f"/api/v1/center/complaints/{c.ticket}", headers=key,
-                           json={"status": "not_accepted", "reason": "超过投诉期限"})
+    resp = await app.patch(
+        f"/api/v1/center/complaints/{c.ticket}",
+        headers=key,
+        json={"status": "not_accepted", "reason": "超过投诉期限"},
+    )
     body = await resp.json()
     assert resp.status == 200 and body["bureau"] == "柞水县司法局" and body["notify_due"]
 
 
 @pytest.mark.slow
 def test_staff_add_role_bureau(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BOT_DATA_DIR": str(tmp_path),
-           "BOT_DATABASE_URL": f"sqlite://{(tmp_path / 'b.sqlite3').as_posix()}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "BOT_DATA_DIR": str(tmp_path),
+        "BOT_DATABASE_URL": f"sqlite://{(tmp_path / 'b.sqlite3').as_posix()}",
+    }
 
     def cli(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "bot", "staff", *args], env=env,
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "staff", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    out = cli("add", "--name", "李科长", "--region", "611026", "--openid", "o-b",
-              "--role", "bureau", "--unit", "柞水县司法局")
+    out = cli(
+        "add",
+        "--name",
+        "李科长",
+        "--region",
+        "611026",
+        "--openid",
+        "o-b",
+        "--role",
+        "bureau",
+        "--unit",
+        "柞水县司法局",
+    )
     assert "added bureau" in out and "柞水县司法局" in out
     assert "bureau" in cli("list")
 
 
 # --- objections (Art. 49) -------------------------------------------------------------------
+
 
 def test_objection_review_counts_calendar_days_not_working_days():
     # received on 30 September: the National Day holiday does not stop the clock

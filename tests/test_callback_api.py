@@ -8,17 +8,36 @@ from datetime import UTC, datetime, timedelta
 from models.callback import Callback
 from models.case import Case
 from tests.conftest import drain_outbox
-from tests.test_cases_support import (OTHER_REGION, add_staff, center_key, local, put_case,
-                                      sent_to, tick, today)
+from tests.test_cases_support import (
+    OTHER_REGION,
+    add_staff,
+    center_key,
+    local,
+    put_case,
+    sent_to,
+    tick,
+    today,
+)
 
 LIST = "/api/v1/center/callbacks"
-RESULT = {"channel": "phone", "called_by": "刘干事", "fee_charged": False, "negligent": False,
-          "satisfied": True, "comments": "很好"}
+RESULT = {
+    "channel": "phone",
+    "called_by": "刘干事",
+    "fee_charged": False,
+    "negligent": False,
+    "satisfied": True,
+    "comments": "很好",
+}
 
 
 async def closed_case(app, key, case_no="C-1", days_ago=10, openid=None) -> Callback:
-    await put_case(app, key, case_no=case_no, expect=200,
-                   closed_on=(today() - timedelta(days=days_ago)).isoformat())
+    await put_case(
+        app,
+        key,
+        case_no=case_no,
+        expect=200,
+        closed_on=(today() - timedelta(days=days_ago)).isoformat(),
+    )
     if openid:
         await Case.filter(case_no=case_no).update(openid=openid)
     return await Callback.get(case__case_no=case_no)
@@ -89,10 +108,14 @@ async def test_phone_result_is_recorded_once_and_alerts_when_bad(app, fake_wecha
 async def test_result_input_is_checked(app):
     key, theirs = await center_key(), await center_key(OTHER_REGION)
     cb = await closed_case(app, key)
-    for body in ({**RESULT, "channel": "wechat"}, {**RESULT, "satisfied": "maybe"},
-                 {**RESULT, "called_by": ""}, {k: v for k, v in RESULT.items() if k != "negligent"},
-                 {**RESULT, "answered_at": "2999-01-01T00:00:00+08:00"},
-                 {**RESULT, "answered_at": "2026-01-01T00:00:00"}):
+    for body in (
+        {**RESULT, "channel": "wechat"},
+        {**RESULT, "satisfied": "maybe"},
+        {**RESULT, "called_by": ""},
+        {k: v for k, v in RESULT.items() if k != "negligent"},
+        {**RESULT, "answered_at": "2999-01-01T00:00:00+08:00"},
+        {**RESULT, "answered_at": "2026-01-01T00:00:00"},
+    ):
         resp = await app.post(f"{LIST}/{cb.id}/result", json=body, headers=key)
         assert resp.status == 422, body
     assert (await app.post(f"{LIST}/{cb.id}/result", json=RESULT, headers=theirs)).status == 404
@@ -110,8 +133,11 @@ async def test_list_since_status_and_pagination(app):
         assert (await app.post(f"{LIST}/{cb.id}/result", json=RESULT, headers=key)).status == 200
     seen, cursor = [], None
     while True:
-        params = {"since": before.isoformat(), "limit": "2", **({"cursor": cursor} if cursor
-                                                                   else {})}
+        params = {
+            "since": before.isoformat(),
+            "limit": "2",
+            **({"cursor": cursor} if cursor else {}),
+        }
         page = await (await app.get(LIST, params=params, headers=key)).json()
         seen += [i["case_no"] for i in page["items"]]
         cursor = page["next_cursor"]
@@ -132,15 +158,22 @@ async def test_stats_period_and_counts(app):
     key = await center_key()
     cbs = [await closed_case(app, key, case_no=f"C-{n}", days_ago=n + 1) for n in range(4)]
     await app.post(f"{LIST}/{cbs[0].id}/result", json=RESULT, headers=key)
-    await app.post(f"{LIST}/{cbs[3].id}/result", json={**RESULT, "satisfied": False},
-                   headers=key)
+    await app.post(f"{LIST}/{cbs[3].id}/result", json={**RESULT, "satisfied": False}, headers=key)
     url = "/api/v1/center/stats/callbacks"
     span = {"from": (today() - timedelta(days=2)).isoformat(), "to": today().isoformat()}
     stats = await (await app.get(url, params=span, headers=key)).json()
-    assert stats == {"closed_cases": 2, "completed": 1, "coverage": 0.5, "target": 0.0,
-                     "satisfied_share": 1.0, "flagged": 0, "notification_cases": 0}
-    empty = await (await app.get(url, params={"from": "2020-01-01", "to": "2020-12-31"},
-                                 headers=key)).json()
+    assert stats == {
+        "closed_cases": 2,
+        "completed": 1,
+        "coverage": 0.5,
+        "target": 0.0,
+        "satisfied_share": 1.0,
+        "flagged": 0,
+        "notification_cases": 0,
+    }
+    empty = await (
+        await app.get(url, params={"from": "2020-01-01", "to": "2020-12-31"}, headers=key)
+    ).json()
     assert empty["closed_cases"] == 0 and empty["coverage"] is None
     resp = await app.get(url, params={"from": "2026-02-01", "to": "2026-01-01"}, headers=key)
     assert resp.status == 422 and "from" in (await resp.json())["error"]["fields"]

@@ -9,15 +9,28 @@ import json
 import pytest
 
 from tests.conftest import drain_outbox
-from tests.test_cases_support import (ID_NUMBER, PHONE, add_staff, center_key, invite,
-                                      next_created, put_case, sent_to, voice)
+from tests.test_cases_support import (
+    ID_NUMBER,
+    PHONE,
+    add_staff,
+    center_key,
+    invite,
+    next_created,
+    put_case,
+    sent_to,
+    voice,
+)
 
 
 @pytest.fixture
 def settings(settings, fake_center):
-    return settings.model_copy(update={"policy": "zhashui",
-                                       "center_webhook_url": fake_center.url + "/events",
-                                       "center_webhook_secret": fake_center.secret})
+    return settings.model_copy(
+        update={
+            "policy": "zhashui",
+            "center_webhook_url": fake_center.url + "/events",
+            "center_webhook_secret": fake_center.secret,
+        }
+    )
 
 
 async def test_closed_case_to_coverage_with_an_alert(app, user, fake_wechat, fake_center):
@@ -37,8 +50,7 @@ async def test_closed_case_to_coverage_with_an_alert(app, user, fake_wechat, fak
     assert "意见建议：建议多回访" in await user.say("建议多回访")
     assert "感谢" in await user.say("1")
 
-    resp = await app.get("/api/v1/center/callbacks", params={"status": "completed"},
-                         headers=key)
+    resp = await app.get("/api/v1/center/callbacks", params={"status": "completed"}, headers=key)
     [item] = (await resp.json())["items"]
     assert item["case_no"] == "柞法援民2026-12" and item["channel"] == "wechat"
     assert (item["fee_charged"], item["negligent"], item["satisfied"]) == (True, False, False)
@@ -47,8 +59,15 @@ async def test_closed_case_to_coverage_with_an_alert(app, user, fake_wechat, fak
     assert item["answered_at"] and item["flagged"] is True
 
     stats = await (await app.get("/api/v1/center/stats/callbacks", headers=key)).json()
-    assert stats == {"closed_cases": 2, "completed": 1, "coverage": 0.5, "target": 0.9,
-                     "satisfied_share": 0.0, "flagged": 1, "notification_cases": 0}
+    assert stats == {
+        "closed_cases": 2,
+        "completed": 1,
+        "coverage": 0.5,
+        "target": 0.9,
+        "satisfied_share": 0.0,
+        "flagged": 1,
+        "notification_cases": 0,
+    }
 
     await drain_outbox(app)
     [alert] = sent_to(fake_wechat, "o-supervisor")

@@ -10,8 +10,15 @@ from i18n import t
 from models.callback import Callback, CallbackInvitation
 from models.case import Case
 from tests.conftest import drain_outbox
-from tests.test_cases_support import (add_staff, center_key, invite, next_created, put_case,
-                                      sent_to, voice)
+from tests.test_cases_support import (
+    add_staff,
+    center_key,
+    invite,
+    next_created,
+    put_case,
+    sent_to,
+    voice,
+)
 
 
 @pytest.fixture
@@ -55,8 +62,12 @@ async def test_all_no_satisfied_is_stored_without_alert(user, scene, app, fake_w
     assert "收费或要钱要物：否" in summary and "满意" in summary and "意见建议：无" in summary
     assert "感谢" in await user.say("1")
     cb = await Callback.get()
-    assert (cb.fee_charged, cb.negligent, cb.satisfied, cb.channel) == (False, False, True,
-                                                                        "wechat")
+    assert (cb.fee_charged, cb.negligent, cb.satisfied, cb.channel) == (
+        False,
+        False,
+        True,
+        "wechat",
+    )
     assert cb.comments is None and not cb.flagged and cb.status == "completed"
     await drain_outbox(app)
     assert sent_to(fake_wechat, "o-sup") == []
@@ -77,13 +88,16 @@ async def test_yes_asks_details_once_and_voice_answers(user, scene):
     assert cb.comments == "希望改进"
 
 
-@pytest.mark.parametrize("step_answers,garbage", [
-    ([], "也许吧"),
-    (["1"], None),  # the details step takes any text: nothing to reject
-    (["2"], "3"),
-    (["2", "2"], "一般般吧"),
-    (["2", "2", "1", "无"], "9"),
-])
+@pytest.mark.parametrize(
+    "step_answers,garbage",
+    [
+        ([], "也许吧"),
+        (["1"], None),  # the details step takes any text: nothing to reject
+        (["2"], "3"),
+        (["2", "2"], "一般般吧"),
+        (["2", "2", "1", "无"], "9"),
+    ],
+)
 async def test_garbage_is_reprompted_and_nothing_is_stored(user, scene, step_answers, garbage):
     await scan(user, scene)
     await answer_all(user, *step_answers)

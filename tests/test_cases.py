@@ -10,8 +10,19 @@ from tortoise import connections
 
 from models.callback import Callback
 from models.case import Case
-from tests.test_cases_support import (ID_NUMBER, NAME, OTHER_REGION, PHONE, REGION, TZ,
-                                      case_body, center_key, invite, put_case, today)
+from tests.test_cases_support import (
+    ID_NUMBER,
+    NAME,
+    OTHER_REGION,
+    PHONE,
+    REGION,
+    TZ,
+    case_body,
+    center_key,
+    invite,
+    put_case,
+    today,
+)
 
 URL = "/api/v1/center/cases/柞法援民2026-12"
 
@@ -41,42 +52,54 @@ async def test_case_imported_long_after_closing_is_on_the_phone_worklist_at_once
     """Closed 30 days ago: due 27 days ago, its WeChat window (5 days) long gone. The worklist
     shows it at once rather than after the next 15-minute job."""
     key = await center_key()
-    body = await put_case(app, key, expect=200, closed_on=(today() - timedelta(days=30))
-                          .isoformat())
+    body = await put_case(
+        app, key, expect=200, closed_on=(today() - timedelta(days=30)).isoformat()
+    )
     assert body["callback"]["status"] == "pending_phone"
-    resp = await app.get("/api/v1/center/callbacks", params={"status": "pending_phone"},
-                         headers=key)
+    resp = await app.get(
+        "/api/v1/center/callbacks", params={"status": "pending_phone"}, headers=key
+    )
     assert [i["case_no"] for i in (await resp.json())["items"]] == ["柞法援民2026-12"]
     # closed yesterday: still WeChat's turn
-    fresh = await put_case(app, key, "柞法援民2026-13", expect=200,
-                           closed_on=(today() - timedelta(days=1)).isoformat())
+    fresh = await put_case(
+        app, key, "柞法援民2026-13", expect=200, closed_on=(today() - timedelta(days=1)).isoformat()
+    )
     assert fresh["callback"]["status"] == "scheduled"
 
 
 async def test_beneficiary_is_masked_in_responses_and_encrypted_at_rest(app):
     key = await center_key()
     out = await put_case(app, key, expect=200)
-    assert out["beneficiary"] == {"name": "张*丰", "phone": "138****5678",
-                                  "id_number": "110105********002X"}
+    assert out["beneficiary"] == {
+        "name": "张*丰",
+        "phone": "138****5678",
+        "id_number": "110105********002X",
+    }
     raw = await connections.get("default").execute_query_dict(
-        "SELECT beneficiary_name, beneficiary_phone, beneficiary_id_number FROM legal_case")
+        "SELECT beneficiary_name, beneficiary_phone, beneficiary_id_number FROM legal_case"
+    )
     stored = " ".join(str(v) for v in raw[0].values())
     assert PHONE not in stored and ID_NUMBER not in stored and NAME not in stored
     case = await Case.get()
     assert (case.beneficiary_phone, case.beneficiary_id_number) == (PHONE, ID_NUMBER)
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"beneficiary": {"name": "张三", "phone": "12345"}}, "beneficiary.phone"),
-    ({"beneficiary": {"name": "张三", "phone": PHONE, "id_number": "110105194912310021"}},
-     "beneficiary.id_number"),
-    ({"beneficiary": {"name": "<b>", "phone": PHONE}}, "beneficiary.name"),
-    ({"kind": "family"}, "kind"),
-    ({"status": "closed", "closed_on": None}, "closed_on"),
-    ({"status": "closed", "closed_on": "2999-01-01"}, "closed_on"),
-    ({"region": "61102"}, "region"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"beneficiary": {"name": "张三", "phone": "12345"}}, "beneficiary.phone"),
+        (
+            {"beneficiary": {"name": "张三", "phone": PHONE, "id_number": "110105194912310021"}},
+            "beneficiary.id_number",
+        ),
+        ({"beneficiary": {"name": "<b>", "phone": PHONE}}, "beneficiary.name"),
+        ({"kind": "family"}, "kind"),
+        ({"status": "closed", "closed_on": None}, "closed_on"),
+        ({"status": "closed", "closed_on": "2999-01-01"}, "closed_on"),
+        ({"region": "61102"}, "region"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 async def test_bad_cases_are_422_with_the_field_and_nothing_is_written(app, change, field):
     key = await center_key()
     resp = await app.put(URL, json=case_body(**change), headers=key)
@@ -138,8 +161,7 @@ async def test_invitation_refused_for_open_cases_and_bad_input(app, fake_wechat)
     await put_case(app, key, expect=200)
     resp = await app.post(URL + "/callback-invitations", json={"expire_days": 31}, headers=key)
     assert resp.status == 422
-    resp = await app.post("/api/v1/center/cases/nope/callback-invitations", json={},
-                          headers=key)
+    resp = await app.post("/api/v1/center/cases/nope/callback-invitations", json={}, headers=key)
     assert resp.status == 404
     assert fake_wechat.calls_to("qrcode/create") == []
 
@@ -151,16 +173,18 @@ async def test_wechat_down_is_502_and_no_invitation(app, fake_wechat):
     resp = await app.post(URL + "/callback-invitations", json={}, headers=key)
     assert resp.status == 502 and (await resp.json())["error"]["code"] == "wechat_unavailable"
     from models.callback import CallbackInvitation
+
     assert await CallbackInvitation.all().count() == 0
     assert (await invite(app, key))["scene"]  # and it works again afterwards
 
 
-async def test_development_without_wechat_still_gives_a_scene(app, aiohttp_client, settings,
-                                                             fake_wechat, user):
+async def test_development_without_wechat_still_gives_a_scene(
+    app, aiohttp_client, settings, fake_wechat, user
+):
     """No official account configured: no QR image, but the scene works with `bot chat`."""
     from bot.app import create_app
-    dev = await aiohttp_client(create_app(settings.model_copy(
-        update={"wechat_app_secret": None})))
+
+    dev = await aiohttp_client(create_app(settings.model_copy(update={"wechat_app_secret": None})))
     key = await center_key()
     await put_case(dev, key, expect=200)
     inv = await invite(dev, key)

@@ -33,10 +33,13 @@ def today() -> date:
 
 def case_body(**over) -> dict:
     body = {
-        "region": REGION, "kind": "civil", "cause": "劳动报酬纠纷",
+        "region": REGION,
+        "kind": "civil",
+        "cause": "劳动报酬纠纷",
         "beneficiary": {"name": NAME, "phone": PHONE, "id_number": ID_NUMBER},
         "handler": {"name": "李律师", "org": "柞水县正义律师事务所"},
-        "status": "closed", "closed_on": (today() - timedelta(days=1)).isoformat(),
+        "status": "closed",
+        "closed_on": (today() - timedelta(days=1)).isoformat(),
     }
     body.update(over)
     return body
@@ -46,27 +49,33 @@ async def center_key(region: str = REGION) -> dict[str, str]:
     return {"X-Api-Key": await create_center_key(region)}
 
 
-async def put_case(client: TestClient, key: dict, case_no: str = "柞法援民2026-12",
-                   expect: int | None = None, **over) -> dict:
-    resp = await client.put(f"/api/v1/center/cases/{case_no}", json=case_body(**over),
-                            headers=key)
+async def put_case(
+    client: TestClient,
+    key: dict,
+    case_no: str = "柞法援民2026-12",
+    expect: int | None = None,
+    **over,
+) -> dict:
+    resp = await client.put(f"/api/v1/center/cases/{case_no}", json=case_body(**over), headers=key)
     if expect is not None:
         assert resp.status == expect, await resp.text()
     return await resp.json()
 
 
-async def invite(client: TestClient, key: dict, case_no: str = "柞法援民2026-12",
-                 **body) -> dict:
-    resp = await client.post(f"/api/v1/center/cases/{case_no}/callback-invitations",
-                             json=body, headers=key)
+async def invite(client: TestClient, key: dict, case_no: str = "柞法援民2026-12", **body) -> dict:
+    resp = await client.post(
+        f"/api/v1/center/cases/{case_no}/callback-invitations", json=body, headers=key
+    )
     assert resp.status == 201, await resp.text()
     return await resp.json()
 
 
-async def add_staff(name: str, openid: str, *, region: str = REGION, supervisor: bool = False,
-                    on_duty: bool = True) -> Staff:
-    return await Staff.create(name=name, region=region, openid=openid, supervisor=supervisor,
-                              on_duty=on_duty)
+async def add_staff(
+    name: str, openid: str, *, region: str = REGION, supervisor: bool = False, on_duty: bool = True
+) -> Staff:
+    return await Staff.create(
+        name=name, region=region, openid=openid, supervisor=supervisor, on_duty=on_duty
+    )
 
 
 async def pushes_to(openid: str) -> list[str]:
@@ -81,19 +90,28 @@ def sent_to(fake_wechat, openid: str) -> list[str]:
 
 
 def msg_xml(openid: str, msg_type: str, inner: str) -> str:
-    return (f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>{openid}</FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType>{msg_type}</MsgType>{inner}"
-            f"<MsgId>{random.getrandbits(62)}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>{openid}</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType>{msg_type}</MsgType>{inner}"
+        f"<MsgId>{random.getrandbits(62)}</MsgId></xml>"
+    )
 
 
 def voice(openid: str, recognised: str) -> str:
-    return msg_xml(openid, "voice", "<MediaId>m</MediaId><Format>amr</Format>"
-                                    f"<Recognition><![CDATA[{recognised}]]></Recognition>")
+    return msg_xml(
+        openid,
+        "voice",
+        "<MediaId>m</MediaId><Format>amr</Format>"
+        f"<Recognition><![CDATA[{recognised}]]></Recognition>",
+    )
 
 
 def image(openid: str, n: int = 1) -> str:
-    return msg_xml(openid, "image", f"<PicUrl>http://mmbiz.example/p{n}.jpg</PicUrl>"
-                                    f"<MediaId>media{n}</MediaId>")
+    return msg_xml(
+        openid,
+        "image",
+        f"<PicUrl>http://mmbiz.example/p{n}.jpg</PicUrl><MediaId>media{n}</MediaId>",
+    )
 
 
 _event_clock = [int(time.time())]

@@ -14,23 +14,41 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.app import create_app
-from bot.push import HEADER_EVENT, HEADER_EVENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, \
-    verify_signature
+from bot.push import (
+    HEADER_EVENT,
+    HEADER_EVENT_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    verify_signature,
+)
 from models.outbox import OutboxMessage, OutboxStatus
 from tests import applications_support as apps
 from tests.conftest import WeChatUser, drain_outbox
 from tests.fake_wechat import CENTER_SECRET
 from tests.test_cases_support import ID_NUMBER, PHONE, center_key, put_case
 
-EXPECTED = {"application.submitted", "application.decided", "callback.completed",
-            "complaint.created", "complaint.updated"}
+EXPECTED = {
+    "application.submitted",
+    "application.decided",
+    "callback.completed",
+    "complaint.created",
+    "complaint.updated",
+}
 
 
 @pytest.fixture
 async def client(app, aiohttp_client, settings, fake_center):
-    return await aiohttp_client(create_app(settings.model_copy(update={
-        "center_webhook_url": fake_center.url + "/records/events",
-        "center_webhook_secret": CENTER_SECRET, "default_region": apps.REGION})))
+    return await aiohttp_client(
+        create_app(
+            settings.model_copy(
+                update={
+                    "center_webhook_url": fake_center.url + "/records/events",
+                    "center_webhook_secret": CENTER_SECRET,
+                    "default_region": apps.REGION,
+                }
+            )
+        )
+    )
 
 
 async def deliver_through_outage(client) -> None:
@@ -38,11 +56,13 @@ async def deliver_through_outage(client) -> None:
     for _ in range(6):
         await drain_outbox(client)
         await OutboxMessage.filter(status=OutboxStatus.PENDING).update(
-            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
 
 
-async def test_every_event_arrives_signed_and_once_through_an_outage(client, fake_center,
-                                                                     fake_wechat):
+async def test_every_event_arrives_signed_and_once_through_an_outage(
+    client, fake_center, fake_wechat
+):
     fake_center.fail_next(times=4, status=503)  # the records system is down at first
     key = {"X-Api-Key": (await center_key(apps.REGION))["X-Api-Key"]}
 
@@ -53,23 +73,34 @@ async def test_every_event_arrives_signed_and_once_through_an_outage(client, fak
     again = await apps.file(client, token, key="key-replayed")
     await apps.file(client, token, key="key-replayed")  # a replay: no second event
     assert again.status == 201
-    resp = await client.post(f"/api/v1/center/applications/{app_id}/decision",
-                             json={"decision": "granted", "case_no": "绍援2026-1"}, headers=key)
+    resp = await client.post(
+        f"/api/v1/center/applications/{app_id}/decision",
+        json={"decision": "granted", "case_no": "绍援2026-1"},
+        headers=key,
+    )
     assert resp.status == 200, await resp.text()
 
     case = await put_case(client, key, case_no="绍援2026-1", region=apps.REGION)
     callback_id = case["callback"]["id"]
-    result = {"channel": "phone", "called_by": "赵", "fee_charged": False, "negligent": False,
-              "satisfied": True, "comments": "很好"}
+    result = {
+        "channel": "phone",
+        "called_by": "赵",
+        "fee_charged": False,
+        "negligent": False,
+        "satisfied": True,
+        "comments": "很好",
+    }
     for _ in range(2):  # recorded twice by two clerks: the first stands, one event
-        await client.post(f"/api/v1/center/callbacks/{callback_id}/result", json=result,
-                          headers=key)
+        await client.post(
+            f"/api/v1/center/callbacks/{callback_id}/result", json=result, headers=key
+        )
 
     user = WeChatUser(client, openid="o-complainant")
     reply = await user.say("投诉 律师一直不接电话，也不告诉我进展")
     ticket = next(w for w in reply.replace("：", " ").split() if w.isdigit() and len(w) >= 10)
-    resp = await client.patch(f"/api/v1/center/complaints/{ticket}",
-                              json={"status": "accepted"}, headers=key)
+    resp = await client.patch(
+        f"/api/v1/center/complaints/{ticket}", json={"status": "accepted"}, headers=key
+    )
     assert resp.status == 200, await resp.text()
 
     await deliver_through_outage(client)
@@ -83,8 +114,9 @@ async def test_every_event_arrives_signed_and_once_through_an_outage(client, fak
     ids = [d.headers[HEADER_EVENT_ID] for d in received]
     assert len(ids) == len(set(ids))  # exactly once each
     for d in received:
-        assert verify_signature(CENTER_SECRET, d.headers[HEADER_TIMESTAMP], d.body,
-                                d.headers[HEADER_SIGNATURE])
+        assert verify_signature(
+            CENTER_SECRET, d.headers[HEADER_TIMESTAMP], d.body, d.headers[HEADER_SIGNATURE]
+        )
         body = d.json
         assert body["id"] == d.headers[HEADER_EVENT_ID] and body["type"] == d.headers[HEADER_EVENT]
         assert body["region"] == apps.REGION

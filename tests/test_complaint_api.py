@@ -17,9 +17,13 @@ URL = "/api/v1/center/complaints"
 
 @pytest.fixture
 def settings(settings, fake_center):
-    return settings.model_copy(update={"default_region": "611026",
-                                       "center_webhook_url": fake_center.url + "/events",
-                                       "center_webhook_secret": fake_center.secret})
+    return settings.model_copy(
+        update={
+            "default_region": "611026",
+            "center_webhook_url": fake_center.url + "/events",
+            "center_webhook_secret": fake_center.secret,
+        }
+    )
 
 
 async def file(user, text="投诉 承办律师三个月没有联系我，也不接电话") -> str:
@@ -39,10 +43,10 @@ async def test_list_shows_text_status_and_due_dates(app, user):
     assert item["ticket"] == ticket and item["status"] == "received"
     assert "三个月没有联系我" in item["text"]
     assert item["accept_due"] > today().isoformat() and item["conclude_due"] is None
-    assert (await (await app.get(URL, headers=await center_key(OTHER_REGION))).json()
-            )["items"] == []
-    assert (await app.get(f"{URL}/{ticket}", headers=await center_key(OTHER_REGION))
-            ).status == 404
+    assert (await (await app.get(URL, headers=await center_key(OTHER_REGION))).json())[
+        "items"
+    ] == []
+    assert (await app.get(f"{URL}/{ticket}", headers=await center_key(OTHER_REGION))).status == 404
 
 
 async def test_the_whole_procedure_reaches_the_complainant(app, user, fake_wechat, fake_center):
@@ -66,7 +70,8 @@ async def test_the_whole_procedure_reaches_the_complainant(app, user, fake_wecha
     types = [json.loads(d.body)["type"] for d in fake_center.received]
     assert types == ["complaint.created"] + ["complaint.updated"] * 4
     assert ticket in await user.say(f"查询投诉 {ticket}") and "已办结" in await user.say(
-        f"查询投诉 {ticket}")
+        f"查询投诉 {ticket}"
+    )
 
 
 async def test_not_accepted_needs_a_reason_and_is_final(app, user, fake_wechat):
@@ -89,8 +94,9 @@ async def test_bad_steps_are_refused_and_change_nothing(app, user):
     assert (await patch(app, key, ticket, status="investigating")).status == 409
     assert (await patch(app, key, ticket, status="lost")).status == 422
     assert (await patch(app, key, "0000000000", status="accepted")).status == 404
-    assert (await patch(app, await center_key(OTHER_REGION), ticket, status="accepted")
-            ).status == 404
+    assert (
+        await patch(app, await center_key(OTHER_REGION), ticket, status="accepted")
+    ).status == 404
     await patch(app, key, ticket, status="accepted")
     resp = await patch(app, key, ticket, status="extended", reason="r", days=31)
     assert resp.status == 422 and "days" in (await resp.json())["error"]["fields"]

@@ -12,15 +12,18 @@ from models.case import Case
 from models.complaint import Complaint, accept_due
 from models.policy import PRESETS
 from tests.conftest import drain_outbox
-from tests.test_cases_support import (PHONE, add_staff, center_key, image, put_case, sent_to,
-                                      today)
+from tests.test_cases_support import PHONE, add_staff, center_key, image, put_case, sent_to, today
 
 
 @pytest.fixture
 def settings(settings, fake_center):
-    return settings.model_copy(update={"default_region": "611026",
-                                       "center_webhook_url": fake_center.url + "/events",
-                                       "center_webhook_secret": fake_center.secret})
+    return settings.model_copy(
+        update={
+            "default_region": "611026",
+            "center_webhook_url": fake_center.url + "/events",
+            "center_webhook_secret": fake_center.secret,
+        }
+    )
 
 
 async def test_guided_complaint_with_photos_gets_a_ticket(app, user, fake_wechat, fake_center):
@@ -36,8 +39,7 @@ async def test_guided_complaint_with_photos_gets_a_ticket(app, user, fake_wechat
     reply = await user.say("确认")
     c = await Complaint.get()
     assert c.ticket in reply and f"查询投诉 {c.ticket}" in reply
-    assert (c.about, c.grounds, c.status, c.region) == ("handler", "money", "received",
-                                                        "611026")
+    assert (c.about, c.grounds, c.status, c.region) == ("handler", "money", "received", "611026")
     assert len(c.photos) == 2 and c.photos[0]["media_id"] == "media1"
     assert c.accept_due == add_working_days(today(), 5)
     await drain_outbox(app)
@@ -128,8 +130,8 @@ async def test_garbage_at_every_step_reprompts(user):
 async def test_no_region_is_refused_honestly(aiohttp_client, app, settings):
     from bot.app import create_app
     from tests.conftest import WeChatUser
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"default_region": None})))
+
+    client = await aiohttp_client(create_app(settings.model_copy(update={"default_region": None})))
     reply = await WeChatUser(client, openid="o-nowhere").say("投诉 律师收钱了不办事")
     assert "12348" in reply and await Complaint.all().count() == 0
 
@@ -137,10 +139,13 @@ async def test_no_region_is_refused_honestly(aiohttp_client, app, settings):
 def test_acceptance_deadline_uses_working_days():
     national = PRESETS["national"]
     # 2026-09-30 (Wed) + 5 working days skips the National Day holiday (1–7 October)
-    assert accept_due(today().replace(year=2026, month=9, day=30), national) > \
-        today().replace(year=2026, month=10, day=7)
+    assert accept_due(today().replace(year=2026, month=9, day=30), national) > today().replace(
+        year=2026, month=10, day=7
+    )
     # 2027: no official calendar yet: Monday–Friday (Fri 1 Jan + 5 -> Fri 8 Jan)
-    assert accept_due(today().replace(year=2027, month=1, day=1), national) == \
-        today().replace(year=2027, month=1, day=8)
-    assert accept_due(today().replace(year=2027, month=1, day=1), national) - \
-        today().replace(year=2027, month=1, day=1) == timedelta(days=7)
+    assert accept_due(today().replace(year=2027, month=1, day=1), national) == today().replace(
+        year=2027, month=1, day=8
+    )
+    assert accept_due(today().replace(year=2027, month=1, day=1), national) - today().replace(
+        year=2027, month=1, day=1
+    ) == timedelta(days=7)

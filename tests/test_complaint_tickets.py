@@ -48,15 +48,17 @@ async def test_filing_never_draws_random_numbers(app, make_user, monkeypatch):
     monkeypatch.setattr(secrets, "randbelow", lambda n: 0)
     for i in range(3):
         reply = await asyncio.wait_for(
-            make_user(f"o-r{i}").say("投诉 律师收了钱也不办事"), timeout=30)
+            make_user(f"o-r{i}").say("投诉 律师收了钱也不办事"), timeout=30
+        )
         assert "编号" in reply
     assert len({c.ticket for c in await Complaint.all()}) == 3
 
 
 async def test_many_users_at_once_get_distinct_tickets(app, make_user):
     users = [make_user(f"o-many-{i}") for i in range(24)]
-    replies = await asyncio.gather(*(u.say(f"投诉 第{i}个人：律师态度很差")
-                                     for i, u in enumerate(users * 2)))
+    replies = await asyncio.gather(
+        *(u.say(f"投诉 第{i}个人：律师态度很差") for i, u in enumerate(users * 2))
+    )
     assert all("编号" in r for r in replies)
     tickets = [c.ticket for c in await Complaint.all()]
     assert len(tickets) == 48 and len(set(tickets)) == 48
@@ -76,8 +78,9 @@ async def test_one_user_is_limited_per_day_with_the_hotline(app, user):
     guided = await user.say("投诉")  # the guided flow says so before asking anything
     assert "12348" in guided and "您要投诉的是" not in guided
     # tomorrow the allowance is back
-    await Complaint.all().update(received_on=(await Complaint.first()).received_on
-                                 - timedelta(days=1))
+    await Complaint.all().update(
+        received_on=(await Complaint.first()).received_on - timedelta(days=1)
+    )
     assert "编号" in await user.say("投诉 第二天：律师还是不回电话")
 
 
@@ -89,8 +92,7 @@ async def test_the_limit_comes_from_the_policy(app, aiohttp_client, settings, tm
 
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"base": "national", "complaint_daily_limit": 2}))
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"policy": str(policy)})))
+    client = await aiohttp_client(create_app(settings.model_copy(update={"policy": str(policy)})))
     u = WeChatUser(client, openid="o-two")
     assert "编号" in await u.say("投诉 第一件：律师不回电话")
     assert "编号" in await u.say("投诉 第二件：律师不回电话")

@@ -28,23 +28,34 @@ from tests.test_cases_support import add_staff, center_key, tick
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright not installed")
 
 CHROMIUM = os.environ.get("BOT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(os.environ.get("BOT_SCREENSHOT_DIR", Path(__file__).resolve().parent.parent
-                            / "screenshots"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(
+    os.environ.get("BOT_SCREENSHOT_DIR", Path(__file__).resolve().parent.parent / "screenshots")
+)
 WIDTHS = {"phone": (360, 740), "desk": (1280, 900)}
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() or shutil.which("chromium")),
     reason=f"no Chromium at {CHROMIUM}: apt-get install chromium chromium-driver "
-           "(or set BOT_CHROMIUM)")
+    "(or set BOT_CHROMIUM)",
+)
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator:
     async with playwright_api.async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
-                                    else shutil.which("chromium"), args=ARGS)
+        b = await p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=ARGS,
+        )
         try:
             yield b
         finally:
@@ -123,7 +134,11 @@ async def test_record_a_phone_callback(app, page):
     await shoot(page, "callback")
     await page.get_by_role("radiogroup", name="是否收取了您的费用").get_by_label("否").check()
     await page.get_by_role("radiogroup", name="压案不办").get_by_label("无").check()
-    await page.get_by_role("radiogroup", name="您对案件办理是否满意").get_by_label("满意", exact=True).check()
+    await (
+        page.get_by_role("radiogroup", name="您对案件办理是否满意")
+        .get_by_label("满意", exact=True)
+        .check()
+    )
     await page.get_by_label("4. 您对法律援助工作的意见和建议").fill("律师很负责")
     await page.get_by_role("button", name="保存回访").click()
     await expect(page.get_by_role("status")).to_contain_text("回访已保存")
@@ -155,10 +170,12 @@ async def test_the_other_pages_render_on_a_phone_and_a_desk(app, page, user):
     await add_staff("孙八", "o-boss", supervisor=True)
     await user.say("人工")
     await scan_login(app, page, "o-boss")
-    for name, path, heading in (("handoffs", "/console/handoffs", "人工服务"),
-                                ("records", "/console/records", "台账与推送"),
-                                ("staff", "/console/staff", "人员与凭据"),
-                                ("audit", "/console/audit", "审计日志")):
+    for name, path, heading in (
+        ("handoffs", "/console/handoffs", "人工服务"),
+        ("records", "/console/records", "台账与推送"),
+        ("staff", "/console/staff", "人员与凭据"),
+        ("audit", "/console/audit", "审计日志"),
+    ):
         await page.goto(str(app.make_url(path)))
         await expect(page.get_by_role("heading", name=heading)).to_be_visible()
         await shoot(page, name)

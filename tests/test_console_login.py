@@ -10,6 +10,7 @@ from models.people import Staff
 from tests.console_support import csrf_of, other_browser, scan, show_login, sign_in
 from tests.test_cases_support import add_staff
 
+
 async def test_a_page_without_a_session_goes_to_the_login_page_and_back(app):
     await add_staff("赵六", "o-staff-1")
     resp = await app.get("/console/callbacks?tab=flagged", allow_redirects=False)
@@ -59,8 +60,9 @@ async def test_a_scene_polled_from_another_browser_is_refused(app):
         assert resp.status == 403
         assert "console_session" not in {c.key for c in thief.cookie_jar}
     # the browser that showed it still gets in
-    assert (await (await app.get("/console/login/poll", params={"scene": scene})).json()
-            )["status"] == "ok"
+    assert (await (await app.get("/console/login/poll", params={"scene": scene})).json())[
+        "status"
+    ] == "ok"
 
 
 async def test_an_expired_scene_does_not_log_in(app):
@@ -68,15 +70,20 @@ async def test_an_expired_scene_does_not_log_in(app):
     scene = await show_login(app)
     await ConsoleLogin.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert "已失效" in await scan(app, "o-staff-1", scene)
-    assert (await (await app.get("/console/login/poll", params={"scene": scene})).json()
-            )["status"] == "expired"
+    assert (await (await app.get("/console/login/poll", params={"scene": scene})).json())[
+        "status"
+    ] == "expired"
 
 
 async def test_state_changes_need_the_csrf_token(app):
     await add_staff("赵六", "o-staff-1")
     await sign_in(app, "o-staff-1")
-    for path in ("/console/logout", "/console/records/outbox/1/retry",
-                 "/console/applications/1/decision", "/console/complaints/1/step"):
+    for path in (
+        "/console/logout",
+        "/console/records/outbox/1/retry",
+        "/console/applications/1/decision",
+        "/console/complaints/1/step",
+    ):
         resp = await app.post(path, data={"csrf": "forged"}, allow_redirects=False)
         assert resp.status == 403, path
         resp = await app.post(path, data={}, allow_redirects=False)

@@ -21,8 +21,9 @@ from tests.test_cases_support import OTHER_REGION, REGION, add_staff, center_key
 APP_REGION = "330602"  # applications_support files in 越城区
 
 
-async def staff_in(app, region: str = REGION, *, supervisor: bool = False,
-                   openid: str = "o-staff-1"):
+async def staff_in(
+    app, region: str = REGION, *, supervisor: bool = False, openid: str = "o-staff-1"
+):
     member = await add_staff("赵六", openid, region=region, supervisor=supervisor)
     await sign_in(app, openid)
     return member
@@ -37,20 +38,26 @@ async def test_decide_an_application_tells_the_agent(app, fake_wechat):
     page = await (await app.get(f"/console/applications/{app_id}")).text()
     assert "张*丰" in page and "13812345678" not in page and "138****5678" in page
     csrf = await csrf_of(app, f"/console/applications/{app_id}")
-    bad = await app.post(f"/console/applications/{app_id}/decision",
-                         data={"csrf": csrf, "decision": "refused", "reason": ""})
+    bad = await app.post(
+        f"/console/applications/{app_id}/decision",
+        data={"csrf": csrf, "decision": "refused", "reason": ""},
+    )
     assert bad.status == 422 and "理由" in await bad.text()
-    resp = await app.post(f"/console/applications/{app_id}/decision",
-                          data={"csrf": csrf, "decision": "granted", "case_no": "越法援2026-7"},
-                          allow_redirects=False)
+    resp = await app.post(
+        f"/console/applications/{app_id}/decision",
+        data={"csrf": csrf, "decision": "granted", "case_no": "越法援2026-7"},
+        allow_redirects=False,
+    )
     assert resp.status == 302
     row = await Application.get(id=app_id)
     assert row.status == "granted" and row.case_no == "越法援2026-7"
     pushes = await OutboxMessage.filter(kind__contains="decision").count()
     assert pushes >= 1
     assert await StaffAudit.filter(action="decide", record=f"application:{app_id}").exists()
-    again = await app.post(f"/console/applications/{app_id}/decision",
-                           data={"csrf": csrf, "decision": "refused", "reason": "不符合"})
+    again = await app.post(
+        f"/console/applications/{app_id}/decision",
+        data={"csrf": csrf, "decision": "refused", "reason": "不符合"},
+    )
     assert again.status == 409
 
 
@@ -59,12 +66,20 @@ async def test_need_materials_sends_the_ticked_items(app, fake_wechat):
     app_id = (await (await file(app, token)).json())["id"]
     await staff_in(app, APP_REGION)
     csrf = await csrf_of(app, f"/console/applications/{app_id}")
-    empty = await app.post(f"/console/applications/{app_id}/decision",
-                           data={"csrf": csrf, "decision": "need_materials"})
+    empty = await app.post(
+        f"/console/applications/{app_id}/decision",
+        data={"csrf": csrf, "decision": "need_materials"},
+    )
     assert empty.status == 422
-    await app.post(f"/console/applications/{app_id}/decision",
-                   data={"csrf": csrf, "decision": "need_materials", "item_id_document": "1",
-                         "item_exemption_proof": "1"})
+    await app.post(
+        f"/console/applications/{app_id}/decision",
+        data={
+            "csrf": csrf,
+            "decision": "need_materials",
+            "item_id_document": "1",
+            "item_exemption_proof": "1",
+        },
+    )
     row = await Application.get(id=app_id)
     assert row.status == "need_materials" and "身份证明" in row.decision_reason
 
@@ -74,14 +89,17 @@ async def test_reveal_is_audited_and_other_regions_are_invisible(app, fake_wecha
     app_id = (await (await file(app, token)).json())["id"]
     await staff_in(app, OTHER_REGION if OTHER_REGION != APP_REGION else REGION)
     assert (await app.get(f"/console/applications/{app_id}")).status == 404
-    assert f"/console/applications/{app_id}" not in await (
-        await app.get("/console/applications")).text()
+    assert (
+        f"/console/applications/{app_id}"
+        not in await (await app.get("/console/applications")).text()
+    )
     await add_staff("钱七", "o-staff-2", region=APP_REGION)
     app.session.cookie_jar.clear()
     await sign_in(app, "o-staff-2")
     csrf = await csrf_of(app, f"/console/applications/{app_id}")
-    resp = await app.post(f"/console/applications/{app_id}/reveal",
-                          data={"csrf": csrf, "field": "phone"})
+    resp = await app.post(
+        f"/console/applications/{app_id}/reveal", data={"csrf": csrf, "field": "phone"}
+    )
     assert "13812345678" in await resp.text()
     [line] = await StaffAudit.filter(action="reveal_phone").select_related("staff")
     assert line.staff.name == "钱七" and line.record == f"application:{app_id}"
@@ -98,20 +116,40 @@ async def test_record_a_phone_callback_and_follow_up_a_flag(app):
     csrf = await csrf_of(app, f"/console/callbacks/{cb.id}")
     shown = await app.post(f"/console/callbacks/{cb.id}/reveal", data={"csrf": csrf})
     assert 'href="tel:13812345678"' in await shown.text()
-    incomplete = await app.post(f"/console/callbacks/{cb.id}/result",
-                                data={"csrf": csrf, "channel": "phone"})
+    incomplete = await app.post(
+        f"/console/callbacks/{cb.id}/result", data={"csrf": csrf, "channel": "phone"}
+    )
     assert incomplete.status == 422
-    resp = await app.post(f"/console/callbacks/{cb.id}/result", data={
-        "csrf": csrf, "channel": "phone", "called_by": "赵六", "fee_charged": "yes",
-        "fee_details": "要了两百元", "negligent": "no", "satisfied": "no", "comments": ""})
+    resp = await app.post(
+        f"/console/callbacks/{cb.id}/result",
+        data={
+            "csrf": csrf,
+            "channel": "phone",
+            "called_by": "赵六",
+            "fee_charged": "yes",
+            "fee_details": "要了两百元",
+            "negligent": "no",
+            "satisfied": "no",
+            "comments": "",
+        },
+    )
     assert resp.status == 200 and "回访已保存" in await resp.text()
     items = (await (await app.get("/api/v1/center/callbacks", headers=key)).json())["items"]
     assert items[0]["channel"] == "phone" and items[0]["flagged"] is True
     flagged = await (await app.get("/console/callbacks?tab=flagged")).text()
     assert "C-9" in flagged
-    await app.post(f"/console/callbacks/{cb.id}/followup", data={
-        "csrf": csrf, "kind": "visit", "note": "走访核实，确有收费", "fee_charged": "yes",
-        "negligent": "no", "satisfied": "no", "resolved": "1"})
+    await app.post(
+        f"/console/callbacks/{cb.id}/followup",
+        data={
+            "csrf": csrf,
+            "kind": "visit",
+            "note": "走访核实，确有收费",
+            "fee_charged": "yes",
+            "negligent": "no",
+            "satisfied": "no",
+            "resolved": "1",
+        },
+    )
     [visit] = await CallbackFollowUp.filter(callback_id=cb.id)
     assert visit.kind == "visit" and visit.fee_charged is True and visit.by == "赵六"
     first = await Callback.get(id=cb.id)
@@ -130,11 +168,14 @@ async def test_accept_a_complaint_tells_the_complainant(app, user):
     page = await (await app.get(f"/console/complaints/{c.ticket}")).text()
     assert "受理" in page and "投诉人将收到" in page
     csrf = await csrf_of(app, f"/console/complaints/{c.ticket}")
-    bad = await app.post(f"/console/complaints/{c.ticket}/step",
-                         data={"csrf": csrf, "status": "concluded", "result": "x"})
+    bad = await app.post(
+        f"/console/complaints/{c.ticket}/step",
+        data={"csrf": csrf, "status": "concluded", "result": "x"},
+    )
     assert bad.status == 409
-    resp = await app.post(f"/console/complaints/{c.ticket}/step",
-                          data={"csrf": csrf, "status": "accepted"})
+    resp = await app.post(
+        f"/console/complaints/{c.ticket}/step", data={"csrf": csrf, "status": "accepted"}
+    )
     assert resp.status == 200 and "已受理" in await resp.text()
     assert (await Complaint.get(id=c.id)).status == "accepted"
     assert await OutboxMessage.filter(recipient=user.openid, kind="complaint").exists()
@@ -170,8 +211,9 @@ async def test_roles_limit_pages(app):
     page = await (await app.get("/console/staff")).text()
     assert "赵六" in page and "孙八" in page
     csrf = await csrf_of(app, "/console/staff")
-    await app.post("/console/staff", data={"csrf": csrf, "action": "add", "name": "周九",
-                                           "openid": "o-new"})
+    await app.post(
+        "/console/staff", data={"csrf": csrf, "action": "add", "name": "周九", "openid": "o-new"}
+    )
     assert (await Staff.get(openid="o-new")).region == REGION
     assert (await app.get("/console/audit")).status == 200
 
@@ -179,16 +221,27 @@ async def test_roles_limit_pages(app):
 async def test_records_download_and_retry(app):
     await staff_in(app)
     today = datetime.now(UTC).date().isoformat()
-    resp = await app.get("/console/records/export", params={
-        "kind": "callbacks", "from": "2026-01-01", "to": today})
+    resp = await app.get(
+        "/console/records/export", params={"kind": "callbacks", "from": "2026-01-01", "to": today}
+    )
     assert resp.status == 200 and (await resp.read())[:2] == b"PK"
-    bad = await app.get("/console/records/export", params={
-        "kind": "callbacks", "from": "2026-02-01", "to": "2026-01-01"})
+    bad = await app.get(
+        "/console/records/export",
+        params={"kind": "callbacks", "from": "2026-02-01", "to": "2026-01-01"},
+    )
     assert bad.status == 422
-    row = await OutboxMessage.create(channel="wechat_text", recipient="o-x", dedupe_key="k1",
-                                     kind="alert", region=REGION, payload={"text": "x"},
-                                     status="failed", attempts=8, last_error="43101",
-                                     next_attempt_at=datetime.now(UTC))
+    row = await OutboxMessage.create(
+        channel="wechat_text",
+        recipient="o-x",
+        dedupe_key="k1",
+        kind="alert",
+        region=REGION,
+        payload={"text": "x"},
+        status="failed",
+        attempts=8,
+        last_error="43101",
+        next_attempt_at=datetime.now(UTC),
+    )
     page = await (await app.get("/console/records")).text()
     assert "43101" in page
     csrf = await csrf_of(app, "/console/records")
@@ -219,8 +272,9 @@ async def test_the_weekly_series_count_in_the_database(app, fake_wechat, user):
     key = await center_key()
     cb = await closed_case(app, key, case_no="C-1", days_ago=1)
     await closed_case(app, key, case_no="C-2", days_ago=2)
-    await Callback.filter(id=cb.id).update(status="completed", answered_at=datetime.now(UTC),
-                                           satisfied=True)
+    await Callback.filter(id=cb.id).update(
+        status="completed", answered_at=datetime.now(UTC), satisfied=True
+    )
     today = local_today()
     weeks = charts.Weeks(today, "Asia/Shanghai")
     apps = await charts.applications(APP_REGION, weeks, today)
@@ -242,13 +296,15 @@ async def test_the_city_bureau_decides_the_countys_complaints(app, user):
     c = await Complaint.get(openid=user.openid)
     await Staff.create(name="钱局", region="611000", openid="o-bureau", role="bureau")
     await sign_in(app, "o-bureau")
-    assert (await app.get("/console/", allow_redirects=False)).headers["Location"] \
-        == "/console/complaints"
+    assert (await app.get("/console/", allow_redirects=False)).headers[
+        "Location"
+    ] == "/console/complaints"
     assert c.ticket in await (await app.get("/console/complaints")).text()
     assert (await app.get("/console/applications")).status == 403
     csrf = await csrf_of(app, f"/console/complaints/{c.ticket}")
-    resp = await app.post(f"/console/complaints/{c.ticket}/step",
-                          data={"csrf": csrf, "status": "accepted"})
+    resp = await app.post(
+        f"/console/complaints/{c.ticket}/step", data={"csrf": csrf, "status": "accepted"}
+    )
     assert resp.status == 200 and (await Complaint.get(id=c.id)).status == "accepted"
     app.session.cookie_jar.clear()
     await Staff.create(name="孙局", region="330600", openid="o-other-bureau", role="bureau")

@@ -35,11 +35,19 @@ async def count(ctx: Ctx):
     return Next("count")
 
 
-TEST_FLOW = Flow("t_flow", "menu.help", (
-    Step("name", "menu.title", ask_name, raw=True),
-    Step("colour", "menu.title", ask_colour,
-         choices=(Choice("red", "menu.progress", words=("红",)), Choice("blue", "menu.help"))),
-))
+TEST_FLOW = Flow(
+    "t_flow",
+    "menu.help",
+    (
+        Step("name", "menu.title", ask_name, raw=True),
+        Step(
+            "colour",
+            "menu.title",
+            ask_colour,
+            choices=(Choice("red", "menu.progress", words=("红",)), Choice("blue", "menu.help")),
+        ),
+    ),
+)
 COUNT_FLOW = Flow("t_count", "menu.help", (Step("count", "menu.title", count, raw=True),))
 
 
@@ -128,7 +136,8 @@ async def test_idle_expiry_keeps_the_late_answer(user):
     await user.say("测试")
     await user.say("小王")
     await Conversation.filter(openid=user.openid).update(
-        expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        expires_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
     offer = await user.say("1")  # not applied to a stale step without asking, but kept
     assert "超过30分钟" in offer and "用上您刚才的回复" in offer
     assert (await state(user.openid)).paused["late"] == "1"
@@ -183,5 +192,6 @@ async def test_chat_rate_limit_answers_once_then_stays_quiet(aiohttp_client, set
     other = WeChatUser(client, openid="o-calm")
     assert "使用说明" in await other.say("帮助")  # others are unaffected
     await Conversation.filter(openid="o-fast").update(
-        rate_window=datetime.now(UTC) - timedelta(minutes=2))
+        rate_window=datetime.now(UTC) - timedelta(minutes=2)
+    )
     assert "使用说明" in await u.say("帮助")  # the next minute is a new window

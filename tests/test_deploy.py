@@ -31,15 +31,17 @@ from tests.test_applications_materials import PNG
 from tests.test_workers import CRYPTO, ROOT, Worker, free_port, pg, signed_message
 
 NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if os.path.exists(p)), None)
+    (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if os.path.exists(p)), None
+)
 DEPLOY = ROOT / "deploy"
 REGION = "330602"
 
 
 def test_environment_template_names_only_real_settings():
     """Every BOT_ variable of the template is a setting (a typo would be ignored silently)."""
-    names = re.findall(r"^#?(BOT_[A-Z0-9_]+)=", (DEPLOY / "legal-aid-bot.env").read_text("utf-8"),
-                       re.M)
+    names = re.findall(
+        r"^#?(BOT_[A-Z0-9_]+)=", (DEPLOY / "legal-aid-bot.env").read_text("utf-8"), re.M
+    )
     assert len(names) > 10
     known = {"BOT_" + n.upper() for n in Settings.model_fields}
     known.add("BOT_TRUSTED_PROXIES")  # issue 10 (trusted proxies) adds it; harmless once landed
@@ -57,8 +59,11 @@ def test_systemd_unit_runs_our_commands():
     assert service["Restart"] == "always" and service["KillSignal"] == "SIGTERM"
     verify = shutil.which("systemd-analyze")
     if verify:  # present on systemd hosts; containers often lack it
-        out = subprocess.run([verify, "verify", str(DEPLOY / "legal-aid-bot.service")],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [verify, "verify", str(DEPLOY / "legal-aid-bot.service")],
+            capture_output=True,
+            text=True,
+        )
         assert "Unknown key" not in out.stderr and "Invalid" not in out.stderr, out.stderr
 
 
@@ -67,8 +72,10 @@ def site_for_test(tmp: Path, ports: list[int], http: int, https: int) -> str:
     so a change to the file's shape fails here instead of testing something else."""
     site = (DEPLOY / "nginx.conf").read_text("utf-8")
     subs = [
-        (r"    server 127\.0\.0\.1:8080 (max_fails=\S+ fail_timeout=\S+);",
-         "\n".join(f"    server 127.0.0.1:{p} \\1;" for p in ports)),
+        (
+            r"    server 127\.0\.0\.1:8080 (max_fails=\S+ fail_timeout=\S+);",
+            "\n".join(f"    server 127.0.0.1:{p} \\1;" for p in ports),
+        ),
         (r"listen 80;", f"listen 127.0.0.1:{http};"),
         (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
         (r"ssl_certificate +\S+;", f"ssl_certificate {tmp}/cert.pem;"),
@@ -81,20 +88,43 @@ def site_for_test(tmp: Path, ports: list[int], http: int, https: int) -> str:
 
 
 async def start_nginx(tmp: Path, site: str, https: int) -> subprocess.Popen:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-keyout", str(tmp / "key.pem"),
-                    "-out", str(tmp / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(tmp / "key.pem"),
+            "-out",
+            str(tmp / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (tmp / "site.conf").write_text(site, "utf-8")
-    temps = "\n".join(f"    {kind}_temp_path {tmp}/{kind};"
-                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temps = "\n".join(
+        f"    {kind}_temp_path {tmp}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach the temp dirs
     (tmp / "nginx-main.conf").write_text(
         f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/nginx-error.log;\n"
         f"events {{ worker_connections 256; }}\nhttp {{\n{temps}\n"
-        f"    include {tmp}/site.conf;\n}}\n", "utf-8")
-    proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx-main.conf"),
-                             "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+        f"    include {tmp}/site.conf;\n}}\n",
+        "utf-8",
+    )
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx-main.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     for _ in range(100):
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", https)
@@ -110,24 +140,40 @@ async def start_nginx(tmp: Path, site: str, https: int) -> subprocess.Popen:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.db
 @pytest.mark.slow
-@pytest.mark.skipif(not PG_URL, reason="two service processes need PostgreSQL: set "
-                    "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)")
+@pytest.mark.skipif(
+    not PG_URL,
+    reason="two service processes need PostgreSQL: set "
+    "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)",
+)
 @pytest.mark.skipif(not NGINX, reason="nginx is not installed (apt-get install nginx)")
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
-async def test_two_processes_behind_nginx_share_materials_through_s3(tmp_path, fake_wechat,
-                                                                    s3_server):  # noqa: F811
+async def test_two_processes_behind_nginx_share_materials_through_s3(
+    tmp_path, fake_wechat, s3_server
+):
     await pg("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     bucket = await make_bucket(s3_server)
-    env = {**s3_env(s3_server, bucket, "shaoxing"), "BOT_TRUSTED_PROXIES": "127.0.0.1",
-           "BOT_LOGIN_RATE_LIMIT": "3", "BOT_WXA_APP_ID": WXA_APP_ID,
-           "BOT_WXA_APP_SECRET": WXA_SECRET, "BOT_BACKGROUND": "false"}
+    env = {
+        **s3_env(s3_server, bucket, "shaoxing"),
+        "BOT_TRUSTED_PROXIES": "127.0.0.1",
+        "BOT_LOGIN_RATE_LIMIT": "3",
+        "BOT_WXA_APP_ID": WXA_APP_ID,
+        "BOT_WXA_APP_SECRET": WXA_SECRET,
+        "BOT_BACKGROUND": "false",
+    }
     workers: list[Worker] = []
     nginx = None
     try:
@@ -136,8 +182,9 @@ async def test_two_processes_behind_nginx_share_materials_through_s3(tmp_path, f
             worker = Worker(tmp_path, fake_wechat.url, BOT_DATA_DIR=str(tmp_path / name), **env)
             workers.append(await worker.start())
         http, https = free_port(), free_port()
-        nginx = await start_nginx(tmp_path, site_for_test(
-            tmp_path, [w.port for w in workers], http, https), https)
+        nginx = await start_nginx(
+            tmp_path, site_for_test(tmp_path, [w.port for w in workers], http, https), https
+        )
         base = f"https://127.0.0.1:{https}"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as s:
             await through_nginx(s, base, http, workers[0].env, fake_wechat)
@@ -155,8 +202,9 @@ async def test_two_processes_behind_nginx_share_materials_through_s3(tmp_path, f
     assert not any((tmp_path / name / "materials").exists() for name in ("a", "b"))
 
 
-async def through_nginx(s: aiohttp.ClientSession, base: str, http: int, env: dict[str, str],
-                        fake_wechat) -> None:
+async def through_nginx(
+    s: aiohttp.ClientSession, base: str, http: int, env: dict[str, str], fake_wechat
+) -> None:
     """A chat, an upload and its download, all through nginx."""
     async with s.get(f"http://127.0.0.1:{http}/healthz", allow_redirects=False) as r:
         assert r.status == 301 and r.headers["Location"].startswith("https://")
@@ -169,25 +217,29 @@ async def through_nginx(s: aiohttp.ClientSession, base: str, http: int, env: dic
     assert reply and "1" in reply
 
     # an agent logs in from the mini-program, binds, files an application, uploads a photo
-    invite = cli(env, "agents", "invite", "--region", REGION, "--name", "王五",
-                 "--village", "东浦村")
+    invite = cli(
+        env, "agents", "invite", "--region", REGION, "--name", "王五", "--village", "东浦村"
+    )
     fake_wechat.add_code("deploy-code", openid="o-wxa-deploy")
     async with s.post(base + "/api/v1/auth/wxa-login", json={"code": "deploy-code"}) as r:
         assert r.status == 200, await r.text()
         token = (await r.json())["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    async with s.post(base + "/api/v1/agents/bind", json={"invite_code": invite},
-                      headers=auth) as r:
+    async with s.post(
+        base + "/api/v1/agents/bind", json={"invite_code": invite}, headers=auth
+    ) as r:
         assert r.status == 200, await r.text()
-    async with s.post(base + "/api/v1/applications", json=body(),
-                      headers={**auth, "Idempotency-Key": "deploy-1"}) as r:
+    async with s.post(
+        base + "/api/v1/applications", json=body(), headers={**auth, "Idempotency-Key": "deploy-1"}
+    ) as r:
         assert r.status == 201, await r.text()
         app_id = (await r.json())["id"]
     form = aiohttp.FormData()
     form.add_field("kind", "matter_evidence")
     form.add_field("file", PNG, filename="photo.png", content_type="image/png")
-    async with s.post(f"{base}/api/v1/applications/{app_id}/materials", data=form,
-                      headers=auth) as r:
+    async with s.post(
+        f"{base}/api/v1/applications/{app_id}/materials", data=form, headers=auth
+    ) as r:
         assert r.status == 201, await r.text()
         material_id = (await r.json())["material"]["id"]
 
@@ -208,13 +260,22 @@ async def through_nginx(s: aiohttp.ClientSession, base: str, http: int, env: dic
         # nginx is trusted: the rate limit counts the client nginx saw, not nginx itself
         for i in range(3):
             fake_wechat.add_code(f"rl-{i}", openid=f"o-rl-{i}")
-            async with s.post(base + "/api/v1/auth/wxa-login", json={"code": f"rl-{i}"},
-                              headers={"X-Forwarded-For": "203.0.113.5"}) as r:
+            async with s.post(
+                base + "/api/v1/auth/wxa-login",
+                json={"code": f"rl-{i}"},
+                headers={"X-Forwarded-For": "203.0.113.5"},
+            ) as r:
                 assert r.status == 200, await r.text()
-        async with s.post(base + "/api/v1/auth/wxa-login", json={"code": "rl-x"},
-                          headers={"X-Forwarded-For": "203.0.113.5"}) as r:
+        async with s.post(
+            base + "/api/v1/auth/wxa-login",
+            json={"code": "rl-x"},
+            headers={"X-Forwarded-For": "203.0.113.5"},
+        ) as r:
             assert r.status == 429
         fake_wechat.add_code("rl-other", openid="o-rl-other")
-        async with s.post(base + "/api/v1/auth/wxa-login", json={"code": "rl-other"},
-                          headers={"X-Forwarded-For": "198.51.100.7"}) as r:
+        async with s.post(
+            base + "/api/v1/auth/wxa-login",
+            json={"code": "rl-other"},
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        ) as r:
             assert r.status == 200, await r.text()

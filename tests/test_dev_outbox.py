@@ -20,20 +20,28 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 async def dev_client(app, aiohttp_client, settings):
     """Development without an app secret: pushes stay in the outbox for `bot chat`."""
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"wechat_app_secret": None})))
-    await OutboxMessage.create(channel="wechat_text", recipient="o-dev", dedupe_key="dev-1",
-                               payload={"text": "您的申请已受理"}, status="sent",
-                               next_attempt_at=datetime.now(UTC))
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"wechat_app_secret": None}))
+    )
+    await OutboxMessage.create(
+        channel="wechat_text",
+        recipient="o-dev",
+        dedupe_key="dev-1",
+        payload={"text": "您的申请已受理"},
+        status="sent",
+        next_attempt_at=datetime.now(UTC),
+    )
     return client
 
 
 def _from(peer: str, app: web.Application, headers: dict[str, str] | None = None) -> web.Request:
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda name, default=None: (
-        (peer, 40000) if name == "peername" else default)
-    return make_mocked_request("GET", "/dev/outbox?openid=o-dev", headers=headers or {},
-                               app=app, transport=transport)
+        (peer, 40000) if name == "peername" else default
+    )
+    return make_mocked_request(
+        "GET", "/dev/outbox?openid=o-dev", headers=headers or {}, app=app, transport=transport
+    )
 
 
 async def test_a_local_developer_sees_pushes(dev_client):
@@ -44,8 +52,9 @@ async def test_a_local_developer_sees_pushes(dev_client):
 
 async def test_requests_through_a_proxy_on_this_machine_get_404(dev_client):
     for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
-        resp = await dev_client.get("/dev/outbox", params={"openid": "o-dev"},
-                                    headers={header: "203.0.113.5"})
+        resp = await dev_client.get(
+            "/dev/outbox", params={"openid": "o-dev"}, headers={header: "203.0.113.5"}
+        )
         assert resp.status == 404, header
 
 
@@ -59,8 +68,9 @@ async def test_remote_clients_get_404(dev_client):
 
 
 async def test_never_in_production(app, aiohttp_client, settings):
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"env": "production", "wechat_app_secret": None})))
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"env": "production", "wechat_app_secret": None}))
+    )
     assert (await client.get("/dev/outbox", params={"openid": "o-dev"})).status == 404
 
 

@@ -34,9 +34,17 @@ TODAY = date(2026, 11, 23)
 @pytest.fixture
 async def zhashui(app, aiohttp_client, settings, fake_wechat):
     """Zhashui policy (callback target 90%), a WeCom robot, two staff of the region."""
-    client = await aiohttp_client(create_app(settings.model_copy(update={
-        "policy": "zhashui", "wecom_webhook_url": fake_wechat.wecom_url,
-        "public_base_url": "https://bot.example.org"})))
+    client = await aiohttp_client(
+        create_app(
+            settings.model_copy(
+                update={
+                    "policy": "zhashui",
+                    "wecom_webhook_url": fake_wechat.wecom_url,
+                    "public_base_url": "https://bot.example.org",
+                }
+            )
+        )
+    )
     await Staff.create(name="王主任", region=REGION, openid="o-sup", supervisor=True)
     await Staff.create(name="李值班", region=REGION, openid="o-duty")
     return client
@@ -48,56 +56,115 @@ async def seed(now: datetime) -> None:
 
     async def application(received: datetime, due: date, **kw) -> Application:
         return await Application.create(
-            region=kw.pop("region", REGION), agent=agent, channel="api", applicant_name="钱某",
-            applicant_id_number="11010519491231002X", applicant_id_index="i",
-            applicant_phone="13900001111", applicant_address="a", matter="labor_remuneration",
-            facts="f", hardship_basis="pledge", received_at=received, decision_due=due, **kw)
+            region=kw.pop("region", REGION),
+            agent=agent,
+            channel="api",
+            applicant_name="钱某",
+            applicant_id_number="11010519491231002X",
+            applicant_id_index="i",
+            applicant_phone="13900001111",
+            applicant_address="a",
+            matter="labor_remuneration",
+            facts="f",
+            hardship_basis="pledge",
+            received_at=received,
+            decision_due=due,
+            **kw,
+        )
 
     await application(now - timedelta(hours=3), TODAY + timedelta(days=7))
     await application(now - timedelta(hours=20), TODAY + timedelta(days=1))
-    late = await application(now - timedelta(days=9), TODAY - timedelta(days=2),
-                             materials_due=TODAY - timedelta(days=1))
+    late = await application(
+        now - timedelta(days=9), TODAY - timedelta(days=2), materials_due=TODAY - timedelta(days=1)
+    )
     await Material.create(application=late, kind="hardship_statement", status="missing")
     await application(now - timedelta(days=2), TODAY, status="granted")
     await application(now - timedelta(hours=1), TODAY, region="330600")
 
     async def case(no: str, closed: date) -> Case:
-        return await Case.create(region=REGION, case_no=no, kind="civil", cause="赡养纠纷",
-                                 beneficiary_name="赵大爷", beneficiary_phone="13700000000",
-                                 handler_name="陈", handler_org="柞水律所", status="closed",
-                                 closed_on=closed)
+        return await Case.create(
+            region=REGION,
+            case_no=no,
+            kind="civil",
+            cause="赡养纠纷",
+            beneficiary_name="赵大爷",
+            beneficiary_phone="13700000000",
+            handler_name="陈",
+            handler_org="柞水律所",
+            status="closed",
+            closed_on=closed,
+        )
 
     closed = [await case(f"Z-{i}", date(2026, 10, 1 + i)) for i in range(5)]
     await case("Z-recent", TODAY - timedelta(days=1))  # callback not due yet: not counted
     for i, c in enumerate(closed[:3]):
-        await Callback.create(case=c, region=REGION, due_at=now - timedelta(days=10),
-                              status="completed", channel="wechat", fee_charged=False,
-                              negligent=False, satisfied=i != 2,
-                              answered_at=now - timedelta(hours=2 + i))
+        await Callback.create(
+            case=c,
+            region=REGION,
+            due_at=now - timedelta(days=10),
+            status="completed",
+            channel="wechat",
+            fee_charged=False,
+            negligent=False,
+            satisfied=i != 2,
+            answered_at=now - timedelta(hours=2 + i),
+        )
     await Callback.create(case=closed[3], region=REGION, due_at=now, status="invited")
     await Callback.create(case=closed[4], region=REGION, due_at=now, status="pending_phone")
 
-    await Complaint.create(ticket="2611200001", region=REGION, text="x", received_on=TODAY,
-                           accept_due=TODAY + timedelta(days=1))
-    await Complaint.create(ticket="2610010002", region=REGION, text="y", status="investigating",
-                           received_on=date(2026, 10, 1), accept_due=date(2026, 10, 9),
-                           accepted_on=date(2026, 10, 5), conclude_due=date(2026, 12, 4))
-    await Complaint.create(ticket="2609010003", region=REGION, text="z", status="concluded",
-                           received_on=date(2026, 9, 1), accept_due=date(2026, 9, 8))
+    await Complaint.create(
+        ticket="2611200001",
+        region=REGION,
+        text="x",
+        received_on=TODAY,
+        accept_due=TODAY + timedelta(days=1),
+    )
+    await Complaint.create(
+        ticket="2610010002",
+        region=REGION,
+        text="y",
+        status="investigating",
+        received_on=date(2026, 10, 1),
+        accept_due=date(2026, 10, 9),
+        accepted_on=date(2026, 10, 5),
+        conclude_due=date(2026, 12, 4),
+    )
+    await Complaint.create(
+        ticket="2609010003",
+        region=REGION,
+        text="z",
+        status="concluded",
+        received_on=date(2026, 9, 1),
+        accept_due=date(2026, 9, 8),
+    )
 
-    await Handoff.create(openid="o-u", region=REGION, opened_at=now - timedelta(hours=5),
-                         due_at=now - timedelta(hours=5) + timedelta(minutes=3),
-                         first_reply_at=now - timedelta(hours=4))  # an hour late
-    await Handoff.create(openid="o-v", region=REGION, opened_at=now - timedelta(hours=6),
-                         due_at=now - timedelta(hours=6) + timedelta(minutes=3),
-                         first_reply_at=now - timedelta(hours=6) + timedelta(minutes=1))
+    await Handoff.create(
+        openid="o-u",
+        region=REGION,
+        opened_at=now - timedelta(hours=5),
+        due_at=now - timedelta(hours=5) + timedelta(minutes=3),
+        first_reply_at=now - timedelta(hours=4),
+    )  # an hour late
+    await Handoff.create(
+        openid="o-v",
+        region=REGION,
+        opened_at=now - timedelta(hours=6),
+        due_at=now - timedelta(hours=6) + timedelta(minutes=3),
+        first_reply_at=now - timedelta(hours=6) + timedelta(minutes=1),
+    )
 
 
 def digests(fake_wechat) -> tuple[list[str], list[str]]:
-    texts = [c.body["text"]["content"] for c in fake_wechat.calls_to(CUSTOM)
-             if "汇总" in c.body["text"]["content"]]
-    robot = [c.body["markdown"]["content"] for c in fake_wechat.calls_to(WECOM)
-             if "汇总" in c.body["markdown"]["content"]]
+    texts = [
+        c.body["text"]["content"]
+        for c in fake_wechat.calls_to(CUSTOM)
+        if "汇总" in c.body["text"]["content"]
+    ]
+    robot = [
+        c.body["markdown"]["content"]
+        for c in fake_wechat.calls_to(WECOM)
+        if "汇总" in c.body["markdown"]["content"]
+    ]
     return texts, robot
 
 
@@ -110,7 +177,9 @@ async def test_morning_digest_has_the_figures_and_arrives_once(zhashui, fake_wec
     assert len(daily) == 2 and len([x for x in robot if "每日汇总" in x]) == 1
     text = daily[0]
     assert text.startswith(f"【每日汇总 {REGION} 11-23】")
-    assert "申请：新收2件，待决定3件，超期1件；最近到期 #3（11-21）、#2（11-24）、#1（11-30）" in text
+    assert (
+        "申请：新收2件，待决定3件，超期1件；最近到期 #3（11-21）、#2（11-24）、#1（11-30）" in text
+    )
     assert "容缺材料逾期未补：1件" in text
     assert "回访：完成3件，待回访2件（其中待电话1件）；今年回访率60%（3/5），目标90%" in text
     assert "满意度：2/3满意" in text
@@ -146,11 +215,14 @@ async def test_a_worker_dying_after_queueing_resends_nothing(zhashui, fake_wecha
     for _ in range(3):
         await drain_outbox(zhashui)
         await OutboxMessage.filter(status="pending").update(  # the backoff has passed
-            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
     texts, robot = digests(fake_wechat)
     assert len(texts) == 2 * 2 + 1  # daily and weekly to two staff; one busy answer retried
-    assert sorted(await OutboxMessage.filter(kind="digest").values_list("status", flat=True)) \
+    assert (
+        sorted(await OutboxMessage.filter(kind="digest").values_list("status", flat=True))
         == ["sent"] * 6
+    )
 
 
 async def test_regions_with_only_a_centre_key_get_a_wecom_digest(zhashui, fake_wechat):
@@ -158,22 +230,28 @@ async def test_regions_with_only_a_centre_key_get_a_wecom_digest(zhashui, fake_w
     await scheduler.tick(zhashui.app, TUESDAY_0829 + timedelta(hours=1))
     await drain_outbox(zhashui)
     _, robot = digests(fake_wechat)
-    assert sorted(r.split("\n")[0] for r in robot) == ["### 每日汇总 330600 11-24",
-                                                      f"### 每日汇总 {REGION} 11-24"]
+    assert sorted(r.split("\n")[0] for r in robot) == [
+        "### 每日汇总 330600 11-24",
+        f"### 每日汇总 {REGION} 11-24",
+    ]
 
 
 async def test_digest_figures_as_json_for_the_link(zhashui):
     key = await create_center_key(REGION)
     await seed(datetime.now(UTC))
-    resp = await zhashui.get("/api/v1/center/digest", params={"period": "weekly"},
-                             headers={"X-Api-Key": key, "Accept-Language": "en"})
+    resp = await zhashui.get(
+        "/api/v1/center/digest",
+        params={"period": "weekly"},
+        headers={"X-Api-Key": key, "Accept-Language": "en"},
+    )
     assert resp.status == 200
     body = await resp.json()
     assert body["region"] == REGION and body["title"].startswith("Weekly digest")
     assert body["figures"]["awaiting"] == 3 and body["figures"]["callbacks_phone"] == 1
     assert body["figures"]["target"] == 0.9
-    bad = await zhashui.get("/api/v1/center/digest", params={"period": "hourly"},
-                            headers={"X-Api-Key": key})
+    bad = await zhashui.get(
+        "/api/v1/center/digest", params={"period": "hourly"}, headers={"X-Api-Key": key}
+    )
     assert bad.status == 422
 
 
@@ -181,8 +259,7 @@ async def test_the_english_catalog_renders_too(zhashui):
     from bot import digest
     from bot.keys import policy_key
 
-    f = await digest.collect(REGION, "daily", MONDAY_0831, zhashui.app[policy_key],
-                             "Asia/Shanghai")
+    f = await digest.collect(REGION, "daily", MONDAY_0831, zhashui.app[policy_key], "Asia/Shanghai")
     title, lines = digest.render(f, "en")
     assert title == f"Daily digest {REGION} 11-23"
     assert lines[0].startswith("Applications: 0 new")

@@ -25,18 +25,33 @@ pytestmark = pytest.mark.slow
 
 
 def cli_env(settings, fake_wechat, database_url: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "BOT_DATABASE_URL": database_url,
-            "BOT_DATA_DIR": str(settings.data_dir), "BOT_SECRET_KEY": reveal(settings.secret_key),
-            "BOT_WECHAT_TOKEN": "testtoken", "BOT_WECHAT_APP_ID": OA_APP_ID,
-            "BOT_WECHAT_APP_SECRET": OA_SECRET, "BOT_WECHAT_API_BASE": fake_wechat.url,
-            "BOT_WECOM_WEBHOOK_URL": fake_wechat.wecom_url, "BOT_POLICY": "zhashui"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "BOT_DATABASE_URL": database_url,
+        "BOT_DATA_DIR": str(settings.data_dir),
+        "BOT_SECRET_KEY": reveal(settings.secret_key),
+        "BOT_WECHAT_TOKEN": "testtoken",
+        "BOT_WECHAT_APP_ID": OA_APP_ID,
+        "BOT_WECHAT_APP_SECRET": OA_SECRET,
+        "BOT_WECHAT_API_BASE": fake_wechat.url,
+        "BOT_WECOM_WEBHOOK_URL": fake_wechat.wecom_url,
+        "BOT_POLICY": "zhashui",
+    }
 
 
 async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
     """Run the CLI without blocking the loop: the fake WeChat server answers it meanwhile."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     return proc.returncode, out.decode(), err.decode()
 
@@ -46,10 +61,12 @@ def database_url(tmp_path) -> str:
     return PG_URL or f"sqlite://{(tmp_path / 'cli.sqlite3').as_posix()}"
 
 
-async def test_digest_now_sends_and_prints_what_was_sent(app, aiohttp_client, settings,
-                                                         fake_wechat, tmp_path, database_url):
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"database_url": database_url})))
+async def test_digest_now_sends_and_prints_what_was_sent(
+    app, aiohttp_client, settings, fake_wechat, tmp_path, database_url
+):
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"database_url": database_url}))
+    )
     await Staff.create(name="王主任", region=REGION, openid="o-sup", supervisor=True)
     env = cli_env(settings, fake_wechat, database_url)
 
@@ -66,8 +83,7 @@ async def test_digest_now_sends_and_prints_what_was_sent(app, aiohttp_client, se
     assert sent["touser"] == "o-sup" and sent["text"]["content"].startswith("【每日汇总")
     assert len(fake_wechat.calls_to("webhook/send")) == 1
     assert await OutboxMessage.filter(kind="digest", status="sent").count() == 2
-    code, out, err = await run_cli(env, tmp_path, "digest", "--region", REGION, "--now",
-                                   "--weekly")
+    code, out, err = await run_cli(env, tmp_path, "digest", "--region", REGION, "--now", "--weekly")
     assert code == 0 and "每周汇总" in out
     # the scheduled digests of the same day and week are not sent again (they were, a minute
     # later: --now counts as the period's digest)
@@ -78,6 +94,7 @@ async def test_digest_now_sends_and_prints_what_was_sent(app, aiohttp_client, se
 
 
 async def test_a_bad_region_is_refused(app, settings, fake_wechat, tmp_path, database_url):
-    code, _, err = await run_cli(cli_env(settings, fake_wechat, database_url), tmp_path,
-                                 "digest", "--region", "abc", "--now")
+    code, _, err = await run_cli(
+        cli_env(settings, fake_wechat, database_url), tmp_path, "digest", "--region", "abc", "--now"
+    )
     assert code != 0 and "6-digit" in err

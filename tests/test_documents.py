@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from handlers.document_render import DOCX, text_of
+from models.agent import Agent
 from models.calendar import local_today
 from models.document import Document
-from models.agent import Agent
 from tests.assignment_support import Centre, filed, new_filer, policy_client
 from tests.test_cases_support import pushes_to
 
@@ -19,8 +19,9 @@ async def download(c: Centre, url: str) -> bytes:
     return await resp.read()
 
 
-async def test_grant_refusal_and_notices_are_numbered_documents(aiohttp_client, app, settings,
-                                                               tmp_path, fake_wechat):
+async def test_grant_refusal_and_notices_are_numbered_documents(
+    aiohttp_client, app, settings, tmp_path, fake_wechat
+):
     client = await policy_client(aiohttp_client, settings, tmp_path, base="shaoxing")
     c = await Centre.of(client)
     org = await c.org("越城律师事务所")
@@ -34,7 +35,9 @@ async def test_grant_refusal_and_notices_are_numbered_documents(aiohttp_client, 
 
     docs = (await c.call("GET", f"/api/v1/center/applications/{granted}/documents", 200))["items"]
     assert [d["kind"] for d in docs] == ["decision_grant", "assignment_notice"]
-    assert docs[0]["number"] == f"绍援决〔{year}〕1号" and docs[1]["number"] == f"绍援指〔{year}〕1号"
+    assert (
+        docs[0]["number"] == f"绍援决〔{year}〕1号" and docs[1]["number"] == f"绍援指〔{year}〕1号"
+    )
     text = text_of(await download(c, docs[0]["url"]))
     assert "给予法律援助决定书" in text and "张三丰" in text and "赡养费" in text
     assert f"绍援决〔{year}〕1号" in text and "绍兴市法律援助中心" in text
@@ -42,15 +45,17 @@ async def test_grant_refusal_and_notices_are_numbered_documents(aiohttp_client, 
     assert "指派通知书" in notice and "越城律师事务所" in notice and "李明" in notice
     assert "委托协议" in notice and "13812345678" in notice
 
-    (refusal,) = (await c.call("GET", f"/api/v1/center/applications/{refused}/documents",
-                               200))["items"]
+    (refusal,) = (await c.call("GET", f"/api/v1/center/applications/{refused}/documents", 200))[
+        "items"
+    ]
     assert refusal["number"] == f"绍援决〔{year}〕2号"  # one 决定书 series for both decisions
     text = text_of(await download(c, refusal["url"]))
     assert "不予法律援助决定书" in text and "家庭收入高于" in text
     assert "绍兴市司法局" in text and "五日内" in text and "第四十九条" in text
 
-    (materials,) = (await c.call("GET", f"/api/v1/center/applications/{asked}/documents",
-                                 200))["items"]
+    (materials,) = (await c.call("GET", f"/api/v1/center/applications/{asked}/documents", 200))[
+        "items"
+    ]
     assert materials["kind"] == "materials_notice" and "援补" in materials["number"]
     text = text_of(await download(c, materials["url"]))
     assert "补充材料通知书" in text and "欠薪证明" in text and "终止法律援助" in text
@@ -61,14 +66,14 @@ async def test_reissue_voids_the_old_number_and_files_never_change(app, fake_wec
     token, _ = await new_filer(app, fake_wechat)
     app_id = await filed(app, token)
     await c.decide(app_id)
-    (first,) = (await c.call("GET", f"/api/v1/center/applications/{app_id}/documents",
-                             200))["items"]
+    (first,) = (await c.call("GET", f"/api/v1/center/applications/{app_id}/documents", 200))[
+        "items"
+    ]
     before = await download(c, first["url"])
     assert re.fullmatch(r"援决〔\d{4}〕1号", first["number"])  # national: no region abbreviation
     new = await c.call("POST", f"{first['url']}/reissue", 201)
     assert new["number"].endswith("2号") and new["voided_at"] is None
-    docs = (await c.call("GET", f"/api/v1/center/applications/{app_id}/documents",
-                         200))["items"]
+    docs = (await c.call("GET", f"/api/v1/center/applications/{app_id}/documents", 200))["items"]
     assert docs[0]["voided_at"] and docs[0]["replaced_by"] == new["id"]
     assert await download(c, first["url"]) == before  # the issued file is never rewritten
     again = await c.call("POST", f"{first['url']}/reissue", 409)

@@ -101,6 +101,7 @@ def test_local_today() -> None:
 
 # --- after 2026: statutory holidays from the `holidays` package, the policy's lists, warnings -----
 
+
 def test_spring_festival_2027_is_not_counted_as_working_days(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="models.calendar")
     # 2027-02-06 is the first day of the lunar year; the eve (Fri 5 Feb) to Mon 8 Feb are
@@ -121,22 +122,30 @@ def test_the_policy_lists_add_a_years_notice() -> None:
     from models.complaint import accept_due
     from models.policy import Policy
 
-    policy = Policy(name="x", label_zh="x", extra_holidays=(date(2027, 2, 11), date(2027, 2, 12)),
-                    extra_workdays=(date(2027, 2, 20),))
+    policy = Policy(
+        name="x",
+        label_zh="x",
+        extra_holidays=(date(2027, 2, 11), date(2027, 2, 12)),
+        extra_workdays=(date(2027, 2, 20),),
+    )
     # received Thu 4 Feb 2027: 5 working days skip the festival and the two notice days, and
     # count the make-up Saturday 20 Feb
     assert accept_due(date(2027, 2, 4), policy) == date(2027, 2, 19)
     assert accept_due(date(2027, 2, 15), policy) == date(2027, 2, 20)
     assert cal.calendar_gaps(date(2026, 11, 29)) == [2027]
-    assert cal.calendar_gaps(date(2026, 11, 29), policy.extra_holidays,
-                             policy.extra_workdays) == []
+    assert cal.calendar_gaps(date(2026, 11, 29), policy.extra_holidays, policy.extra_workdays) == []
 
 
 async def test_start_warns_about_this_or_next_year_without_an_arrangement(
-        aiohttp_client, settings, caplog, monkeypatch) -> None:
+    aiohttp_client, settings, caplog, monkeypatch
+) -> None:
     monkeypatch.setattr(cal, "local_today", lambda tz=cal.DEFAULT_TZ: date(2026, 11, 29))
     caplog.set_level(logging.WARNING, logger="bot.app")
     from bot.app import create_app
+
     await aiohttp_client(create_app(settings))
-    assert any("2027" in r.getMessage() and "extra_holidays" in r.getMessage()
-               for r in caplog.records if r.name == "bot.app")
+    assert any(
+        "2027" in r.getMessage() and "extra_holidays" in r.getMessage()
+        for r in caplog.records
+        if r.name == "bot.app"
+    )

@@ -26,7 +26,16 @@ def test_phone_normalized(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "12812345678", "1381234567", "138123456789", "+8512812345678", "010-12345678", "138abc45678"]
+    "raw",
+    [
+        "",
+        "12812345678",
+        "1381234567",
+        "138123456789",
+        "+8512812345678",
+        "010-12345678",
+        "138abc45678",
+    ],
 )
 def test_phone_rejected(raw: str) -> None:
     with pytest.raises(InvalidPhone) as err:

@@ -39,7 +39,12 @@ BORN_1985 = "11010519850301001" + check_char("11010519850301001")  # 41 on TODAY
 BORN_1949 = "11010519491231002X"  # 76 on TODAY
 BORN_2012 = "11010520120301001" + check_char("11010520120301001")  # 14 on TODAY
 
-STATEMENT = {"household_size": 3, "monthly_income_yuan": 1800, "income_source": "务农", "assets": "自住房一间"}
+STATEMENT = {
+    "household_size": 3,
+    "monthly_income_yuan": 1800,
+    "income_source": "务农",
+    "assets": "自住房一间",
+}
 PLEDGE = {"accepted": True, "confirmed_by": "fingerprint", "text_version": PLEDGE_TEXT_VERSION}
 
 
@@ -106,7 +111,10 @@ def test_migrant_worker_exemption_does_not_fit_support_payment() -> None:
     result = check_application(exempt_app("support_payment", "migrant_worker"), NATIONAL, TODAY)
     assert codes(result) == ["exempt.matter_mismatch"]
     assert result.violations[0].field == "hardship.exempt_category"
-    assert result.violations[0].params == {"category": "migrant_worker", "matter": "support_payment"}
+    assert result.violations[0].params == {
+        "category": "migrant_worker",
+        "matter": "support_payment",
+    }
 
 
 def test_elderly_70_plus_for_a_41_year_old_under_shaoxing() -> None:
@@ -136,15 +144,21 @@ def test_elderly_70_plus_is_not_in_the_national_policy() -> None:
 
 
 def test_minor_age_limit() -> None:
-    assert check_application(exempt_app("support_payment", "minor_no_income", BORN_2012), NATIONAL, TODAY).ok
+    assert check_application(
+        exempt_app("support_payment", "minor_no_income", BORN_2012), NATIONAL, TODAY
+    ).ok
     result = check_application(exempt_app("support_payment", "minor_no_income"), NATIONAL, TODAY)
     assert result.violations[0].code == "exempt.age_max"
     assert result.violations[0].params == {"category": "minor_no_income", "max_age": 17, "age": 41}
 
 
 @pytest.mark.parametrize(
-    ("category", "code"), [(None, "exempt.category_required"), ("", "exempt.category_required"),
-                           ("astronaut", "exempt.unknown")]
+    ("category", "code"),
+    [
+        (None, "exempt.category_required"),
+        ("", "exempt.category_required"),
+        ("astronaut", "exempt.unknown"),
+    ],
 )
 def test_exempt_category_required_and_known(category: str | None, code: str) -> None:
     result = check_application(exempt_app("support_payment", category), NATIONAL, TODAY)  # type: ignore[arg-type]
@@ -193,7 +207,9 @@ def test_pledge_missing_confirmation_and_old_text() -> None:
 
 
 def test_art32_matter_needs_no_hardship() -> None:
-    app = EligibilityInput(matter="domestic_violence", id_number=BORN_1985, hardship_basis="not_required")
+    app = EligibilityInput(
+        matter="domestic_violence", id_number=BORN_1985, hardship_basis="not_required"
+    )
     result = check_application(app, NATIONAL, TODAY)
     assert result.ok and result.hardship_basis == "not_required" and result.warnings == ()
 
@@ -247,7 +263,10 @@ def test_limitation_deadline(deadline: date, urgent: bool, warnings: tuple[str, 
 
 def test_both_green_reasons() -> None:
     app = replace(exempt_app("labor_remuneration", "migrant_worker"), limitation_deadline=TODAY)
-    assert check_application(app, NATIONAL, TODAY).urgent_reasons == ("green.migrant_wage", "green.limitation")
+    assert check_application(app, NATIONAL, TODAY).urgent_reasons == (
+        "green.migrant_wage",
+        "green.limitation",
+    )
 
 
 def test_missing_materials_get_a_due_date() -> None:
@@ -264,7 +283,9 @@ def test_missing_materials_get_a_due_date() -> None:
 
 
 def test_unknown_material_kind_and_status() -> None:
-    result = check_application(pledge_app(materials=[("selfie", "provided"), ("other", "lost")]), NATIONAL, TODAY)
+    result = check_application(
+        pledge_app(materials=[("selfie", "provided"), ("other", "lost")]), NATIONAL, TODAY
+    )
     assert result.violations == (
         Violation("materials[0].kind", "materials.kind", {"kind": "selfie"}),
         Violation("materials[1].status", "materials.status"),
@@ -345,8 +366,16 @@ def test_warning_messages() -> None:
 
 
 def test_messages_use_only_the_params_violations_carry() -> None:
-    params = {"matter": "x", "category": "x", "min_age": 1, "max_age": 1, "age": 1, "version": "x",
-              "given": "x", "kind": "x"}
+    params = {
+        "matter": "x",
+        "category": "x",
+        "min_age": 1,
+        "max_age": 1,
+        "age": 1,
+        "version": "x",
+        "given": "x",
+        "kind": "x",
+    }
     for locale in LOCALES:
         for code in VIOLATION_CODES:
             assert violation_message(Violation("f", code, params), locale)

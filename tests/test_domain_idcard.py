@@ -30,7 +30,10 @@ def test_known_good_numbers(raw: str, birth: date, sex: str) -> None:
 
 def test_lower_case_x_spaces_and_full_width_are_normalized() -> None:
     assert parse_id_number(" 110105 19491231 002x ", today=TODAY).number == "11010519491231002X"
-    assert parse_id_number("１１０１０５１９４９１２３１００２ｘ", today=TODAY).number == "11010519491231002X"
+    assert (
+        parse_id_number("１１０１０５１９４９１２３１００２ｘ", today=TODAY).number
+        == "11010519491231002X"
+    )
 
 
 def test_wrong_check_digit() -> None:
@@ -63,7 +66,15 @@ def test_default_today_is_local() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "   ", "1101051949123100", "1101051949123100211", "11010519491231002Y", "X10105194912310021"]
+    "raw",
+    [
+        "",
+        "   ",
+        "1101051949123100",
+        "1101051949123100211",
+        "11010519491231002Y",
+        "X10105194912310021",
+    ],
 )
 def test_format(raw: str) -> None:
     with pytest.raises(InvalidIdNumber) as err:

@@ -28,7 +28,11 @@ def test_national_defaults() -> None:
     assert p.other_civil_allowed is False
     assert p.exempt_categories_allowed == NATIONAL_EXEMPT_CATEGORIES
     assert p.callback_target == 0.0
-    assert (p.complaint_accept_working_days, p.complaint_conclude_days, p.complaint_extend_max_days) == (
+    assert (
+        p.complaint_accept_working_days,
+        p.complaint_conclude_days,
+        p.complaint_extend_max_days,
+    ) == (
         5,
         60,
         30,
@@ -60,8 +64,16 @@ def test_policies_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     ("score", "grade", "coefficient"),
-    [(100, "excellent", 1.2), (90, "excellent", 1.2), (89, "good", 0.9), (75, "good", 0.9),
-     (74, "pass", 0.6), (60, "pass", 0.6), (59, "fail", 0.0), (0, "fail", 0.0)],
+    [
+        (100, "excellent", 1.2),
+        (90, "excellent", 1.2),
+        (89, "good", 0.9),
+        (75, "good", 0.9),
+        (74, "pass", 0.6),
+        (60, "pass", 0.6),
+        (59, "fail", 0.0),
+        (0, "fail", 0.0),
+    ],
 )
 def test_shaoxing_grades(score: int, grade: str, coefficient: float) -> None:
     assert grade_for(score, load_policy("shaoxing")) == (grade, coefficient)
@@ -100,8 +112,14 @@ def test_unknown_name_lists_presets() -> None:
 def test_file_overrides_its_base(tmp_path: Path) -> None:
     path = tmp_path / "keqiao.json"
     path.write_text(
-        json.dumps({"base": "shaoxing", "materials_due_days": 10, "digest_time": "09:00",
-                    "grade_bands": [["excellent", 85, 1.5], ["fail", 0, 0]]}),
+        json.dumps(
+            {
+                "base": "shaoxing",
+                "materials_due_days": 10,
+                "digest_time": "09:00",
+                "grade_bands": [["excellent", 85, 1.5], ["fail", 0, 0]],
+            }
+        ),
         "utf-8",
     )
     p = load_policy(str(path))
@@ -117,7 +135,12 @@ def test_file_defaults_to_national(tmp_path: Path) -> None:
     path = tmp_path / "town.json"
     path.write_text('{"name": "town", "label_zh": "某县", "callback_target": 0.8}', "utf-8")
     p = load_policy(str(path))
-    assert (p.name, p.label_zh, p.callback_target, p.other_civil_allowed) == ("town", "某县", 0.8, False)
+    assert (p.name, p.label_zh, p.callback_target, p.other_civil_allowed) == (
+        "town",
+        "某县",
+        0.8,
+        False,
+    )
 
 
 @pytest.mark.parametrize(

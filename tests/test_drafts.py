@@ -22,12 +22,20 @@ async def state(openid: str) -> Conversation:
 
 async def expire(openid: str) -> None:
     await Conversation.filter(openid=openid).update(
-        expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        expires_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
 
 
 async def up_to_opposing(u) -> None:
     await start_filing(u)
-    for answer in ["4", "张三丰", OLD_ID, "13812345678", "东浦村", "儿子三年未给付赡养费，请求给付。"]:
+    for answer in [
+        "4",
+        "张三丰",
+        OLD_ID,
+        "13812345678",
+        "东浦村",
+        "儿子三年未给付赡养费，请求给付。",
+    ]:
         await u.say(answer)
 
 

@@ -17,10 +17,18 @@ def settings(settings):
 
 
 async def _ticket(staff_id: int, closed: datetime, *, answered: bool = True) -> None:
-    await Handoff.create(openid="o-u", region="611026", opened_at=closed, due_at=closed,
-                         staff_id=staff_id, status="closed", closed_at=closed, closed_by="staff",
-                         replies=7 if answered else 0,
-                         first_reply_at=closed if answered else None)
+    await Handoff.create(
+        openid="o-u",
+        region="611026",
+        opened_at=closed,
+        due_at=closed,
+        staff_id=staff_id,
+        status="closed",
+        closed_at=closed,
+        closed_by="staff",
+        replies=7 if answered else 0,
+        first_reply_at=closed if answered else None,
+    )
 
 
 async def test_chat_consultations_count_once_however_many_messages(app, user, make_user):
@@ -47,10 +55,12 @@ async def test_duty_endpoint_lists_each_person_for_the_month(app):
     resp = await app.get("/api/v1/center/duty?month=2026-10", headers=key)
     body = await resp.json()
     assert resp.status == 200, body
-    assert (body["month"], body["consultations_per_day"], body["coefficient"]) == \
-        ("2026-10", 30, 1.0)
-    got = {p["name"]: (p["consultations"], p["duty_days"], p["coefficient"])
-           for p in body["items"]}
+    assert (body["month"], body["consultations_per_day"], body["coefficient"]) == (
+        "2026-10",
+        30,
+        1.0,
+    )
+    got = {p["name"]: (p["consultations"], p["duty_days"], p["coefficient"]) for p in body["items"]}
     assert got == {"王芳": (45, 1.5, 1.0), "赵强": (1, 0.03, 1.0)}
     nov = await (await app.get("/api/v1/center/duty?month=2026-11", headers=key)).json()
     assert {p["name"]: p["consultations"] for p in nov["items"]} == {"王芳": 0, "赵强": 1}

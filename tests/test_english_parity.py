@@ -34,14 +34,29 @@ async def test_complaint_text_in_english_files_a_complaint(user):
 
 async def test_english_chat_replies_use_english_punctuation(user):
     await user.say("English")
-    for text in ("menu", "hello", "I want to apply for legal aid", "help", "4", "9", "list",
-                 "4", "3", "The staff were rude to me", "1", "maybe", "menu", "4",
-                 "continue", "cancel"):
+    for text in (
+        "menu",
+        "hello",
+        "I want to apply for legal aid",
+        "help",
+        "4",
+        "9",
+        "list",
+        "4",
+        "3",
+        "The staff were rude to me",
+        "1",
+        "maybe",
+        "menu",
+        "4",
+        "continue",
+        "cancel",
+    ):
         reply = await user.say(text)
         assert reply and not CJK_PUNCT.search(reply), (text, reply)
 
 
-async def test_english_callback_summary_has_english_brackets(user, scene):  # noqa: F811
+async def test_english_callback_summary_has_english_brackets(user, scene):
     await user.say("English")
     await scan(user, scene)
     summary = await answer_all(user, "1", "they asked for 500 yuan", "2", "1", "none")
@@ -53,8 +68,9 @@ async def test_chinese_enum_errors_show_labels_not_codes(app):
     bad = await app.get("/api/v1/center/applications?status=maybe", headers=key)
     message = (await bad.json())["error"]["fields"]["status"]
     assert "给予法律援助" in message and not re.search("[A-Za-z]", message)
-    bad = await app.get("/api/v1/center/applications?status=maybe",
-                        headers={**key, "Accept-Language": "en"})
+    bad = await app.get(
+        "/api/v1/center/applications?status=maybe", headers={**key, "Accept-Language": "en"}
+    )
     assert "granted" in (await bad.json())["error"]["fields"]["status"]
 
 
@@ -74,17 +90,23 @@ async def test_a_grant_without_case_no_says_no_case_no(app, fake_wechat):
     token, agent = await agent_token(app, fake_wechat)
     app_id = (await (await file(app, token)).json())["id"]
     await Agent.filter(id=agent.id).update(oa_openid="o-oa-agent-1")
-    resp = await app.post(f"/api/v1/center/applications/{app_id}/decision", headers=center,
-                          json={"decision": "granted"})
+    resp = await app.post(
+        f"/api/v1/center/applications/{app_id}/decision",
+        headers=center,
+        json={"decision": "granted"},
+    )
     assert resp.status == 200
     await drain_outbox(app)
-    texts = [b["text"]["content"] for b in fake_wechat.bodies("message/custom/send")
-             if b["touser"] == "o-oa-agent-1"]  # the decision, then the letter's link
+    texts = [
+        b["text"]["content"]
+        for b in fake_wechat.bodies("message/custom/send")
+        if b["touser"] == "o-oa-agent-1"
+    ]  # the decision, then the letter's link
     assert "给予法律援助" in texts[0] and "案号" not in texts[0]
     assert not any("案号：-" in text for text in texts)
 
 
-async def test_english_users_get_english_command_words(user, scene):  # noqa: F811
+async def test_english_users_get_english_command_words(user, scene):
     from models.handoff import Handoff
 
     await user.say("English")

@@ -14,13 +14,19 @@ from models.evaluation_draw import (
 )
 
 
-@pytest.mark.parametrize("population,size", [
-    (761, 76),  # the seed's own example: round to tens, take a tenth
-    (150, 20),  # a tenth is 15: at least 20
-    (15, 15),  # fewer than 20: all of them
-    (20, 20), (0, 0), (204, 20), (205, 21),
-    (2500, 200),  # a tenth is 250: at most 200
-])
+@pytest.mark.parametrize(
+    "population,size",
+    [
+        (761, 76),  # the seed's own example: round to tens, take a tenth
+        (150, 20),  # a tenth is 15: at least 20
+        (15, 15),  # fewer than 20: all of them
+        (20, 20),
+        (0, 0),
+        (204, 20),
+        (205, 21),
+        (2500, 200),  # a tenth is 250: at most 200
+    ],
+)
 def test_sample_size_follows_wanzhou(population, size):
     assert sample_size(population) == size
 
@@ -32,9 +38,13 @@ def test_a_policy_rate_changes_the_size_within_the_bounds():
 
 def test_groups_share_the_sample_in_proportion():
     assert split_by_group(76, {"criminal": 190, "civil_admin": 571}) == {
-        "criminal": 19, "civil_admin": 57}
+        "criminal": 19,
+        "civil_admin": 57,
+    }
     assert split_by_group(20, {"criminal": 1, "civil_admin": 149}) == {
-        "criminal": 0, "civil_admin": 20}
+        "criminal": 0,
+        "civil_admin": 20,
+    }
 
 
 def population(n_criminal=40, n_civil=160):
@@ -52,8 +62,9 @@ def test_the_same_seed_gives_the_same_draw_and_another_seed_another():
     a = draw(population(), experts(), seed=20260301, size=20)
     b = draw(list(reversed(population())), list(reversed(experts())), seed=20260301, size=20)
     assert [c.case_no for c in a[0]] == [c.case_no for c in b[0]]
-    assert [(p.leader, p.member, p.case_nos) for p in a[1]] == \
-        [(p.leader, p.member, p.case_nos) for p in b[1]]
+    assert [(p.leader, p.member, p.case_nos) for p in a[1]] == [
+        (p.leader, p.member, p.case_nos) for p in b[1]
+    ]
     c = draw(population(), experts(), seed=7, size=20)
     assert {x.case_no for x in c[0]} != {x.case_no for x in a[0]}
 
@@ -74,8 +85,12 @@ def test_pairs_are_two_different_experts_of_the_case_group_and_never_of_its_org(
 
 def test_a_group_without_two_experts_or_a_free_pair_cannot_be_drawn():
     with pytest.raises(DrawError) as exc:
-        draw(population(), [e for e in experts() if e.id == 1 or e.group == "civil_admin"],
-             seed=1, size=None)
+        draw(
+            population(),
+            [e for e in experts() if e.id == 1 or e.group == "civil_admin"],
+            seed=1,
+            size=None,
+        )
     assert exc.value.reason == "too_few_experts" and exc.value.group == "criminal"
     same_org = [ExpertRef(1, "civil_admin", "所0"), ExpertRef(2, "civil_admin", "所0")]
     with pytest.raises(DrawError) as exc:

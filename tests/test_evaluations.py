@@ -12,7 +12,7 @@ import pytest
 from bot.app import create_app
 from bot.auth import create_center_key
 from models.case import Case
-from models.evaluation import EvaluationCase, EvaluationScore, Evaluation, Expert
+from models.evaluation import Evaluation, EvaluationCase, EvaluationScore, Expert
 from models.outbox import OutboxMessage
 from models.people import Staff
 from models.pool import Handler, PoolEvent, add_handler, add_org
@@ -28,8 +28,10 @@ HANDLER_OPENID = "o-handler-li"
 @pytest.fixture
 def client_for(aiohttp_client, settings, app):
     """A client of an app on `policy` sharing the test database (the `app` fixture's)."""
+
     async def make(policy: str):
         return await aiohttp_client(create_app(settings.model_copy(update={"policy": policy})))
+
     return make
 
 
@@ -37,22 +39,40 @@ async def seed(n_civil: int = 30, n_criminal: int = 10, *, closed: date = date(2
     rows = []
     for i in range(n_civil + n_criminal):
         kind = "criminal" if i < n_criminal else "civil"
-        rows.append(Case(region=REGION, case_no=f"(2026)万法援{i + 1:03d}号", kind=kind,
-                         cause="劳动报酬纠纷", beneficiary_name="张三",
-                         beneficiary_phone="13812345678", handler_name="李律师",
-                         handler_org=ORG if i % 2 else OTHER_ORG, status="closed",
-                         closed_on=closed))
+        rows.append(
+            Case(
+                region=REGION,
+                case_no=f"(2026)万法援{i + 1:03d}号",
+                kind=kind,
+                cause="劳动报酬纠纷",
+                beneficiary_name="张三",
+                beneficiary_phone="13812345678",
+                handler_name="李律师",
+                handler_org=ORG if i % 2 else OTHER_ORG,
+                status="closed",
+                closed_on=closed,
+            )
+        )
     await Case.bulk_create(rows)
     experts = []
-    for i, (group, org) in enumerate([("criminal", None), ("criminal", None),
-                                      ("civil_admin", None), ("civil_admin", None),
-                                      ("civil_admin", None), ("civil_admin", None)]):
-        experts.append(await Expert.create(region=REGION, name=f"专家{i + 1}", group=group,
-                                           org=org))
+    for i, (group, org) in enumerate(
+        [
+            ("criminal", None),
+            ("criminal", None),
+            ("civil_admin", None),
+            ("civil_admin", None),
+            ("civil_admin", None),
+            ("civil_admin", None),
+        ]
+    ):
+        experts.append(
+            await Expert.create(region=REGION, name=f"专家{i + 1}", group=group, org=org)
+        )
     org = await add_org(REGION, ORG, "firm")
     await add_handler(org, "李律师", "lawyer", openid=HANDLER_OPENID)
-    await Staff.create(name="王科长", region=REGION, openid="o-bureau-1", role="bureau",
-                       unit="万州区司法局")
+    await Staff.create(
+        name="王科长", region=REGION, openid="o-bureau-1", role="bureau", unit="万州区司法局"
+    )
     await Staff.create(name="中心李主任", region=REGION, openid="o-centre-1")
     return experts
 
@@ -62,10 +82,14 @@ def key_headers(key: str) -> dict:
 
 
 async def draw_round(client, key, **body):
-    payload = {"method": "sample", "closed_from": "2026-01-01", "closed_to": "2026-12-31",
-               "seed": 42, **body}
-    resp = await client.post("/api/v1/center/evaluations", json=payload,
-                             headers=key_headers(key))
+    payload = {
+        "method": "sample",
+        "closed_from": "2026-01-01",
+        "closed_to": "2026-12-31",
+        "seed": 42,
+        **body,
+    }
+    resp = await client.post("/api/v1/center/evaluations", json=payload, headers=key_headers(key))
     assert resp.status == 201, await resp.text()
     return await resp.json()
 
@@ -75,9 +99,16 @@ def case_url(round_id: int, case_no: str, tail: str = "") -> str:
 
 
 async def score(client, key, rid, case_no, expert_id, value, status=201):
-    resp = await client.post(case_url(rid, case_no, "/scores"), headers=key_headers(key),
-                             json={"expert_id": expert_id, "score": value,
-                                   "items": {"办案态度": 10}, "notes": "卷宗完整"})
+    resp = await client.post(
+        case_url(rid, case_no, "/scores"),
+        headers=key_headers(key),
+        json={
+            "expert_id": expert_id,
+            "score": value,
+            "items": {"办案态度": 10},
+            "notes": "卷宗完整",
+        },
+    )
     assert resp.status == status, await resp.text()
     return await resp.json()
 
@@ -111,11 +142,14 @@ async def test_two_scores_back_to_back_then_agreement_stands(client_for):
     first = await score(client, key, rnd["id"], case["case_no"], member, 82)
     assert first["scored_by"] == [member] and first["scores"] == [] and first["grade"] is None
     # Neither sees the other's score before both have scored: not over GET either.
-    got = await (await client.get(case_url(rnd["id"], case["case_no"]),
-                                  headers=key_headers(key))).json()
+    got = await (
+        await client.get(case_url(rnd["id"], case["case_no"]), headers=key_headers(key))
+    ).json()
     assert got["scores"] == [] and got["score"] is None
     again = await score(client, key, rnd["id"], case["case_no"], member, 90, status=409)
-    assert again["error"]["code"] == "already_scored" and "不能再次评分" in again["error"]["message"]
+    assert (
+        again["error"]["code"] == "already_scored" and "不能再次评分" in again["error"]["message"]
+    )
     outsider = next(e for e in await Expert.all() if e.id not in (leader, member))
     denied = await score(client, key, rnd["id"], case["case_no"], outsider.id, 80, status=403)
     assert denied["error"]["code"] == "not_your_case"
@@ -138,11 +172,13 @@ async def test_the_leader_settles_a_disagreement_and_nobody_else_can(client_for)
     split = await score(client, key, rnd["id"], case["case_no"], member, 70)
     assert split["state"] == "disagreed" and split["grade"] is None
     url = case_url(rnd["id"], case["case_no"], "/decision")
-    resp = await client.post(url, json={"expert_id": member, "grade": "pass"},
-                             headers=key_headers(key))
+    resp = await client.post(
+        url, json={"expert_id": member, "grade": "pass"}, headers=key_headers(key)
+    )
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "leader_only"
-    resp = await client.post(url, json={"expert_id": leader, "grade": "good"},
-                             headers=key_headers(key))
+    resp = await client.post(
+        url, json={"expert_id": leader, "grade": "good"}, headers=key_headers(key)
+    )
     body = await resp.json()
     assert resp.status == 200 and body["grade"] == "good" and body["decided_how"] == "leader"
     assert body["decided_by"]["id"] == leader
@@ -161,12 +197,14 @@ async def test_shaoxing_excellent_waits_for_a_recheck_by_another_expert(client_f
     assert body["state"] == "recheck" and body["state_label"] == "待专家复核"
     assert not await QualityReview.exists()  # the grade does not stand yet
     url = case_url(rnd["id"], case["case_no"], "/recheck")
-    resp = await client.post(url, json={"expert_id": pair[0], "grade": "excellent"},
-                             headers=key_headers(key))
+    resp = await client.post(
+        url, json={"expert_id": pair[0], "grade": "excellent"}, headers=key_headers(key)
+    )
     assert resp.status == 403
     other = next(e for e in await Expert.filter(group="civil_admin") if e.id not in pair)
-    resp = await client.post(url, json={"expert_id": other.id, "grade": "good"},
-                             headers=key_headers(key))
+    resp = await client.post(
+        url, json={"expert_id": other.id, "grade": "good"}, headers=key_headers(key)
+    )
     body = await resp.json()
     assert body["state"] == "graded" and body["grade"] == "good"
     assert body["decided_how"] == "recheck"
@@ -184,14 +222,16 @@ async def test_publish_tells_handlers_and_an_objection_in_chat_is_reviewed(clien
     await seed(n_civil=3, n_criminal=0)
     key = await create_center_key(REGION)
     rnd = await draw_round(client, key, method="all")
-    resp = await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish",
-                             headers=key_headers(key))
+    resp = await client.post(
+        f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=key_headers(key)
+    )
     assert resp.status == 409  # not every case has a grade yet
     await grade_all(client, key, rnd, 55)  # fail in Wanzhou's national bands
     ev = await Evaluation.get(id=rnd["id"])
     assert ev.completed_on is not None and ev.publish_due > ev.completed_on
-    resp = await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish",
-                             headers=key_headers(key))
+    resp = await client.post(
+        f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=key_headers(key)
+    )
     body = await resp.json()
     assert resp.status == 200 and body["handlers_notified"] == 1, body
     pushes = await pushes_to(HANDLER_OPENID)
@@ -209,10 +249,16 @@ async def test_publish_tells_handlers_and_an_objection_in_chat_is_reviewed(clien
     bureau = await pushes_to("o-bureau-1")
     assert any("异议" in p and own["case_no"] in p for p in bureau)
     assert not any("异议" in p for p in await pushes_to("o-centre-1"))  # the bureau reviews
-    review = await client.post(case_url(rnd["id"], own["case_no"], "/objection/review"),
-                               json={"upheld": True, "grade": "pass", "reviewers": "复评组甲乙丙",
-                                     "note": "补充笔录可证明已尽调查义务"},
-                               headers=key_headers(key))
+    review = await client.post(
+        case_url(rnd["id"], own["case_no"], "/objection/review"),
+        json={
+            "upheld": True,
+            "grade": "pass",
+            "reviewers": "复评组甲乙丙",
+            "note": "补充笔录可证明已尽调查义务",
+        },
+        headers=key_headers(key),
+    )
     body = await review.json()
     assert review.status == 200 and body["grade"] == "pass"
     assert body["objection"]["state"] == "upheld" and "claw_back" not in body["consequences"]
@@ -226,24 +272,29 @@ async def test_a_late_objection_is_refused_with_the_date(client_for):
     key = await create_center_key(REGION)
     rnd = await draw_round(client, key, method="all")
     await grade_all(client, key, rnd, 80)
-    await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish",
-                      headers=key_headers(key))
+    await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=key_headers(key))
     await Evaluation.filter(id=rnd["id"]).update(objections_until=date(2026, 1, 5))
-    resp = await client.post(case_url(rnd["id"], rnd["cases"][0]["case_no"], "/objection"),
-                             json={"text": "迟到的异议"}, headers=key_headers(key))
+    resp = await client.post(
+        case_url(rnd["id"], rnd["cases"][0]["case_no"], "/objection"),
+        json={"text": "迟到的异议"},
+        headers=key_headers(key),
+    )
     body = await resp.json()
     assert resp.status == 409 and body["error"]["code"] == "objection_late"
     assert "2026-01-05" in body["error"]["message"]
 
 
-@pytest.mark.parametrize("policy,value,expected,in_pool", [
-    ("shaoxing", 62, {"interview", "pool_exit"}, False),  # basic pass 60-65: talk, leave pool
-    ("shaoxing", 66, set(), True),
-    ("beijing", 50, {"no_new_assignments"}, False),
-    ("wanzhou", 50, {"investigation", "claw_back"}, True),
-    ("zhashui", 60, {"interview", "subsidy_lowered"}, True),
-    ("zhashui", 95, {"award"}, True),
-])
+@pytest.mark.parametrize(
+    "policy,value,expected,in_pool",
+    [
+        ("shaoxing", 62, {"interview", "pool_exit"}, False),  # basic pass 60-65: talk, leave pool
+        ("shaoxing", 66, set(), True),
+        ("beijing", 50, {"no_new_assignments"}, False),
+        ("wanzhou", 50, {"investigation", "claw_back"}, True),
+        ("zhashui", 60, {"interview", "subsidy_lowered"}, True),
+        ("zhashui", 95, {"award"}, True),
+    ],
+)
 async def test_consequences_per_preset(client_for, policy, value, expected, in_pool):
     client = await client_for(policy)
     await seed(n_civil=1, n_criminal=0)
@@ -254,13 +305,19 @@ async def test_consequences_per_preset(client_for, policy, value, expected, in_p
     ec = await EvaluationCase.get(evaluation_id=rnd["id"])
     if ec.state == "recheck":  # Shaoxing re-checks excellent and fail
         pair = await ec.pair
-        other = await Expert.filter(group="civil_admin").exclude(
-            id__in=[pair.leader_id, pair.member_id]).first()
-        await client.post(case_url(rnd["id"], rnd["cases"][0]["case_no"], "/recheck"),
-                          json={"expert_id": other.id, "grade": ec.grade},
-                          headers=key_headers(key))
-    got = await (await client.get(f"/api/v1/center/evaluations/{rnd['id']}",
-                                  headers=key_headers(key))).json()
+        other = (
+            await Expert.filter(group="civil_admin")
+            .exclude(id__in=[pair.leader_id, pair.member_id])
+            .first()
+        )
+        await client.post(
+            case_url(rnd["id"], rnd["cases"][0]["case_no"], "/recheck"),
+            json={"expert_id": other.id, "grade": ec.grade},
+            headers=key_headers(key),
+        )
+    got = await (
+        await client.get(f"/api/v1/center/evaluations/{rnd['id']}", headers=key_headers(key))
+    ).json()
     assert set(got["cases"][0]["consequences"]) == expected
     handler = await Handler.get(openid=HANDLER_OPENID)
     assert handler.in_pool is in_pool
@@ -272,43 +329,55 @@ async def test_bad_requests_are_clear_4xx(client_for):
     client = await client_for("wanzhou")
     await seed(n_civil=1, n_criminal=0)
     key = await create_center_key(REGION)
-    for body in ({"method": "sample", "closed_from": "2026-05-01", "closed_to": "2026-01-01"},
-                 {"method": "random", "closed_from": "2026-01-01", "closed_to": "2026-02-01"},
-                 {"method": "sample", "closed_from": "2026-01-01", "closed_to": "2026-02-01",
-                  "seed": -1}):
-        resp = await client.post("/api/v1/center/evaluations", json=body,
-                                 headers=key_headers(key))
+    for body in (
+        {"method": "sample", "closed_from": "2026-05-01", "closed_to": "2026-01-01"},
+        {"method": "random", "closed_from": "2026-01-01", "closed_to": "2026-02-01"},
+        {"method": "sample", "closed_from": "2026-01-01", "closed_to": "2026-02-01", "seed": -1},
+    ):
+        resp = await client.post("/api/v1/center/evaluations", json=body, headers=key_headers(key))
         assert resp.status == 422
-    resp = await client.post("/api/v1/center/evaluations", headers=key_headers(key), json={
-        "method": "sample", "closed_from": "2025-01-01", "closed_to": "2025-12-31"})
+    resp = await client.post(
+        "/api/v1/center/evaluations",
+        headers=key_headers(key),
+        json={"method": "sample", "closed_from": "2025-01-01", "closed_to": "2025-12-31"},
+    )
     assert resp.status == 409 and (await resp.json())["error"]["code"] == "no_cases"
     await Expert.filter(group="civil_admin").update(active=False)
-    resp = await client.post("/api/v1/center/evaluations", headers=key_headers(key), json={
-        "method": "all", "closed_from": "2026-01-01", "closed_to": "2026-12-31"})
+    resp = await client.post(
+        "/api/v1/center/evaluations",
+        headers=key_headers(key),
+        json={"method": "all", "closed_from": "2026-01-01", "closed_to": "2026-12-31"},
+    )
     body = await resp.json()
     assert resp.status == 409 and "民事行政组" in body["error"]["message"]
     assert not await Evaluation.exists()
-    for url in ("/api/v1/center/evaluations/99999999999", "/api/v1/center/evaluations/abc",
-                case_url(1, "x" * 65)):
+    for url in (
+        "/api/v1/center/evaluations/99999999999",
+        "/api/v1/center/evaluations/abc",
+        case_url(1, "x" * 65),
+    ):
         assert (await client.get(url, headers=key_headers(key))).status == 404
     other_key = await create_center_key("330600")
     await Expert.filter(group="civil_admin").update(active=True)
     rnd = await draw_round(client, key, method="all")
-    resp = await client.get(f"/api/v1/center/evaluations/{rnd['id']}",
-                            headers=key_headers(other_key))
+    resp = await client.get(
+        f"/api/v1/center/evaluations/{rnd['id']}", headers=key_headers(other_key)
+    )
     assert resp.status == 404  # another region's round is simply not found
 
 
 async def test_deadline_alerts_before_and_after_publication_is_due(client_for):
     from handlers.jobs_evaluations import evaluation_deadlines
+
     client = await client_for("wanzhou")
     await seed(n_civil=1, n_criminal=0)
     key = await create_center_key(REGION)
     rnd = await draw_round(client, key, method="all")
     await grade_all(client, key, rnd, 80)
     ev = await Evaluation.get(id=rnd["id"])
-    late = datetime.combine(ev.publish_due + timedelta(days=1), datetime.min.time(), UTC) \
-        + timedelta(hours=3)
+    late = datetime.combine(
+        ev.publish_due + timedelta(days=1), datetime.min.time(), UTC
+    ) + timedelta(hours=3)
     await evaluation_deadlines(client.app, late)
     await evaluation_deadlines(client.app, late)
     alerts = await OutboxMessage.filter(dedupe_key__contains=f"evaluation-publish:{ev.id}:late")

@@ -113,8 +113,9 @@ async def test_images_while_waiting_reach_the_staff_later(user, staff):
     assert "p3.jpg" in took
 
 
-async def test_a_user_who_left_the_chat_is_brought_back_when_staff_write(app, user, staff,
-                                                                        fake_wechat):
+async def test_a_user_who_left_the_chat_is_brought_back_when_staff_write(
+    app, user, staff, fake_wechat
+):
     wang, _ = staff
     await user.say("人工")
     await user.say("菜单")  # wandered off while waiting

@@ -26,8 +26,11 @@ def settings(settings):
 async def _state(openid: str) -> tuple:
     conv = await Conversation.get(openid=openid)
     h = await Handoff.get(openid=openid)
-    return ((conv.flow, conv.step, conv.data), (h.status, h.staff_id, h.replies),
-            await OutboxMessage.all().count())
+    return (
+        (conv.flow, conv.step, conv.data),
+        (h.status, h.staff_id, h.replies),
+        await OutboxMessage.all().count(),
+    )
 
 
 @pytest.fixture
@@ -88,8 +91,9 @@ async def test_relay_after_losing_the_ticket_changes_nothing(app, user, make_use
     assert await _state(user.openid) == before
 
 
-async def test_end_and_cancel_by_staff_not_holding_the_ticket_change_nothing(user, make_user,
-                                                                            waiting):
+async def test_end_and_cancel_by_staff_not_holding_the_ticket_change_nothing(
+    user, make_user, waiting
+):
     await make_user("o-staff-1").say(f"接 {waiting.id}")
     before = await _state(user.openid)
     zhao = make_user("o-staff-2")

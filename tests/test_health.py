@@ -24,8 +24,10 @@ async def probe(client, path: str = "/healthz") -> tuple[int, dict]:
 @pytest.fixture
 def app_with(app, aiohttp_client, settings):
     """The app again with some settings changed, on the same test database as `app`."""
+
     async def make(**update):
         return await aiohttp_client(create_app(settings.model_copy(update=update)))
+
     return make
 
 
@@ -60,19 +62,23 @@ async def test_a_migration_not_applied_is_503_and_named(app):
         assert body["missing_migrations"] == ["0001_initial"]
         assert (await probe(app, "/readyz"))[0] == 503
     finally:
-        await conn.execute_script(f'DELETE FROM "{MIGRATIONS_TABLE}"; INSERT INTO '
-                                  f'"{MIGRATIONS_TABLE}" SELECT * FROM kept; DROP TABLE kept')
+        await conn.execute_script(
+            f'DELETE FROM "{MIGRATIONS_TABLE}"; INSERT INTO '
+            f'"{MIGRATIONS_TABLE}" SELECT * FROM kept; DROP TABLE kept'
+        )
     assert (await probe(app))[0] == 200
 
 
 async def test_an_outbox_round_stuck_longer_than_the_setting_is_503(app_with, fake_wechat):
-    client = await app_with(background=True, health_max_round_age=1.0, outbox_interval=0.05,
-                            scheduler_interval=0.1)
+    client = await app_with(
+        background=True, health_max_round_age=1.0, outbox_interval=0.05, scheduler_interval=0.1
+    )
     status, body = await probe(client)
     assert status == 200 and body["outbox"]["status"] == "ok" and "scheduler" in body
     fake_wechat.delay_next(CUSTOM, 3.0)  # WeChat hangs: the dispatcher's round cannot end
-    await enqueue(channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="hang",
-                  payload={"text": "hi"})
+    await enqueue(
+        channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="hang", payload={"text": "hi"}
+    )
     for _ in range(60):
         status, body = await probe(client)
         if status == 503:

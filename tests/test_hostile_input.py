@@ -24,13 +24,19 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
 async def _raw_json(app, path: str, data: bytes, **headers: str):
-    return await raw_request(app, "POST", path, parts=[data],
-                             headers={"Content-Type": "application/json", **headers})
+    return await raw_request(
+        app, "POST", path, parts=[data], headers={"Content-Type": "application/json", **headers}
+    )
 
 
-@pytest.mark.parametrize("payload", [DEEP, b'{"code": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
-                                     b'{"code": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]'
-                                     b']]]]]]]]]]]]]]]]]]]]]]]}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        DEEP,
+        b'{"code": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+        b'{"code": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
+    ],
+)
 async def test_deeply_nested_json_is_400(app, payload):
     resp = await _raw_json(app, "/api/v1/auth/wxa-login", payload)
     assert resp.status == 400 and resp.json()["error"]["code"] == "malformed_json"
@@ -43,35 +49,52 @@ async def test_unstorable_strings_are_422_naming_the_field(app, fake_wechat, tex
     token, _ = await agent_token(app, fake_wechat)
     data = json.dumps(body()).replace('"\\u5f20\\u5c0f\\u660e"', text).encode()
     assert text.encode() in data  # the opposing party's name carries it
-    resp = await _raw_json(app, "/api/v1/applications", data,
-                           Authorization=f"Bearer {token}", **{"Idempotency-Key": "k-" + text})
+    resp = await _raw_json(
+        app,
+        "/api/v1/applications",
+        data,
+        Authorization=f"Bearer {token}",
+        **{"Idempotency-Key": "k-" + text},
+    )
     assert resp.status == 422, resp.body
     assert "opposing_party" in resp.json()["error"]["fields"]
     key = await create_center_key(REGION)
-    resp = await raw_request(app, "PUT", "/api/v1/center/cases/C1", parts=[
-        b'{"kind": "civil", "cause": ' + text.encode() + b"}"],
-        headers={"Content-Type": "application/json", "X-Api-Key": key})
+    resp = await raw_request(
+        app,
+        "PUT",
+        "/api/v1/center/cases/C1",
+        parts=[b'{"kind": "civil", "cause": ' + text.encode() + b"}"],
+        headers={"Content-Type": "application/json", "X-Api-Key": key},
+    )
     assert resp.status == 422
 
 
 async def test_huge_integers_in_bodies_are_422(app):
     key = await create_center_key(REGION)
-    resp = await raw_request(app, "PATCH", "/api/v1/center/complaints/1234567890", parts=[
-        b'{"status": "extended", "reason": "x", "days": ' + b"9" * 400 + b"}"],
-        headers={"Content-Type": "application/json", "X-Api-Key": key})
+    resp = await raw_request(
+        app,
+        "PATCH",
+        "/api/v1/center/complaints/1234567890",
+        parts=[b'{"status": "extended", "reason": "x", "days": ' + b"9" * 400 + b"}"],
+        headers={"Content-Type": "application/json", "X-Api-Key": key},
+    )
     assert resp.status == 422
 
 
-@pytest.mark.parametrize("value", ["\u4e2d\u6587".encode(), b"\xff\xfe\xfd", b"lak_" + b"\x80" * 40,
-                                   b"x" * 5000])
+@pytest.mark.parametrize(
+    "value", ["\u4e2d\u6587".encode(), b"\xff\xfe\xfd", b"lak_" + b"\x80" * 40, b"x" * 5000]
+)
 async def test_non_ascii_credentials_are_401(app, value):
-    for header, path in (("X-Api-Key", "/api/v1/center/applications"),
-                         ("Authorization", "/api/v1/agents/me")):
+    for header, path in (
+        ("X-Api-Key", "/api/v1/center/applications"),
+        ("Authorization", "/api/v1/agents/me"),
+    ):
         sent = b"Bearer " + value if header == "Authorization" else value
         resp = await raw_request(app, "GET", path, headers={header: sent})
         assert resp.status == 401, (header, resp.status, resp.body)
-    resp = await raw_request(app, "POST", "/api/v1/auth/logout",
-                             headers={"Authorization": b"Bearer " + value})
+    resp = await raw_request(
+        app, "POST", "/api/v1/auth/logout", headers={"Authorization": b"Bearer " + value}
+    )
     assert resp.status == 401
 
 
@@ -81,42 +104,66 @@ async def test_malformed_and_nested_multipart_is_400_and_odd_kind_422(app, fake_
     url = f"/api/v1/applications/{app_id}/materials"
     auth = f"Bearer {token}"
     jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 100
-    nested = (b"--outer\r\nContent-Disposition: form-data; name=\"file\"\r\n"
-              b"Content-Type: multipart/mixed; boundary=inner\r\n\r\n"
-              b"--inner\r\nContent-Disposition: attachment; filename=\"a.jpg\"\r\n\r\n" + jpeg
-              + b"\r\n--inner--\r\n\r\n--outer--\r\n")
+    nested = (
+        b'--outer\r\nContent-Disposition: form-data; name="file"\r\n'
+        b"Content-Type: multipart/mixed; boundary=inner\r\n\r\n"
+        b'--inner\r\nContent-Disposition: attachment; filename="a.jpg"\r\n\r\n'
+        + jpeg
+        + b"\r\n--inner--\r\n\r\n--outer--\r\n"
+    )
     cases = [
         ("multipart/form-data; boundary=outer", nested, 400),
         ("multipart/form-data", b"--x\r\n\r\n", 400),  # no boundary
         ("multipart/form-data; boundary=zzz", b"garbage without any boundary", 400),
-        ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; "
-         b"name=\"kind\"\r\n\r\n\xff\xfeother\r\n--b\r\nContent-Disposition: form-data; "
-         b"name=\"file\"; filename=\"a.jpg\"\r\n\r\n" + jpeg + b"\r\n--b--\r\n", 422),
-        ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; "
-         b"name=\"kind\"\r\n\r\n" + b"k" * 5000 + b"\r\n--b--\r\n", 422),
+        (
+            "multipart/form-data; boundary=b",
+            b"--b\r\nContent-Disposition: form-data; "
+            b'name="kind"\r\n\r\n\xff\xfeother\r\n--b\r\nContent-Disposition: form-data; '
+            b'name="file"; filename="a.jpg"\r\n\r\n' + jpeg + b"\r\n--b--\r\n",
+            422,
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b"--b\r\nContent-Disposition: form-data; "
+            b'name="kind"\r\n\r\n' + b"k" * 5000 + b"\r\n--b--\r\n",
+            422,
+        ),
     ]
     for ctype, data, status in cases:
-        resp = await raw_request(app, "POST", url, parts=[data],
-                                 headers={"Content-Type": ctype, "Authorization": auth})
+        resp = await raw_request(
+            app, "POST", url, parts=[data], headers={"Content-Type": ctype, "Authorization": auth}
+        )
         assert resp.status == status, (data[:60], resp.status, resp.body)
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/center/cases/{long}/quality", "/api/v1/center/cases/{long}/callback-form.docx",
-    "/api/v1/center/cases/{long}", "/api/v1/center/complaints/{long}",
-    "/api/v1/center/applications/99999999999999999999/decision",
-    "/api/v1/center/applications/2147483648/decision",
-    "/api/v1/center/applications/%C2%B2/decision",  # '²' passes str.isdigit, not int()
-    "/api/v1/center/applications/1/materials/99999999999999999999",
-    "/api/v1/center/callbacks/%E2%91%A0/result", "/api/v1/center/outbox/9999999999999/retry",
-    "/api/v1/center/cases/a%00b", "/api/v1/center/cases/%ED%A0%80",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/center/cases/{long}/quality",
+        "/api/v1/center/cases/{long}/callback-form.docx",
+        "/api/v1/center/cases/{long}",
+        "/api/v1/center/complaints/{long}",
+        "/api/v1/center/applications/99999999999999999999/decision",
+        "/api/v1/center/applications/2147483648/decision",
+        "/api/v1/center/applications/%C2%B2/decision",  # '²' passes str.isdigit, not int()
+        "/api/v1/center/applications/1/materials/99999999999999999999",
+        "/api/v1/center/callbacks/%E2%91%A0/result",
+        "/api/v1/center/outbox/9999999999999/retry",
+        "/api/v1/center/cases/a%00b",
+        "/api/v1/center/cases/%ED%A0%80",
+    ],
+)
 async def test_hostile_path_parameters_are_404(app, path):
     key = await create_center_key(REGION)
     path = path.replace("{long}", "9" * 65)
     for method in ("GET", "POST", "PUT", "PATCH"):
-        resp = await raw_request(app, method, path, parts=[b"{}"],
-                                 headers={"Content-Type": "application/json", "X-Api-Key": key})
+        resp = await raw_request(
+            app,
+            method,
+            path,
+            parts=[b"{}"],
+            headers={"Content-Type": "application/json", "X-Api-Key": key},
+        )
         # undecodable percent-escapes stay literal text: a PUT may then fail on its body (422)
         allowed = (404, 405, 422) if "%ED" in path else (404, 405)
         assert resp.status in allowed, (method, path, resp.status, resp.body)
@@ -125,17 +172,28 @@ async def test_hostile_path_parameters_are_404(app, path):
 async def test_application_id_beyond_the_database_integer_is_404(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
     for raw in ("2147483648", "9" * 30, "-1", "1e3"):
-        resp = await app.get(f"/api/v1/applications/{raw}",
-                             headers={"Authorization": f"Bearer {token}"})
+        resp = await app.get(
+            f"/api/v1/applications/{raw}", headers={"Authorization": f"Bearer {token}"}
+        )
         assert resp.status == 404, raw
 
 
-@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00",
-                                   "0001-01-01T00:00:00", "2026-01-01T00:00:00\x00"])
+@pytest.mark.parametrize(
+    "since",
+    [
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:00:00",
+        "2026-01-01T00:00:00\x00",
+    ],
+)
 async def test_since_at_the_calendar_edge_is_not_a_server_error(app, since):
     key = await create_center_key(REGION)
-    for path in ("/api/v1/center/applications", "/api/v1/center/callbacks",
-                 "/api/v1/center/complaints"):
+    for path in (
+        "/api/v1/center/applications",
+        "/api/v1/center/callbacks",
+        "/api/v1/center/complaints",
+    ):
         resp = await app.get(path, params={"since": since}, headers={"X-Api-Key": key})
         assert resp.status in (200, 422), (path, resp.status, await resp.text())
 
@@ -149,8 +207,9 @@ async def test_webhook_timestamp_of_400_digits_is_403(app):
 
 async def test_webhook_msgid_over_the_column_is_answered(app, user):
     long_id = "9" * 400
-    xml = build_text_xml(user.openid, ACCOUNT, "帮助", 1).replace("<MsgId>1</MsgId>",
-                                                                 f"<MsgId>{long_id}</MsgId>")
+    xml = build_text_xml(user.openid, ACCOUNT, "帮助", 1).replace(
+        "<MsgId>1</MsgId>", f"<MsgId>{long_id}</MsgId>"
+    )
     first, again = await user.send(xml), await user.send(xml)
     assert "返回" in first and first == again  # answered, and a retry deduplicated
     assert all(len(m.dedupe_key) <= 128 for m in await InboundMessage.all())

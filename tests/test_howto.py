@@ -14,13 +14,15 @@ async def regional_user(aiohttp_client, settings):
     from bot.app import create_app
     from tests.conftest import WeChatUser
 
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"default_region": REGION})))
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"default_region": REGION}))
+    )
     return WeChatUser(client, openid="o-howto")
 
 
-@pytest.mark.parametrize("text", ["我想申请法律援助", "申请", "法律援助", "咨询", "我要找律师。",
-                                  "怎么申请法律援助？"])
+@pytest.mark.parametrize(
+    "text", ["我想申请法律援助", "申请", "法律援助", "咨询", "我要找律师。", "怎么申请法律援助？"]
+)
 async def test_asking_for_aid_says_how_to_apply(user, text):
     reply = await user.say(text)
     assert "没有看懂" not in reply

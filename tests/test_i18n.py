@@ -30,8 +30,11 @@ def test_locales_have_the_same_keys_and_placeholders():
 def test_every_literal_key_used_in_code_exists():
     keys = set(catalog("zh_CN"))
     missing = {}
-    for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/**/*.py"),
-                 *ROOT.glob("models/**/*.py")]:
+    for path in [
+        *ROOT.glob("bot/**/*.py"),
+        *ROOT.glob("handlers/**/*.py"),
+        *ROOT.glob("models/**/*.py"),
+    ]:
         for key in USE.findall(path.read_text("utf-8")):
             if key not in keys:
                 missing.setdefault(key, path.relative_to(ROOT).as_posix())
@@ -65,6 +68,9 @@ def test_every_setting_is_documented_in_the_readme():
     from bot.settings import Settings
 
     readme = (ROOT / "README.md").read_text("utf-8")
-    undocumented = [f"BOT_{name.upper()}" for name in Settings.model_fields
-                    if name != "dev_credentials" and f"BOT_{name.upper()}" not in readme]
+    undocumented = [
+        f"BOT_{name.upper()}"
+        for name in Settings.model_fields
+        if name != "dev_credentials" and f"BOT_{name.upper()}" not in readme
+    ]
     assert not undocumented, undocumented

@@ -46,8 +46,9 @@ def test_json_lines_are_one_object_each():
     try:
         raise ValueError("boom\non two lines")
     except ValueError:
-        record = logging.LogRecord("bot", logging.ERROR, __file__, 1, "failed %s", ("x",),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "bot", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info()
+        )
     line = fmt.format(record)
     assert "\n" not in line
     out = json.loads(line)
@@ -58,13 +59,24 @@ def test_json_lines_are_one_object_each():
 @pytest.mark.slow
 async def test_serve_with_json_logs_writes_only_json_lines(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("BOT_") and k != "DATABASE_URL"}
-    env.update({"BOT_DATA_DIR": str(tmp_path), "BOT_PORT": str(port), "BOT_LOG_FORMAT": "json",
-                "BOT_BACKGROUND": "false", "PYTHONPATH": str(ROOT)})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_") and k != "DATABASE_URL"}
+    env.update(
+        {
+            "BOT_DATA_DIR": str(tmp_path),
+            "BOT_PORT": str(port),
+            "BOT_LOG_FORMAT": "json",
+            "BOT_BACKGROUND": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     out = (tmp_path / "server.log").open("w+")
-    server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                              stdout=out, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as s:

@@ -37,14 +37,19 @@ async def test_exempt_categories_and_materials(aiohttp_client, app, settings):
 async def test_openapi_documents_every_endpoint_of_the_feature(app):
     doc = await (await app.get("/api/v1/openapi.json")).json()
     paths = doc["paths"]
-    for path, method in [("/api/v1/auth/wxa-login", "post"), ("/api/v1/agents/bind", "post"),
-                         ("/api/v1/applications", "post"), ("/api/v1/applications", "get"),
-                         ("/api/v1/applications/{id}", "get"),
-                         ("/api/v1/applications/{id}/materials", "post"),
-                         ("/api/v1/meta/matters", "get"), ("/api/v1/meta/exempt-categories", "get"),
-                         ("/api/v1/meta/materials", "get"),
-                         ("/api/v1/center/applications", "get"),
-                         ("/api/v1/center/applications/{id}/decision", "post")]:
+    for path, method in [
+        ("/api/v1/auth/wxa-login", "post"),
+        ("/api/v1/agents/bind", "post"),
+        ("/api/v1/applications", "post"),
+        ("/api/v1/applications", "get"),
+        ("/api/v1/applications/{id}", "get"),
+        ("/api/v1/applications/{id}/materials", "post"),
+        ("/api/v1/meta/matters", "get"),
+        ("/api/v1/meta/exempt-categories", "get"),
+        ("/api/v1/meta/materials", "get"),
+        ("/api/v1/center/applications", "get"),
+        ("/api/v1/center/applications/{id}/decision", "post"),
+    ]:
         assert method in paths[path], (path, method)
     create = paths["/api/v1/applications"]["post"]
     assert {p["name"] for p in create["parameters"]} == {"Idempotency-Key"}

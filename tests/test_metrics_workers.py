@@ -18,8 +18,11 @@ from tests.test_workers import pg
 pytestmark = [
     pytest.mark.db,
     pytest.mark.slow,
-    pytest.mark.skipif(not PG_URL, reason="several workers need PostgreSQL: set "
-                       "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)"),
+    pytest.mark.skipif(
+        not PG_URL,
+        reason="several workers need PostgreSQL: set "
+        "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)",
+    ),
 ]
 CRYPTO = WeChatCrypto(TOKEN, AES_KEY, OA_APP_ID)
 MESSAGES = 40
@@ -41,8 +44,9 @@ async def test_one_scrape_sums_both_workers(tmp_path, fake_wechat):
         async with aiohttp.ClientSession(srv.url, connector=connector) as s:
             for i in range(MESSAGES):
                 xml = build_text_xml(f"o-metrics-{i}", ACCOUNT, "帮助", random.getrandbits(62))
-                query, body = encrypted_request(CRYPTO, TOKEN, xml, ACCOUNT,
-                                                nonce=str(random.randint(10**8, 10**9)))
+                query, body = encrypted_request(
+                    CRYPTO, TOKEN, xml, ACCOUNT, nonce=str(random.randint(10**8, 10**9))
+                )
                 async with s.post("/wechat", params=query, data=body.encode()) as r:
                     assert r.status == 200
                     assert "使用说明" in reply_content(CRYPTO, query, await r.text())

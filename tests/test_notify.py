@@ -28,6 +28,7 @@ ID_NUMBER, PHONE = "11010519491231002X", "13812345678"
 def app_with(app, aiohttp_client, settings):
     async def make(**update):
         return await aiohttp_client(create_app(settings.model_copy(update=update)))
+
     return make
 
 
@@ -41,9 +42,14 @@ async def staff_team() -> None:
 async def test_template_to_each_active_staff_and_markdown_to_wecom(app_with, fake_wechat):
     client = await app_with(staff_template_id="tpl-staff", wecom_webhook_url=fake_wechat.wecom_url)
     await staff_team()
-    n = await alert_staff(app_settings(client), region=REGION, key="complaint:TS-1",
-                          title="新投诉", lines=["编号 TS-1", "对象：承办人 张*"],
-                          link="https://records.example/complaints/TS-1")
+    n = await alert_staff(
+        app_settings(client),
+        region=REGION,
+        key="complaint:TS-1",
+        title="新投诉",
+        lines=["编号 TS-1", "对象：承办人 张*"],
+        link="https://records.example/complaints/TS-1",
+    )
     assert n == 2
     await drain_outbox(client)
     bodies = fake_wechat.bodies(TEMPLATE)
@@ -64,8 +70,14 @@ async def test_template_to_each_active_staff_and_markdown_to_wecom(app_with, fak
 
 async def test_without_a_template_staff_get_a_customer_service_text(app, fake_wechat):
     await staff_team()
-    await alert_staff(app_settings(app), region=REGION, key="handoff:H-3:late",
-                      title="人工咨询超时", lines=["工单 H-3 已超过 3 分钟"], supervisors_only=True)
+    await alert_staff(
+        app_settings(app),
+        region=REGION,
+        key="handoff:H-3:late",
+        title="人工咨询超时",
+        lines=["工单 H-3 已超过 3 分钟"],
+        supervisors_only=True,
+    )
     await drain_outbox(app)
     [call] = fake_wechat.calls_to(CUSTOM)
     assert call.body["touser"] == "o-sup"
@@ -77,8 +89,13 @@ async def test_the_same_alert_queued_twice_arrives_once(app_with, fake_wechat):
     client = await app_with(wecom_webhook_url=fake_wechat.wecom_url)
     await staff_team()
     for _ in range(3):  # a retried request, a re-run job
-        await alert_staff(app_settings(client), region=REGION, key="urgent-application:9",
-                          title="加急申请", lines=["#9 欠薪"])
+        await alert_staff(
+            app_settings(client),
+            region=REGION,
+            key="urgent-application:9",
+            title="加急申请",
+            lines=["#9 欠薪"],
+        )
     await drain_outbox(client)
     assert len(fake_wechat.calls_to(CUSTOM)) == 2
     assert len(fake_wechat.calls_to(WECOM)) == 1
@@ -92,7 +109,8 @@ async def test_wecom_robot_errors_are_retried_until_it_answers(app_with, fake_we
     for _ in range(3):
         await drain_outbox(client)
         await OutboxMessage.filter(status=OutboxStatus.PENDING).update(
-            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
     row = await OutboxMessage.get(channel="wecom")
     assert row.status == OutboxStatus.SENT and row.attempts == 3
     assert [c.body["markdown"]["content"] for c in fake_wechat.calls_to(WECOM)][-1] == "### t\n> l"
@@ -108,11 +126,17 @@ async def test_a_wrong_robot_key_fails_visibly_without_retrying(app_with, fake_w
 
 
 async def test_no_id_number_or_phone_leaves_in_any_push(app_with, fake_wechat):
-    client = await app_with(wecom_webhook_url=fake_wechat.wecom_url, staff_template_id="tpl",
-                            notice_template_id="tpl-notice")
+    client = await app_with(
+        wecom_webhook_url=fake_wechat.wecom_url,
+        staff_template_id="tpl",
+        notice_template_id="tpl-notice",
+    )
     await staff_team()
-    careless = [f"申请人 张三 身份证 {ID_NUMBER.lower()}", f"电话 +86 {PHONE}",
-                "旧证 110105491231002"]
+    careless = [
+        f"申请人 张三 身份证 {ID_NUMBER.lower()}",
+        f"电话 +86 {PHONE}",
+        "旧证 110105491231002",
+    ]
     s = app_settings(client)
     await alert_staff(s, region=REGION, key="a", title=f"回访差评 {PHONE}", lines=careless)
     await notify_user(s, openid="o-user", key="n", text="\n".join(careless))

@@ -17,8 +17,13 @@ from bot.app import create_app
 from bot.auth import create_center_key
 from bot.notify import alert_staff, emit_event, notify_user
 from bot.outbox import Dispatcher, enqueue
-from bot.push import HEADER_EVENT, HEADER_EVENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, \
-    verify_signature
+from bot.push import (
+    HEADER_EVENT,
+    HEADER_EVENT_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    verify_signature,
+)
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 from models.people import Staff
 from tests.conftest import PG_URL, app_settings, drain_outbox
@@ -33,21 +38,25 @@ SUBSCRIBE = "message/subscribe/send"
 async def make_due() -> None:
     """What waiting out a backoff does: every pending row becomes due now."""
     await OutboxMessage.filter(status=OutboxStatus.PENDING).update(
-        next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
 
 
 async def expire_leases() -> None:
     """What waiting out a dead worker's lease does."""
     await OutboxMessage.filter(status=OutboxStatus.SENDING).update(
-        locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        locked_until=datetime.now(UTC) - timedelta(seconds=1)
+    )
 
 
 @pytest.fixture
 def app_with(app, aiohttp_client, settings):
     """The app again with some settings changed, on the same test database as `app` (which
     it replaces: requesting `app` marks the test `db` and empties PostgreSQL after it)."""
+
     async def make(**update):
         return await aiohttp_client(create_app(settings.model_copy(update=update)))
+
     return make
 
 
@@ -59,9 +68,15 @@ async def only_row() -> OutboxMessage:
 
 # --- WeChat errcodes ----------------------------------------------------------------------------
 
+
 async def test_43101_refused_subscribe_message_is_failed_not_retried(app, fake_wechat):
-    await enqueue(channel=Channel.WXA_SUBSCRIBE, recipient="o-agent-1", dedupe_key="decision:1",
-                  region=REGION, payload={"template_id": "tpl-decision", "data": {"thing1": "x"}})
+    await enqueue(
+        channel=Channel.WXA_SUBSCRIBE,
+        recipient="o-agent-1",
+        dedupe_key="decision:1",
+        region=REGION,
+        payload={"template_id": "tpl-decision", "data": {"thing1": "x"}},
+    )
     fake_wechat.fail_next(SUBSCRIBE, 43101)
     await drain_outbox(app)
     row = await only_row()
@@ -73,8 +88,12 @@ async def test_43101_refused_subscribe_message_is_failed_not_retried(app, fake_w
 
 async def test_45015_falls_back_to_the_notice_template_once(app_with, fake_wechat):
     client = await app_with(notice_template_id="tpl-notice")
-    await notify_user(app_settings(client), openid="o-old-user", key="complaint:7:accepted",
-                      text="您的投诉已受理\n编号 TS-7")
+    await notify_user(
+        app_settings(client),
+        openid="o-old-user",
+        key="complaint:7:accepted",
+        text="您的投诉已受理\n编号 TS-7",
+    )
     fake_wechat.fail_next(CUSTOM, 45015)
     await drain_outbox(client)
     row = await only_row()
@@ -151,8 +170,9 @@ async def test_staff_who_unfollowed_is_recorded_once_others_still_get_the_alert(
     gone = await Staff.create(name="离职", region=REGION, openid="o-staff-gone")
     await Staff.create(name="在岗", region=REGION, openid="o-staff-here")
     fake_wechat.fail_next(CUSTOM, 43004)
-    await alert_staff(app_settings(app), region=REGION, key="complaint:9", title="新投诉",
-                      lines=["投诉 TS-9"])
+    await alert_staff(
+        app_settings(app), region=REGION, key="complaint:9", title="新投诉", lines=["投诉 TS-9"]
+    )
     for _ in range(3):
         await drain_outbox(app)
         await make_due()
@@ -165,16 +185,25 @@ async def test_staff_who_unfollowed_is_recorded_once_others_still_get_the_alert(
 
 # --- the centre's records webhook --------------------------------------------------------------
 
+
 def centre(fake_center) -> dict:
-    return {"center_webhook_url": fake_center.url + "/events",
-            "center_webhook_secret": CENTER_SECRET}
+    return {
+        "center_webhook_url": fake_center.url + "/events",
+        "center_webhook_secret": CENTER_SECRET,
+    }
 
 
 async def test_centre_webhook_retries_until_it_is_back_and_gets_the_event_once(
-        app_with, fake_center):
+    app_with, fake_center
+):
     client = await app_with(**centre(fake_center))
-    await emit_event(app_settings(client), event_type="complaint.created", key="complaint:3",
-                     region=REGION, data={"ticket": "TS-3", "status": "received"})
+    await emit_event(
+        app_settings(client),
+        event_type="complaint.created",
+        key="complaint:3",
+        region=REGION,
+        data={"ticket": "TS-3", "status": "received"},
+    )
     fake_center.fail_next(times=2, status=503)
     for _ in range(3):
         await drain_outbox(client)
@@ -184,8 +213,9 @@ async def test_centre_webhook_retries_until_it_is_back_and_gets_the_event_once(
     ids = {d.headers[HEADER_EVENT_ID] for d in fake_center.calls}
     assert ids == {got.json["id"]}  # the same event id on every attempt, and in the body
     assert got.headers[HEADER_EVENT] == "complaint.created"
-    assert verify_signature(CENTER_SECRET, got.headers[HEADER_TIMESTAMP], got.body,
-                            got.headers[HEADER_SIGNATURE])
+    assert verify_signature(
+        CENTER_SECRET, got.headers[HEADER_TIMESTAMP], got.body, got.headers[HEADER_SIGNATURE]
+    )
     assert got.json["data"] == {"ticket": "TS-3", "status": "received"}
     assert (await only_row()).status == OutboxStatus.SENT
 
@@ -193,8 +223,13 @@ async def test_centre_webhook_retries_until_it_is_back_and_gets_the_event_once(
 async def test_centre_down_ends_failed_visible_and_can_be_sent_again(app_with, fake_center):
     client = await app_with(**centre(fake_center), outbox_max_attempts=3)
     key = await create_center_key(REGION)
-    await emit_event(app_settings(client), event_type="application.decided", key="app:5:decided",
-                     region=REGION, data={"application_id": 5, "decision": "granted"})
+    await emit_event(
+        app_settings(client),
+        event_type="application.decided",
+        key="app:5:decided",
+        region=REGION,
+        data={"application_id": 5, "decision": "granted"},
+    )
     fake_center.fail_next(times=3, status=502)
     for _ in range(4):
         await drain_outbox(client)
@@ -204,8 +239,9 @@ async def test_centre_down_ends_failed_visible_and_can_be_sent_again(app_with, f
     metrics = await (await client.get("/metrics")).text()
     assert 'outbox_failed_total{channel="center_webhook"} 1.0' in metrics
     assert 'outbox_rows{status="failed"} 1.0' in metrics
-    resp = await client.get("/api/v1/center/outbox", params={"status": "failed"},
-                            headers={"X-Api-Key": key})
+    resp = await client.get(
+        "/api/v1/center/outbox", params={"status": "failed"}, headers={"X-Api-Key": key}
+    )
     [item] = (await resp.json())["items"]
     assert item["channel"] == "center_webhook" and item["kind"] == "event"
     assert item["attempts"] == 3 and "502" in item["last_error"]
@@ -222,13 +258,19 @@ async def test_centre_down_ends_failed_visible_and_can_be_sent_again(app_with, f
 async def test_an_event_queued_twice_is_delivered_once(app_with, fake_center):
     client = await app_with(**centre(fake_center))
     for _ in range(2):  # a retried request re-emits the same cause
-        await emit_event(app_settings(client), event_type="callback.completed", key="callback:8",
-                         region=REGION, data={"case_no": "C-8"})
+        await emit_event(
+            app_settings(client),
+            event_type="callback.completed",
+            key="callback:8",
+            region=REGION,
+            data={"case_no": "C-8"},
+        )
     await drain_outbox(client)
     assert len(fake_center.calls) == 1
 
 
 # --- crashes, restarts, several workers --------------------------------------------------------
+
 
 async def test_crash_between_commit_and_send_loses_nothing(app, fake_wechat):
     async with in_transaction() as conn:
@@ -253,12 +295,16 @@ async def test_rolled_back_cause_queues_nothing(app, fake_wechat):
     assert await OutboxMessage.all().count() == 0
 
 
-async def test_template_resent_after_a_crash_carries_the_same_client_msg_id(app_with,
-                                                                            fake_wechat):
+async def test_template_resent_after_a_crash_carries_the_same_client_msg_id(app_with, fake_wechat):
     client = await app_with(staff_template_id="tpl-staff")
     await Staff.create(name="值班", region=REGION, openid="o-staff-1")
-    await alert_staff(app_settings(client), region=REGION, key="urgent-application:42",
-                      title="加急申请", lines=["欠薪 #42"])
+    await alert_staff(
+        app_settings(client),
+        region=REGION,
+        key="urgent-application:42",
+        title="加急申请",
+        lines=["欠薪 #42"],
+    )
     d = Dispatcher(client.app)
     [row] = await d.claim()
     await d.send(row)  # WeChat accepted it; the worker dies before recording that
@@ -276,18 +322,24 @@ async def test_two_dispatchers_send_each_row_once(app, fake_wechat):
         await notify_user(s, openid=f"o-many-{i:02d}", key=f"many:{i}", text=f"n{i}")
     d1, d2 = Dispatcher(app.app), Dispatcher(app.app)
     for _ in range(5):
-        await asyncio.gather(d1.dispatch_once(limit=7), d2.dispatch_once(limit=7),
-                             d1.dispatch_once(limit=7), d2.dispatch_once(limit=7))
+        await asyncio.gather(
+            d1.dispatch_once(limit=7),
+            d2.dispatch_once(limit=7),
+            d1.dispatch_once(limit=7),
+            d2.dispatch_once(limit=7),
+        )
     sent = [c.body["touser"] for c in fake_wechat.calls_to(CUSTOM)]
     assert sorted(sent) == [f"o-many-{i:02d}" for i in range(45)]
     assert await OutboxMessage.filter(status=OutboxStatus.SENT, attempts=1).count() == 45
 
 
 async def test_a_restart_sends_what_was_queued_and_never_resends_what_was_sent(
-        app, aiohttp_client, settings, fake_wechat, tmp_path):
+    app, aiohttp_client, settings, fake_wechat, tmp_path
+):
     """Two processes one after the other on one database file (or PostgreSQL)."""
-    on_disk = settings.model_copy(update={
-        "database_url": PG_URL or f"sqlite://{(tmp_path / 'restart.sqlite3').as_posix()}"})
+    on_disk = settings.model_copy(
+        update={"database_url": PG_URL or f"sqlite://{(tmp_path / 'restart.sqlite3').as_posix()}"}
+    )
     first = await aiohttp_client(create_app(on_disk))
     await notify_user(on_disk, openid="o-r1", key="before", text="已送达")
     await drain_outbox(first)
@@ -312,8 +364,11 @@ async def test_rows_locked_by_another_worker_are_skipped_not_waited_for(app, fak
 
     async def other_worker() -> None:  # its own task, so its own connection and transaction
         async with in_transaction() as conn:
-            await OutboxMessage.filter(recipient__in=["o-lock-0", "o-lock-1"]) \
-                .select_for_update().using_db(conn)
+            await (
+                OutboxMessage.filter(recipient__in=["o-lock-0", "o-lock-1"])
+                .select_for_update()
+                .using_db(conn)
+            )
             locked.set()
             await release.wait()
 

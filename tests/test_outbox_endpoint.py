@@ -15,8 +15,13 @@ CUSTOM = "message/custom/send"
 
 async def failed_pushes(app, fake_wechat, region: str, n: int) -> None:
     for i in range(n):
-        await notify_user(app_settings(app), openid=f"o-{region}-{i}", key=f"{region}:{i}",
-                          region=region, text=f"秘密内容 {i} 13812345678")
+        await notify_user(
+            app_settings(app),
+            openid=f"o-{region}-{i}",
+            key=f"{region}:{i}",
+            region=region,
+            text=f"秘密内容 {i} 13812345678",
+        )
     fake_wechat.fail_next(CUSTOM, 43004, times=n)
     await drain_outbox(app)
 
@@ -38,8 +43,7 @@ async def test_failed_rows_of_the_region_only_without_content(app, fake_wechat):
     assert item["channel"] == "wechat_text" and item["status"] == "failed"
     assert item["attempts"] == 1 and item["last_error"].startswith("43004")
     assert "秘密内容" not in raw and "o-330600" not in raw and "payload" not in item
-    everything = await (await app.get("/api/v1/center/outbox",
-                                      headers={"X-Api-Key": key})).json()
+    everything = await (await app.get("/api/v1/center/outbox", headers={"X-Api-Key": key})).json()
     assert sorted(i["status"] for i in everything["items"]) == ["failed", "failed", "sent"]
 
 
@@ -49,8 +53,9 @@ async def test_pages_follow_the_cursor_newest_first(app, fake_wechat):
     seen, cursor = [], None
     while True:
         params = {"status": "failed", "limit": "2", **({"cursor": cursor} if cursor else {})}
-        page = await (await app.get("/api/v1/center/outbox", params=params,
-                                    headers={"X-Api-Key": key})).json()
+        page = await (
+            await app.get("/api/v1/center/outbox", params=params, headers={"X-Api-Key": key})
+        ).json()
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -65,8 +70,9 @@ async def test_without_a_valid_key_is_401(app):
     assert resp.status == 401 and "error" in await resp.json()
 
 
-@pytest.mark.parametrize("query", ["status=lost", "limit=0", "limit=10000", "cursor=abc",
-                                   "cursor=-1"])
+@pytest.mark.parametrize(
+    "query", ["status=lost", "limit=0", "limit=10000", "cursor=abc", "cursor=-1"]
+)
 async def test_bad_query_is_422_and_the_server_keeps_serving(app, query):
     key = await create_center_key(REGION)
     resp = await app.get(f"/api/v1/center/outbox?{query}", headers={"X-Api-Key": key})
@@ -80,10 +86,12 @@ async def test_retry_only_a_failed_row_of_ones_own_region(app, fake_wechat):
     other_key = await create_center_key(OTHER)
     await failed_pushes(app, fake_wechat, REGION, 1)
     row = await OutboxMessage.get(region=REGION)
-    assert (await app.post(f"/api/v1/center/outbox/{row.id}/retry",
-                           headers={"X-Api-Key": other_key})).status == 404
-    assert (await app.post("/api/v1/center/outbox/x1/retry",
-                           headers={"X-Api-Key": key})).status == 404
+    assert (
+        await app.post(f"/api/v1/center/outbox/{row.id}/retry", headers={"X-Api-Key": other_key})
+    ).status == 404
+    assert (
+        await app.post("/api/v1/center/outbox/x1/retry", headers={"X-Api-Key": key})
+    ).status == 404
     resp = await app.post(f"/api/v1/center/outbox/{row.id}/retry", headers={"X-Api-Key": key})
     assert resp.status == 200
     again = await app.post(f"/api/v1/center/outbox/{row.id}/retry", headers={"X-Api-Key": key})

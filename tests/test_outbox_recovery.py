@@ -14,8 +14,9 @@ CUSTOM = "message/custom/send"
 
 
 async def test_a_sent_push_is_recorded_once_the_database_is_back(app, fake_wechat, monkeypatch):
-    await enqueue(channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="k1",
-                  payload={"text": "您好"})
+    await enqueue(
+        channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="k1", payload={"text": "您好"}
+    )
     real_filter, failures = OutboxMessage.filter, [2]
 
     def filter_(*args, **kwargs):  # storing the outcome fails twice: the connection is gone
@@ -35,19 +36,25 @@ async def test_a_sent_push_is_recorded_once_the_database_is_back(app, fake_wecha
 
 
 async def test_a_claim_whose_commit_was_stored_is_sent_by_its_claimer(app, fake_wechat):
-    await enqueue(channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="mine",
-                  payload={"text": "您好"})
-    await enqueue(channel=Channel.WECHAT_TEXT, recipient="o-2", dedupe_key="theirs",
-                  payload={"text": "您好"})
-    mine, theirs = await OutboxMessage.get(dedupe_key="mine"), await OutboxMessage.get(
-        dedupe_key="theirs")
+    await enqueue(
+        channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="mine", payload={"text": "您好"}
+    )
+    await enqueue(
+        channel=Channel.WECHAT_TEXT, recipient="o-2", dedupe_key="theirs", payload={"text": "您好"}
+    )
+    mine, theirs = (
+        await OutboxMessage.get(dedupe_key="mine"),
+        await OutboxMessage.get(dedupe_key="theirs"),
+    )
     lease = datetime.now(UTC) + LEASE
     # The claim's UPDATE reached the database, its COMMIT's answer did not; meanwhile another
     # worker claimed the second row under its own lease.
-    await OutboxMessage.filter(id=mine.id).update(status=OutboxStatus.SENDING, locked_until=lease,
-                                                  attempts=1)
+    await OutboxMessage.filter(id=mine.id).update(
+        status=OutboxStatus.SENDING, locked_until=lease, attempts=1
+    )
     await OutboxMessage.filter(id=theirs.id).update(
-        status=OutboxStatus.SENDING, locked_until=lease + timedelta(seconds=1), attempts=1)
+        status=OutboxStatus.SENDING, locked_until=lease + timedelta(seconds=1), attempts=1
+    )
     d = Dispatcher(app.app)
     d.uncertain = (lease, {mine.id: mine, theirs.id: theirs})
     assert await d.dispatch_once() == 1  # at once, not after the two-minute lease
@@ -58,8 +65,9 @@ async def test_a_claim_whose_commit_was_stored_is_sent_by_its_claimer(app, fake_
 
 
 async def test_a_claim_that_was_rolled_back_is_claimed_normally(app, fake_wechat):
-    await enqueue(channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="k",
-                  payload={"text": "您好"})
+    await enqueue(
+        channel=Channel.WECHAT_TEXT, recipient="o-1", dedupe_key="k", payload={"text": "您好"}
+    )
     row = await OutboxMessage.get(dedupe_key="k")
     d = Dispatcher(app.app)
     d.uncertain = (datetime.now(UTC) + LEASE, {row.id: row})

@@ -22,8 +22,11 @@ from tests.test_workers import pg, post, signed_message, workers  # noqa: F401 (
 pytestmark = [
     pytest.mark.db,
     pytest.mark.slow,
-    pytest.mark.skipif(not PG_URL, reason="killing database backends needs PostgreSQL: set "
-                       "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)"),
+    pytest.mark.skipif(
+        not PG_URL,
+        reason="killing database backends needs PostgreSQL: set "
+        "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)",
+    ),
 ]
 log = logging.getLogger(__name__)
 PUSHES = 600  # a burst the dispatcher needs several seconds for (each send takes 50 ms)
@@ -33,8 +36,10 @@ RECOVERY = 30.0  # seconds the issue allows for coming back once the database an
 
 
 async def kill_service_backends() -> int:
-    rows = await pg("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    rows = await pg(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
     return rows[0]["n"]
 
 
@@ -51,9 +56,13 @@ async def test_outbox_and_scheduler_recover_after_connections_are_killed(workers
     fake_wechat.delay_next("message/custom/send", 0.05, times=PUSHES)
     values = ", ".join(
         f"('fault:{i}', 'wechat_text', 'o-fault-{i}', '{{\"text\": \"hello {i}\"}}', 'test', "
-        f"'pending', 0, now(), now())" for i in range(PUSHES))
-    await pg("INSERT INTO outbox (dedupe_key, channel, recipient, payload, kind, status, "
-             f"attempts, next_attempt_at, created_at) VALUES {values}")
+        f"'pending', 0, now(), now())"
+        for i in range(PUSHES)
+    )
+    await pg(
+        "INSERT INTO outbox (dedupe_key, channel, recipient, payload, kind, status, "
+        f"attempts, next_attempt_at, created_at) VALUES {values}"
+    )
     chat: Counter[int] = Counter()
     stop = asyncio.Event()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
@@ -82,8 +91,12 @@ async def test_outbox_and_scheduler_recover_after_connections_are_killed(workers
         healthy_after = all_sent_after = None
         while time.monotonic() - last_kill < RECOVERY + 30:
             status, body = await health(s, a.url)
-            if healthy_after is None and status == 200 and body.get("scheduler", {}).get(
-                    "last_round_age", 1e9) < time.monotonic() - last_kill:
+            if (
+                healthy_after is None
+                and status == 200
+                and body.get("scheduler", {}).get("last_round_age", 1e9)
+                < time.monotonic() - last_kill
+            ):
                 healthy_after = time.monotonic() - last_kill
             done = (await pg("SELECT count(*) AS n FROM outbox WHERE status = 'sent'"))[0]["n"]
             if done == PUSHES and all_sent_after is None:
@@ -97,10 +110,19 @@ async def test_outbox_and_scheduler_recover_after_connections_are_killed(workers
         query, body = signed_message("o-chat-after", "帮助", 90000)
         assert (await post(s, a, query, body))[0] == 200
     sends = Counter(b["touser"] for b in fake_wechat.bodies("message/custom/send"))
-    log.warning("fault test: killed %s backends in %d rounds; %d of %d pushes were out at the "
-                "last kill; all %d delivered %.1f s after it; health and scheduler back after "
-                "%s s; chat answers during the test %s", killed, KILLS, sent_at_kill, PUSHES,
-                sum(sends.values()), all_sent_after or -1, healthy_after, dict(chat))
+    log.warning(
+        "fault test: killed %s backends in %d rounds; %d of %d pushes were out at the "
+        "last kill; all %d delivered %.1f s after it; health and scheduler back after "
+        "%s s; chat answers during the test %s",
+        killed,
+        KILLS,
+        sent_at_kill,
+        PUSHES,
+        sum(sends.values()),
+        all_sent_after or -1,
+        healthy_after,
+        dict(chat),
+    )
     assert sum(killed) >= KILLS, "the service held no connections to kill"
     assert all_sent_after is not None and all_sent_after < RECOVERY, a.log.read_text()[-3000:]
     assert healthy_after is not None and healthy_after < RECOVERY, a.log.read_text()[-3000:]

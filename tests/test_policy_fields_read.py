@@ -19,14 +19,21 @@ PENDING = {
 
 def _sources() -> str:
     """The code that runs: the engine, the features and the rules (not the tests)."""
-    return "\n".join(p.read_text("utf-8") for d in ("bot", "handlers", "models")
-                     for p in sorted((ROOT / d).rglob("*.py")) if "migrations" not in p.parts)
+    return "\n".join(
+        p.read_text("utf-8")
+        for d in ("bot", "handlers", "models")
+        for p in sorted((ROOT / d).rglob("*.py"))
+        if "migrations" not in p.parts
+    )
 
 
 def test_every_policy_field_is_read() -> None:
     code = _sources()
-    unread = [name for name in Policy.model_fields if name not in PENDING
-              and not re.search(rf"\.{name}\b", code)]
+    unread = [
+        name
+        for name in Policy.model_fields
+        if name not in PENDING and not re.search(rf"\.{name}\b", code)
+    ]
     assert unread == [], f"policy fields nobody reads: {unread}"
 
 

@@ -16,16 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 async def add_org(client, key, name="正义律师事务所", kind="firm", **extra) -> dict:
-    resp = await client.post("/api/v1/center/orgs", json={"name": name, "kind": kind, **extra},
-                             headers=key)
+    resp = await client.post(
+        "/api/v1/center/orgs", json={"name": name, "kind": kind, **extra}, headers=key
+    )
     assert resp.status == 201, await resp.text()
     return await resp.json()
 
 
 async def add_handler(client, key, org_id, name="李明", kind="lawyer", **extra) -> dict:
-    resp = await client.post("/api/v1/center/handlers",
-                             json={"name": name, "org_id": org_id, "kind": kind, **extra},
-                             headers=key)
+    resp = await client.post(
+        "/api/v1/center/handlers",
+        json={"name": name, "org_id": org_id, "kind": kind, **extra},
+        headers=key,
+    )
     assert resp.status == 201, await resp.text()
     return await resp.json()
 
@@ -35,8 +38,9 @@ async def test_orgs_and_handlers_over_the_api(app):
     a = await add_org(app, key, phone="0914-4321234")
     b = await add_org(app, key, name="城关法律服务所", kind="office")
     assert (a["position"], b["position"]) == (1, 2)
-    dup = await app.post("/api/v1/center/orgs", json={"name": "正义律师事务所", "kind": "firm"},
-                         headers=key)
+    dup = await app.post(
+        "/api/v1/center/orgs", json={"name": "正义律师事务所", "kind": "firm"}, headers=key
+    )
     assert dup.status == 409 and "同名" in (await dup.json())["error"]["message"]
     bad = await app.post("/api/v1/center/orgs", json={"name": "x", "kind": "bank"}, headers=key)
     assert bad.status == 422 and "kind" in (await bad.json())["error"]["fields"]
@@ -45,16 +49,23 @@ async def test_orgs_and_handlers_over_the_api(app):
     assert h["in_pool"] and h["org"]["name"] == "正义律师事务所" and not h["bound"]
     assert [e["action"] for e in h["events"]] == ["entry"]
 
-    resp = await app.post(f"/api/v1/center/handlers/{h['id']}/removal",
-                          json={"reason": "质量评查不合格", "until": "2099-12-31"}, headers=key)
+    resp = await app.post(
+        f"/api/v1/center/handlers/{h['id']}/removal",
+        json={"reason": "质量评查不合格", "until": "2099-12-31"},
+        headers=key,
+    )
     out = await resp.json()
     assert resp.status == 200 and not out["in_pool"] and out["removed_until"] == "2099-12-31"
     assert out["events"][-1]["reason"] == "质量评查不合格"
-    resp = await app.post(f"/api/v1/center/handlers/{h['id']}/readmission",
-                          json={"reason": "培训合格"}, headers=key)
+    resp = await app.post(
+        f"/api/v1/center/handlers/{h['id']}/readmission", json={"reason": "培训合格"}, headers=key
+    )
     out = await resp.json()
     assert out["in_pool"] and [e["action"] for e in out["events"]] == [
-        "entry", "removal", "readmission"]
+        "entry",
+        "removal",
+        "readmission",
+    ]
 
     listed = await (await app.get("/api/v1/center/orgs", headers=key)).json()
     assert [o["name"] for o in listed["items"]] == ["正义律师事务所", "城关法律服务所"]
@@ -69,12 +80,15 @@ async def test_other_region_sees_nothing(app):
     h = await add_handler(app, key, org["id"])
     assert (await (await app.get("/api/v1/center/orgs", headers=other)).json())["items"] == []
     assert (await app.get(f"/api/v1/center/handlers/{h['id']}", headers=other)).status == 404
-    resp = await app.post("/api/v1/center/handlers",
-                          json={"name": "王", "org_id": org["id"], "kind": "lawyer"},
-                          headers=other)
+    resp = await app.post(
+        "/api/v1/center/handlers",
+        json={"name": "王", "org_id": org["id"], "kind": "lawyer"},
+        headers=other,
+    )
     assert resp.status == 422 and "org_id" in (await resp.json())["error"]["fields"]
-    resp = await app.post(f"/api/v1/center/handlers/{h['id']}/removal", json={"reason": "x"},
-                          headers=other)
+    resp = await app.post(
+        f"/api/v1/center/handlers/{h['id']}/removal", json={"reason": "x"}, headers=other
+    )
     assert resp.status == 404
 
 
@@ -82,11 +96,15 @@ async def test_removal_for_a_period_ends_by_itself(app):
     key = await center_key()
     org = await add_org(app, key)
     h = await add_handler(app, key, org["id"])
-    resp = await app.post(f"/api/v1/center/handlers/{h['id']}/removal",
-                          json={"reason": "行政处罚", "until": "2020-01-31"}, headers=key)
+    resp = await app.post(
+        f"/api/v1/center/handlers/{h['id']}/removal",
+        json={"reason": "行政处罚", "until": "2020-01-31"},
+        headers=key,
+    )
     assert (await resp.json())["in_pool"]  # the period is over
-    bad = await app.post(f"/api/v1/center/handlers/{h['id']}/removal", json={"reason": " "},
-                         headers=key)
+    bad = await app.post(
+        f"/api/v1/center/handlers/{h['id']}/removal", json={"reason": " "}, headers=key
+    )
     assert bad.status == 422
     assert await PoolEvent.filter(handler_id=h["id"]).count() == 2
 
@@ -109,19 +127,49 @@ async def test_handler_binds_in_chat(app, make_user):
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
     env.pop("BOT_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
 def test_cli_orgs_and_handlers(tmp_path):
-    out = _cli(tmp_path, "orgs", "add", "--region", REGION, "--name", "正义律师事务所",
-               "--kind", "firm", "--phone", "0914-4321234")
+    out = _cli(
+        tmp_path,
+        "orgs",
+        "add",
+        "--region",
+        REGION,
+        "--name",
+        "正义律师事务所",
+        "--kind",
+        "firm",
+        "--phone",
+        "0914-4321234",
+    )
     assert out.returncode == 0, out.stderr
     org_id = out.stdout.strip().splitlines()[-1]
     assert org_id == "1"
-    out = _cli(tmp_path, "handlers", "add", "--region", REGION, "--name", "李明", "--org", org_id,
-               "--kind", "lawyer", "--specialties", "civil,criminal")
+    out = _cli(
+        tmp_path,
+        "handlers",
+        "add",
+        "--region",
+        REGION,
+        "--name",
+        "李明",
+        "--org",
+        org_id,
+        "--kind",
+        "lawyer",
+        "--specialties",
+        "civil,criminal",
+    )
     assert out.returncode == 0, out.stderr
     hid = out.stdout.strip().splitlines()[-1]
     assert hid == "1"
@@ -134,7 +182,18 @@ def test_cli_orgs_and_handlers(tmp_path):
     assert _cli(tmp_path, "handlers", "readmit", hid).returncode == 0
     code = _cli(tmp_path, "handlers", "invite", hid).stdout.strip().splitlines()[-1]
     assert len(code) == 8 and code.isalnum()
-    bad = _cli(tmp_path, "handlers", "add", "--region", REGION, "--name", "王", "--org", "9",
-               "--kind", "lawyer")
+    bad = _cli(
+        tmp_path,
+        "handlers",
+        "add",
+        "--region",
+        REGION,
+        "--name",
+        "王",
+        "--org",
+        "9",
+        "--kind",
+        "lawyer",
+    )
     assert bad.returncode == 1 and "no organisation" in bad.stderr
     assert _cli(tmp_path, "handlers", "remove", "99", "--reason", "x").returncode == 1

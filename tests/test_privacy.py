@@ -37,20 +37,28 @@ async def test_personal_data_never_reaches_logs_pushes_or_errors(app, user, fake
     resp = await file(app, token, body(**{"applicant.phone": APPLICANT_PHONE}))
     assert resp.status == 201, await resp.text()
     app_id = (await resp.json())["id"]
-    bad = await file(app, token, body(**{"applicant.id_number": ADULT_ID[:-1] + "0",
-                                         "applicant.phone": APPLICANT_PHONE + "9"}))
+    bad = await file(
+        app,
+        token,
+        body(
+            **{"applicant.id_number": ADULT_ID[:-1] + "0", "applicant.phone": APPLICANT_PHONE + "9"}
+        ),
+    )
     assert bad.status == 422
     errors.append(await bad.text())
-    assert not leaks(await (await app.get(f"/api/v1/applications/{app_id}",
-                                          headers=bearer(token))).text())
+    assert not leaks(
+        await (await app.get(f"/api/v1/applications/{app_id}", headers=bearer(token))).text()
+    )
 
     # the centre sees full data (its own API), decides; the agent is told
     key = {"X-Api-Key": await center_key_for("330602")}
     listed = await app.get("/api/v1/center/applications", headers=key)
     assert ADULT_ID in await listed.text()  # full values only here, for the centre
-    resp = await app.post(f"/api/v1/center/applications/{app_id}/decision",
-                          json={"decision": "granted", "reason": "", "case_no": "绍法援2026-1"},
-                          headers=key)
+    resp = await app.post(
+        f"/api/v1/center/applications/{app_id}/decision",
+        json={"decision": "granted", "reason": "", "case_no": "绍法援2026-1"},
+        headers=key,
+    )
     assert resp.status in (200, 201), await resp.text()
 
     # a case closes; the beneficiary scans, answers the survey with a bad answer, complains
@@ -61,8 +69,21 @@ async def test_personal_data_never_reaches_logs_pushes_or_errors(app, user, fake
     for answer in ("是", "收了两百元", "有", "一直拖着", "2", "希望改进", "1"):
         await user.say(answer)
     await user.say("投诉 承办律师态度很差，电话" + PHONE)
-    errors.append(await (await app.put("/api/v1/center/cases/x", json={"beneficiary": {
-        "name": "王", "phone": "12345", "id_number": ID_NUMBER[:-1] + "1"}}, headers=ckey)).text())
+    errors.append(
+        await (
+            await app.put(
+                "/api/v1/center/cases/x",
+                json={
+                    "beneficiary": {
+                        "name": "王",
+                        "phone": "12345",
+                        "id_number": ID_NUMBER[:-1] + "1",
+                    }
+                },
+                headers=ckey,
+            )
+        ).text()
+    )
 
     await scheduler.tick(app.app)
     await drain_outbox(app)
@@ -90,4 +111,5 @@ async def test_personal_data_never_reaches_logs_pushes_or_errors(app, user, fake
 
 async def center_key_for(region: str) -> str:
     from bot.auth import create_center_key
+
     return await create_center_key(region)

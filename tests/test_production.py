@@ -55,6 +55,7 @@ def test_dev_banner_prints_no_secret(tmp_path):
 
 def test_console_script_is_python_m_bot():
     import tomllib
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     assert project["scripts"]["legal-aid-bot"] == "bot.__main__:main"
     deps = " ".join(project["dependencies"])
@@ -79,7 +80,8 @@ def test_private_tortoise_api_init_from_db_is_still_there():
     params = inspect.signature(init).parameters
     assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), (
         "Model._init_from_db no longer takes the row as keyword arguments: "
-        "update bot/engine_sql.py's hydrate()")
+        "update bot/engine_sql.py's hydrate()"
+    )
 
 
 @pytest.mark.db
@@ -89,8 +91,15 @@ async def test_hydrate_builds_what_the_orm_reads(app):
     from models.conversation import Conversation
 
     expires = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
-    await Conversation.create(openid="o-hydrate", locale="en", flow="complaint", step="text",
-                              data={"a": [1, "二"]}, expires_at=expires, version=3)
+    await Conversation.create(
+        openid="o-hydrate",
+        locale="en",
+        flow="complaint",
+        step="text",
+        data={"a": [1, "二"]},
+        expires_at=expires,
+        version=3,
+    )
     conn = Tortoise.get_connection("default")
     table = Conversation._meta.db_table
     _, rows = await conn.execute_query(f'SELECT * FROM "{table}"')  # the one row

@@ -27,16 +27,27 @@ async def test_rotate_key_re_encrypts_under_the_new_key(aiohttp_client, settings
     await put_case(client, await center_key(), expect=200)
     await client.close()
 
-    env = {**os.environ, "BOT_DATABASE_URL": url, "BOT_DATA_DIR": str(tmp_path),
-           "BOT_SECRET_KEY": "new-key-2", "BOT_OLD_SECRET_KEYS": "old-key-1",
-           "BOT_WECHAT_TOKEN": "t", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "bot", "rotate-key"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "BOT_DATABASE_URL": url,
+        "BOT_DATA_DIR": str(tmp_path),
+        "BOT_SECRET_KEY": "new-key-2",
+        "BOT_OLD_SECRET_KEYS": "old-key-1",
+        "BOT_WECHAT_TOKEN": "t",
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "rotate-key"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "re-encrypted" in out.stdout and "Case: 1/1" in out.stderr
 
-    new_only = Settings(_env_file=None, database_url=url, data_dir=tmp_path,
-                        secret_key="new-key-2")
+    new_only = Settings(_env_file=None, database_url=url, data_dir=tmp_path, secret_key="new-key-2")
     async with db.orm(new_only):  # the old key is gone: everything must read with the new one
         case = await Case.get()
         assert case.beneficiary_id_number == ID_NUMBER and case.beneficiary_phone == PHONE

@@ -18,49 +18,59 @@ from tests.test_domain_eligibility import (
     pledge_app,
 )
 
-
 # --- Art. 24: 因经济困难或者其他原因 -------------------------------------------------------------
 
+
 def test_criminal_defence_may_rest_on_other_reasons() -> None:
-    app = replace(pledge_app(matter="criminal_defense", hardship_basis="other_reason",
-                             statement=None, pledge=None),
-                  other_reason="同案其他被告人均已委托辩护人")
+    app = replace(
+        pledge_app(
+            matter="criminal_defense", hardship_basis="other_reason", statement=None, pledge=None
+        ),
+        other_reason="同案其他被告人均已委托辩护人",
+    )
     result = check_application(app, NATIONAL, TODAY)
     assert result.ok, result.violations
     assert result.hardship_basis == "other_reason"
 
 
 def test_other_reasons_need_the_reason_and_only_fit_criminal_defence() -> None:
-    no_reason = pledge_app(matter="criminal_defense", hardship_basis="other_reason",
-                           statement=None, pledge=None)
+    no_reason = pledge_app(
+        matter="criminal_defense", hardship_basis="other_reason", statement=None, pledge=None
+    )
     assert codes(check_application(no_reason, NATIONAL, TODAY)) == [
-        "hardship.other_reason_required"]
-    civil = replace(pledge_app(hardship_basis="other_reason", statement=None, pledge=None),
-                    other_reason="想要")
+        "hardship.other_reason_required"
+    ]
+    civil = replace(
+        pledge_app(hardship_basis="other_reason", statement=None, pledge=None), other_reason="想要"
+    )
     assert codes(check_application(civil, NATIONAL, TODAY)) == ["hardship.other_reason_matter"]
 
 
 # --- Art. 42: 有材料证明 --------------------------------------------------------------------------
 
+
 def test_exempt_without_proof_lists_the_proof_as_missing() -> None:
-    result = check_application(exempt_app("support_payment", "social_assistance"), NATIONAL,
-                               TODAY)
+    result = check_application(exempt_app("support_payment", "social_assistance"), NATIONAL, TODAY)
     assert result.ok and result.missing_materials == ("exemption_proof",)
     assert result.materials_due is not None
 
 
 def test_exempt_with_proof_in_hand_owes_nothing() -> None:
-    app = replace(exempt_app("support_payment", "social_assistance"),
-                  materials=[("exemption_proof", "provided")])
+    app = replace(
+        exempt_app("support_payment", "social_assistance"),
+        materials=[("exemption_proof", "provided")],
+    )
     assert check_application(app, NATIONAL, TODAY).missing_materials == ()
 
 
 # --- green channel -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("matter", ["labor_remuneration", "work_injury"])
 def test_migrant_worker_claims_with_a_pledge_take_the_green_channel(matter: str) -> None:
-    result = check_application(replace(pledge_app(matter=matter), migrant_worker=True),
-                               NATIONAL, TODAY)
+    result = check_application(
+        replace(pledge_app(matter=matter), migrant_worker=True), NATIONAL, TODAY
+    )
     assert result.ok and result.urgent and result.urgent_reasons == ("green.migrant_wage",)
 
 
@@ -71,11 +81,11 @@ def test_work_injury_of_an_exempt_migrant_worker_takes_the_green_channel() -> No
 
 def test_other_matters_or_non_migrants_do_not() -> None:
     assert not check_application(pledge_app(matter="labor_remuneration"), NATIONAL, TODAY).urgent
-    assert not check_application(replace(pledge_app(), migrant_worker=True), NATIONAL,
-                                 TODAY).urgent
+    assert not check_application(replace(pledge_app(), migrant_worker=True), NATIONAL, TODAY).urgent
 
 
 # --- through the API -----------------------------------------------------------------------------
+
 
 async def test_api_files_other_reasons_proof_owed_and_the_migrant_flag(app, fake_wechat):
     token, _ = await agent_token(app, fake_wechat)
@@ -85,18 +95,23 @@ async def test_api_files_other_reasons_proof_owed_and_the_migrant_flag(app, fake
         assert resp.status == 201, await resp.text()
         return await resp.json()
 
-    made = await post(matter="criminal_defense",
-                      hardship={"basis": "other_reason", "other_reason": "案件有重大社会影响"})
+    made = await post(
+        matter="criminal_defense",
+        hardship={"basis": "other_reason", "other_reason": "案件有重大社会影响"},
+    )
     assert made["hardship_basis"] == "other_reason"
     assert (await Application.get(id=made["id"])).other_reason == "案件有重大社会影响"
 
-    made = await post(hardship={"basis": "exempt", "exempt_category": "social_assistance"},
-                      materials=[{"kind": "id_document", "status": "provided"}],
-                      missing_materials_acknowledged=True)
+    made = await post(
+        hardship={"basis": "exempt", "exempt_category": "social_assistance"},
+        materials=[{"kind": "id_document", "status": "provided"}],
+        missing_materials_acknowledged=True,
+    )
     assert made["missing_materials"] == ["exemption_proof"] and "经济困难" in made["notice"]
     assert "视为撤回申请" in made["notice"]  # national: before a decision (程序规定)
-    assert await Material.filter(application_id=made["id"], kind="exemption_proof",
-                                 status="missing").exists()
+    assert await Material.filter(
+        application_id=made["id"], kind="exemption_proof", status="missing"
+    ).exists()
 
     made = await post(matter="work_injury", **{"applicant.migrant_worker": True})
     assert made["urgent"] is True
@@ -105,13 +120,23 @@ async def test_api_files_other_reasons_proof_owed_and_the_migrant_flag(app, fake
 
 # --- in chat -------------------------------------------------------------------------------------
 
+
 async def _chat_to_hardship(make_user, matter_no: str):
     from tests.test_applications_chat import OLD_ID, bound_user, start_filing
+
     u, _ = await bound_user(make_user)
     await start_filing(u)
     reply = None
-    for answer in [matter_no, "李四", OLD_ID, "13812345678", "东浦村", "案情经过如下。", "无",
-                   "无"]:
+    for answer in [
+        matter_no,
+        "李四",
+        OLD_ID,
+        "13812345678",
+        "东浦村",
+        "案情经过如下。",
+        "无",
+        "无",
+    ]:
         reply = await u.say(answer)
     return u, reply
 
@@ -125,7 +150,10 @@ async def test_chat_criminal_defence_on_other_reasons(app, make_user):
     assert "同案其他被告人" in summary
     await u.say("1")
     row = await Application.get()
-    assert (row.hardship_basis, row.other_reason) == ("other_reason", "同案其他被告人均已委托辩护人")
+    assert (row.hardship_basis, row.other_reason) == (
+        "other_reason",
+        "同案其他被告人均已委托辩护人",
+    )
 
 
 async def test_chat_asks_whether_a_work_injury_claimant_is_a_migrant_worker(app, make_user):
@@ -133,7 +161,16 @@ async def test_chat_asks_whether_a_work_injury_claimant_is_a_migrant_worker(app,
     assert "城乡务工人员" in reply
     assert "认定" in await u.say("1")
     assert await u.say("2")  # pledge
-    for answer in ["3", "1800", "务农", "无", "1", "2", "纸质留存", "齐全"]:  # fingerprint, paper kept
+    for answer in [
+        "3",
+        "1800",
+        "务农",
+        "无",
+        "1",
+        "2",
+        "纸质留存",
+        "齐全",
+    ]:  # fingerprint, paper kept
         reply = await u.say(answer)
     assert "城乡务工人员：是" in reply
     await u.say("1")

@@ -23,8 +23,10 @@ from tests.test_workers import ROOT, free_port
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.db,  # on PostgreSQL too: NUL and surrogates failed only there
-    pytest.mark.skipif(not shutil.which("st", path=str(Path(sys.executable).parent)),
-                       reason="schemathesis is not installed (pip install -e '.[test]')"),
+    pytest.mark.skipif(
+        not shutil.which("st", path=str(Path(sys.executable).parent)),
+        reason="schemathesis is not installed (pip install -e '.[test]')",
+    ),
 ]
 EXAMPLES = os.environ.get("BOT_SCHEMATHESIS_EXAMPLES", "25")  # per operation; CI keeps it quick
 
@@ -59,29 +61,51 @@ async def server_db():
 
 
 def cli(env: dict, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
 async def test_api_matches_its_openapi_document(tmp_path, fake_wechat, server_db):
     port = free_port()
-    env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "BOT_PORT": str(port),
-           "BOT_WECHAT_TOKEN": "t", "BOT_WECHAT_AES_KEY": "a" * 43,
-           "BOT_WECHAT_APP_ID": OA_APP_ID, "BOT_WECHAT_APP_SECRET": OA_SECRET,
-           "BOT_WXA_APP_ID": WXA_APP_ID, "BOT_WXA_APP_SECRET": WXA_SECRET,
-           "BOT_WECHAT_API_BASE": fake_wechat.url, "BOT_SECRET_KEY": "s" * 32,
-           "BOT_LOGIN_RATE_LIMIT": "100000", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "BOT_DATA_DIR": str(tmp_path),
+        "BOT_PORT": str(port),
+        "BOT_WECHAT_TOKEN": "t",
+        "BOT_WECHAT_AES_KEY": "a" * 43,
+        "BOT_WECHAT_APP_ID": OA_APP_ID,
+        "BOT_WECHAT_APP_SECRET": OA_SECRET,
+        "BOT_WXA_APP_ID": WXA_APP_ID,
+        "BOT_WXA_APP_SECRET": WXA_SECRET,
+        "BOT_WECHAT_API_BASE": fake_wechat.url,
+        "BOT_SECRET_KEY": "s" * 32,
+        "BOT_LOGIN_RATE_LIMIT": "100000",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("BOT_DATABASE_URL", None)
     env.pop("BOT_TEST_DATABASE_URL", None)
     if server_db:
         env["BOT_DATABASE_URL"] = server_db
     key = cli(env, "center-keys", "create", "--region", "330600")
-    invite = cli(env, "agents", "invite", "--region", "330600", "--name", "李四",
-                 "--village", "东村")
+    invite = cli(
+        env, "agents", "invite", "--region", "330600", "--name", "李四", "--village", "东村"
+    )
     log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as s:
@@ -96,16 +120,33 @@ async def test_api_matches_its_openapi_document(tmp_path, fake_wechat, server_db
             async with s.post(base + "/api/v1/auth/wxa-login", json={"code": "st-code"}) as r:
                 token = (await r.json())["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            async with s.post(base + "/api/v1/agents/bind", json={"invite_code": invite},
-                              headers=headers) as r:
+            async with s.post(
+                base + "/api/v1/agents/bind", json={"invite_code": invite}, headers=headers
+            ) as r:
                 assert r.status in (200, 201), await r.text()
         proc = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "st"), "run", base + "/api/v1/openapi.json",
-            "--checks", "not_a_server_error,response_schema_conformance",
-            "-H", f"X-Api-Key: {key}", "-H", f"Authorization: Bearer {token}",
-            "-n", EXAMPLES, "--seed", "20261122", "--phases", "examples,coverage,fuzzing",
-            "--mode", "all", "--generation-allow-x00", "true",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            str(Path(sys.executable).parent / "st"),
+            "run",
+            base + "/api/v1/openapi.json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "-H",
+            f"X-Api-Key: {key}",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "-n",
+            EXAMPLES,
+            "--seed",
+            "20261122",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--mode",
+            "all",
+            "--generation-allow-x00",
+            "true",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=600)
         report = out.decode(errors="replace")
         assert proc.returncode == 0, report[-6000:]

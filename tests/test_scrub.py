@@ -15,12 +15,28 @@ from models.outbox import OutboxMessage
 from tests.test_cases_support import add_staff
 from tests.test_exports import download, sheet_rows
 
-PHONE_FORMS = ["13812340000", "138.1234.0000", "138 1234 0000", "138-1234-0000",
-               "138/1234/0000", "138_1234_0000", "+86 138 1234 0000", "0086-138-1234-0000",
-               "+8613812340000", "１３８１２３４００００", "１３８－１２３４－００００",
-               "138\u30001234\u30000000"]
-ID_FORMS = ["11010519491231002X", "110105 19491231 002X", "110105-1949-1231-002x",
-            "110105.19491231.002X", "1101 0519 4912 3100 2X", "１１０１０５１９４９１２３１００２Ｘ"]
+PHONE_FORMS = [
+    "13812340000",
+    "138.1234.0000",
+    "138 1234 0000",
+    "138-1234-0000",
+    "138/1234/0000",
+    "138_1234_0000",
+    "+86 138 1234 0000",
+    "0086-138-1234-0000",
+    "+8613812340000",
+    "１３８１２３４００００",
+    "１３８－１２３４－００００",
+    "138\u30001234\u30000000",
+]
+ID_FORMS = [
+    "11010519491231002X",
+    "110105 19491231 002X",
+    "110105-1949-1231-002x",
+    "110105.19491231.002X",
+    "1101 0519 4912 3100 2X",
+    "１１０１０５１９４９１２３１００２Ｘ",
+]
 
 
 @pytest.mark.parametrize("phone", PHONE_FORMS)
@@ -36,15 +52,21 @@ def test_every_written_form_of_an_id_number_is_masked(id_number):
     assert out.lower() == "身份证 110105********002x 请核对", out
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("座机 0575-85123456", "座机 0575-****3456"),
-    ("卡号 6222 0202 0000 1234 567", "卡号 ***************4567"),
-    ("旧证 110105491231002", "旧证 110105*****1002"),
-    # what must stay: references, dates, amounts, case numbers
-    ("编号 C7K2M9 受理", "编号 C7K2M9 受理"),
-    ("(2026)绍援民9号，2026-08-15 10:30 收 500 元", "(2026)绍援民9号，2026-08-15 10:30 收 500 元"),
-    ("订单 abc13812340000", "订单 abc13812340000"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("座机 0575-85123456", "座机 0575-****3456"),
+        ("卡号 6222 0202 0000 1234 567", "卡号 ***************4567"),
+        ("旧证 110105491231002", "旧证 110105*****1002"),
+        # what must stay: references, dates, amounts, case numbers
+        ("编号 C7K2M9 受理", "编号 C7K2M9 受理"),
+        (
+            "(2026)绍援民9号，2026-08-15 10:30 收 500 元",
+            "(2026)绍援民9号，2026-08-15 10:30 收 500 元",
+        ),
+        ("订单 abc13812340000", "订单 abc13812340000"),
+    ],
+)
 def test_other_numbers(text, expected):
     assert scrub(text) == expected
 
@@ -70,12 +92,20 @@ async def test_the_complaints_ledger_masks_a_phone_typed_into_the_complaint(app)
     from bot.auth import create_center_key
 
     text = "律师要我先交两千块，电话 138.1234.0000，身份证 110105 19491231 002X"
-    await Complaint.create(ticket="C7K2M9", region="330600", text=text, about="handler",
-                           grounds="money", received_on=date(2026, 8, 15),
-                           accept_due=date(2026, 8, 22), status="received")
+    await Complaint.create(
+        ticket="C7K2M9",
+        region="330600",
+        text=text,
+        about="handler",
+        grounds="money",
+        received_on=date(2026, 8, 15),
+        accept_due=date(2026, 8, 22),
+        status="received",
+    )
     app.key = await create_center_key("330600")
-    resp = await download(app, "/api/v1/center/exports/complaints.xlsx",
-                          **{"from": "2026-08-01", "to": "2026-08-31"})
+    resp = await download(
+        app, "/api/v1/center/exports/complaints.xlsx", **{"from": "2026-08-01", "to": "2026-08-31"}
+    )
     assert resp.status == 200
     row = " ".join(str(v) for v in sheet_rows(await resp.read())[1])
     assert "138.1234.0000" not in row and "19491231" not in row

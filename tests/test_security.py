@@ -24,6 +24,7 @@ def concrete(path: str) -> str:
 
 def ops(auth: str | None = None):
     import handlers.api  # noqa: F401  (declares every operation)
+
     return [op for op in OPERATIONS if auth is None or op.auth == auth]
 
 
@@ -56,8 +57,18 @@ async def test_wrong_kind_of_credential_is_refused(app):
 
 async def test_no_secret_in_any_response(app):
     s = app.app[settings_key]
-    secrets = [reveal(v) for v in (s.secret_key, s.wechat_token, s.wechat_aes_key, s.wechat_app_secret,
-                           s.wxa_app_secret, s.center_webhook_secret) if v]
+    secrets = [
+        reveal(v)
+        for v in (
+            s.secret_key,
+            s.wechat_token,
+            s.wechat_aes_key,
+            s.wechat_app_secret,
+            s.wxa_app_secret,
+            s.center_webhook_secret,
+        )
+        if v
+    ]
     key = await create_center_key("330600")
     paths = {"/healthz", "/metrics", "/api/v1/openapi.json", "/wechat"}
     for op in ops():
@@ -84,12 +95,16 @@ async def test_openapi_lists_every_operation(app):
         assert op.method.lower() in doc["paths"][op.path], op.path
 
 
-async def test_login_is_rate_limited_per_address_with_retry_after(aiohttp_client, settings,
-                                                                  fake_wechat):
+async def test_login_is_rate_limited_per_address_with_retry_after(
+    aiohttp_client, settings, fake_wechat
+):
     from bot.app import create_app
 
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"login_rate_limit": 3, "trusted_proxies": "127.0.0.1"})))
+    client = await aiohttp_client(
+        create_app(
+            settings.model_copy(update={"login_rate_limit": 3, "trusted_proxies": "127.0.0.1"})
+        )
+    )
     for i in range(3):
         fake_wechat.add_code(f"rl-{i}", openid=f"o-rl-{i}")
         resp = await client.post("/api/v1/auth/wxa-login", json={"code": f"rl-{i}"})
@@ -98,8 +113,9 @@ async def test_login_is_rate_limited_per_address_with_retry_after(aiohttp_client
     assert resp.status == 429
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
     assert (await resp.json())["error"]["code"] == "rate_limited"
-    other = await client.post("/api/v1/auth/wxa-login", json={"code": "rl-y"},
-                              headers={"X-Forwarded-For": "203.0.113.9"})
+    other = await client.post(
+        "/api/v1/auth/wxa-login", json={"code": "rl-y"}, headers={"X-Forwarded-For": "203.0.113.9"}
+    )
     assert other.status == 401  # another address still gets through (to a wrong code)
 
 
@@ -120,7 +136,11 @@ async def test_expired_and_revoked_tokens_are_refused(app, fake_wechat):
 
 async def test_huge_page_cursors_are_not_a_server_error(app):
     key = {"X-Api-Key": await create_center_key("330600")}
-    for path in ("/api/v1/center/callbacks", "/api/v1/center/complaints",
-                 "/api/v1/center/outbox", "/api/v1/center/applications"):
+    for path in (
+        "/api/v1/center/callbacks",
+        "/api/v1/center/complaints",
+        "/api/v1/center/outbox",
+        "/api/v1/center/applications",
+    ):
         resp = await app.get(path, params={"cursor": "9" * 12}, headers=key)
         assert resp.status in (200, 422), (path, resp.status, await resp.text())

@@ -21,8 +21,11 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 
 async def agent_and_application(srv: Served, fake_wechat) -> tuple[str, int]:
     """An agent invited by the CLI, logged in and bound over HTTP, with one filed application."""
-    code = srv.cli("agents", "invite", "--region", REGION, "--name", "王五",
-                   "--village", "东浦村").strip().splitlines()[-1]
+    code = (
+        srv.cli("agents", "invite", "--region", REGION, "--name", "王五", "--village", "东浦村")
+        .strip()
+        .splitlines()[-1]
+    )
     fake_wechat.add_code("shutdown-code", openid="o-wxa-shutdown")
     async with aiohttp.ClientSession(base_url=srv.url) as s:
         async with s.post("/api/v1/auth/wxa-login", json={"code": "shutdown-code"}) as r:
@@ -30,8 +33,9 @@ async def agent_and_application(srv: Served, fake_wechat) -> tuple[str, int]:
         auth = {"Authorization": f"Bearer {token}"}
         async with s.post("/api/v1/agents/bind", json={"invite_code": code}, headers=auth) as r:
             assert r.status == 200, await r.text()
-        async with s.post("/api/v1/applications", json=body(),
-                          headers={**auth, "Idempotency-Key": "shutdown-1"}) as r:
+        async with s.post(
+            "/api/v1/applications", json=body(), headers={**auth, "Idempotency-Key": "shutdown-1"}
+        ) as r:
             assert r.status in (200, 201), await r.text()
             return token, (await r.json())["id"]
 
@@ -40,13 +44,20 @@ def upload_request(token: str, application_id: int) -> tuple[bytes, bytes]:
     """The head and the body of a multipart upload of a (nearly) 10 MB photo."""
     photo = JPEG + b"\x00" * (MAX_UPLOAD - 4096 - len(JPEG))
     payload = (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nother\r\n"
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
-        "Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{BOUNDARY}--\r\n".encode()
-    head = (f"POST /api/v1/applications/{application_id}/materials HTTP/1.1\r\n"
-            f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n").encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nother\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    head = (
+        f"POST /api/v1/applications/{application_id}/materials HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     return head, payload
 
 
@@ -59,8 +70,13 @@ async def probe(url: str) -> tuple[int, dict]:
 
 
 async def test_sigterm_lets_a_slow_upload_finish_and_exits_in_time(tmp_path, fake_wechat):
-    srv = Served(tmp_path, fake_wechat.url, BOT_SHUTDOWN_TIMEOUT="20",
-                 BOT_SHUTDOWN_DRAIN="1.5", BOT_OUTBOX_INTERVAL="0.2")
+    srv = Served(
+        tmp_path,
+        fake_wechat.url,
+        BOT_SHUTDOWN_TIMEOUT="20",
+        BOT_SHUTDOWN_DRAIN="1.5",
+        BOT_OUTBOX_INTERVAL="0.2",
+    )
     try:
         await srv.start()
         token, application_id = await agent_and_application(srv, fake_wechat)
@@ -74,7 +90,7 @@ async def test_sigterm_lets_a_slow_upload_finish_and_exits_in_time(tmp_path, fak
         assert status == 503 and answer["status"] == "shutting_down", answer
         sent = 2 << 20
         while sent < len(payload):  # the rest arrives slowly, over about 4 s
-            writer.write(payload[sent: sent + (256 << 10)])
+            writer.write(payload[sent : sent + (256 << 10)])
             await writer.drain()
             sent += 256 << 10
             await asyncio.sleep(0.12)
@@ -86,7 +102,8 @@ async def test_sigterm_lets_a_slow_upload_finish_and_exits_in_time(tmp_path, fak
         assert b" 201 " in status_line, response[:500]
         material = json.loads(rest.split(b"\r\n\r\n", 1)[1])["material"]
         assert material["size"] == len(payload) - payload.index(JPEG) - len(
-            f"\r\n--{BOUNDARY}--\r\n")
+            f"\r\n--{BOUNDARY}--\r\n"
+        )
         assert await srv.wait(20 - (time.monotonic() - signalled)) == 0
         log = srv.log.read_text()
         assert "did not finish its round" not in log and "Traceback" not in log, log[-3000:]

@@ -10,7 +10,6 @@ import time
 
 import aiohttp
 import pytest
-
 from wechatpy.crypto import WeChatCrypto
 
 from bot.wechat.protocol import build_text_xml, encrypted_request, reply_content
@@ -29,16 +28,19 @@ CRYPTO = WeChatCrypto(TOKEN, AES_KEY, OA_APP_ID)
 def message(openid: str, text: str = "帮助") -> tuple[dict, bytes]:
     """A safe-mode webhook request as WeChat sends it: query and encrypted body."""
     xml = build_text_xml(openid, ACCOUNT, text, random.getrandbits(62))
-    query, body = encrypted_request(CRYPTO, TOKEN, xml, ACCOUNT,
-                                    nonce=str(random.randint(10**8, 10**9)))
+    query, body = encrypted_request(
+        CRYPTO, TOKEN, xml, ACCOUNT, nonce=str(random.randint(10**8, 10**9))
+    )
     return query, body.encode()
 
 
 def raw_post(query: dict, body: bytes, *, length: int | None = None) -> bytes:
     """The request head for POST /wechat, announcing `length` body bytes (default: all)."""
     qs = "&".join(f"{k}={v}" for k, v in query.items())
-    return (f"POST /wechat?{qs} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
-            f"Connection: close\r\nContent-Length: {length or len(body)}\r\n\r\n").encode()
+    return (
+        f"POST /wechat?{qs} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        f"Connection: close\r\nContent-Length: {length or len(body)}\r\n\r\n"
+    ).encode()
 
 
 async def stall(port: int, data: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -56,8 +58,9 @@ async def closed_after(reader: asyncio.StreamReader, started: float) -> tuple[fl
 
 
 async def test_stalled_clients_are_closed_while_others_are_served(tmp_path, fake_wechat):
-    srv = Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT=str(TIMEOUT),
-                 BOT_BODY_TIMEOUT=str(TIMEOUT))
+    srv = Served(
+        tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT=str(TIMEOUT), BOT_BODY_TIMEOUT=str(TIMEOUT)
+    )
     try:
         await srv.start()
         started = time.monotonic()
@@ -78,7 +81,8 @@ async def test_stalled_clients_are_closed_while_others_are_served(tmp_path, fake
                 try:
                     async with s.post("/wechat", params=query, data=body) as r:
                         ok = r.status == 200 and "使用说明" in (
-                            reply_content(CRYPTO, query, await r.text()) or "")
+                            reply_content(CRYPTO, query, await r.text()) or ""
+                        )
                     async with s.get("/readyz") as r:
                         ok = ok and r.status == 200
                 except aiohttp.ClientError:
@@ -90,10 +94,17 @@ async def test_stalled_clients_are_closed_while_others_are_served(tmp_path, fake
         for _, writer in heads + bodies:
             writer.close()
         closed_heads, closed_bodies = results[:STALLED_HEADS], results[STALLED_HEADS:]
-        log.warning("slow clients: %d stalled heads and %d stalled bodies held open in %.1f s; "
-                    "all closed %.1f s after the first; %d request pairs served meanwhile, %d "
-                    "failed", STALLED_HEADS, STALLED_BODIES, held,
-                    max(t for t, _ in results), served, failed)
+        log.warning(
+            "slow clients: %d stalled heads and %d stalled bodies held open in %.1f s; "
+            "all closed %.1f s after the first; %d request pairs served meanwhile, %d "
+            "failed",
+            STALLED_HEADS,
+            STALLED_BODIES,
+            held,
+            max(t for t, _ in results),
+            served,
+            failed,
+        )
         assert failed == 0 and served > 20
         assert all(got == b"" for _, got in closed_heads)  # nothing to answer: closed
         assert all(got.startswith(b"HTTP/1.1 408 ") for _, got in closed_bodies)
@@ -106,8 +117,7 @@ async def test_stalled_clients_are_closed_while_others_are_served(tmp_path, fake
 
 async def test_a_slow_body_that_keeps_moving_is_not_cut(tmp_path, fake_wechat):
     """The body timeout counts silence: 4 s of trickling with 0.4 s gaps passes a 1 s timeout."""
-    srv = Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT="1",
-                 BOT_BODY_TIMEOUT="1")
+    srv = Served(tmp_path, fake_wechat.url, BOT_HEADER_TIMEOUT="1", BOT_BODY_TIMEOUT="1")
     try:
         await srv.start()
         query, body = message("o-slow")
@@ -115,7 +125,7 @@ async def test_a_slow_body_that_keeps_moving_is_not_cut(tmp_path, fake_wechat):
         writer.write(raw_post(query, body))
         step = len(body) // 10 + 1
         for i in range(0, len(body), step):
-            writer.write(body[i:i + step])
+            writer.write(body[i : i + step])
             await writer.drain()
             await asyncio.sleep(0.4)
         answer = await asyncio.wait_for(reader.read(), 10)

@@ -30,7 +30,7 @@ def test_the_backend_follows_the_setting(tmp_path):
     assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix) == ("b", "p/")
 
 
-async def test_s3_put_get_delete(s3_server):  # noqa: F811
+async def test_s3_put_get_delete(s3_server):
     bucket = await make_bucket(s3_server)
     settings = Settings(_env_file=None, **s3_settings(s3_server, bucket, "centre/materials"))
     storage = storage_for(settings)
@@ -49,22 +49,26 @@ async def test_s3_put_get_delete(s3_server):  # noqa: F811
 
 
 @pytest.fixture
-async def s3_bucket(s3_server):  # noqa: F811
+async def s3_bucket(s3_server):
     return await make_bucket(s3_server)
 
 
 @pytest.fixture
-def settings(settings, s3_server, s3_bucket):  # noqa: F811
+def settings(settings, s3_server, s3_bucket):
     return settings.model_copy(update=s3_settings(s3_server, s3_bucket))
 
 
 async def test_upload_and_download_go_through_the_bucket(
-        app, fake_wechat, s3_server, s3_bucket, settings):  # noqa: F811
+    app, fake_wechat, s3_server, s3_bucket, settings
+):
     assert isinstance(app.app[storage_key], S3Storage)
     token, _ = await agent_token(app, fake_wechat)
     app_id = await _owed(app, token)
-    resp = await app.post(f"/api/v1/applications/{app_id}/materials", headers=bearer(token),
-                          data=form("hardship_statement", PNG, "x.png", "image/png"))
+    resp = await app.post(
+        f"/api/v1/applications/{app_id}/materials",
+        headers=bearer(token),
+        data=form("hardship_statement", PNG, "x.png", "image/png"),
+    )
     assert resp.status == 201, await resp.text()
     mid = (await resp.json())["material"]["id"]
     keys = await list_keys(s3_server, s3_bucket)
@@ -79,16 +83,23 @@ async def test_upload_and_download_go_through_the_bucket(
 
 
 async def test_a_file_missing_from_the_bucket_is_404_not_500(
-        app, fake_wechat, s3_server, s3_bucket):  # noqa: F811
+    app, fake_wechat, s3_server, s3_bucket
+):
     token, _ = await agent_token(app, fake_wechat)
     app_id = await _owed(app, token)
-    resp = await app.post(f"/api/v1/applications/{app_id}/materials", headers=bearer(token),
-                          data=form("hardship_statement", PNG, "x.png", "image/png"))
+    resp = await app.post(
+        f"/api/v1/applications/{app_id}/materials",
+        headers=bearer(token),
+        data=form("hardship_statement", PNG, "x.png", "image/png"),
+    )
     mid = (await resp.json())["material"]["id"]
     storage = app.app[storage_key]
     from models.application import Material
+
     await storage.delete((await Material.get(id=mid)).storage_key)
-    fetched = await app.get(f"/api/v1/center/applications/{app_id}/materials/{mid}",
-                            headers={"X-Api-Key": await create_center_key(REGION)})
+    fetched = await app.get(
+        f"/api/v1/center/applications/{app_id}/materials/{mid}",
+        headers={"X-Api-Key": await create_center_key(REGION)},
+    )
     assert fetched.status == 404
     assert (await fetched.json())["error"]["code"] == "not_found"

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.db
 
 
 async def _client(aiohttp_client, settings, **update):
-    return await aiohttp_client(create_app(settings.model_copy(
-        update={"login_rate_limit": 3, **update})))
+    return await aiohttp_client(
+        create_app(settings.model_copy(update={"login_rate_limit": 3, **update}))
+    )
 
 
 async def _login(client, fake_wechat, n: int, xff: str | None = None) -> int:
@@ -29,8 +30,9 @@ async def _login(client, fake_wechat, n: int, xff: str | None = None) -> int:
     return resp.status
 
 
-async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(app, aiohttp_client,
-                                                                        settings, fake_wechat):
+async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(
+    app, aiohttp_client, settings, fake_wechat
+):
     client = await _client(aiohttp_client, settings)
     statuses = [await _login(client, fake_wechat, i, f"198.51.100.{i}") for i in range(6)]
     assert statuses[:3] == [200, 200, 200]
@@ -38,8 +40,9 @@ async def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(app, aio
     assert len(fake_wechat.calls_to("sns/jscode2session")) == 3
 
 
-async def test_forwarded_for_counts_from_a_trusted_proxy(app, aiohttp_client, settings,
-                                                         fake_wechat):
+async def test_forwarded_for_counts_from_a_trusted_proxy(
+    app, aiohttp_client, settings, fake_wechat
+):
     client = await _client(aiohttp_client, settings, trusted_proxies="127.0.0.1/32")
     for i in range(3):
         assert await _login(client, fake_wechat, i, "203.0.113.7") == 200
@@ -52,16 +55,29 @@ async def test_forwarded_for_counts_from_a_trusted_proxy(app, aiohttp_client, se
 
 
 @pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
-@pytest.mark.parametrize("xff", [b"1" * 300, "\u4e2d\u6587".encode(), b"\xff\xfe",
-                                 b"2001:db8::1%" + b"z" * 200, b", , ,", b"::ffff:1.2.3.4"])
-async def test_hostile_forwarded_for_is_not_a_server_error(app, aiohttp_client, settings,
-                                                           fake_wechat,
-                                                           trusted, xff):
+@pytest.mark.parametrize(
+    "xff",
+    [
+        b"1" * 300,
+        "\u4e2d\u6587".encode(),
+        b"\xff\xfe",
+        b"2001:db8::1%" + b"z" * 200,
+        b", , ,",
+        b"::ffff:1.2.3.4",
+    ],
+)
+async def test_hostile_forwarded_for_is_not_a_server_error(
+    app, aiohttp_client, settings, fake_wechat, trusted, xff
+):
     client = await _client(aiohttp_client, settings, trusted_proxies=trusted)
     fake_wechat.add_code("tp-raw", openid="o-tp-raw")
-    resp = await raw_request(client, "POST", "/api/v1/auth/wxa-login",
-                             headers={"Content-Type": "application/json", "X-Forwarded-For": xff},
-                             parts=[b'{"code": "tp-raw"}'])
+    resp = await raw_request(
+        client,
+        "POST",
+        "/api/v1/auth/wxa-login",
+        headers={"Content-Type": "application/json", "X-Forwarded-For": xff},
+        parts=[b'{"code": "tp-raw"}'],
+    )
     assert resp.status == 200, resp.body
     for bucket in await RateBucket.all():
         assert len(bucket.key) <= 128 and bucket.key.isascii()
@@ -73,12 +89,14 @@ def test_forwarded_chain_is_walked_from_the_right_over_trusted_hops():
 
     def who(header: str) -> str:
         return str(forwarded_client(peer, header, nets))
+
     assert who("203.0.113.5") == "203.0.113.5"
     assert who("6.6.6.6, 203.0.113.5, 10.1.2.3") == "203.0.113.5"  # two proxies of ours
     assert who("junk, 10.1.2.3") == "10.1.2.3"  # garbage stops at the last trusted hop
     assert who("10.0.0.1, 10.0.0.2") == "10.0.0.1"
-    assert str(forwarded_client(ipaddress.ip_address("192.0.2.1"), "1.1.1.1", nets)) \
-        == "192.0.2.1"  # an untrusted peer's header means nothing
+    assert (
+        str(forwarded_client(ipaddress.ip_address("192.0.2.1"), "1.1.1.1", nets)) == "192.0.2.1"
+    )  # an untrusted peer's header means nothing
 
 
 def test_bucket_keys_are_bounded_and_ipv6_is_grouped_by_64():

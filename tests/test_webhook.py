@@ -42,6 +42,7 @@ def vector(name: str) -> dict:
 
 # --- official vectors -------------------------------------------------------------------------
 
+
 def test_plain_signature_vectors():
     for v in vector("signature/plain_signature_vectors.json")["vectors"]:
         query = {"signature": v["signature"], "timestamp": v["timestamp"], "nonce": v["nonce"]}
@@ -58,33 +59,56 @@ def test_encrypt_known_answers_with_fixed_random(monkeypatch):
     monkeypatch.setattr(PrpCrypto, "get_random_string", lambda self: v["random16"])
     crypto = WeChatCrypto(v["token"], v["encoding_aes_key"], v["app_id"])
     for case in v["cases"]:
-        sealed = xmltodict.parse(crypto.encrypt_message(case["plaintext"], v["nonce"],
-                                                        v["timestamp"]))["xml"]
+        sealed = xmltodict.parse(
+            crypto.encrypt_message(case["plaintext"], v["nonce"], v["timestamp"])
+        )["xml"]
         assert sealed["Encrypt"] == case["expected_encrypt"]
-        assert sealed["MsgSignature"] == sha1_signature(v["token"], v["timestamp"], v["nonce"],
-                                                        case["expected_encrypt"])
+        assert sealed["MsgSignature"] == sha1_signature(
+            v["token"], v["timestamp"], v["nonce"], case["expected_encrypt"]
+        )
 
 
-@pytest.mark.parametrize("name", ["oa_official_python_sample.json", "oa_official_cpp_sample.json",
-                                  "open_platform_debug_demo_all_A_key.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "oa_official_python_sample.json",
+        "oa_official_cpp_sample.json",
+        "open_platform_debug_demo_all_A_key.json",
+    ],
+)
 async def test_official_encrypted_samples_are_answered_encrypted(aiohttp_client, settings, name):
     v = vector("crypto/" + name)
-    settings = settings.model_copy(update={
-        "wechat_token": v["token"], "wechat_aes_key": v["encoding_aes_key"],
-        "wechat_app_id": v["app_id"], "wechat_max_clock_skew": 0})
+    settings = settings.model_copy(
+        update={
+            "wechat_token": v["token"],
+            "wechat_aes_key": v["encoding_aes_key"],
+            "wechat_app_id": v["app_id"],
+            "wechat_max_clock_skew": 0,
+        }
+    )
     client = await aiohttp_client(create_app(settings))
     q = v["query"]
-    query = {"timestamp": q["timestamp"], "nonce": q["nonce"], "encrypt_type": "aes",
-             "msg_signature": q["msg_signature"],
-             "signature": sha1_signature(v["token"], q["timestamp"], q["nonce"])}
+    query = {
+        "timestamp": q["timestamp"],
+        "nonce": q["nonce"],
+        "encrypt_type": "aes",
+        "msg_signature": q["msg_signature"],
+        "signature": sha1_signature(v["token"], q["timestamp"], q["nonce"]),
+    }
     resp = await client.post("/wechat", params=query, data=v["post_body"].encode())
     assert resp.status == 200
     reply = xmltodict.parse(await resp.text())["xml"]
     crypto = WeChatCrypto(v["token"], v["encoding_aes_key"], v["app_id"])
-    plain = xmltodict.parse(crypto.decrypt_message(
-        await resp.text(), reply["MsgSignature"], reply["TimeStamp"], reply["Nonce"]))["xml"]
-    expected = xmltodict.parse(v.get("expected_plaintext") or v["expected"]["plaintext"])["xml"] \
-        if ("expected_plaintext" in v or "expected" in v) else None
+    plain = xmltodict.parse(
+        crypto.decrypt_message(
+            await resp.text(), reply["MsgSignature"], reply["TimeStamp"], reply["Nonce"]
+        )
+    )["xml"]
+    expected = (
+        xmltodict.parse(v.get("expected_plaintext") or v["expected"]["plaintext"])["xml"]
+        if ("expected_plaintext" in v or "expected" in v)
+        else None
+    )
     if expected:  # the reply goes back to the sender, from the account
         assert plain["ToUserName"] == expected["FromUserName"]
         assert plain["FromUserName"] == expected["ToUserName"]
@@ -121,6 +145,7 @@ async def test_every_inbound_sample_is_handled_without_error(app):
 
 # --- URL verification -------------------------------------------------------------------------
 
+
 async def test_get_verification_echoes_only_when_signed(app):
     query = {**signed_query(TOKEN), "echostr": "1616140317555161061"}
     resp = await app.get("/wechat", params=query)
@@ -131,6 +156,7 @@ async def test_get_verification_echoes_only_when_signed(app):
 
 
 # --- modes and replies ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mode", ["plain", "compat", "aes"])
 async def test_round_trip_in_every_mode(make_user, mode):
@@ -150,6 +176,7 @@ def test_reply_rendering_survives_cdata_terminator():
 
 
 # --- retries ----------------------------------------------------------------------------------
+
 
 async def test_retry_changes_nothing_and_gets_the_same_reply(app, user):
     first = await user.say("7", msg_id=424242)  # menu 7 toggles the language
@@ -180,6 +207,7 @@ async def test_event_retry_deduped_by_sender_time_and_event(user):
 
 # --- hostile input ----------------------------------------------------------------------------
 
+
 async def _post(app, body: bytes, query: dict | None = None):
     return await app.post("/wechat", params=query or signed_query(TOKEN), data=body)
 
@@ -198,11 +226,13 @@ async def test_forged_stale_and_missing_signatures_are_403(app):
 
 
 async def test_stale_signature_accepted_when_skew_check_is_off(aiohttp_client, settings):
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"wechat_max_clock_skew": 0})))
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"wechat_max_clock_skew": 0}))
+    )
     old = signed_query(TOKEN, timestamp=1409735669)
-    resp = await client.post("/wechat", params=old,
-                             data=build_text_xml("o-old", ACCOUNT, "帮助", 6).encode())
+    resp = await client.post(
+        "/wechat", params=old, data=build_text_xml("o-old", ACCOUNT, "帮助", 6).encode()
+    )
     assert resp.status == 200
 
 
@@ -210,19 +240,25 @@ async def test_bad_msg_signature_is_403(user):
     resp, query = await user.post(build_text_xml(user.openid, ACCOUNT, "hi", 8))
     assert resp.status == 200
     query = {**query, "msg_signature": "0" * 40}
-    resp = await user.client.post("/wechat", params=query, data=b"<xml><Encrypt>abc</Encrypt></xml>")
+    resp = await user.client.post(
+        "/wechat", params=query, data=b"<xml><Encrypt>abc</Encrypt></xml>"
+    )
     assert resp.status == 403
 
 
-@pytest.mark.parametrize("body", [
-    # a DOCTYPE the byte check cannot see: entities declared in UTF-16 (with a BOM) or EBCDIC
-    ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
-     '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Content>&b;</Content></xml>'
-     ).encode("utf-16"),
-    '<?xml version="1.0" encoding="cp037"?><!DOCTYPE x><xml/>'.encode("cp037"),
-    b'<?xml version="1.0" encoding="rot13"?><xml/>',  # an encoding expat cannot look up
-    b"<xml>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xml>",  # nesting no WeChat message has
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a DOCTYPE the byte check cannot see: entities declared in UTF-16 (with a BOM) or EBCDIC
+        (
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Content>&b;</Content></xml>'
+        ).encode("utf-16"),
+        '<?xml version="1.0" encoding="cp037"?><!DOCTYPE x><xml/>'.encode("cp037"),
+        b'<?xml version="1.0" encoding="rot13"?><xml/>',  # an encoding expat cannot look up
+        b"<xml>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xml>",  # nesting no WeChat message has
+    ],
+)
 async def test_hostile_encodings_and_nesting_are_400(app, user, body):
     with pytest.raises(protocol.ProtocolError):  # refused by the parser itself, never expanded
         protocol._xml_dict(body)
@@ -230,16 +266,19 @@ async def test_hostile_encodings_and_nesting_are_400(app, user, body):
     assert "返回" in await user.say("帮助")
 
 
-@pytest.mark.parametrize("body,status", [
-    (b"", 400),
-    (b"not xml at all", 400),
-    (b"<xml><Content>unclosed", 400),
-    (b"<xml><FromUserName>o1</FromUserName></xml>", 400),  # no MsgType
-    (b"<root><MsgType>text</MsgType></root>", 400),
-    (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x "boom">]><xml>&x;</xml>', 400),
-    (b'<!doctype xml SYSTEM "file:///etc/passwd"><xml/>', 400),
-    (b"<xml><FromUserName><a>1</a></FromUserName><MsgType>text</MsgType></xml>", 400),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        (b"", 400),
+        (b"not xml at all", 400),
+        (b"<xml><Content>unclosed", 400),
+        (b"<xml><FromUserName>o1</FromUserName></xml>", 400),  # no MsgType
+        (b"<root><MsgType>text</MsgType></root>", 400),
+        (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x "boom">]><xml>&x;</xml>', 400),
+        (b'<!doctype xml SYSTEM "file:///etc/passwd"><xml/>', 400),
+        (b"<xml><FromUserName><a>1</a></FromUserName><MsgType>text</MsgType></xml>", 400),
+    ],
+)
 async def test_malformed_bodies_are_400_and_service_continues(app, user, body, status):
     assert (await _post(app, body)).status == status
     assert "返回" in await user.say("帮助")
@@ -254,8 +293,9 @@ async def test_doctype_inside_the_encrypted_payload_is_400(app, user):
 async def test_garbage_ciphertext_is_400(app):
     q = signed_query(TOKEN)
     encrypt = "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
-    q.update(encrypt_type="aes", msg_signature=sha1_signature(TOKEN, q["timestamp"], q["nonce"],
-                                                              encrypt))
+    q.update(
+        encrypt_type="aes", msg_signature=sha1_signature(TOKEN, q["timestamp"], q["nonce"], encrypt)
+    )
     resp = await _post(app, f"<xml><Encrypt>{encrypt}</Encrypt></xml>".encode(), q)
     assert resp.status == 400
 
@@ -269,40 +309,57 @@ async def test_oversized_body_is_413(app, user):
         for _ in range(20):
             yield b"a" * 65536
         yield b"</xml>"
+
     assert (await app.post("/wechat", params=signed_query(TOKEN), data=chunks())).status == 413
     assert "返回" in await user.say("帮助")
 
 
 # --- message kinds ----------------------------------------------------------------------------
 
+
 def _xml(openid: str, msg_type: str, inner: str, msg_id: int) -> str:
-    return (f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>{openid}</FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType>{msg_type}</MsgType>{inner}"
-            f"<MsgId>{msg_id}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>{openid}</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType>{msg_type}</MsgType>{inner}"
+        f"<MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
-@pytest.mark.parametrize("msg_type,inner,expect", [
-    ("image", "<PicUrl>http://x/y.jpg</PicUrl><MediaId>m1</MediaId>", "图片"),
-    ("voice", "<MediaId>m2</MediaId><Format>amr</Format>", "语音"),
-    ("video", "<MediaId>m3</MediaId><ThumbMediaId>t</ThumbMediaId>", "视频"),
-    ("location", "<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale>"
-                 "<Label>某地</Label>", "位置"),
-    ("link", "<Title>t</Title><Description>d</Description><Url>http://x</Url>", "链接"),
-    ("miniprogrampage", "<Title>t</Title>", "这种消息"),
-])
+@pytest.mark.parametrize(
+    "msg_type,inner,expect",
+    [
+        ("image", "<PicUrl>http://x/y.jpg</PicUrl><MediaId>m1</MediaId>", "图片"),
+        ("voice", "<MediaId>m2</MediaId><Format>amr</Format>", "语音"),
+        ("video", "<MediaId>m3</MediaId><ThumbMediaId>t</ThumbMediaId>", "视频"),
+        (
+            "location",
+            "<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale>"
+            "<Label>某地</Label>",
+            "位置",
+        ),
+        ("link", "<Title>t</Title><Description>d</Description><Url>http://x</Url>", "链接"),
+        ("miniprogrampage", "<Title>t</Title>", "这种消息"),
+    ],
+)
 async def test_other_message_kinds_get_a_polite_reply(user, msg_type, inner, expect):
     reply = await user.send(_xml(user.openid, msg_type, inner, 1000 + len(msg_type)))
     assert expect in reply
 
 
 async def test_voice_recognition_is_treated_as_text(user):
-    reply = await user.send(_xml(user.openid, "voice",
-                                 "<MediaId>m</MediaId><Format>amr</Format>"
-                                 "<Recognition>帮助。</Recognition>", 31))
+    reply = await user.send(
+        _xml(
+            user.openid,
+            "voice",
+            "<MediaId>m</MediaId><Format>amr</Format><Recognition>帮助。</Recognition>",
+            31,
+        )
+    )
     assert "使用说明" in reply
 
 
 # --- operations endpoints ---------------------------------------------------------------------
+
 
 async def test_metrics_expose_inbound_duplicates_replies_errors_and_latency(app, user):
     await user.say("帮助")

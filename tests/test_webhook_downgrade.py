@@ -28,16 +28,18 @@ async def test_plain_post_is_refused_when_safe_mode_is_configured(app, user):
 
 
 async def test_plain_is_accepted_in_the_migration_window(app, aiohttp_client, settings):
-    client = await aiohttp_client(create_app(settings.model_copy(
-        update={"wechat_allow_plain": True})))
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"wechat_allow_plain": True}))
+    )
     assert "返回" in await WeChatUser(client, openid="o-mig", mode="plain").say("帮助")
     assert "返回" in await WeChatUser(client, openid="o-mig2", mode="aes").say("帮助")
 
 
 @pytest.fixture(params=["no_aes_key", "allow_plain"])
 async def plain_client(request, app, aiohttp_client, settings):
-    update = ({"wechat_aes_key": None} if request.param == "no_aes_key"
-              else {"wechat_allow_plain": True})
+    update = (
+        {"wechat_aes_key": None} if request.param == "no_aes_key" else {"wechat_allow_plain": True}
+    )
     return await aiohttp_client(create_app(settings.model_copy(update=update)))
 
 

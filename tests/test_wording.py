@@ -11,9 +11,21 @@ from i18n import catalog, t
 ZH = catalog("zh_CN")
 
 
-@pytest.mark.parametrize("wrong", ["代为申请", "准予援助", "无需经济困难条件", "农民工", "进城务工",
-                                   "覆盖率", "5个工作日", "个人诚信承诺书", "可以处三千元",
-                                   "律师或法律工作者"])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "代为申请",
+        "准予援助",
+        "无需经济困难条件",
+        "农民工",
+        "进城务工",
+        "覆盖率",
+        "5个工作日",
+        "个人诚信承诺书",
+        "可以处三千元",
+        "律师或法律工作者",
+    ],
+)
 def test_no_chinese_text_says_it_the_old_way(wrong: str) -> None:
     # `words.*` are what people may type (a villager says 农民工 or 代为申请), never what we say.
     assert [k for k, v in ZH.items() if wrong in v and not k.startswith("words.")] == []
@@ -37,8 +49,11 @@ def test_statutory_phrases() -> None:
 
 
 def test_missing_materials_consequence_follows_the_policy() -> None:
-    assert t("applications.missing_consequence.withdrawn", "zh_CN") == "逾期未补齐的，视为撤回申请。"
+    assert (
+        t("applications.missing_consequence.withdrawn", "zh_CN") == "逾期未补齐的，视为撤回申请。"
+    )
     from models.policy import PRESETS
+
     assert PRESETS["national"].missing_materials_consequence == "withdrawn"
     assert PRESETS["shaoxing"].missing_materials_consequence == "terminated"
 
@@ -46,4 +61,5 @@ def test_missing_materials_consequence_follows_the_policy() -> None:
 def test_callback_form_title_and_opening() -> None:
     assert docx_forms.TITLE == "法律援助案件电话回访登记表"
     assert docx_forms.OPENING.startswith(
-        "法律援助中心根据《中华人民共和国法律援助法》《司法部办理法律援助案件程序规定》")
+        "法律援助中心根据《中华人民共和国法律援助法》《司法部办理法律援助案件程序规定》"
+    )

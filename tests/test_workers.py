@@ -29,8 +29,11 @@ from tests.fake_wechat import OA_APP_ID, OA_SECRET
 pytestmark = [
     pytest.mark.db,
     pytest.mark.slow,
-    pytest.mark.skipif(not PG_URL, reason="several workers need PostgreSQL: set "
-                       "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)"),
+    pytest.mark.skipif(
+        not PG_URL,
+        reason="several workers need PostgreSQL: set "
+        "BOT_TEST_DATABASE_URL (CI does in its PostgreSQL pass)",
+    ),
 ]
 ROOT = Path(__file__).resolve().parent.parent
 CRYPTO = WeChatCrypto(TOKEN, AES_KEY, OA_APP_ID)
@@ -59,13 +62,21 @@ class Worker:
     def __init__(self, tmp: Path, api_base: str, **env: str) -> None:
         self.port = free_port()
         self.log = tmp / f"worker-{self.port}.log"
-        self.env = {**os.environ, "BOT_DATABASE_URL": PG_URL, "BOT_DATA_DIR": str(tmp),
-                    "BOT_WECHAT_TOKEN": TOKEN, "BOT_WECHAT_AES_KEY": AES_KEY,
-                    "BOT_WECHAT_APP_ID": OA_APP_ID, "BOT_WECHAT_APP_SECRET": OA_SECRET,
-                    "BOT_WECHAT_API_BASE": api_base,
-                    "BOT_SECRET_KEY": "test-secret-key-not-for-production",
-                    "BOT_OUTBOX_INTERVAL": "0.2", "BOT_SCHEDULER_INTERVAL": "0.3",
-                    "PYTHONPATH": str(ROOT), **env}
+        self.env = {
+            **os.environ,
+            "BOT_DATABASE_URL": PG_URL,
+            "BOT_DATA_DIR": str(tmp),
+            "BOT_WECHAT_TOKEN": TOKEN,
+            "BOT_WECHAT_AES_KEY": AES_KEY,
+            "BOT_WECHAT_APP_ID": OA_APP_ID,
+            "BOT_WECHAT_APP_SECRET": OA_SECRET,
+            "BOT_WECHAT_API_BASE": api_base,
+            "BOT_SECRET_KEY": "test-secret-key-not-for-production",
+            "BOT_OUTBOX_INTERVAL": "0.2",
+            "BOT_SCHEDULER_INTERVAL": "0.3",
+            "PYTHONPATH": str(ROOT),
+            **env,
+        }
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -74,8 +85,12 @@ class Worker:
 
     async def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)], cwd=ROOT,
-            env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         async with aiohttp.ClientSession() as s:
             for _ in range(600):  # 60 s: start-up (imports, migration check) on a busy machine
                 try:
@@ -122,8 +137,13 @@ async def workers(tmp_path, fake_wechat):
 
 
 def signed_message(openid: str, text: str, msg_id: int) -> tuple[dict, bytes]:
-    query, body = encrypted_request(CRYPTO, TOKEN, build_text_xml(openid, ACCOUNT, text, msg_id),
-                                    ACCOUNT, nonce=str(random.randint(10**8, 10**9)))
+    query, body = encrypted_request(
+        CRYPTO,
+        TOKEN,
+        build_text_xml(openid, ACCOUNT, text, msg_id),
+        ACCOUNT,
+        nonce=str(random.randint(10**8, 10**9)),
+    )
     return query, body.encode()
 
 
@@ -137,8 +157,9 @@ async def test_one_message_delivered_to_both_workers_is_handled_once(workers):
     async with aiohttp.ClientSession() as s:
         for i in range(20):
             query, body = signed_message(f"o-both-{i}", "7", 5000 + i)  # 7 toggles the language
-            (sa, ra), (sb, rb) = await asyncio.gather(post(s, a, query, body),
-                                                      post(s, b, query, body))
+            (sa, ra), (sb, rb) = await asyncio.gather(
+                post(s, a, query, body), post(s, b, query, body)
+            )
             assert sa == sb == 200
             assert reply_content(CRYPTO, query, ra) == reply_content(CRYPTO, query, rb)
     rows = await pg("SELECT locale, version FROM conversation WHERE openid LIKE 'o-both-%'")
@@ -149,8 +170,9 @@ async def test_one_users_messages_spread_over_workers_apply_in_order(workers):
     a, b = await workers(2)
     async with aiohttp.ClientSession() as s:
         msgs = [signed_message("o-spread", "7", 7000 + i) for i in range(30)]
-        results = await asyncio.gather(*(post(s, (a, b)[i % 2], q, body)
-                                         for i, (q, body) in enumerate(msgs)))
+        results = await asyncio.gather(
+            *(post(s, (a, b)[i % 2], q, body) for i, (q, body) in enumerate(msgs))
+        )
     assert all(status == 200 for status, _ in results)
     row = (await pg("SELECT locale, version FROM conversation WHERE openid='o-spread'"))[0]
     # 30 toggles applied one after the other end where they started; a lost update would not
@@ -161,9 +183,13 @@ async def test_each_outbox_row_is_sent_once_and_each_job_runs_once(workers, fake
     a, b = await workers(2)
     values = ", ".join(
         f"('w:{i}', 'wechat_text', 'o-push-{i}', '{{\"text\": \"hello {i}\"}}', 'test', "
-        f"'pending', 0, now(), now())" for i in range(60))
-    await pg("INSERT INTO outbox (dedupe_key, channel, recipient, payload, kind, status, "
-             f"attempts, next_attempt_at, created_at) VALUES {values}")
+        f"'pending', 0, now(), now())"
+        for i in range(60)
+    )
+    await pg(
+        "INSERT INTO outbox (dedupe_key, channel, recipient, payload, kind, status, "
+        f"attempts, next_attempt_at, created_at) VALUES {values}"
+    )
     for _ in range(600):  # up to 60 s on a busy machine; done as soon as all are sent
         sent = await pg("SELECT count(*) AS n FROM outbox WHERE status='sent'")
         if sent[0]["n"] == 60:
@@ -207,26 +233,33 @@ async def test_sigkill_under_load_loses_no_acknowledged_message(workers):
         assert acked, "the worker was killed before answering anything; raise the load"
         assert {f"m:{mid}" for _, _, mid in acked} <= handled
         # WeChat retries everything (acknowledged or not) on the surviving worker
-        before = {r["openid"]: r["version"] for r in await pg(
-            "SELECT openid, version FROM conversation")}
+        before = {
+            r["openid"]: r["version"] for r in await pg("SELECT openid, version FROM conversation")
+        }
         for query, body, _ in acked:
             status, _ = await post(s, b, query, body)
             assert status == 200
-        after = {r["openid"]: r["version"] for r in await pg(
-            "SELECT openid, version FROM conversation")}
+        after = {
+            r["openid"]: r["version"] for r in await pg("SELECT openid, version FROM conversation")
+        }
         assert after == before  # retries of handled messages changed nothing
 
 
-@pytest.mark.skipif(not shutil.which("pg_ctlcluster") or os.geteuid() != 0,
-                    reason="restarting PostgreSQL needs pg_ctlcluster and root")
+@pytest.mark.skipif(
+    not shutil.which("pg_ctlcluster") or os.geteuid() != 0,
+    reason="restarting PostgreSQL needs pg_ctlcluster and root",
+)
 async def test_service_recovers_after_postgresql_restart(workers):
     (a,) = await workers(1)
     cluster = sorted(os.listdir("/etc/postgresql"))[-1]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
         query, body = signed_message("o-restart", "帮助", 11000)
         assert (await post(s, a, query, body))[0] == 200
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
-                       check=True, timeout=60)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
+            check=True,
+            timeout=60,
+        )
         ok = False
         for i in range(50):  # the pool reconnects; no restart of the service needed
             query, body = signed_message("o-restart", "帮助", 11001 + i)
@@ -247,16 +280,20 @@ async def test_wechat_api_outage_does_not_touch_the_webhook(workers, fake_wechat
     (a,) = await workers(1)
     for _ in range(5):
         fake_wechat.http_error_next("message/custom/send", status=502)
-    await pg("INSERT INTO outbox (dedupe_key, channel, recipient, payload, kind, status, attempts,"
-             " next_attempt_at, created_at) VALUES ('outage', 'wechat_text', 'o-x',"
-             " '{\"text\": \"hi\"}', 'test', 'pending', 0, now(), now())")
+    await pg(
+        "INSERT INTO outbox (dedupe_key, channel, recipient, payload, kind, status, attempts,"
+        " next_attempt_at, created_at) VALUES ('outage', 'wechat_text', 'o-x',"
+        " '{\"text\": \"hi\"}', 'test', 'pending', 0, now(), now())"
+    )
     async with aiohttp.ClientSession() as s:
         for i in range(10):
             query, body = signed_message("o-outage", "帮助", 12000 + i)
             status, text = await post(s, a, query, body)
             assert status == 200 and "使用说明" in reply_content(CRYPTO, query, text)
     for _ in range(50):
-        row = (await pg("SELECT status, attempts, last_error FROM outbox WHERE dedupe_key='outage'"))[0]
+        row = (
+            await pg("SELECT status, attempts, last_error FROM outbox WHERE dedupe_key='outage'")
+        )[0]
         if row["attempts"] >= 1 and row["status"] == "pending":
             break
         await asyncio.sleep(0.1)

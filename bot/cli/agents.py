@@ -24,8 +24,9 @@ from models.contact import InvalidInput, validate_name
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("agents", help="village agents who file applications for others")
     ss = p.add_subparsers(dest="action", required=True, metavar="action")
-    inv = ss.add_parser("invite", help="create an agent (or re-invite one); prints the code "
-                        "alone on the last line")
+    inv = ss.add_parser(
+        "invite", help="create an agent (or re-invite one); prints the code alone on the last line"
+    )
     inv.add_argument("--region", help="6-digit region code, e.g. 330602")
     inv.add_argument("--name")
     inv.add_argument("--village")
@@ -64,8 +65,9 @@ def invite(args: argparse.Namespace) -> int:
             if agent is None or not agent.active:
                 return None, None
         else:
-            agent = await Agent.create(name=args.name, region=args.region, village=args.village,
-                                       kind=args.kind)
+            agent = await Agent.create(
+                name=args.name, region=args.region, village=args.village, kind=args.kind
+            )
         return agent, await create_invite(agent)
 
     agent, code = run_with_db(go)
@@ -73,8 +75,10 @@ def invite(args: argparse.Namespace) -> int:
         print(f"no active agent #{args.agent}", file=sys.stderr)
         return 1
     print(f"agent #{agent.id} {agent.name} ({agent.village}, region {agent.region}, {agent.kind})")
-    print(f"single-use invite code, valid {INVITE_TTL.days} days; bind with 绑定 <code> in chat "
-          "or in the mini-program:")
+    print(
+        f"single-use invite code, valid {INVITE_TTL.days} days; bind with 绑定 <code> in chat "
+        "or in the mini-program:"
+    )
     print(code)
     return 0
 
@@ -88,8 +92,14 @@ def list_agents(args: argparse.Namespace) -> int:
         for a in rows:
             # whole openids: a shortened one (oAbC…xy) tells two agents of one account apart
             # only by luck; this list is the operator's, on the server
-            bound = ",".join(f"{label}:{v}" for label, v in
-                             (("chat", a.oa_openid), ("wxa", a.wxa_openid)) if v) or "unbound"
+            bound = (
+                ",".join(
+                    f"{label}:{v}"
+                    for label, v in (("chat", a.oa_openid), ("wxa", a.wxa_openid))
+                    if v
+                )
+                or "unbound"
+            )
             state = "active" if a.active else "disabled"
             print(f"#{a.id}\t{a.region}\t{a.village}\t{a.name}\t{a.kind}\t{state}\t{bound}")
         print(f"{len(rows)} agent(s)")

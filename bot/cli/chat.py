@@ -36,10 +36,12 @@ PHOTO_COMMANDS = {"/photo", "/image", "/图片", "/照片"}
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="chat with a running server as a WeChat user would")
     p.add_argument("--openid", default="u1", help="the user you play (default u1)")
-    p.add_argument("--url", help="server base URL, or its /wechat URL "
-                   "(default http://BOT_HOST:BOT_PORT)")
-    p.add_argument("--event", help="send one event instead of chatting: subscribe, SCAN, "
-                   "unsubscribe, CLICK")
+    p.add_argument(
+        "--url", help="server base URL, or its /wechat URL (default http://BOT_HOST:BOT_PORT)"
+    )
+    p.add_argument(
+        "--event", help="send one event instead of chatting: subscribe, SCAN, unsubscribe, CLICK"
+    )
     p.add_argument("--key", help="EventKey for --event (QR scene or menu key)")
     p.add_argument("--plain", action="store_true", help="send unencrypted (plain mode)")
     p.set_defaults(func=main)
@@ -59,23 +61,30 @@ def base_url(url: str) -> str:
 class Client:
     def __init__(self, settings: Settings, base: str, openid: str, plain: bool) -> None:
         self.s, self.base, self.openid = settings, base_url(base), openid
-        self.crypto = None if plain or not settings.wechat_aes_key else WeChatCrypto(
-            settings.token, reveal(settings.wechat_aes_key),
-            settings.wechat_app_id or "")
+        self.crypto = (
+            None
+            if plain or not settings.wechat_aes_key
+            else WeChatCrypto(
+                settings.token, reveal(settings.wechat_aes_key), settings.wechat_app_id or ""
+            )
+        )
         self.seen_push = 0
 
     async def send_xml(self, session: aiohttp.ClientSession, xml: str) -> str | None:
         if self.crypto:
-            query, body = encrypted_request(self.crypto, self.s.token, xml, ACCOUNT,
-                                            nonce=str(random.randint(10**8, 10**9)))
+            query, body = encrypted_request(
+                self.crypto, self.s.token, xml, ACCOUNT, nonce=str(random.randint(10**8, 10**9))
+            )
         else:
             query, body = signed_query(self.s.token), xml
         async with session.post(self.base + "/wechat", params=query, data=body.encode()) as r:
             text = await r.text()
             if r.status != 200:
                 if text == "plain_refused":  # the server has an AES key: safe mode only
-                    text += (": the server refuses plain requests; drop --plain, or start it "
-                             "with BOT_WECHAT_ALLOW_PLAIN=true")
+                    text += (
+                        ": the server refuses plain requests; drop --plain, or start it "
+                        "with BOT_WECHAT_ALLOW_PLAIN=true"
+                    )
                 raise ServerRefused(f"{self.base}/wechat answered HTTP {r.status}: {text[:200]}")
         return reply_content(self.crypto, query, text)
 
@@ -89,16 +98,20 @@ class Client:
         """An image message as WeChat sends it when a user sends a photo: a MediaId and a
         PicUrl (made up here; with real credentials the server's fetch of it fails)."""
         media_id = f"dev-photo-{random.getrandbits(40):x}"
-        xml = ("<xml>"
-               f"<ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-               f"<FromUserName><![CDATA[{self.openid}]]></FromUserName>"
-               f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
-               f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/{media_id}]]></PicUrl>"
-               f"<MediaId><![CDATA[{media_id}]]></MediaId>"
-               f"<MsgId>{random.getrandbits(63)}</MsgId></xml>")
+        xml = (
+            "<xml>"
+            f"<ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{self.openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+            f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/{media_id}]]></PicUrl>"
+            f"<MediaId><![CDATA[{media_id}]]></MediaId>"
+            f"<MsgId>{random.getrandbits(63)}</MsgId></xml>"
+        )
         return await self.send_xml(session, xml)
 
-    async def event(self, session: aiohttp.ClientSession, event: str, key: str | None) -> str | None:
+    async def event(
+        self, session: aiohttp.ClientSession, event: str, key: str | None
+    ) -> str | None:
         if event.lower() == "subscribe" and key and not key.startswith("qrscene_"):
             key = "qrscene_" + key
         return await self.send_xml(session, build_event_xml(self.openid, ACCOUNT, event, key))
@@ -106,8 +119,9 @@ class Client:
     async def pushes(self, session: aiohttp.ClientSession) -> list[str]:
         """Pushes queued for this user (development servers only)."""
         try:
-            async with session.get(self.base + "/dev/outbox",
-                                   params={"openid": self.openid, "after": self.seen_push}) as r:
+            async with session.get(
+                self.base + "/dev/outbox", params={"openid": self.openid, "after": self.seen_push}
+            ) as r:
                 if r.status != 200:
                     return []
                 items = (await r.json())["items"]
@@ -131,8 +145,11 @@ def main(args: argparse.Namespace) -> int:
         return 1
     except ServerRefused as exc:
         # a 404 is a wrong --url, a 403 a token or AES key other than the server's
-        print(f"{exc}\nis {client.base} the bot's address, with the same BOT_WECHAT_TOKEN and "
-              "BOT_WECHAT_AES_KEY?", file=sys.stderr)
+        print(
+            f"{exc}\nis {client.base} the bot's address, with the same BOT_WECHAT_TOKEN and "
+            "BOT_WECHAT_AES_KEY?",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -148,8 +165,10 @@ async def run(client: Client, args: argparse.Namespace) -> int:
         interactive = sys.stdin.isatty()
         poller = asyncio.create_task(poll(client, session)) if interactive else None
         if interactive:
-            print(f"Chatting as {client.openid} with {client.base}/wechat. /photo sends a "
-                  "photo. Ctrl-D to quit.")
+            print(
+                f"Chatting as {client.openid} with {client.base}/wechat. /photo sends a "
+                "photo. Ctrl-D to quit."
+            )
         loop = asyncio.get_running_loop()
         try:
             while True:

@@ -17,8 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the web server (migrates the database first)")
     p.add_argument("--host", help="listen address (default BOT_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default BOT_PORT or 8080)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes sharing the port (PostgreSQL only; default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (PostgreSQL only; default 1)",
+    )
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=serve)
     m = sub.add_parser("migrate", help="apply database migrations and exit")
@@ -53,8 +57,10 @@ def supervise(settings: Settings, host: str, port: int, workers: int) -> int:
     from bot import metrics
 
     if not settings.is_postgres:
-        raise SystemExit("--workers > 1 needs PostgreSQL (BOT_DATABASE_URL=postgres://...): "
-                         "sqlite allows one writing process")
+        raise SystemExit(
+            "--workers > 1 needs PostgreSQL (BOT_DATABASE_URL=postgres://...): "
+            "sqlite allows one writing process"
+        )
     run_with_db(lambda s: _noop())  # migrate once, before the workers start
     with metrics.shared_across_workers() as env:
         os.environ.update(env)  # the workers' metrics go to one directory; a scrape sums them
@@ -68,8 +74,17 @@ def _run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
 
     from bot import metrics
 
-    cmd = [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port),
-           "--reuse-port"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--reuse-port",
+    ]
     procs = [subprocess.Popen(cmd) for _ in range(workers)]
     stopping = False
 
@@ -106,15 +121,17 @@ async def _noop() -> None:
 
 
 def dev_banner(s: Settings, host: str, port: int) -> str:
-    return "\n".join([
-        "Development mode: no WeChat credentials configured, using generated ones",
-        # The token and AES key are secrets: never printed (a terminal gets recorded, a log
-        # collected); `python -m bot chat` reads them from the same file.
-        f"  stored in {s.data_dir / DEV_SECRETS_FILE} (owner-only)",
-        f"  BOT_WECHAT_APP_ID={s.wechat_app_id}",
-        f"  database: {s.db_url}",
-        f"Serving on http://{host}:{port}/wechat - try it: {chat_hint(s, host, port)}",
-    ])
+    return "\n".join(
+        [
+            "Development mode: no WeChat credentials configured, using generated ones",
+            # The token and AES key are secrets: never printed (a terminal gets recorded, a log
+            # collected); `python -m bot chat` reads them from the same file.
+            f"  stored in {s.data_dir / DEV_SECRETS_FILE} (owner-only)",
+            f"  BOT_WECHAT_APP_ID={s.wechat_app_id}",
+            f"  database: {s.db_url}",
+            f"Serving on http://{host}:{port}/wechat - try it: {chat_hint(s, host, port)}",
+        ]
+    )
 
 
 def chat_hint(s: Settings, host: str, port: int) -> str:

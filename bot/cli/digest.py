@@ -60,19 +60,25 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         period = "weekly" if args.weekly else "daily"
         now = datetime.now(UTC)
         if not args.now:
-            f = await digest.collect(args.region, period, now, app[policy_key],
-                                     settings.timezone)
+            f = await digest.collect(args.region, period, now, app[policy_key], settings.timezone)
             title, lines = digest.render(f)
             print("\n".join([title, *lines, digest.link(settings, f)]))
             print(t("digest.cli.preview", ZH))
             return 0
         key = f"{period}:{args.region}:now-{now:%Y%m%dT%H%M%S}"
-        f, title, lines, n = await digest.send(settings, app[policy_key], args.region, period,
-                                               now=now, key=key)
+        f, title, lines, n = await digest.send(
+            settings, app[policy_key], args.region, period, now=now, key=key
+        )
         # the scheduler's mark for this region and period (handlers/jobs_digest.py): done
-        await JobRun.bulk_create([JobRun(name=f"digest:{period}:{args.region}",
-                                         period=digest.period_key(f, now, settings.timezone))],
-                                 ignore_conflicts=True)
+        await JobRun.bulk_create(
+            [
+                JobRun(
+                    name=f"digest:{period}:{args.region}",
+                    period=digest.period_key(f, now, settings.timezone),
+                )
+            ],
+            ignore_conflicts=True,
+        )
         print("\n".join([title, *lines, digest.link(settings, f)]))
         wecom = t("digest.cli.wecom", ZH) if settings.wecom_webhook_url else ""
         print(t("digest.cli.sent", ZH, staff=n, wecom=wecom))
@@ -80,11 +86,18 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         for _ in range(DELIVERY_ROUNDS):
             if not await dispatcher.dispatch_once():
                 break
-        statuses = await OutboxMessage.filter(dedupe_key__startswith=f"digest:{key}:") \
-            .values_list("status", flat=True)
-        print(t("digest.cli.delivered", ZH, sent=statuses.count("sent"),
+        statuses = await OutboxMessage.filter(dedupe_key__startswith=f"digest:{key}:").values_list(
+            "status", flat=True
+        )
+        print(
+            t(
+                "digest.cli.delivered",
+                ZH,
+                sent=statuses.count("sent"),
                 failed=statuses.count("failed"),
-                pending=sum(s in ("pending", "sending") for s in statuses)))
+                pending=sum(s in ("pending", "sending") for s in statuses),
+            )
+        )
         return 1 if "failed" in statuses else 0
     finally:
         await runner.cleanup()

@@ -35,6 +35,7 @@ def experts_add(args: argparse.Namespace) -> int:
     if not REGION.match(args.region):
         sys.exit("region must be a 6-digit administrative code, e.g. 404100")
     from models.contact import validate_name
+
     try:
         name = validate_name(args.name)
     except ValueError as exc:
@@ -42,10 +43,12 @@ def experts_add(args: argparse.Namespace) -> int:
 
     async def go(_: Settings) -> int | None:
         from models.evaluation import Expert
+
         if args.openid and await Expert.exists(openid=args.openid):
             return None
-        expert = await Expert.create(region=args.region, name=name, group=args.group,
-                                     org=args.org, openid=args.openid)
+        expert = await Expert.create(
+            region=args.region, name=name, group=args.group, org=args.org, openid=args.openid
+        )
         return expert.id
 
     new_id = run_with_db(go)
@@ -59,14 +62,17 @@ def experts_add(args: argparse.Namespace) -> int:
 def experts_list(args: argparse.Namespace) -> int:
     async def go(_: Settings) -> None:
         from models.evaluation import Expert
+
         q = Expert.all().order_by("region", "id")
         if args.region:
             q = q.filter(region=args.region)
         rows = await q
         for e in rows:
             state = "active" if e.active else "disabled"
-            print(f"#{e.id}\t{e.region}\t{e.name}\t{e.group}\t{e.org or '-'}\t"
-                  f"{mask_openid(e.openid) if e.openid else '-'}\t{state}")
+            print(
+                f"#{e.id}\t{e.region}\t{e.name}\t{e.group}\t{e.org or '-'}\t"
+                f"{mask_openid(e.openid) if e.openid else '-'}\t{state}"
+            )
         print(f"{len(rows)} experts")
 
     run_with_db(go)
@@ -78,8 +84,10 @@ def experts_disable(args: argparse.Namespace) -> int:
         from datetime import UTC, datetime
 
         from models.evaluation import Expert
+
         return await Expert.filter(id=args.id, active=True).update(
-            active=False, disabled_at=datetime.now(UTC))
+            active=False, disabled_at=datetime.now(UTC)
+        )
 
     n = run_with_db(go)
     print("disabled" if n else "no such active expert")

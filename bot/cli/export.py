@@ -53,8 +53,7 @@ def main(args: argparse.Namespace) -> int:
 
     def progress(rows: int) -> None:
         line = t("exports.cli.progress", ZH, kind=args.kind, rows=rows)
-        print("\r" + line if live else line, end="" if live else "\n", file=sys.stderr,
-              flush=True)
+        print("\r" + line if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
 
     async def go(settings: Settings) -> int:
         tz = settings.timezone

@@ -28,12 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def rotate(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         if not settings.old_secret_keys:
-            print("note: BOT_OLD_SECRET_KEYS is empty; rows under an older key will not decrypt",
-                  file=sys.stderr)
+            print(
+                "note: BOT_OLD_SECRET_KEYS is empty; rows under an older key will not decrypt",
+                file=sys.stderr,
+            )
         total = 0
         for model in Tortoise.apps.get_models_iterable():
-            encrypted = [n for n, f in model._meta.fields_map.items()
-                         if isinstance(f, EncryptedTextField)]
+            encrypted = [
+                n for n, f in model._meta.fields_map.items() if isinstance(f, EncryptedTextField)
+            ]
             if not encrypted:
                 continue
             indexes = getattr(model, "BLIND_INDEXES", {})

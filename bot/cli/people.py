@@ -19,15 +19,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True, help="6-digit region code, e.g. 330600")
     add.add_argument("--openid", required=True, help="their openid in the official account")
-    add.add_argument("--role", choices=[r.value for r in StaffRole], default=None,
-                     help="staff (default): takes 人工 chats and gets the centre's alerts; "
-                          "supervisor: also gets escalations; bureau: the justice bureau, "
-                          "gets and decides complaints")
+    add.add_argument(
+        "--role",
+        choices=[r.value for r in StaffRole],
+        default=None,
+        help="staff (default): takes 人工 chats and gets the centre's alerts; "
+        "supervisor: also gets escalations; bureau: the justice bureau, "
+        "gets and decides complaints",
+    )
     add.add_argument("--supervisor", action="store_true", help="same as --role supervisor")
-    add.add_argument("--unit", default="",
-                     help="the body they belong to, named to complainants, e.g. 柯桥区司法局")
-    add.add_argument("--update", action="store_true",
-                     help="change the staff member already registered with this openid")
+    add.add_argument(
+        "--unit",
+        default="",
+        help="the body they belong to, named to complainants, e.g. 柯桥区司法局",
+    )
+    add.add_argument(
+        "--update",
+        action="store_true",
+        help="change the staff member already registered with this openid",
+    )
     add.set_defaults(func=staff_add)
     ls = ss.add_parser("list", help="list staff")
     ls.add_argument("--region")
@@ -65,19 +75,29 @@ def staff_add(args: argparse.Namespace) -> int:
         # a typo'd or reused openid must not silently rename someone else's account
         existing = await Staff.filter(openid=args.openid).first()
         if existing is not None and not args.update:
-            print(f"openid {mask_openid(args.openid)} is already registered as staff "
-                  f"#{existing.id} {existing.name} (region {existing.region}); "
-                  "add --update to change it", file=sys.stderr)
+            print(
+                f"openid {mask_openid(args.openid)} is already registered as staff "
+                f"#{existing.id} {existing.name} (region {existing.region}); "
+                "add --update to change it",
+                file=sys.stderr,
+            )
             return 1
         member, created = await Staff.update_or_create(
             openid=args.openid,
-            defaults={"name": args.name, "region": args.region, "role": role,
-                      "supervisor": role == StaffRole.SUPERVISOR, "unit": args.unit.strip(),
-                      "active": True},
+            defaults={
+                "name": args.name,
+                "region": args.region,
+                "role": role,
+                "supervisor": role == StaffRole.SUPERVISOR,
+                "unit": args.unit.strip(),
+                "active": True,
+            },
         )
         unit = f" {member.unit}" if member.unit else ""
-        print(f"{'added' if created else 'updated'} {member.role} #{member.id} {member.name}"
-              f"{unit} region {member.region} ({mask_openid(member.openid)})")
+        print(
+            f"{'added' if created else 'updated'} {member.role} #{member.id} {member.name}"
+            f"{unit} region {member.region} ({mask_openid(member.openid)})"
+        )
         return 0
 
     return run_with_db(go) or 0
@@ -90,8 +110,11 @@ def staff_list(args: argparse.Namespace) -> int:
             q = q.filter(region=args.region)
         rows = await q
         for m in rows:
-            flags = ",".join(f for f, on in ((m.role, True), (m.unit, bool(m.unit)),
-                                             ("disabled", not m.active)) if on)
+            flags = ",".join(
+                f
+                for f, on in ((m.role, True), (m.unit, bool(m.unit)), ("disabled", not m.active))
+                if on
+            )
             # the whole openid: it is what `staff disable --openid` takes, and official-account
             # openids share their first characters, so a shortened one tells no one apart
             print(f"#{m.id}\t{m.region}\t{m.name}\t{m.openid}\t{flags}")
@@ -137,7 +160,8 @@ def keys_revoke(args: argparse.Namespace) -> int:
 
     async def go(_: Settings) -> int:
         return await CenterKey.filter(prefix__startswith=args.prefix, revoked_at=None).update(
-            revoked_at=datetime.now(UTC))
+            revoked_at=datetime.now(UTC)
+        )
 
     n = run_with_db(go)
     print(f"revoked {n} key(s)")

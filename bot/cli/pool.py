@@ -65,16 +65,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     hs = sub.add_parser("handlers", help="the handler pool (法律援助人员库)")
     ha = hs.add_subparsers(dest="action", required=True, metavar="action")
-    add = ha.add_parser("add", help="add a handler to the pool; prints the id alone on the "
-                        "last line")
+    add = ha.add_parser(
+        "add", help="add a handler to the pool; prints the id alone on the last line"
+    )
     add.add_argument("--region", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--org", required=True, type=int, help="organisation id (orgs list)")
     add.add_argument("--kind", required=True, choices=[k.value for k in HandlerKind])
     add.add_argument("--specialties", default="", help="comma-separated: " + ",".join(SPECIALTIES))
     add.add_argument("--openid", help="their official-account openid (else: handlers invite)")
-    add.add_argument("--agent", type=int, help="the agent id of a village consultant who is "
-                     "also a handler: cases they file go to them")
+    add.add_argument(
+        "--agent",
+        type=int,
+        help="the agent id of a village consultant who is "
+        "also a handler: cases they file go to them",
+    )
     add.set_defaults(func=handlers_add)
     ls = ha.add_parser("list", help="handlers with their pool status")
     ls.add_argument("--region")
@@ -88,8 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ra.add_argument("handler_id", type=int)
     ra.add_argument("--reason", default="重新入库")
     ra.set_defaults(func=handlers_readmit)
-    inv = ha.add_parser("invite", help="a code for the handler to bind WeChat; printed alone "
-                        "on the last line")
+    inv = ha.add_parser(
+        "invite", help="a code for the handler to bind WeChat; printed alone on the last line"
+    )
     inv.add_argument("handler_id", type=int)
     inv.set_defaults(func=handlers_invite)
 
@@ -115,8 +121,10 @@ def orgs_add(args: argparse.Namespace) -> int:
     org = run_with_db(go)
     if isinstance(org, str):
         return _fail(org)
-    print(f"organisation #{org.id} {org.name} ({org.kind}, region {org.region}), "
-          f"rotation position {org.position}")
+    print(
+        f"organisation #{org.id} {org.name} ({org.kind}, region {org.region}), "
+        f"rotation position {org.position}"
+    )
     print(org.id)
     return 0
 
@@ -129,8 +137,10 @@ def orgs_list(args: argparse.Namespace) -> int:
         rows = await q
         for o in rows:
             n = await Handler.filter(org_id=o.id, in_pool=True).count()
-            print(f"#{o.id}\t{o.region}\t{o.position}\t{o.name}\t{o.kind}\t{o.phone or '-'}"
-                  f"\t{n} in pool\tturns {o.turns}")
+            print(
+                f"#{o.id}\t{o.region}\t{o.position}\t{o.name}\t{o.kind}\t{o.phone or '-'}"
+                f"\t{n} in pool\tturns {o.turns}"
+            )
         print(f"{len(rows)} organisation(s)")
 
     run_with_db(go)
@@ -152,16 +162,24 @@ def handlers_add(args: argparse.Namespace) -> int:
         if org is None:
             return f"no organisation #{args.org} in region {args.region}"
         try:
-            return await add_handler(org, name, args.kind, specialties=specialties,
-                                     openid=args.openid, agent_id=args.agent)
+            return await add_handler(
+                org,
+                name,
+                args.kind,
+                specialties=specialties,
+                openid=args.openid,
+                agent_id=args.agent,
+            )
         except PoolError as exc:
             return ERRORS[exc.code]
 
     handler = run_with_db(go)
     if isinstance(handler, str):
         return _fail(handler)
-    print(f"handler #{handler.id} {handler.name} ({handler.kind}) of organisation "
-          f"#{handler.org_id}, in the pool")
+    print(
+        f"handler #{handler.id} {handler.name} ({handler.kind}) of organisation "
+        f"#{handler.org_id}, in the pool"
+    )
     print(handler.id)
     return 0
 
@@ -174,11 +192,16 @@ def handlers_list(args: argparse.Namespace) -> int:
         rows = await q
         today = date.today()
         for h in rows:
-            state = "in pool" if h.eligible_on(today) else (
-                f"removed until {h.removed_until}" if h.removed_until else "removed")
+            state = (
+                "in pool"
+                if h.eligible_on(today)
+                else (f"removed until {h.removed_until}" if h.removed_until else "removed")
+            )
             bound = mask_openid(h.openid) if h.openid else "unbound"
-            print(f"#{h.id}\t{h.region}\t{h.name}\t{h.kind}\t{h.org.name}"
-                  f"\t{','.join(h.specialties) or '-'}\t{state}\t{bound}")
+            print(
+                f"#{h.id}\t{h.region}\t{h.name}\t{h.kind}\t{h.org.name}"
+                f"\t{','.join(h.specialties) or '-'}\t{state}\t{bound}"
+            )
         print(f"{len(rows)} handler(s)")
 
     run_with_db(go)
@@ -235,7 +258,9 @@ def handlers_invite(args: argparse.Namespace) -> int:
     if handler is None or code is None:
         return _fail(f"no handler #{args.handler_id}")
     print(f"handler #{handler.id} {handler.name}")
-    print(f"single-use invite code, valid {INVITE_TTL.days} days; the handler sends "
-          "绑定 <code> to the official account:")
+    print(
+        f"single-use invite code, valid {INVITE_TTL.days} days; the handler sends "
+        "绑定 <code> to the official account:"
+    )
     print(code)
     return 0

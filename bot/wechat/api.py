@@ -36,17 +36,32 @@ ERR_TOO_LARGE = -8  # local: a media file larger than we accept
 
 TOKEN_INVALID_CODES = frozenset({40001, 40014, 42001})  # invalid / not latest / expired token
 OUTSIDE_WINDOW_CODE = 45015  # "response out of time limit or subscription is canceled"
-RETRYABLE_CODES = frozenset({
-    ERR_SYSTEM_BUSY, ERR_TIMEOUT, ERR_CONNECTION, ERR_HTTP_TRANSIENT, ERR_BAD_RESPONSE,
-    45009,  # api freq / daily quota: later works
-    45011,  # api minute-quota reached: "retry next minute"
-})
+RETRYABLE_CODES = frozenset(
+    {
+        ERR_SYSTEM_BUSY,
+        ERR_TIMEOUT,
+        ERR_CONNECTION,
+        ERR_HTTP_TRANSIENT,
+        ERR_BAD_RESPONSE,
+        45009,  # api freq / daily quota: later works
+        45011,  # api minute-quota reached: "retry next minute"
+    }
+)
 # Permanent for the row, but an operator must fix the account set-up (wrong appid or secret,
 # server IP not in the whitelist, API not authorised); the outbox may want to alert on these.
 MEDIA_TIMEOUT = 30.0  # seconds for a media download: a 10 MB photo on a slow link
-CONFIG_ERROR_CODES = frozenset({
-    ERR_NOT_CONFIGURED, ERR_HTTP, 40013, 40125, 40164, 41002, 41004, 48001,
-})
+CONFIG_ERROR_CODES = frozenset(
+    {
+        ERR_NOT_CONFIGURED,
+        ERR_HTTP,
+        40013,
+        40125,
+        40164,
+        41002,
+        41004,
+        48001,
+    }
+)
 
 TOKEN_EARLY_REFRESH = 300  # seconds before expiry we fetch again, so no call carries a dying token
 QR_SCENE_MAX = 64  # WeChat's limit on scene_str
@@ -229,7 +244,9 @@ class WeChatAPI:
         outbox row's dedupe key makes a retry after a lost answer harmless.
         """
         body: dict[str, Any] = {
-            "touser": openid, "template_id": template_id, "data": _template_data(data),
+            "touser": openid,
+            "template_id": template_id,
+            "data": _template_data(data),
         }
         if url:
             body["url"] = url
@@ -250,7 +267,9 @@ class WeChatAPI:
     ) -> dict[str, Any]:
         """Mini-program subscribe message, sent with the mini-program's own token."""
         body: dict[str, Any] = {
-            "touser": openid, "template_id": template_id, "data": _template_data(data),
+            "touser": openid,
+            "template_id": template_id,
+            "data": _template_data(data),
         }
         if page:
             body["page"] = page
@@ -279,13 +298,18 @@ class WeChatAPI:
         """Mini-program login: {openid, session_key, unionid?}. The session_key is never logged."""
         app_id, secret = self._wxa.require()
         params = {
-            "appid": app_id, "secret": secret, "js_code": code,
+            "appid": app_id,
+            "secret": secret,
+            "js_code": code,
             "grant_type": "authorization_code",
         }
         try:
             result = await request_json(
-                self._session, "GET", f"{self._base}/sns/jscode2session",
-                params=params, timeout=self._timeout,
+                self._session,
+                "GET",
+                f"{self._base}/sns/jscode2session",
+                params=params,
+                timeout=self._timeout,
             )
         except WeChatAPIError as exc:
             log.warning("jscode2session failed: errcode %s", exc.errcode)
@@ -301,17 +325,22 @@ class WeChatAPI:
         WeChat keeps these for 3 days. It answers the file itself, or JSON with an errcode
         (40007: the media id is unknown or has expired).
         """
+
         async def fetch(token: str) -> tuple[bytes, str]:
-            return await self._get_file("cgi-bin/media/get", {"media_id": media_id}, token,
-                                        max_bytes)
+            return await self._get_file(
+                "cgi-bin/media/get", {"media_id": media_id}, token, max_bytes
+            )
+
         return await self._with_token(self._oa, "cgi-bin/media/get", fetch)
 
     async def _call(
         self, app: _App, path: str, body: dict[str, Any], openid: str | None = None
     ) -> dict[str, Any]:
         """POST with the app's token; on a token error fetch a new one and retry exactly once."""
+
         async def post(token: str) -> dict[str, Any]:
             return await self._post(path, body, token)
+
         return await self._with_token(app, path, post, openid)
 
     async def _with_token(self, app: _App, path: str, call, openid: str | None = None):
@@ -331,12 +360,14 @@ class WeChatAPI:
             log.warning("%s failed for %s: errcode %s", path, mask_openid(openid), exc.errcode)
             raise
 
-    async def _get_file(self, path: str, params: dict[str, str], token: str, max_bytes: int
-                        ) -> tuple[bytes, str]:
+    async def _get_file(
+        self, path: str, params: dict[str, str], token: str, max_bytes: int
+    ) -> tuple[bytes, str]:
         chunks, size = [], 0
         try:
             async with self._session.get(
-                f"{self._base}/{path}", params={**params, "access_token": token},
+                f"{self._base}/{path}",
+                params={**params, "access_token": token},
                 timeout=aiohttp.ClientTimeout(total=MEDIA_TIMEOUT),
             ) as resp:
                 _check_status(resp.status)
@@ -358,8 +389,12 @@ class WeChatAPI:
 
     async def _post(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         return await request_json(
-            self._session, "POST", f"{self._base}/{path}",
-            params={"access_token": token}, body=body, timeout=self._timeout,
+            self._session,
+            "POST",
+            f"{self._base}/{path}",
+            params={"access_token": token},
+            body=body,
+            timeout=self._timeout,
         )
 
     async def _token(self, app: _App, *, force: bool = False, rejected: str | None = None) -> str:
@@ -375,13 +410,18 @@ class WeChatAPI:
                 return cached.value
             self._tokens.pop(app_id, None)
             body = {
-                "grant_type": "client_credential", "appid": app_id, "secret": secret,
+                "grant_type": "client_credential",
+                "appid": app_id,
+                "secret": secret,
                 "force_refresh": False,  # forcing would revoke the token every other worker holds
             }
             try:
                 result = await request_json(
-                    self._session, "POST", f"{self._base}/cgi-bin/stable_token",
-                    body=body, timeout=self._timeout,
+                    self._session,
+                    "POST",
+                    f"{self._base}/cgi-bin/stable_token",
+                    body=body,
+                    timeout=self._timeout,
                 )
             except WeChatAPIError as exc:
                 log.warning("%s access token fetch failed: errcode %s", app.kind, exc.errcode)

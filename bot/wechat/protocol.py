@@ -46,8 +46,9 @@ def same(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace"))
 
 
-def check_signature(token: str, query: dict[str, str], *, max_skew: int, now: float | None = None
-                    ) -> None:
+def check_signature(
+    token: str, query: dict[str, str], *, max_skew: int, now: float | None = None
+) -> None:
     """Verify `signature` over (token, timestamp, nonce) and the timestamp's freshness."""
     signature = query.get("signature", "")
     timestamp = query.get("timestamp", "")
@@ -167,8 +168,11 @@ class Incoming:
     def dedupe_key(self) -> str:
         """MsgId, or sender + CreateTime + event; hashed when longer than the column holds
         (WeChat's MsgIds are 19 digits, a longer one is a caller's invention)."""
-        key = f"m:{self.msg_id}" if self.msg_id else \
-            f"e:{self.openid}:{self.created}:{self.event or self.kind}"
+        key = (
+            f"m:{self.msg_id}"
+            if self.msg_id
+            else f"e:{self.openid}:{self.created}:{self.event or self.kind}"
+        )
         if len(key) <= DEDUPE_KEY_MAX:
             return key
         return "h:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
@@ -212,14 +216,15 @@ def parse(plain: str | bytes) -> Incoming:
         inc.pic_url = _text(root.get("PicUrl"))
     elif kind == "location":
         inc.location = {
-            "x": _text(root.get("Location_X")), "y": _text(root.get("Location_Y")),
+            "x": _text(root.get("Location_X")),
+            "y": _text(root.get("Location_Y")),
             "label": _text(root.get("Label")),
         }
     elif kind == "event":
         inc.event = (getattr(msg, "event", None) or _text(root.get("Event")) or "").lower()
         key = _text(root.get("EventKey"))
         if inc.event == "subscribe_scan" and key and key.startswith("qrscene_"):
-            key = key[len("qrscene_"):]
+            key = key[len("qrscene_") :]
         inc.event_key = key
     return inc
 
@@ -237,14 +242,12 @@ def wechatpy_message(root: dict):
         key = message.get("EventKey")
         if event_type == "subscribe" and isinstance(key, str) and key.startswith("qrscene_"):
             event_type = message["Event"] = "subscribe_scan"
-            message["EventKey"] = key[len("qrscene_"):]
+            message["EventKey"] = key[len("qrscene_") :]
         return EVENT_TYPES.get(event_type, UnknownMessage)(message)
     return MESSAGE_TYPES.get(message_type, UnknownMessage)(message)
 
 
-KINDS = frozenset(
-    {"text", "image", "voice", "video", "shortvideo", "location", "link", "event"}
-)
+KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link", "event"})
 
 
 def _cdata(value: str) -> str:
@@ -264,8 +267,13 @@ def render_text_reply(inc: Incoming, content: str, *, now: int | None = None) ->
     )
 
 
-def build_text_xml(openid: str, to: str, content: str, msg_id: int, created: int | None = None,
-                   ) -> str:
+def build_text_xml(
+    openid: str,
+    to: str,
+    content: str,
+    msg_id: int,
+    created: int | None = None,
+) -> str:
     """The plaintext XML WeChat sends for a user's text message (used by the chat simulator)."""
     return (
         "<xml>"
@@ -276,8 +284,9 @@ def build_text_xml(openid: str, to: str, content: str, msg_id: int, created: int
     )
 
 
-def build_event_xml(openid: str, to: str, event: str, key: str | None = None,
-                    created: int | None = None) -> str:
+def build_event_xml(
+    openid: str, to: str, event: str, key: str | None = None, created: int | None = None
+) -> str:
     key_xml = f"<EventKey>{_cdata(key)}</EventKey>" if key is not None else ""
     return (
         "<xml>"
@@ -287,9 +296,14 @@ def build_event_xml(openid: str, to: str, event: str, key: str | None = None,
     )
 
 
-def encrypted_request(crypto: WeChatCrypto, token: str, plain_xml: str, to: str,
-                      timestamp: int | None = None, nonce: str = "1320562132"
-                      ) -> tuple[dict[str, str], str]:
+def encrypted_request(
+    crypto: WeChatCrypto,
+    token: str,
+    plain_xml: str,
+    to: str,
+    timestamp: int | None = None,
+    nonce: str = "1320562132",
+) -> tuple[dict[str, str], str]:
     """Query string and body of a safe-mode request, as WeChat builds them."""
     timestamp = timestamp or int(time.time())
     sealed = crypto.encrypt_message(plain_xml, nonce, timestamp)
@@ -306,8 +320,9 @@ def encrypted_request(crypto: WeChatCrypto, token: str, plain_xml: str, to: str,
     return query, body
 
 
-def signed_query(token: str, timestamp: int | None = None, nonce: str | None = None
-                 ) -> dict[str, str]:
+def signed_query(
+    token: str, timestamp: int | None = None, nonce: str | None = None
+) -> dict[str, str]:
     """The query of a plain-mode request; a fresh random nonce each time, as WeChat does."""
     timestamp = timestamp or int(time.time())
     nonce = nonce or str(secrets.randbelow(9 * 10**9) + 10**9)
@@ -325,8 +340,6 @@ def reply_content(crypto: WeChatCrypto | None, query: dict[str, str], body: str)
     root = xmltodict.parse(body)["xml"]
     if "Encrypt" in root:
         assert crypto is not None
-        plain = crypto.decrypt_message(
-            body, root["MsgSignature"], root["TimeStamp"], root["Nonce"]
-        )
+        plain = crypto.decrypt_message(body, root["MsgSignature"], root["TimeStamp"], root["Nonce"])
         root = xmltodict.parse(plain)["xml"]
     return root.get("Content")

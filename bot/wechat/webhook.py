@@ -19,7 +19,6 @@ from wechatpy.crypto import WeChatCrypto
 from bot import conversation
 from bot.keys import metrics_key, settings_key
 from bot.settings import reveal
-from bot.wechat.replay import check_plain_body
 from bot.wechat.protocol import (
     MAX_BODY,
     Incoming,
@@ -29,6 +28,7 @@ from bot.wechat.protocol import (
     parse,
     render_text_reply,
 )
+from bot.wechat.replay import check_plain_body
 from i18n import t
 from models.masking import mask_openid
 
@@ -39,8 +39,7 @@ crypto_key = web.AppKey("wechat_crypto", WeChatCrypto)
 def setup(app: web.Application) -> None:
     s = app[settings_key]
     if s.wechat_aes_key:
-        app[crypto_key] = WeChatCrypto(s.token, reveal(s.wechat_aes_key),
-                                       s.wechat_app_id or "")
+        app[crypto_key] = WeChatCrypto(s.token, reveal(s.wechat_aes_key), s.wechat_app_id or "")
     app.router.add_get("/wechat", verify_url)
     app.router.add_post("/wechat", receive)
 
@@ -49,8 +48,7 @@ async def verify_url(request: web.Request) -> web.Response:
     """WeChat's server-address check: echo `echostr` when the signature is ours."""
     s = request.app[settings_key]
     try:
-        check_signature(s.token, dict(request.query),
-                        max_skew=s.wechat_max_clock_skew)
+        check_signature(s.token, dict(request.query), max_skew=s.wechat_max_clock_skew)
     except ProtocolError as exc:
         request.app[metrics_key].rejected.labels(exc.reason).inc()
         return web.Response(status=exc.status, text=exc.reason)
@@ -113,8 +111,9 @@ async def _read_capped(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-def _reply(crypto: WeChatCrypto | None, inc: Incoming, text: str | None, query: dict[str, str],
-           metrics) -> web.Response:
+def _reply(
+    crypto: WeChatCrypto | None, inc: Incoming, text: str | None, query: dict[str, str], metrics
+) -> web.Response:
     if not text:
         metrics.replies.labels("success").inc()
         return web.Response(text="success")

@@ -35,28 +35,49 @@ INVITE_STATUS = {"unknown": 422, "expired": 422, "disabled": 422, "used": 409, "
 
 
 def agent_out(agent: Agent) -> AgentOut:
-    return AgentOut(id=agent.id, name=agent.name, region=agent.region, village=agent.village,
-                    kind=agent.kind)
+    return AgentOut(
+        id=agent.id, name=agent.name, region=agent.region, village=agent.village, kind=agent.kind
+    )
 
 
-@operation("POST", "/api/v1/agents/bind", summary="Bind the logged-in user to an agent",
-           tag="agents", body=BindIn, response=BindOut, auth="bearer", errors=(409,))
+@operation(
+    "POST",
+    "/api/v1/agents/bind",
+    summary="Bind the logged-in user to an agent",
+    tag="agents",
+    body=BindIn,
+    response=BindOut,
+    auth="bearer",
+    errors=(409,),
+)
 async def bind(request: web.Request) -> web.Response:
     session = await require_session(request)
     body = await parse_body(request, BindIn)
     locale = request_locale(request)
     try:
         async with in_transaction() as conn:
-            agent = await bind_invite(body.invite_code, channel="wxa", openid=session.openid,
-                                      locale=locale, conn=conn)
+            agent = await bind_invite(
+                body.invite_code, channel="wxa", openid=session.openid, locale=locale, conn=conn
+            )
     except InviteError as exc:
         key = f"agents.invite.{exc.reason}"
-        raise ApiError(INVITE_STATUS[exc.reason], f"invite_{exc.reason}", message_key=key,
-                       fields={"invite_code": t(key, locale)}) from None
+        raise ApiError(
+            INVITE_STATUS[exc.reason],
+            f"invite_{exc.reason}",
+            message_key=key,
+            fields={"invite_code": t(key, locale)},
+        ) from None
     return json_ok(BindOut(agent=agent_out(agent), roles=["agent"]))
 
 
-@operation("GET", "/api/v1/agents/me", summary="The agent the caller is bound to", tag="agents",
-           response=AgentOut, auth="bearer", errors=(403,))
+@operation(
+    "GET",
+    "/api/v1/agents/me",
+    summary="The agent the caller is bound to",
+    tag="agents",
+    response=AgentOut,
+    auth="bearer",
+    errors=(403,),
+)
 async def me(request: web.Request) -> web.Response:
     return json_ok(agent_out(await require_agent(request)))

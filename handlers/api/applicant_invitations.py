@@ -25,10 +25,16 @@ class ApplicantInvitationOut(BaseModel):
     expires_at: datetime
 
 
-@operation("POST", "/api/v1/applications/{id}/applicant-invitation",
-           summary="A QR code for the applicant to follow the application in WeChat",
-           tag="applications", response=ApplicantInvitationOut, status=201, auth="bearer",
-           errors=(403, 404, 502))
+@operation(
+    "POST",
+    "/api/v1/applications/{id}/applicant-invitation",
+    summary="A QR code for the applicant to follow the application in WeChat",
+    tag="applications",
+    response=ApplicantInvitationOut,
+    status=201,
+    auth="bearer",
+    errors=(403, 404, 502),
+)
 async def create(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     row = await own_application(request, agent)
@@ -38,13 +44,19 @@ async def create(request: web.Request) -> web.Response:
     except QRUnavailable:
         await inv.delete()
         raise ApiError(502, "wechat_unavailable", message_key="callbacks.error.wechat") from None
-    return json_ok(ApplicantInvitationOut(scene=inv.scene, qr_url=url,
-                                          expires_at=inv.expires_at), status=201)
+    return json_ok(
+        ApplicantInvitationOut(scene=inv.scene, qr_url=url, expires_at=inv.expires_at), status=201
+    )
 
 
-@operation("GET", "/api/v1/applicant-invitations/{token}",
-           summary="Show the applicant's QR code (redirects to WeChat's image)",
-           tag="applications", status=302, errors=(404, 502))
+@operation(
+    "GET",
+    "/api/v1/applicant-invitations/{token}",
+    summary="Show the applicant's QR code (redirects to WeChat's image)",
+    tag="applications",
+    status=302,
+    errors=(404, 502),
+)
 async def show(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     inv = await ApplicantInvitation.get_or_none(token=token) if len(token) <= 32 else None

@@ -34,8 +34,10 @@ async def read_form(request: web.Request) -> dict[str, Any]:
     Anything that is not one flat multipart/form-data body (no boundary, a broken one, a part
     that is itself multipart) is 400; a `kind` that is not UTF-8 text is simply not a kind (422).
     """
-    if request.content_length is not None and request.content_length > MAX_UPLOAD + \
-            MULTIPART_OVERHEAD:
+    if (
+        request.content_length is not None
+        and request.content_length > MAX_UPLOAD + MULTIPART_OVERHEAD
+    ):
         raise ApiError(413, "too_large", max_mb=MAX_UPLOAD // (1024 * 1024))
     try:
         reader = await request.multipart()
@@ -56,7 +58,7 @@ async def _parts(reader: MultipartReader) -> dict[str, Any]:
             budget -= len(chunk)
             if budget < 0 or (part.name == "file" and len(data) + len(chunk) > MAX_UPLOAD):
                 raise ApiError(413, "too_large", max_mb=MAX_UPLOAD // (1024 * 1024))
-            data += chunk[:max(0, keep + 1 - len(data))]  # a kind longer than KIND_MAX is cut
+            data += chunk[: max(0, keep + 1 - len(data))]  # a kind longer than KIND_MAX is cut
         if part.name == "file":
             form["file"] = bytes(data)
         elif part.name == "kind":
@@ -67,11 +69,18 @@ async def _parts(reader: MultipartReader) -> dict[str, Any]:
     return form
 
 
-@operation("POST", "/api/v1/applications/{id}/materials",
-           summary="Attach a material: multipart/form-data with `kind` and `file` "
-                   "(JPEG, PNG or PDF, at most 10 MB)",
-           tag="applications", response=MaterialUploaded, status=201, auth="bearer",
-           form=(("kind", "string"), ("file", "binary")), errors=(400, 403, 404, 413, 415, 422))
+@operation(
+    "POST",
+    "/api/v1/applications/{id}/materials",
+    summary="Attach a material: multipart/form-data with `kind` and `file` "
+    "(JPEG, PNG or PDF, at most 10 MB)",
+    tag="applications",
+    response=MaterialUploaded,
+    status=201,
+    auth="bearer",
+    form=(("kind", "string"), ("file", "binary")),
+    errors=(400, 403, 404, 413, 415, 422),
+)
 async def upload(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     row = await own_application(request, agent)
@@ -91,11 +100,20 @@ async def upload(request: web.Request) -> web.Response:
     content_type, ext = sniffed
     key = await request.app[storage_key].put(str(row.id), ext, data)
     material = await Material.create(
-        application_id=row.id, kind=form["kind"], status="provided", source="upload",
-        storage_key=key, content_type=content_type, size=len(data),
-        sha256=hashlib.sha256(data).hexdigest())
+        application_id=row.id,
+        kind=form["kind"],
+        status="provided",
+        source="upload",
+        storage_key=key,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
     await Material.filter(application_id=row.id, kind=form["kind"], status="missing").update(
-        status="provided")
+        status="provided"
+    )
     materials = await Material.filter(application_id=row.id).order_by("id")
-    return json_ok(MaterialUploaded(material=material_out(material),
-                                    missing_materials=missing_of(materials)), status=201)
+    return json_ok(
+        MaterialUploaded(material=material_out(material), missing_materials=missing_of(materials)),
+        status=201,
+    )

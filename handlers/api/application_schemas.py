@@ -47,12 +47,16 @@ class ApplicantIn(_In):
     id_number: str = Field(max_length=32, description="resident ID, 18 (or legacy 15) characters")
     phone: Phone = Field(description="mainland mobile; +86/86 and spaces are accepted")
     address: Line
-    migrant_worker: bool = Field(False, description="城乡务工人员: a wage or work-injury claim "
-                                 "goes through the green channel whatever the hardship path")
+    migrant_worker: bool = Field(
+        False,
+        description="城乡务工人员: a wage or work-injury claim "
+        "goes through the green channel whatever the hardship path",
+    )
 
 
 class StatementIn(_In):
     """经济困难状况说明; completeness is checked by the eligibility rules."""
+
     household_size: int | None = Field(None, ge=1, le=99)
     monthly_income_yuan: float | None = Field(None, ge=0, le=10_000_000)
     income_source: str | None = Field(None, max_length=TEXT_MAX)
@@ -61,16 +65,22 @@ class StatementIn(_In):
 
 class PledgeIn(_In):
     accepted: bool | None = None
-    confirmed_by: str | None = Field(None, max_length=16, description="signature|fingerprint|spoken")
+    confirmed_by: str | None = Field(
+        None, max_length=16, description="signature|fingerprint|spoken"
+    )
     text_version: str | None = Field(None, max_length=16, description="GET /api/v1/meta/pledge")
 
 
 class HardshipIn(_In):
-    basis: str = Field(max_length=16, description="not_required|exempt|pledge|other_reason "
-                       "(criminal_defense only, Art. 24: 因经济困难或者其他原因)")
+    basis: str = Field(
+        max_length=16,
+        description="not_required|exempt|pledge|other_reason "
+        "(criminal_defense only, Art. 24: 因经济困难或者其他原因)",
+    )
     exempt_category: str | None = Field(None, max_length=32)
-    other_reason: str | None = Field(None, max_length=OTHER_REASON_MAX,
-                                     description="the other reason (basis other_reason)")
+    other_reason: str | None = Field(
+        None, max_length=OTHER_REASON_MAX, description="the other reason (basis other_reason)"
+    )
     statement: StatementIn | None = None
     pledge: PledgeIn | None = None
 
@@ -96,8 +106,10 @@ class ApplicationIn(_In):
     materials: list[MaterialIn] = Field(default_factory=list, max_length=30)
     location: LocationIn | None = None
     missing_materials_acknowledged: bool = Field(
-        False, description="the applicant was told every missing item, the deadline and that "
-                           "not supplying them ends the aid, and agreed (容缺受理)")
+        False,
+        description="the applicant was told every missing item, the deadline and that "
+        "not supplying them ends the aid, and agreed (容缺受理)",
+    )
 
 
 class WarningOut(BaseModel):
@@ -188,10 +200,13 @@ DecisionCode = Literal["granted", "refused", "need_materials"]
 
 # --- the centre's side ---------------------------------------------------------------------
 
+
 class CenterQuery(BaseModel):
     status: Literal["received", "need_materials", "granted", "refused"] | None = None
-    since: datetime | None = Field(None, description="only applications changed at or after this "
-                                                     "time (ISO 8601), to pull changes")
+    since: datetime | None = Field(
+        None,
+        description="only applications changed at or after this time (ISO 8601), to pull changes",
+    )
     limit: int = Field(50, ge=1, le=200)
     cursor: str | None = Field(None, pattern=r"^\d{1,12}$")
 

@@ -55,8 +55,15 @@ def login_error(exc: WeChatAPIError) -> ApiError:
     return ApiError(502, "wechat_error")
 
 
-@operation("POST", "/api/v1/auth/wxa-login", summary="Log in with a mini-program wx.login code",
-           tag="auth", body=LoginIn, response=LoginOut, errors=(401, 429, 502, 503))
+@operation(
+    "POST",
+    "/api/v1/auth/wxa-login",
+    summary="Log in with a mini-program wx.login code",
+    tag="auth",
+    body=LoginIn,
+    response=LoginOut,
+    errors=(401, 429, 502, 503),
+)
 async def wxa_login(request: web.Request) -> web.Response:
     # Each login costs a jscode2session call against WeChat's per-minute quota (45011):
     # one address may not spend it for everyone.
@@ -72,8 +79,14 @@ async def wxa_login(request: web.Request) -> web.Response:
     return json_ok(LoginOut(token=token, expires_at=expires_at, roles=await roles_of(openid)))
 
 
-@operation("POST", "/api/v1/auth/logout", summary="Revoke the current token", tag="auth",
-           response=LoggedOut, auth="bearer")
+@operation(
+    "POST",
+    "/api/v1/auth/logout",
+    summary="Revoke the current token",
+    tag="auth",
+    response=LoggedOut,
+    auth="bearer",
+)
 async def logout(request: web.Request) -> web.Response:
     await require_session(request)
     return json_ok(LoggedOut(revoked=await revoke_login_token(bearer_token(request))))

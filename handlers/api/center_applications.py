@@ -27,6 +27,7 @@ from bot.keys import settings_key
 from bot.notify import emit_event
 from bot.outbox import wake
 from bot.storage import storage_key
+from handlers.after_decision import after_decision
 from handlers.api.application_schemas import (
     CenterApplication,
     CenterApplicationList,
@@ -35,7 +36,6 @@ from handlers.api.application_schemas import (
     DecisionResult,
 )
 from handlers.api.application_views import center_view, decision_of
-from handlers.after_decision import after_decision
 from handlers.api.center_cases import utc
 from handlers.decision_notice import tell_agent
 from handlers.filing import event_data
@@ -55,12 +55,20 @@ def path_id(request: web.Request, name: str = "id") -> int:
 
 
 async def audit(key: CenterKey, action: str, ids: list[int]) -> None:
-    await DataAccess.create(actor=f"center_key:{key.id}", action=action, region=key.region,
-                            application_ids=ids)
+    await DataAccess.create(
+        actor=f"center_key:{key.id}", action=action, region=key.region, application_ids=ids
+    )
 
 
-@operation("GET", "/api/v1/center/applications", summary="The region's applications, in full",
-           tag="center", query=CenterQuery, response=CenterApplicationList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/applications",
+    summary="The region's applications, in full",
+    tag="center",
+    query=CenterQuery,
+    response=CenterApplicationList,
+    auth="api_key",
+)
 async def list_region(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, CenterQuery)
@@ -68,8 +76,9 @@ async def list_region(request: web.Request) -> web.Response:
     if q.status:
         rows = rows.filter(status=q.status)
     if q.since:  # a time without a zone is UTC; one at the calendar's edge clamps (utc)
-        rows = rows.filter(updated_at__gte=utc(q.since if q.since.tzinfo
-                                               else q.since.replace(tzinfo=UTC)))
+        rows = rows.filter(
+            updated_at__gte=utc(q.since if q.since.tzinfo else q.since.replace(tzinfo=UTC))
+        )
     if q.cursor:
         rows = rows.filter(id__gt=min(int(q.cursor), MAX_ID))
     page = await rows.limit(q.limit + 1)
@@ -81,35 +90,55 @@ async def list_region(request: web.Request) -> web.Response:
     agents = {a.id: a for a in await Agent.filter(id__in={r.agent_id for r in page})}
     if ids:
         await audit(key, "list", ids)
-    items = [CenterApplication.model_validate(center_view(r, materials[r.id], agents[r.agent_id]))
-             for r in page]
+    items = [
+        CenterApplication.model_validate(center_view(r, materials[r.id], agents[r.agent_id]))
+        for r in page
+    ]
     return json_ok(CenterApplicationList(items=items, next_cursor=str(ids[-1]) if more else None))
 
 
-@operation("POST", "/api/v1/center/applications/{id}/decision", summary="Decide an application",
-           tag="center", body=DecisionIn, response=DecisionResult, auth="api_key",
-           errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/applications/{id}/decision",
+    summary="Decide an application",
+    tag="center",
+    body=DecisionIn,
+    response=DecisionResult,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def decide(request: web.Request) -> web.Response:
     key = await require_center(request)
     app_id = path_id(request)
     body = await parse_body(request, DecisionIn)
-    row = await apply_decision(request.app, region=key.region, app_id=app_id, body=body,
-                               actor=f"center_key:{key.id}", locale=request_locale(request))
+    row = await apply_decision(
+        request.app,
+        region=key.region,
+        app_id=app_id,
+        body=body,
+        actor=f"center_key:{key.id}",
+        locale=request_locale(request),
+    )
     return json_ok(DecisionResult(id=row.id, status=row.status, decision=decision_of(row)))
 
 
-async def apply_decision(app: web.Application, *, region: str, app_id: int, body: DecisionIn,
-                         actor: str, locale: str) -> Application:
+async def apply_decision(
+    app: web.Application, *, region: str, app_id: int, body: DecisionIn, actor: str, locale: str
+) -> Application:
     """Decide one application of `region` (the API and the staff console both come here):
     the agent is told through the outbox and the centre gets an event. Repeating the same
     decision changes nothing; a different one after the first is 409."""
     reason = (body.reason or "").strip() or None
     if body.decision == "refused" and not reason:
-        raise ApiError(422, "validation", fields={
-            "reason": t("applications.reason_required", locale)})
+        raise ApiError(
+            422, "validation", fields={"reason": t("applications.reason_required", locale)}
+        )
     async with in_transaction() as conn:
-        row = await Application.select_for_update().using_db(conn).get_or_none(
-            id=app_id, region=region)
+        row = (
+            await Application.select_for_update()
+            .using_db(conn)
+            .get_or_none(id=app_id, region=region)
+        )
         if row is None:
             raise ApiError(404, "not_found")
         if row.status in FINAL:
@@ -123,23 +152,36 @@ async def apply_decision(app: web.Application, *, region: str, app_id: int, body
         agent = await Agent.get(id=row.agent_id).using_db(conn)
         await tell_agent(app, agent, row, conn=conn)
         await after_decision(app, row, conn=conn)  # assignment, documents, applicant
-        await emit_event(app[settings_key], event_type="application.decided",
-                         key=f"application:{row.id}:decided:{row.status}", region=row.region,
-                         data=event_data(row), conn=conn)
-        await DataAccess.create(actor=actor, action="decide", region=region,
-                                application_ids=[row.id], using_db=conn)
+        await emit_event(
+            app[settings_key],
+            event_type="application.decided",
+            key=f"application:{row.id}:decided:{row.status}",
+            region=row.region,
+            data=event_data(row),
+            conn=conn,
+        )
+        await DataAccess.create(
+            actor=actor, action="decide", region=region, application_ids=[row.id], using_db=conn
+        )
     wake(app)
     return row
 
 
-@operation("GET", "/api/v1/center/applications/{id}/materials/{material_id}",
-           summary="Download an uploaded material", tag="center", auth="api_key",
-           content_type="application/octet-stream", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/applications/{id}/materials/{material_id}",
+    summary="Download an uploaded material",
+    tag="center",
+    auth="api_key",
+    content_type="application/octet-stream",
+    errors=(404,),
+)
 async def material_file(request: web.Request) -> web.Response:
     key = await require_center(request)
     app_id, material_id = path_id(request), path_id(request, "material_id")
-    m = await Material.get_or_none(id=material_id, application_id=app_id,
-                                   application__region=key.region)
+    m = await Material.get_or_none(
+        id=material_id, application_id=app_id, application__region=key.region
+    )
     if m is None or not m.storage_key:
         raise ApiError(404, "not_found")
     try:

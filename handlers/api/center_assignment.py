@@ -33,8 +33,9 @@ from models.rotation import AssignError, assign, next_up
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     handler_id: int | None = Field(None, ge=1, le=2**31 - 1)
-    priority: Literal["chosen", "same_case", "duty", "village_consultant", "difficult"] | None = \
+    priority: Literal["chosen", "same_case", "duty", "village_consultant", "difficult"] | None = (
         None
+    )
     group_case: bool = Field(False, description="group cases are outside the monthly cap")
 
 
@@ -57,8 +58,9 @@ class AssignmentOut(BaseModel):
     application_id: int
     handler: HandlerBrief
     org: OrgBrief
-    priority: str = Field(description="rotation, chosen, same_case, duty, village_consultant, "
-                                      "difficult")
+    priority: str = Field(
+        description="rotation, chosen, same_case, duty, village_consultant, difficult"
+    )
     uses_turn: bool
     group_case: bool
     status: str = Field(description="assigned, accepted, conflict, ended")
@@ -71,13 +73,20 @@ class AssignmentOut(BaseModel):
     async def of(cls, a: Assignment, conn=None) -> AssignmentOut:
         h = await Handler.get(id=a.handler_id).using_db(conn)
         o = await Org.get(id=a.org_id).using_db(conn)
-        return cls(id=a.id, application_id=a.application_id,
-                   handler=HandlerBrief(id=h.id, name=h.name, kind=h.kind,
-                                        bound=h.openid is not None),
-                   org=OrgBrief(id=o.id, name=o.name, kind=o.kind, phone=o.phone),
-                   priority=a.priority, uses_turn=a.uses_turn, group_case=a.group_case,
-                   status=a.status, assigned_at=a.assigned_at, agreement_due=a.agreement_due,
-                   accepted_at=a.accepted_at, conflict_reason=a.conflict_reason)
+        return cls(
+            id=a.id,
+            application_id=a.application_id,
+            handler=HandlerBrief(id=h.id, name=h.name, kind=h.kind, bound=h.openid is not None),
+            org=OrgBrief(id=o.id, name=o.name, kind=o.kind, phone=o.phone),
+            priority=a.priority,
+            uses_turn=a.uses_turn,
+            group_case=a.group_case,
+            status=a.status,
+            assigned_at=a.assigned_at,
+            agreement_due=a.agreement_due,
+            accepted_at=a.accepted_at,
+            conflict_reason=a.conflict_reason,
+        )
 
 
 class AssignmentList(BaseModel):
@@ -86,14 +95,27 @@ class AssignmentList(BaseModel):
 
 def assign_error(exc: AssignError) -> ApiError:
     """An unknown handler is 404, a body missing its handler or priority 422, the rest 409."""
-    status = 404 if exc.code == "handler_unknown" else 422 if exc.code in (
-        "handler_required", "priority_required") else 409
+    status = (
+        404
+        if exc.code == "handler_unknown"
+        else 422
+        if exc.code in ("handler_required", "priority_required")
+        else 409
+    )
     return ApiError(status, exc.code, message_key=f"assignment.error.{exc.code}", **exc.params)
 
 
-@operation("POST", "/api/v1/center/applications/{id}/assignment",
-           summary="Assign a granted application to a handler", tag="center", body=AssignmentIn,
-           response=AssignmentOut, status=201, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/applications/{id}/assignment",
+    summary="Assign a granted application to a handler",
+    tag="center",
+    body=AssignmentIn,
+    response=AssignmentOut,
+    status=201,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def create_assignment(request: web.Request) -> web.Response:
     key = await require_center(request)
     app_id = path_id(request)
@@ -104,15 +126,24 @@ async def create_assignment(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     try:
         async with in_transaction() as conn:
-            row = await Application.select_for_update().using_db(conn).get_or_none(
-                id=app_id, region=key.region)
+            row = (
+                await Application.select_for_update()
+                .using_db(conn)
+                .get_or_none(id=app_id, region=key.region)
+            )
             if row is None:
                 raise ApiError(404, "not_found")
-            a = await assign(row, cap=policy.handler_monthly_case_cap, now=now,
-                             today=local_today(settings.timezone), handler_id=body.handler_id,
-                             priority=Priority(body.priority) if body.priority else None,
-                             group_case=body.group_case, actor=f"center_key:{key.id}",
-                             conn=conn)
+            a = await assign(
+                row,
+                cap=policy.handler_monthly_case_cap,
+                now=now,
+                today=local_today(settings.timezone),
+                handler_id=body.handler_id,
+                priority=Priority(body.priority) if body.priority else None,
+                group_case=body.group_case,
+                actor=f"center_key:{key.id}",
+                conn=conn,
+            )
             await after_assignment(request.app, a, row, conn=conn)
             out = await AssignmentOut.of(a, conn)
     except AssignError as exc:
@@ -125,9 +156,15 @@ async def create_assignment(request: web.Request) -> web.Response:
     return json_ok(out, status=201)
 
 
-@operation("GET", "/api/v1/center/applications/{id}/assignment",
-           summary="The application's assignments, newest first", tag="center",
-           response=AssignmentList, auth="api_key", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/applications/{id}/assignment",
+    summary="The application's assignments, newest first",
+    tag="center",
+    response=AssignmentList,
+    auth="api_key",
+    errors=(404,),
+)
 async def list_assignments(request: web.Request) -> web.Response:
     key = await require_center(request)
     row = await Application.get_or_none(id=path_id(request), region=key.region)
@@ -170,8 +207,14 @@ class RotationOut(BaseModel):
     next: dict[str, NextUp | None] = Field(description="who is next per specialty")
 
 
-@operation("GET", "/api/v1/center/rotation", summary="The rotation: published order, who is next",
-           tag="center", response=RotationOut, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/rotation",
+    summary="The rotation: published order, who is next",
+    tag="center",
+    response=RotationOut,
+    auth="api_key",
+)
 async def rotation(request: web.Request) -> web.Response:
     key = await require_center(request)
     settings, policy = request.app[settings_key], request.app[policy_key]
@@ -179,21 +222,43 @@ async def rotation(request: web.Request) -> web.Response:
     pool, _ = await next_up(key.region, cap=policy.handler_monthly_case_cap, today=today)
     orgs = []
     for o in pool.orgs:
-        items = [RotationHandler(id=h.id, name=h.name, kind=h.kind, specialties=h.specialties,
-                                 turns=h.turns, cases_this_month=pool.used[h.id],
-                                 available=pool.why_not(h) is None, why_not=pool.why_not(h))
-                 for h in pool.handlers if h.org_id == o.id]
-        orgs.append(RotationOrg(id=o.id, name=o.name, position=o.position, turns=o.turns,
-                                handlers=items))
+        items = [
+            RotationHandler(
+                id=h.id,
+                name=h.name,
+                kind=h.kind,
+                specialties=h.specialties,
+                turns=h.turns,
+                cases_this_month=pool.used[h.id],
+                available=pool.why_not(h) is None,
+                why_not=pool.why_not(h),
+            )
+            for h in pool.handlers
+            if h.org_id == o.id
+        ]
+        orgs.append(
+            RotationOrg(id=o.id, name=o.name, position=o.position, turns=o.turns, handlers=items)
+        )
     nxt: dict[str, NextUp | None] = {}
     for specialty in ("civil", "criminal", "administrative"):
         pool.specialty = specialty
         h = pool.next_in_rotation()
         o = next((o for o in pool.orgs if h and o.id == h.org_id), None)
-        nxt[specialty] = NextUp(
-            handler=HandlerBrief(id=h.id, name=h.name, kind=h.kind, bound=h.openid is not None),
-            org=OrgBrief(id=o.id, name=o.name, kind=o.kind, phone=o.phone)) if h and o else None
-    return json_ok(RotationOut(region=key.region, policy=policy.name,
-                               assignment=policy.assignment,
-                               monthly_cap=policy.handler_monthly_case_cap, orgs=orgs, next=nxt))
-
+        nxt[specialty] = (
+            NextUp(
+                handler=HandlerBrief(id=h.id, name=h.name, kind=h.kind, bound=h.openid is not None),
+                org=OrgBrief(id=o.id, name=o.name, kind=o.kind, phone=o.phone),
+            )
+            if h and o
+            else None
+        )
+    return json_ok(
+        RotationOut(
+            region=key.region,
+            policy=policy.name,
+            assignment=policy.assignment,
+            monthly_cap=policy.handler_monthly_case_cap,
+            orgs=orgs,
+            next=nxt,
+        )
+    )

@@ -69,15 +69,28 @@ class CallbackItem(BaseModel):
 
     @classmethod
     def of(cls, cb: Callback, case: Case) -> CallbackItem:
-        return cls(id=cb.id, case_no=case.case_no, cause=case.cause,
-                   beneficiary=mask_name(case.beneficiary_name),
-                   handler=HandlerInfo(name=case.handler_name, org=case.handler_org),
-                   closed_on=case.closed_on, status=cb.status, due_at=cb.due_at,
-                   invited_at=cb.invited_at, channel=cb.channel, called_by=cb.called_by,
-                   fee_charged=cb.fee_charged, fee_details=cb.fee_details,
-                   negligent=cb.negligent, negligent_details=cb.negligent_details,
-                   satisfied=cb.satisfied, comments=cb.comments, answered_at=cb.answered_at,
-                   flagged=cb.flagged, updated_at=cb.updated_at)
+        return cls(
+            id=cb.id,
+            case_no=case.case_no,
+            cause=case.cause,
+            beneficiary=mask_name(case.beneficiary_name),
+            handler=HandlerInfo(name=case.handler_name, org=case.handler_org),
+            closed_on=case.closed_on,
+            status=cb.status,
+            due_at=cb.due_at,
+            invited_at=cb.invited_at,
+            channel=cb.channel,
+            called_by=cb.called_by,
+            fee_charged=cb.fee_charged,
+            fee_details=cb.fee_details,
+            negligent=cb.negligent,
+            negligent_details=cb.negligent_details,
+            satisfied=cb.satisfied,
+            comments=cb.comments,
+            answered_at=cb.answered_at,
+            flagged=cb.flagged,
+            updated_at=cb.updated_at,
+        )
 
 
 class CallbackPage(BaseModel):
@@ -85,8 +98,15 @@ class CallbackPage(BaseModel):
     next_cursor: str | None = None
 
 
-@operation("GET", "/api/v1/center/callbacks", summary="Callbacks: results and phone worklist",
-           tag="center", query=CallbacksQuery, response=CallbackPage, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/callbacks",
+    summary="Callbacks: results and phone worklist",
+    tag="center",
+    query=CallbacksQuery,
+    response=CallbackPage,
+    auth="api_key",
+)
 async def list_callbacks(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, CallbacksQuery)
@@ -95,10 +115,10 @@ async def list_callbacks(request: web.Request) -> web.Response:
         rows = rows.filter(updated_at__gte=utc(q.since))
     if q.status:
         rows = rows.filter(status=q.status)
-    page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit,
-                                          related=("case",))
-    return json_ok(CallbackPage(items=[CallbackItem.of(cb, cb.case) for cb in page],
-                                next_cursor=next_cursor))
+    page, next_cursor = await keyset_page(rows, cursor=q.cursor, limit=q.limit, related=("case",))
+    return json_ok(
+        CallbackPage(items=[CallbackItem.of(cb, cb.case) for cb in page], next_cursor=next_cursor)
+    )
 
 
 class ResultIn(BaseModel):
@@ -114,41 +134,63 @@ class ResultIn(BaseModel):
     answered_at: AwareDatetime | None = Field(None, description="default: now")
 
 
-@operation("POST", "/api/v1/center/callbacks/{id}/result",
-           summary="Record a phone or visit callback", tag="center", body=ResultIn,
-           response=CallbackItem, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/callbacks/{id}/result",
+    summary="Record a phone or visit callback",
+    tag="center",
+    body=ResultIn,
+    response=CallbackItem,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def record_result(request: web.Request) -> web.Response:
     key = await require_center(request)
     raw = request.match_info["id"]
     body = await parse_body(request, ResultIn)
-    cb, case = await record_phone_result(request.app, region=key.region, raw_id=raw, body=body,
-                                         locale=request_locale(request))
+    cb, case = await record_phone_result(
+        request.app, region=key.region, raw_id=raw, body=body, locale=request_locale(request)
+    )
     return json_ok(CallbackItem.of(cb, case))
 
 
-async def record_phone_result(app: web.Application, *, region: str, raw_id: str, body: ResultIn,
-                              locale: str) -> tuple[Callback, Case]:
+async def record_phone_result(
+    app: web.Application, *, region: str, raw_id: str, body: ResultIn, locale: str
+) -> tuple[Callback, Case]:
     """Record a phone or visit answer into the callback's record (the API and the console)."""
     now = datetime.now(UTC)
     if body.answered_at and utc(body.answered_at) > now:
         raise ApiError(422, "validation", fields={"answered_at": t("validation.invalid", locale)})
     async with in_transaction() as conn:
-        cb = await Callback.filter(id=int(raw_id) if raw_id.isdigit() and len(raw_id) < 10
-                                   else 0, region=region).using_db(conn).select_for_update() \
+        cb = (
+            await Callback.filter(
+                id=int(raw_id) if raw_id.isdigit() and len(raw_id) < 10 else 0, region=region
+            )
+            .using_db(conn)
+            .select_for_update()
             .first()
+        )
         if cb is None:
             raise ApiError(404, "not_found", message_key="callbacks.error.not_found")
         case = await Case.filter(id=cb.case_id).using_db(conn).get()
-        answers = Answers(fee_charged=body.fee_charged, negligent=body.negligent,
-                          satisfied=body.satisfied,
-                          fee_details=body.fee_details if body.fee_charged else None,
-                          negligent_details=body.negligent_details if body.negligent else None,
-                          comments=body.comments)
+        answers = Answers(
+            fee_charged=body.fee_charged,
+            negligent=body.negligent,
+            satisfied=body.satisfied,
+            fee_details=body.fee_details if body.fee_charged else None,
+            negligent_details=body.negligent_details if body.negligent else None,
+            comments=body.comments,
+        )
         if cb.answered_at is not None or not await complete(
-                cb, case, answers, channel=CallbackChannel(body.channel),
-                answered_at=utc(body.answered_at or now),
-                settings=app[settings_key],
-                conn=conn, called_by=body.called_by.strip()):
+            cb,
+            case,
+            answers,
+            channel=CallbackChannel(body.channel),
+            answered_at=utc(body.answered_at or now),
+            settings=app[settings_key],
+            conn=conn,
+            called_by=body.called_by.strip(),
+        ):
             raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")
         await cb.refresh_from_db(using_db=conn)
         return cb, case
@@ -156,25 +198,36 @@ async def record_phone_result(app: web.Application, *, region: str, raw_id: str,
 
 class StatsQuery(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-    from_: date | None = Field(None, alias="from", description="cases closed on or after; "
-                               "default 1 January of `to`'s year")
+    from_: date | None = Field(
+        None, alias="from", description="cases closed on or after; default 1 January of `to`'s year"
+    )
     to: date | None = Field(None, description="cases closed on or before; default today")
 
 
 class CallbackStats(BaseModel):
     closed_cases: int = Field(description="application cases (申请类) closed in the period")
     completed: int = Field(description="of those, callbacks completed")
-    coverage: float | None = Field(description="回访率: completed / closed_cases; null with no "
-                                   "cases. Notification cases (通知类) are outside it")
+    coverage: float | None = Field(
+        description="回访率: completed / closed_cases; null with no "
+        "cases. Notification cases (通知类) are outside it"
+    )
     target: float = Field(description="policy share of closed cases to call back (Zhashui 0.9)")
-    notification_cases: int = Field(description="notification cases closed in the period, "
-                                    "outside the figure")
+    notification_cases: int = Field(
+        description="notification cases closed in the period, outside the figure"
+    )
     satisfied_share: float | None = Field(description="satisfied / completed")
     flagged: int
 
 
-@operation("GET", "/api/v1/center/stats/callbacks", summary="Callback coverage of a period",
-           tag="center", query=StatsQuery, response=CallbackStats, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/stats/callbacks",
+    summary="Callback coverage of a period",
+    tag="center",
+    query=StatsQuery,
+    response=CallbackStats,
+    auth="api_key",
+)
 async def callback_stats(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, StatsQuery)
@@ -182,22 +235,29 @@ async def callback_stats(request: web.Request) -> web.Response:
     to = q.to or today
     start = q.from_ or date(to.year, 1, 1)
     if start > to:
-        raise ApiError(422, "validation", fields={"from": t(
-            "callbacks.error.period", request_locale(request))})
-    closed_in = Case.filter(region=key.region, status=CaseStatus.CLOSED, closed_on__gte=start,
-                            closed_on__lte=to)
+        raise ApiError(
+            422, "validation", fields={"from": t("callbacks.error.period", request_locale(request))}
+        )
+    closed_in = Case.filter(
+        region=key.region, status=CaseStatus.CLOSED, closed_on__gte=start, closed_on__lte=to
+    )
     # Zhashui's 回访率 counts application cases (申请类) only (DOMAIN §2)
     cases = closed_in.filter(origin=CaseOrigin.APPLICATION)
     closed = await cases.count()
-    done = Callback.filter(region=key.region, case_id__in=Subquery(cases.values("id")),
-                           answered_at__not_isnull=True)
+    done = Callback.filter(
+        region=key.region, case_id__in=Subquery(cases.values("id")), answered_at__not_isnull=True
+    )
     completed = await done.count()
     satisfied = await done.filter(satisfied=True).count()
     flagged = await done.filter(flagged=True).count()
-    return json_ok(CallbackStats(
-        closed_cases=closed, completed=completed,
-        coverage=round(completed / closed, 4) if closed else None,
-        target=request.app[policy_key].callback_target,
-        notification_cases=await closed_in.filter(origin=CaseOrigin.NOTIFICATION).count(),
-        satisfied_share=round(satisfied / completed, 4) if completed else None,
-        flagged=flagged))
+    return json_ok(
+        CallbackStats(
+            closed_cases=closed,
+            completed=completed,
+            coverage=round(completed / closed, 4) if closed else None,
+            target=request.app[policy_key].callback_target,
+            notification_cases=await closed_in.filter(origin=CaseOrigin.NOTIFICATION).count(),
+            satisfied_share=round(satisfied / completed, 4) if completed else None,
+            flagged=flagged,
+        )
+    )

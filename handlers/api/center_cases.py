@@ -78,12 +78,17 @@ class CaseIn(BaseModel):
     handler: HandlerInfo
     status: Literal["accepted", "assigned", "in_progress", "closed", "terminated"]
     origin: Literal["application", "notification"] = Field(
-        "application", description="申请类 (an application) or 通知类 (assigned at a court's, "
-        "prosecutor's or police notice); callback coverage counts application cases only")
+        "application",
+        description="申请类 (an application) or 通知类 (assigned at a court's, "
+        "prosecutor's or police notice); callback coverage counts application cases only",
+    )
     closed_on: date | None = None
     application_id: int | None = Field(None, ge=1)
-    special: bool = Field(False, description="a special case, left out of every-case evaluation "
-                                             "(Shaoxing); its fee follows the local rule")
+    special: bool = Field(
+        False,
+        description="a special case, left out of every-case evaluation "
+        "(Shaoxing); its fee follows the local rule",
+    )
 
 
 class CallbackBrief(BaseModel):
@@ -111,16 +116,29 @@ class CaseOut(BaseModel):
     @classmethod
     async def of(cls, c: Case, conn=None) -> CaseOut:
         cb = await Callback.filter(case_id=c.id).using_db(conn).first()
-        return cls(case_no=c.case_no, region=c.region, kind=c.kind, cause=c.cause,
-                   beneficiary={"name": mask_name(c.beneficiary_name),
-                                "phone": mask_phone(c.beneficiary_phone),
-                                "id_number": mask_id(c.beneficiary_id_number) or None},
-                   handler=HandlerInfo(name=c.handler_name, org=c.handler_org),
-                   status=c.status, origin=c.origin, closed_on=c.closed_on,
-                   application_id=c.application_id, special=c.special,
-                   bound=c.openid is not None,
-                   callback=CallbackBrief(id=cb.id, status=cb.status, due_at=cb.due_at,
-                                          answered_at=cb.answered_at) if cb else None)
+        return cls(
+            case_no=c.case_no,
+            region=c.region,
+            kind=c.kind,
+            cause=c.cause,
+            beneficiary={
+                "name": mask_name(c.beneficiary_name),
+                "phone": mask_phone(c.beneficiary_phone),
+                "id_number": mask_id(c.beneficiary_id_number) or None,
+            },
+            handler=HandlerInfo(name=c.handler_name, org=c.handler_org),
+            status=c.status,
+            origin=c.origin,
+            closed_on=c.closed_on,
+            application_id=c.application_id,
+            special=c.special,
+            bound=c.openid is not None,
+            callback=CallbackBrief(
+                id=cb.id, status=cb.status, due_at=cb.due_at, answered_at=cb.answered_at
+            )
+            if cb
+            else None,
+        )
 
 
 def utc(at: datetime) -> datetime:
@@ -146,8 +164,16 @@ async def find_case(request: web.Request, region: str) -> Case:
     return case
 
 
-@operation("PUT", "/api/v1/center/cases/{case_no}", summary="Create or update a case (idempotent)",
-           tag="center", body=CaseIn, response=CaseOut, auth="api_key", errors=(403, 404))
+@operation(
+    "PUT",
+    "/api/v1/center/cases/{case_no}",
+    summary="Create or update a case (idempotent)",
+    tag="center",
+    body=CaseIn,
+    response=CaseOut,
+    auth="api_key",
+    errors=(403, 404),
+)
 async def put_case(request: web.Request) -> web.Response:
     key = await require_center(request)
     case_no = case_no_of(request)
@@ -161,30 +187,49 @@ async def put_case(request: web.Request) -> web.Response:
     if closed and (body.closed_on is None or body.closed_on > today):
         raise ApiError(422, "validation", fields={"closed_on": t("callbacks.error.closed_on", loc)})
     b = body.beneficiary
-    values = dict(kind=body.kind, cause=body.cause.strip(), beneficiary_name=b.name,
-                  beneficiary_phone=b.phone, beneficiary_id_number=b.id_number,
-                  beneficiary_id_index=blind_index(b.id_number) if b.id_number else None,
-                  handler_name=body.handler.name.strip(), handler_org=body.handler.org.strip(),
-                  status=body.status, origin=body.origin, closed_on=body.closed_on,
-                  application_id=body.application_id, special=body.special)
+    values = dict(
+        kind=body.kind,
+        cause=body.cause.strip(),
+        beneficiary_name=b.name,
+        beneficiary_phone=b.phone,
+        beneficiary_id_number=b.id_number,
+        beneficiary_id_index=blind_index(b.id_number) if b.id_number else None,
+        handler_name=body.handler.name.strip(),
+        handler_org=body.handler.org.strip(),
+        status=body.status,
+        origin=body.origin,
+        closed_on=body.closed_on,
+        application_id=body.application_id,
+        special=body.special,
+    )
     async with in_transaction() as conn:
         q = Case.filter(region=key.region, case_no=case_no).using_db(conn)
         created = not await q.exists()
-        await Case.bulk_create([Case(region=key.region, case_no=case_no, **values)],
-                               ignore_conflicts=True, using_db=conn)
+        await Case.bulk_create(
+            [Case(region=key.region, case_no=case_no, **values)],
+            ignore_conflicts=True,
+            using_db=conn,
+        )
         case = await q.select_for_update().get()
         if not created:
             await case.update_from_dict(values).save(using_db=conn)
         if closed:
             due = due_at(body.closed_on, policy.callback_delay_days, settings.timezone)
-            await Callback.bulk_create([Callback(case_id=case.id, region=case.region,
-                                                 due_at=due)],
-                                       ignore_conflicts=True, using_db=conn)
-            await Callback.filter(case_id=case.id, status="scheduled").exclude(due_at=due) \
-                .using_db(conn).update(due_at=due, updated_at=datetime.now(UTC))
+            await Callback.bulk_create(
+                [Callback(case_id=case.id, region=case.region, due_at=due)],
+                ignore_conflicts=True,
+                using_db=conn,
+            )
+            await (
+                Callback.filter(case_id=case.id, status="scheduled")
+                .exclude(due_at=due)
+                .using_db(conn)
+                .update(due_at=due, updated_at=datetime.now(UTC))
+            )
             # closed long ago (a back-import): its WeChat window has passed already
-            await to_phone_worklist(datetime.now(UTC), policy.callback_phone_after_days,
-                                    case_id=case.id, conn=conn)
+            await to_phone_worklist(
+                datetime.now(UTC), policy.callback_phone_after_days, case_id=case.id, conn=conn
+            )
         else:  # reopened or terminated: no callback for an unfinished case
             await Callback.filter(case_id=case.id, answered_at=None).using_db(conn).delete()
         await link_case(request.app, case, conn=conn)  # the applicant who follows it (issue 13)
@@ -193,8 +238,15 @@ async def put_case(request: web.Request) -> web.Response:
     return json_ok(out)
 
 
-@operation("GET", "/api/v1/center/cases/{case_no}", summary="One case, with its callback",
-           tag="center", response=CaseOut, auth="api_key", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/cases/{case_no}",
+    summary="One case, with its callback",
+    tag="center",
+    response=CaseOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def get_case(request: web.Request) -> web.Response:
     key = await require_center(request)
     return json_ok(await CaseOut.of(await find_case(request, key.region)))
@@ -211,15 +263,21 @@ class InvitationOut(BaseModel):
     expires_at: datetime
 
 
-@operation("POST", "/api/v1/center/cases/{case_no}/callback-invitations",
-           summary="A temporary QR code that starts the callback survey", tag="center",
-           body=InvitationIn, response=InvitationOut, status=201, auth="api_key",
-           errors=(404, 409, 502))
+@operation(
+    "POST",
+    "/api/v1/center/cases/{case_no}/callback-invitations",
+    summary="A temporary QR code that starts the callback survey",
+    tag="center",
+    body=InvitationIn,
+    response=InvitationOut,
+    status=201,
+    auth="api_key",
+    errors=(404, 409, 502),
+)
 async def create_invitation(request: web.Request) -> web.Response:
     key = await require_center(request)
     case = await find_case(request, key.region)
-    body = await parse_body(request, InvitationIn) if request.can_read_body \
-        else InvitationIn()
+    body = await parse_body(request, InvitationIn) if request.can_read_body else InvitationIn()
     cb = await Callback.filter(case_id=case.id).first()
     if case.status != CaseStatus.CLOSED or cb is None:
         raise ApiError(409, "case_not_closed", message_key="callbacks.error.case_not_closed")
@@ -233,10 +291,13 @@ async def create_invitation(request: web.Request) -> web.Response:
         try:
             qr = await request.app[wechat_api_key].create_qrcode(f"cb:{token}", seconds)
         except (WeChatAPIError, aiohttp.ClientError, TimeoutError):
-            raise ApiError(502, "wechat_unavailable",
-                           message_key="callbacks.error.wechat") from None
+            raise ApiError(
+                502, "wechat_unavailable", message_key="callbacks.error.wechat"
+            ) from None
     expires = datetime.now(UTC) + timedelta(seconds=int(qr.get("expire_seconds") or seconds))
-    inv = await CallbackInvitation.create(callback=cb, token=token, qr_url=qr["qr_url"],
-                                          expires_at=expires)
-    return json_ok(InvitationOut(scene=inv.scene, qr_url=inv.qr_url, expires_at=expires),
-                   status=201)
+    inv = await CallbackInvitation.create(
+        callback=cb, token=token, qr_url=qr["qr_url"], expires_at=expires
+    )
+    return json_ok(
+        InvitationOut(scene=inv.scene, qr_url=inv.qr_url, expires_at=expires), status=201
+    )

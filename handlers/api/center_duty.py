@@ -20,8 +20,12 @@ from models.duty import duty_month
 
 
 class DutyQuery(BaseModel):
-    month: str | None = Field(None, pattern=r"^(19|2\d)\d\d-(0[1-9]|1[0-2])$",
-                              description="YYYY-MM; default this month", examples=["2026-11"])
+    month: str | None = Field(
+        None,
+        pattern=r"^(19|2\d)\d\d-(0[1-9]|1[0-2])$",
+        description="YYYY-MM; default this month",
+        examples=["2026-11"],
+    )
 
 
 class DutyPerson(BaseModel):
@@ -39,8 +43,15 @@ class DutyMonth(BaseModel):
     items: list[DutyPerson]
 
 
-@operation("GET", "/api/v1/center/duty", summary="Duty credit per staff member for a month",
-           tag="center", query=DutyQuery, response=DutyMonth, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/duty",
+    summary="Duty credit per staff member for a month",
+    tag="center",
+    query=DutyQuery,
+    response=DutyMonth,
+    auth="api_key",
+)
 async def get_duty(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, DutyQuery)
@@ -50,8 +61,20 @@ async def get_duty(request: web.Request) -> web.Response:
     else:
         month = datetime.now(ZoneInfo(tz)).date().replace(day=1)
     lines = await duty_month(key.region, month, policy, tz)
-    return json_ok(DutyMonth(
-        month=f"{month:%Y-%m}", consultations_per_day=policy.duty_consultations_per_day,
-        coefficient=policy.duty_coefficient,
-        items=[DutyPerson(staff_id=x.staff_id, name=x.name, consultations=x.consultations,
-                          duty_days=x.duty_days, coefficient=x.coefficient) for x in lines]))
+    return json_ok(
+        DutyMonth(
+            month=f"{month:%Y-%m}",
+            consultations_per_day=policy.duty_consultations_per_day,
+            coefficient=policy.duty_coefficient,
+            items=[
+                DutyPerson(
+                    staff_id=x.staff_id,
+                    name=x.name,
+                    consultations=x.consultations,
+                    duty_days=x.duty_days,
+                    coefficient=x.coefficient,
+                )
+                for x in lines
+            ],
+        )
+    )

@@ -39,9 +39,15 @@ class PublishOut(BaseModel):
     handlers_notified: int
 
 
-@operation("POST", "/api/v1/center/evaluations/{id}/publish",
-           summary="Publish a finished round and tell each handler their grades", tag="quality",
-           response=PublishOut, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/publish",
+    summary="Publish a finished round and tell each handler their grades",
+    tag="quality",
+    response=PublishOut,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def post_publish(request: web.Request) -> web.Response:
     key = await require_center(request)
     ev = await _round(request, key.region)
@@ -52,12 +58,25 @@ async def post_publish(request: web.Request) -> web.Response:
             told = await notices.published(request.app[settings_key], ev, cases, conn=conn)
     except EvaluationError as exc:
         raise _fail(exc) from None
-    return json_ok(PublishOut(id=ev.id, published_at=ev.published_at,
-                              objections_until=ev.objections_until, handlers_notified=told))
+    return json_ok(
+        PublishOut(
+            id=ev.id,
+            published_at=ev.published_at,
+            objections_until=ev.objections_until,
+            handlers_notified=told,
+        )
+    )
 
 
-@operation("GET", "/api/v1/center/evaluations/{id}/report.xlsx", summary="The round's report",
-           tag="quality", auth="api_key", content_type=XLSX, errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/evaluations/{id}/report.xlsx",
+    summary="The round's report",
+    tag="quality",
+    auth="api_key",
+    content_type=XLSX,
+    errors=(404,),
+)
 async def get_report(request: web.Request) -> web.StreamResponse:
     key = await require_center(request)
     ev = await _round(request, key.region)
@@ -70,35 +89,84 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
     counts: dict[str, Counter] = {"criminal": Counter(), "civil_admin": Counter()}
     for c in view.cases:
         counts[c.group][c.grade or "none"] += 1
-    summary = [[t(f"quality.group.{g}", ZH), *(n[k] for k in GRADES), n["none"],
-                sum(n.values())] for g, n in counts.items()]
+    summary = [
+        [t(f"quality.group.{g}", ZH), *(n[k] for k in GRADES), n["none"], sum(n.values())]
+        for g, n in counts.items()
+    ]
     summary.append(["合计", *(sum(r[1 + j] for r in summary) for j in range(len(GRADES) + 2))])
     cases = []
     for i, c in enumerate(view.cases, start=1):
         first, second = (c.scores + [None, None])[:2]
-        cases.append([i, c.case_no, t(f"quality.group.{c.group}", ZH), c.handler["org"],
-                      c.handler["name"], first.score if first else None,
-                      second.score if second else None,
-                      t(f"grade.{c.grade}", ZH) if c.grade else c.state_label,
-                      HOW.get(c.decided_how or "", None),
-                      c.decided_by.name if c.decided_by else None])
-    objections = [[i, c.case_no, c.handler["name"], c.objection.text,
-                   t(f"grade.{c.objection.previous_grade}", ZH),
-                   OBJECTION[c.objection.state],
-                   t(f"grade.{c.objection.new_grade}", ZH) if c.objection.new_grade else None,
-                   c.objection.reviewers, c.objection.review_due.isoformat()]
-                  for i, c in enumerate((c for c in view.cases if c.objection), start=1)]
+        cases.append(
+            [
+                i,
+                c.case_no,
+                t(f"quality.group.{c.group}", ZH),
+                c.handler["org"],
+                c.handler["name"],
+                first.score if first else None,
+                second.score if second else None,
+                t(f"grade.{c.grade}", ZH) if c.grade else c.state_label,
+                HOW.get(c.decided_how or ""),
+                c.decided_by.name if c.decided_by else None,
+            ]
+        )
+    objections = [
+        [
+            i,
+            c.case_no,
+            c.handler["name"],
+            c.objection.text,
+            t(f"grade.{c.objection.previous_grade}", ZH),
+            OBJECTION[c.objection.state],
+            t(f"grade.{c.objection.new_grade}", ZH) if c.objection.new_grade else None,
+            c.objection.reviewers,
+            c.objection.review_due.isoformat(),
+        ]
+        for i, c in enumerate((c for c in view.cases if c.objection), start=1)
+    ]
     return [
-        Sheet("等次统计", [Column("组别", 14), *(Column(t(f"grade.{g}", ZH), 8) for g in GRADES),
-                        Column("未定", 8), Column("合计", 8)], _once(summary)),
-        Sheet("评估案件", [Column("序号", 6), Column("案号", 22), Column("组别", 12),
-                       Column("承办机构", 24), Column("承办人员", 10), Column("评分一", 8),
-                       Column("评分二", 8), Column("等次", 8), Column("确定方式", 10),
-                       Column("确定人", 10)], _once(cases)),
-        Sheet("异议复评", [Column("序号", 6), Column("案号", 22), Column("承办人员", 10),
-                       Column("异议理由", 40), Column("原等次", 8), Column("结果", 10),
-                       Column("新等次", 8), Column("复评组", 20), Column("复评期限", 12)],
-              _once(objections)),
+        Sheet(
+            "等次统计",
+            [
+                Column("组别", 14),
+                *(Column(t(f"grade.{g}", ZH), 8) for g in GRADES),
+                Column("未定", 8),
+                Column("合计", 8),
+            ],
+            _once(summary),
+        ),
+        Sheet(
+            "评估案件",
+            [
+                Column("序号", 6),
+                Column("案号", 22),
+                Column("组别", 12),
+                Column("承办机构", 24),
+                Column("承办人员", 10),
+                Column("评分一", 8),
+                Column("评分二", 8),
+                Column("等次", 8),
+                Column("确定方式", 10),
+                Column("确定人", 10),
+            ],
+            _once(cases),
+        ),
+        Sheet(
+            "异议复评",
+            [
+                Column("序号", 6),
+                Column("案号", 22),
+                Column("承办人员", 10),
+                Column("异议理由", 40),
+                Column("原等次", 8),
+                Column("结果", 10),
+                Column("新等次", 8),
+                Column("复评组", 20),
+                Column("复评期限", 12),
+            ],
+            _once(objections),
+        ),
     ]
 
 

@@ -48,11 +48,17 @@ class EvaluationIn(BaseModel):
     closed_from: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
     closed_to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
     rate: float | None = Field(None, ge=0.01, le=1, description="sample only; default the policy's")
-    seed: int | None = Field(None, ge=0, le=SEED_MAX, description="publish it: the same seed "
-                             "and population give the same draw")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=SEED_MAX,
+        description="publish it: the same seed and population give the same draw",
+    )
     exclude_case_nos: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default_factory=list, max_length=EXCLUDE_MAX,
-        description="cases already drawn by the ministry or the city")
+        default_factory=list,
+        max_length=EXCLUDE_MAX,
+        description="cases already drawn by the ministry or the city",
+    )
 
     @model_validator(mode="after")
     def _period(self) -> EvaluationIn:
@@ -65,8 +71,9 @@ class ScoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     expert_id: int = Field(ge=1, le=2**31 - 1)
     score: Annotated[float, Field(ge=0, le=100, strict=True)]
-    items: dict[Annotated[str, Field(max_length=40)],
-                Annotated[float, Field(ge=0, le=100)]] | None = Field(None, max_length=20)
+    items: (
+        dict[Annotated[str, Field(max_length=40)], Annotated[float, Field(ge=0, le=100)]] | None
+    ) = Field(None, max_length=20)
     notes: str | None = Field(None, max_length=2000)
 
 
@@ -98,8 +105,9 @@ def _fail(exc: EvaluationError) -> ApiError:
     params = dict(exc.params)
     group = params.pop("group", None)
     key = f"quality.error.{exc.code}" + (f".{group}" if group else "")
-    return ApiError(exc.status, exc.code if exc.status != 422 else "validation",
-                    message_key=key, **params)
+    return ApiError(
+        exc.status, exc.code if exc.status != 422 else "validation", message_key=key, **params
+    )
 
 
 async def _round(request: web.Request, region: str) -> Evaluation:
@@ -110,8 +118,12 @@ async def _round(request: web.Request, region: str) -> Evaluation:
 
 
 async def _case(request: web.Request, ev: Evaluation, conn=None) -> EvaluationCase:
-    ec = await EvaluationCase.filter(evaluation_id=ev.id, case__case_no=case_no_of(request)) \
-        .select_related("pair", "case").using_db(conn).first()
+    ec = (
+        await EvaluationCase.filter(evaluation_id=ev.id, case__case_no=case_no_of(request))
+        .select_related("pair", "case")
+        .using_db(conn)
+        .first()
+    )
     if ec is None:
         raise ApiError(404, "not_found", message_key="quality.error.not_in_round")
     return ec
@@ -124,15 +136,28 @@ async def _expert(region: str, expert_id: int, conn) -> Expert:
     return expert
 
 
-@operation("POST", "/api/v1/center/evaluations", summary="Draw an evaluation round",
-           tag="quality", body=EvaluationIn, response=EvaluationOut, status=201,
-           auth="api_key", errors=(409,))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations",
+    summary="Draw an evaluation round",
+    tag="quality",
+    body=EvaluationIn,
+    response=EvaluationOut,
+    status=201,
+    auth="api_key",
+    errors=(409,),
+)
 async def post_evaluation(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, EvaluationIn)
-    spec = RoundSpec(method=body.method, closed_from=body.closed_from, closed_to=body.closed_to,
-                     seed=body.seed if body.seed is not None else secrets.randbelow(10**9),
-                     rate=body.rate, exclude_case_nos=tuple(body.exclude_case_nos))
+    spec = RoundSpec(
+        method=body.method,
+        closed_from=body.closed_from,
+        closed_to=body.closed_to,
+        seed=body.seed if body.seed is not None else secrets.randbelow(10**9),
+        rate=body.rate,
+        exclude_case_nos=tuple(body.exclude_case_nos),
+    )
     try:
         async with in_transaction() as conn:
             ev = await create_round(key.region, spec, request.app[policy_key], conn=conn)
@@ -142,8 +167,14 @@ async def post_evaluation(request: web.Request) -> web.Response:
     return json_ok(view, status=201)
 
 
-@operation("GET", "/api/v1/center/evaluations", summary="The region's evaluation rounds",
-           tag="quality", response=EvaluationList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/evaluations",
+    summary="The region's evaluation rounds",
+    tag="quality",
+    response=EvaluationList,
+    auth="api_key",
+)
 async def list_evaluations(request: web.Request) -> web.Response:
     key = await require_center(request)
     rounds = await Evaluation.filter(region=key.region).order_by("-id").limit(50)
@@ -151,24 +182,38 @@ async def list_evaluations(request: web.Request) -> web.Response:
     return json_ok(EvaluationList(items=[await round_view(ev, loc) for ev in rounds]))
 
 
-@operation("GET", "/api/v1/center/evaluations/{id}", summary="One round: cases, scores, grades",
-           tag="quality", response=EvaluationOut, auth="api_key", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/evaluations/{id}",
+    summary="One round: cases, scores, grades",
+    tag="quality",
+    response=EvaluationOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def get_evaluation(request: web.Request) -> web.Response:
     key = await require_center(request)
     return json_ok(await round_view(await _round(request, key.region), request_locale(request)))
 
 
-@operation("GET", "/api/v1/center/evaluations/{id}/cases/{case_no}",
-           summary="One case of a round", tag="quality", response=CaseEvalOut,
-           auth="api_key", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/evaluations/{id}/cases/{case_no}",
+    summary="One case of a round",
+    tag="quality",
+    response=CaseEvalOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def get_evaluation_case(request: web.Request) -> web.Response:
     key = await require_center(request)
     ec = await _case(request, await _round(request, key.region))
     return json_ok(await case_view(ec, request_locale(request)))
 
 
-async def _act(request: web.Request, model: type[BaseModel], act, status: int = 200
-               ) -> web.Response:
+async def _act(
+    request: web.Request, model: type[BaseModel], act, status: int = 200
+) -> web.Response:
     """Parse, lock the round's case, run the rule, answer the case's view (rules refuse -> 4xx)."""
     key = await require_center(request)
     ev = await _round(request, key.region)
@@ -185,55 +230,96 @@ async def _act(request: web.Request, model: type[BaseModel], act, status: int = 
     return json_ok(view, status=status)
 
 
-@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/scores",
-           summary="An expert's score (each expert of the pair once)", tag="quality",
-           body=ScoreIn, response=CaseEvalOut, status=201, auth="api_key",
-           errors=(403, 404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/cases/{case_no}/scores",
+    summary="An expert's score (each expert of the pair once)",
+    tag="quality",
+    body=ScoreIn,
+    response=CaseEvalOut,
+    status=201,
+    auth="api_key",
+    errors=(403, 404, 409),
+)
 async def post_score(request: web.Request) -> web.Response:
     async def act(body: ScoreIn, ec, ev, policy, now, conn, region):
         expert = await _expert(region, body.expert_id, conn)
-        await record_score(ec, expert, body.score, policy, items=body.items, notes=body.notes,
-                           now=now, conn=conn)
+        await record_score(
+            ec, expert, body.score, policy, items=body.items, notes=body.notes, now=now, conn=conn
+        )
+
     return await _act(request, ScoreIn, act, status=201)
 
 
-@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/decision",
-           summary="The pair leader settles a disagreement", tag="quality", body=GradeIn,
-           response=CaseEvalOut, auth="api_key", errors=(403, 404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/cases/{case_no}/decision",
+    summary="The pair leader settles a disagreement",
+    tag="quality",
+    body=GradeIn,
+    response=CaseEvalOut,
+    auth="api_key",
+    errors=(403, 404, 409),
+)
 async def post_decision(request: web.Request) -> web.Response:
     async def act(body: GradeIn, ec, ev, policy, now, conn, region):
         expert = await _expert(region, body.expert_id, conn)
         await leader_decision(ec, expert, body.grade, policy, now=now, conn=conn)
+
     return await _act(request, GradeIn, act)
 
 
-@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/recheck",
-           summary="An expert re-checks an excellent or failed grade (Shaoxing)", tag="quality",
-           body=GradeIn, response=CaseEvalOut, auth="api_key", errors=(403, 404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/cases/{case_no}/recheck",
+    summary="An expert re-checks an excellent or failed grade (Shaoxing)",
+    tag="quality",
+    body=GradeIn,
+    response=CaseEvalOut,
+    auth="api_key",
+    errors=(403, 404, 409),
+)
 async def post_recheck(request: web.Request) -> web.Response:
     async def act(body: GradeIn, ec, ev, policy, now, conn, region):
         expert = await _expert(region, body.expert_id, conn)
         await recheck(ec, expert, body.grade, policy, now=now, conn=conn)
+
     return await _act(request, GradeIn, act)
 
 
-@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/objection",
-           summary="Record a handler's written objection to a published grade", tag="quality",
-           body=ObjectionIn, response=CaseEvalOut, status=201, auth="api_key",
-           errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/cases/{case_no}/objection",
+    summary="Record a handler's written objection to a published grade",
+    tag="quality",
+    body=ObjectionIn,
+    response=CaseEvalOut,
+    status=201,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def post_objection(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
 
     async def act(body: ObjectionIn, ec, ev, policy, now, conn, region):
-        obj = await file_objection(ec, ev, body.text.strip(), policy, openid=None, now=now,
-                                   conn=conn)
+        obj = await file_objection(
+            ec, ev, body.text.strip(), policy, openid=None, now=now, conn=conn
+        )
         await notices.objection_filed(settings, ev, ec, obj, conn=conn)
+
     return await _act(request, ObjectionIn, act, status=201)
 
 
-@operation("POST", "/api/v1/center/evaluations/{id}/cases/{case_no}/objection/review",
-           summary="The bureau's review group decides an objection", tag="quality",
-           body=GradeReviewIn, response=CaseEvalOut, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/cases/{case_no}/objection/review",
+    summary="The bureau's review group decides an objection",
+    tag="quality",
+    body=GradeReviewIn,
+    response=CaseEvalOut,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def post_review(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
 
@@ -241,8 +327,17 @@ async def post_review(request: web.Request) -> web.Response:
         obj = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
         if obj is None:
             raise EvaluationError(404, "no_objection")
-        await review_objection(obj, ec, upheld=body.upheld, grade=body.grade,
-                               reviewers=body.reviewers.strip(), note=body.note, policy=policy,
-                               now=now, conn=conn)
+        await review_objection(
+            obj,
+            ec,
+            upheld=body.upheld,
+            grade=body.grade,
+            reviewers=body.reviewers.strip(),
+            note=body.note,
+            policy=policy,
+            now=now,
+            conn=conn,
+        )
         await notices.objection_reviewed(settings, ev, ec, obj, conn=conn)
+
     return await _act(request, GradeReviewIn, act)

@@ -27,8 +27,9 @@ class ExpertIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=30)
     group: Literal["criminal", "civil_admin"]
-    org: str | None = Field(None, min_length=1, max_length=100,
-                            description="the expert's own organisation (回避)")
+    org: str | None = Field(
+        None, min_length=1, max_length=100, description="the expert's own organisation (回避)"
+    )
     openid: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{6,64}$")
 
     @field_validator("name")
@@ -49,25 +50,47 @@ class ExpertOut(BaseModel):
 
     @classmethod
     def of(cls, e: Expert) -> ExpertOut:
-        return cls(id=e.id, region=e.region, name=e.name, group=e.group, org=e.org,
-                   openid=mask_openid(e.openid) if e.openid else None, active=e.active,
-                   created_at=e.created_at)
+        return cls(
+            id=e.id,
+            region=e.region,
+            name=e.name,
+            group=e.group,
+            org=e.org,
+            openid=mask_openid(e.openid) if e.openid else None,
+            active=e.active,
+            created_at=e.created_at,
+        )
 
 
 class ExpertList(BaseModel):
     items: list[ExpertOut]
 
 
-@operation("GET", "/api/v1/center/experts", summary="The region's evaluation experts",
-           tag="quality", response=ExpertList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/experts",
+    summary="The region's evaluation experts",
+    tag="quality",
+    response=ExpertList,
+    auth="api_key",
+)
 async def list_experts(request: web.Request) -> web.Response:
     key = await require_center(request)
     rows = await Expert.filter(region=key.region).order_by("id")
     return json_ok(ExpertList(items=[ExpertOut.of(e) for e in rows]))
 
 
-@operation("POST", "/api/v1/center/experts", summary="Add an evaluation expert", tag="quality",
-           body=ExpertIn, response=ExpertOut, status=201, auth="api_key", errors=(409,))
+@operation(
+    "POST",
+    "/api/v1/center/experts",
+    summary="Add an evaluation expert",
+    tag="quality",
+    body=ExpertIn,
+    response=ExpertOut,
+    status=201,
+    auth="api_key",
+    errors=(409,),
+)
 async def add_expert(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, ExpertIn)
@@ -78,8 +101,15 @@ async def add_expert(request: web.Request) -> web.Response:
     return json_ok(ExpertOut.of(expert), status=201)
 
 
-@operation("POST", "/api/v1/center/experts/{id}/disable", summary="Disable an expert",
-           tag="quality", response=ExpertOut, auth="api_key", errors=(404,))
+@operation(
+    "POST",
+    "/api/v1/center/experts/{id}/disable",
+    summary="Disable an expert",
+    tag="quality",
+    response=ExpertOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def disable_expert(request: web.Request) -> web.Response:
     key = await require_center(request)
     expert = await Expert.get_or_none(region=key.region, id=int_param(request, "id"))

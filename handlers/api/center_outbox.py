@@ -28,8 +28,9 @@ MAX_PAGE = 200  # rows per page; a failed-push list longer than that is read pag
 class OutboxQuery(BaseModel):
     status: Literal["pending", "sending", "sent", "failed"] | None = None
     limit: int = Field(50, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(None, pattern=r"^\d{1,18}$", description="next_cursor of the "
-                               "previous page")
+    cursor: str | None = Field(
+        None, pattern=r"^\d{1,18}$", description="next_cursor of the previous page"
+    )
 
 
 class OutboxItem(BaseModel):
@@ -45,10 +46,17 @@ class OutboxItem(BaseModel):
 
     @classmethod
     def of(cls, row: OutboxMessage) -> OutboxItem:
-        return cls(id=row.id, channel=row.channel, kind=row.kind, status=row.status,
-                   attempts=row.attempts, last_error=row.last_error, created_at=row.created_at,
-                   next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-                   sent_at=row.sent_at)
+        return cls(
+            id=row.id,
+            channel=row.channel,
+            kind=row.kind,
+            status=row.status,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+            sent_at=row.sent_at,
+        )
 
 
 class OutboxPage(BaseModel):
@@ -56,8 +64,15 @@ class OutboxPage(BaseModel):
     next_cursor: str | None = None
 
 
-@operation("GET", "/api/v1/center/outbox", summary="Pushes of the region by status (no content)",
-           tag="center", query=OutboxQuery, response=OutboxPage, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/outbox",
+    summary="Pushes of the region by status (no content)",
+    tag="center",
+    query=OutboxQuery,
+    response=OutboxPage,
+    auth="api_key",
+)
 async def list_outbox(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, OutboxQuery)
@@ -68,8 +83,15 @@ async def list_outbox(request: web.Request) -> web.Response:
     return json_ok(OutboxPage(items=[OutboxItem.of(r) for r in page], next_cursor=next_cursor))
 
 
-@operation("POST", "/api/v1/center/outbox/{id}/retry", summary="Queue a failed push again",
-           tag="center", response=OutboxItem, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/outbox/{id}/retry",
+    summary="Queue a failed push again",
+    tag="center",
+    response=OutboxItem,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def retry_outbox(request: web.Request) -> web.Response:
     key = await require_center(request)
     row = await retry_push(request.app, region=key.region, raw_id=request.match_info["id"])
@@ -85,8 +107,11 @@ async def retry_push(app: web.Application, *, region: str, raw_id: str) -> Outbo
         raise ApiError(404, "not_found")
     # Only a failed row goes back; the status guard makes two concurrent retries one.
     n = await OutboxMessage.filter(id=row.id, status=OutboxStatus.FAILED).update(
-        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=datetime.now(UTC),
-        locked_until=None)
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=datetime.now(UTC),
+        locked_until=None,
+    )
     if not n:
         raise ApiError(409, "outbox_not_failed", message_key="outbox.error.not_failed")
     wake(app)

@@ -67,8 +67,16 @@ class OrgOut(BaseModel):
 
     @classmethod
     def of(cls, o: Org, in_pool: int = 0) -> OrgOut:
-        return cls(id=o.id, region=o.region, name=o.name, kind=o.kind, phone=o.phone,
-                   position=o.position, turns=o.turns, handlers_in_pool=in_pool)
+        return cls(
+            id=o.id,
+            region=o.region,
+            name=o.name,
+            kind=o.kind,
+            phone=o.phone,
+            position=o.position,
+            turns=o.turns,
+            handlers_in_pool=in_pool,
+        )
 
 
 class OrgList(BaseModel):
@@ -116,12 +124,25 @@ class HandlerOut(BaseModel):
     async def of(cls, h: Handler) -> HandlerOut:
         org = await Org.get(id=h.org_id)
         events = await h.events.all().order_by("id")
-        return cls(id=h.id, region=h.region, name=h.name, kind=h.kind, org=OrgOut.of(org),
-                   specialties=h.specialties, agent_id=h.agent_id, bound=h.openid is not None,
-                   in_pool=h.eligible_on(local_today()), removed_until=h.removed_until,
-                   turns=h.turns, events=[PoolEventOut(action=e.action, reason=e.reason,
-                                                       until=e.until, actor=e.actor, at=e.at)
-                                          for e in events])
+        return cls(
+            id=h.id,
+            region=h.region,
+            name=h.name,
+            kind=h.kind,
+            org=OrgOut.of(org),
+            specialties=h.specialties,
+            agent_id=h.agent_id,
+            bound=h.openid is not None,
+            in_pool=h.eligible_on(local_today()),
+            removed_until=h.removed_until,
+            turns=h.turns,
+            events=[
+                PoolEventOut(
+                    action=e.action, reason=e.reason, until=e.until, actor=e.actor, at=e.at
+                )
+                for e in events
+            ],
+        )
 
 
 class HandlerList(BaseModel):
@@ -152,13 +173,25 @@ class HandlerInvitationOut(BaseModel):
 def _pool_error(request: web.Request, exc: PoolError) -> ApiError:
     """Conflicts with what exists are 409; an unknown agent is a field to correct (422)."""
     if exc.code == "agent_unknown":
-        return ApiError(422, "validation", fields={
-            "agent_id": t("pool.error.agent_unknown", request_locale(request))})
+        return ApiError(
+            422,
+            "validation",
+            fields={"agent_id": t("pool.error.agent_unknown", request_locale(request))},
+        )
     return ApiError(409, exc.code, message_key=f"pool.error.{exc.code}")
 
 
-@operation("POST", "/api/v1/center/orgs", summary="Add a service organisation", tag="center",
-           body=OrgIn, response=OrgOut, status=201, auth="api_key", errors=(409,))
+@operation(
+    "POST",
+    "/api/v1/center/orgs",
+    summary="Add a service organisation",
+    tag="center",
+    body=OrgIn,
+    response=OrgOut,
+    status=201,
+    auth="api_key",
+    errors=(409,),
+)
 async def create_org(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, OrgIn)
@@ -170,8 +203,14 @@ async def create_org(request: web.Request) -> web.Response:
     return json_ok(OrgOut.of(org), status=201)
 
 
-@operation("GET", "/api/v1/center/orgs", summary="The region's organisations, in rotation order",
-           tag="center", response=OrgList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/orgs",
+    summary="The region's organisations, in rotation order",
+    tag="center",
+    response=OrgList,
+    auth="api_key",
+)
 async def list_orgs(request: web.Request) -> web.Response:
     key = await require_center(request)
     orgs = await Org.filter(region=key.region).order_by("position", "id")
@@ -190,67 +229,124 @@ async def _handler(request: web.Request, region: str) -> Handler:
     return handler
 
 
-@operation("POST", "/api/v1/center/handlers", summary="Add a handler to the pool", tag="center",
-           body=HandlerIn, response=HandlerOut, status=201, auth="api_key", errors=(409,))
+@operation(
+    "POST",
+    "/api/v1/center/handlers",
+    summary="Add a handler to the pool",
+    tag="center",
+    body=HandlerIn,
+    response=HandlerOut,
+    status=201,
+    auth="api_key",
+    errors=(409,),
+)
 async def create_handler(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, HandlerIn)
     async with in_transaction() as conn:
         org = await Org.get_or_none(id=body.org_id, region=key.region).using_db(conn)
         if org is None:
-            raise ApiError(422, "validation", fields={
-                "org_id": t("pool.error.org_unknown", request_locale(request))})
+            raise ApiError(
+                422,
+                "validation",
+                fields={"org_id": t("pool.error.org_unknown", request_locale(request))},
+            )
         try:
-            handler = await add_handler(org, body.name, body.kind, specialties=body.specialties,
-                                        agent_id=body.agent_id, reason=body.reason,
-                                        actor=f"center_key:{key.id}", conn=conn)
+            handler = await add_handler(
+                org,
+                body.name,
+                body.kind,
+                specialties=body.specialties,
+                agent_id=body.agent_id,
+                reason=body.reason,
+                actor=f"center_key:{key.id}",
+                conn=conn,
+            )
         except PoolError as exc:
             raise _pool_error(request, exc) from None
     return json_ok(await HandlerOut.of(handler), status=201)
 
 
-@operation("GET", "/api/v1/center/handlers", summary="The region's handler pool", tag="center",
-           response=HandlerList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/handlers",
+    summary="The region's handler pool",
+    tag="center",
+    response=HandlerList,
+    auth="api_key",
+)
 async def list_handlers(request: web.Request) -> web.Response:
     key = await require_center(request)
     rows = await Handler.filter(region=key.region).order_by("org_id", "id")
     return json_ok(HandlerList(items=[await HandlerOut.of(h) for h in rows]))
 
 
-@operation("GET", "/api/v1/center/handlers/{id}", summary="One handler with their pool history",
-           tag="center", response=HandlerOut, auth="api_key", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/handlers/{id}",
+    summary="One handler with their pool history",
+    tag="center",
+    response=HandlerOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def get_handler(request: web.Request) -> web.Response:
     key = await require_center(request)
     return json_ok(await HandlerOut.of(await _handler(request, key.region)))
 
 
-@operation("POST", "/api/v1/center/handlers/{id}/removal", summary="Remove from the pool",
-           tag="center", body=RemovalIn, response=HandlerOut, auth="api_key", errors=(404,))
+@operation(
+    "POST",
+    "/api/v1/center/handlers/{id}/removal",
+    summary="Remove from the pool",
+    tag="center",
+    body=RemovalIn,
+    response=HandlerOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def remove(request: web.Request) -> web.Response:
     key = await require_center(request)
     handler = await _handler(request, key.region)
     body = await parse_body(request, RemovalIn)
     async with in_transaction() as conn:
-        await remove_handler(handler, body.reason, until=body.until,
-                             actor=f"center_key:{key.id}", conn=conn)
+        await remove_handler(
+            handler, body.reason, until=body.until, actor=f"center_key:{key.id}", conn=conn
+        )
     return json_ok(await HandlerOut.of(handler))
 
 
-@operation("POST", "/api/v1/center/handlers/{id}/readmission", summary="Back into the pool",
-           tag="center", body=ReadmissionIn, response=HandlerOut, auth="api_key", errors=(404,))
+@operation(
+    "POST",
+    "/api/v1/center/handlers/{id}/readmission",
+    summary="Back into the pool",
+    tag="center",
+    body=ReadmissionIn,
+    response=HandlerOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def readmit(request: web.Request) -> web.Response:
     key = await require_center(request)
     handler = await _handler(request, key.region)
     body = await parse_body(request, ReadmissionIn) if request.can_read_body else ReadmissionIn()
     async with in_transaction() as conn:
-        await readmit_handler(handler, check_reason(body.reason), actor=f"center_key:{key.id}",
-                              conn=conn)
+        await readmit_handler(
+            handler, check_reason(body.reason), actor=f"center_key:{key.id}", conn=conn
+        )
     return json_ok(await HandlerOut.of(handler))
 
 
-@operation("POST", "/api/v1/center/handlers/{id}/invitation",
-           summary="A single-use code for the handler to bind WeChat", tag="center",
-           response=HandlerInvitationOut, status=201, auth="api_key", errors=(404,))
+@operation(
+    "POST",
+    "/api/v1/center/handlers/{id}/invitation",
+    summary="A single-use code for the handler to bind WeChat",
+    tag="center",
+    response=HandlerInvitationOut,
+    status=201,
+    auth="api_key",
+    errors=(404,),
+)
 async def invite(request: web.Request) -> web.Response:
     key = await require_center(request)
     handler = await _handler(request, key.region)

@@ -43,10 +43,16 @@ class QualityOut(BaseModel):
 
 def _out(request: web.Request, case: Case, review: QualityReview) -> QualityOut:
     return QualityOut(
-        case_no=case.case_no, score=float(review.score),
-        grade=review.grade, grade_label=t(f"grade.{review.grade}", request_locale(request)),
-        coefficient=review.coefficient, policy=review.policy, reviewer=review.reviewer,
-        revisions=review.revisions, reviewed_at=review.reviewed_at)
+        case_no=case.case_no,
+        score=float(review.score),
+        grade=review.grade,
+        grade_label=t(f"grade.{review.grade}", request_locale(request)),
+        coefficient=review.coefficient,
+        policy=review.policy,
+        reviewer=review.reviewer,
+        revisions=review.revisions,
+        reviewed_at=review.reviewed_at,
+    )
 
 
 async def _case(request: web.Request) -> Case:
@@ -57,18 +63,34 @@ async def _case(request: web.Request) -> Case:
     return case
 
 
-@operation("POST", "/api/v1/center/cases/{case_no}/quality", summary="Record a quality score",
-           tag="center", body=QualityIn, response=QualityOut, auth="api_key", errors=(404,))
+@operation(
+    "POST",
+    "/api/v1/center/cases/{case_no}/quality",
+    summary="Record a quality score",
+    tag="center",
+    body=QualityIn,
+    response=QualityOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def post_quality(request: web.Request) -> web.Response:
     case = await _case(request)
     body = await parse_body(request, QualityIn)
-    review = await record_review(case, body.score, request.app[policy_key],
-                                 now=datetime.now(UTC), reviewer=body.reviewer)
+    review = await record_review(
+        case, body.score, request.app[policy_key], now=datetime.now(UTC), reviewer=body.reviewer
+    )
     return json_ok(_out(request, case, review))
 
 
-@operation("GET", "/api/v1/center/cases/{case_no}/quality", summary="The case's quality grade",
-           tag="center", response=QualityOut, auth="api_key", errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/cases/{case_no}/quality",
+    summary="The case's quality grade",
+    tag="center",
+    response=QualityOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def get_quality(request: web.Request) -> web.Response:
     case = await _case(request)
     review = await QualityReview.get_or_none(case_id=case.id)

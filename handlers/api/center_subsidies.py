@@ -28,11 +28,16 @@ MAX_PAGE = 500  # rows per page
 
 class SubsidyQuery(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-    from_: date = Field(alias="from", ge=date(2000, 1, 1), le=date(2999, 12, 31),
-                        description="cases closed on or after")
+    from_: date = Field(
+        alias="from",
+        ge=date(2000, 1, 1),
+        le=date(2999, 12, 31),
+        description="cases closed on or after",
+    )
     to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31), description="closed on or before")
-    status: Literal["awaiting_check", "awaiting_grade", "payable", "paid", "clawed_back"] | None \
-        = None
+    status: Literal["awaiting_check", "awaiting_grade", "payable", "paid", "clawed_back"] | None = (
+        None
+    )
     limit: int = Field(100, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, pattern=r"^\d{1,10}$")
 
@@ -94,42 +99,77 @@ def _f(value: Decimal | None) -> float | None:
 async def _views(cases: list[Case], policy, conn=None) -> list[SubsidyOut]:
     ids = [c.id for c in cases]
     rows = {s.case_id: s for s in await Subsidy.filter(case_id__in=ids).using_db(conn)}
-    grades = dict(await QualityReview.filter(case_id__in=ids).using_db(conn)
-                  .values_list("case_id", "grade"))
-    checks = dict(await QualityCheck.filter(case_id__in=ids).using_db(conn)
-                  .values_list("case_id", "passed"))
+    grades = dict(
+        await QualityReview.filter(case_id__in=ids).using_db(conn).values_list("case_id", "grade")
+    )
+    checks = dict(
+        await QualityCheck.filter(case_id__in=ids).using_db(conn).values_list("case_id", "passed")
+    )
     out = []
     for c in cases:
         row = rows[c.id]
-        a = assess(kind=c.kind, special=c.special, grade=grades.get(c.id),
-                   check_passed=checks.get(c.id), row=row, policy=policy)
-        out.append(SubsidyOut(
-            id=row.id, case_no=c.case_no, kind=c.kind,
-            handler={"name": c.handler_name, "org": c.handler_org}, closed_on=c.closed_on,
-            special=c.special, base=_f(a.base), grade=a.grade, coefficient=a.coefficient,
-            amount=_f(a.amount), status=a.status, claw_back_due=a.claw_back_due,
-            quality_check=checks.get(c.id), paid_at=row.paid_at, paid_amount=_f(row.paid_amount),
-            clawed_back_at=row.clawed_back_at, clawback_amount=_f(row.clawback_amount)))
+        a = assess(
+            kind=c.kind,
+            special=c.special,
+            grade=grades.get(c.id),
+            check_passed=checks.get(c.id),
+            row=row,
+            policy=policy,
+        )
+        out.append(
+            SubsidyOut(
+                id=row.id,
+                case_no=c.case_no,
+                kind=c.kind,
+                handler={"name": c.handler_name, "org": c.handler_org},
+                closed_on=c.closed_on,
+                special=c.special,
+                base=_f(a.base),
+                grade=a.grade,
+                coefficient=a.coefficient,
+                amount=_f(a.amount),
+                status=a.status,
+                claw_back_due=a.claw_back_due,
+                quality_check=checks.get(c.id),
+                paid_at=row.paid_at,
+                paid_amount=_f(row.paid_amount),
+                clawed_back_at=row.clawed_back_at,
+                clawback_amount=_f(row.clawback_amount),
+            )
+        )
     return out
 
 
 async def ensure_rows(region: str, first: date, last: date) -> None:
     """One subsidy row per closed case of the period (idempotent; rows carry the money)."""
-    ids = await Case.filter(region=region, status=CaseStatus.CLOSED, closed_on__gte=first,
-                            closed_on__lte=last).values_list("id", flat=True)
+    ids = await Case.filter(
+        region=region, status=CaseStatus.CLOSED, closed_on__gte=first, closed_on__lte=last
+    ).values_list("id", flat=True)
     have = set(await Subsidy.filter(case_id__in=ids).values_list("case_id", flat=True))
-    await Subsidy.bulk_create([Subsidy(case_id=i, region=region) for i in ids if i not in have],
-                              ignore_conflicts=True)
+    await Subsidy.bulk_create(
+        [Subsidy(case_id=i, region=region) for i in ids if i not in have], ignore_conflicts=True
+    )
 
 
-@operation("GET", "/api/v1/center/subsidies", summary="Subsidies of the cases closed in a period",
-           tag="quality", query=SubsidyQuery, response=SubsidyList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/subsidies",
+    summary="Subsidies of the cases closed in a period",
+    tag="quality",
+    query=SubsidyQuery,
+    response=SubsidyList,
+    auth="api_key",
+)
 async def list_subsidies(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, SubsidyQuery)
     await ensure_rows(key.region, q.from_, q.to)
-    rows = Subsidy.filter(region=key.region, case__closed_on__gte=q.from_,
-                          case__closed_on__lte=q.to, case__status=CaseStatus.CLOSED)
+    rows = Subsidy.filter(
+        region=key.region,
+        case__closed_on__gte=q.from_,
+        case__closed_on__lte=q.to,
+        case__status=CaseStatus.CLOSED,
+    )
     policy = request.app[policy_key]
     items: list[SubsidyOut] = []
     cursor = min(int(q.cursor), MAX_ID) if q.cursor else None
@@ -138,7 +178,7 @@ async def list_subsidies(request: web.Request) -> web.Response:
     while True:
         batch = rows.filter(id__lt=cursor) if cursor else rows
         page = await batch.order_by("-id").limit(q.limit + 1).select_related("case")
-        rows_left, page = len(page) > q.limit, page[:q.limit]
+        rows_left, page = len(page) > q.limit, page[: q.limit]
         views = await _views([s.case for s in page], policy)
         for view in views:
             cursor = view.id
@@ -155,8 +195,12 @@ async def list_subsidies(request: web.Request) -> web.Response:
 
 
 async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, SubsidyOut]:
-    row = await Subsidy.filter(region=region, id=int_param(request, "id")).using_db(conn) \
-        .select_for_update().first()
+    row = (
+        await Subsidy.filter(region=region, id=int_param(request, "id"))
+        .using_db(conn)
+        .select_for_update()
+        .first()
+    )
     if row is None:
         raise ApiError(404, "not_found", message_key="quality.error.no_subsidy")
     case = await Case.get(id=row.case_id).using_db(conn)
@@ -164,8 +208,16 @@ async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, Su
     return row, view
 
 
-@operation("POST", "/api/v1/center/subsidies/{id}/paid", summary="Record a subsidy as paid",
-           tag="quality", body=MoneyIn, response=SubsidyOut, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/subsidies/{id}/paid",
+    summary="Record a subsidy as paid",
+    tag="quality",
+    body=MoneyIn,
+    response=SubsidyOut,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def post_paid(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, MoneyIn)
@@ -183,9 +235,16 @@ async def post_paid(request: web.Request) -> web.Response:
     return json_ok(view)
 
 
-@operation("POST", "/api/v1/center/subsidies/{id}/claw-back",
-           summary="Record a paid subsidy as clawed back", tag="quality", body=MoneyIn,
-           response=SubsidyOut, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/subsidies/{id}/claw-back",
+    summary="Record a paid subsidy as clawed back",
+    tag="quality",
+    body=MoneyIn,
+    response=SubsidyOut,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def post_claw_back(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, MoneyIn)
@@ -202,20 +261,35 @@ async def post_claw_back(request: web.Request) -> web.Response:
     return json_ok(view)
 
 
-@operation("POST", "/api/v1/center/cases/{case_no}/quality-check",
-           summary="The closing quality check (Beijing: subsidies wait for a pass)",
-           tag="quality", body=CheckIn, response=CheckOut, auth="api_key", errors=(404,))
+@operation(
+    "POST",
+    "/api/v1/center/cases/{case_no}/quality-check",
+    summary="The closing quality check (Beijing: subsidies wait for a pass)",
+    tag="quality",
+    body=CheckIn,
+    response=CheckOut,
+    auth="api_key",
+    errors=(404,),
+)
 async def post_quality_check(request: web.Request) -> web.Response:
     key = await require_center(request)
     case = await find_case(request, key.region)
     body = await parse_body(request, CheckIn)
     reviewer = await Staff.get_or_none(id=body.reviewer_id, region=key.region, active=True)
     if reviewer is None:
-        raise ApiError(422, "validation", fields={"reviewer_id": "?"},
-                       message_key="quality.error.no_reviewer")
+        raise ApiError(
+            422, "validation", fields={"reviewer_id": "?"}, message_key="quality.error.no_reviewer"
+        )
     now = datetime.now(UTC)
-    await QualityCheck.update_or_create(case_id=case.id, defaults={
-        "region": key.region, "passed": body.passed, "reviewer_id": reviewer.id,
-        "checked_at": now})
-    return json_ok(CheckOut(case_no=case.case_no, passed=body.passed, reviewer=reviewer.name,
-                            checked_at=now))
+    await QualityCheck.update_or_create(
+        case_id=case.id,
+        defaults={
+            "region": key.region,
+            "passed": body.passed,
+            "reviewer_id": reviewer.id,
+            "checked_at": now,
+        },
+    )
+    return json_ok(
+        CheckOut(case_no=case.case_no, passed=body.passed, reviewer=reviewer.name, checked_at=now)
+    )

@@ -30,8 +30,16 @@ from models.case import CaseStatus
 from models.document import Document
 from models.termination import TERMINATION_REASONS, Objection, ObjectionStatus
 
-ReasonCode = Literal["fraud", "concealment", "illegal_use", "no_longer_eligible",
-                     "proceedings_ended", "own_lawyer", "recipient_request", "other"]
+ReasonCode = Literal[
+    "fraud",
+    "concealment",
+    "illegal_use",
+    "no_longer_eligible",
+    "proceedings_ended",
+    "own_lawyer",
+    "recipient_request",
+    "other",
+]
 
 
 class TerminationIn(BaseModel):
@@ -57,37 +65,65 @@ class TerminationOut(BaseModel):
     document: DocumentRef
 
 
-@operation("POST", "/api/v1/center/cases/{case_no}/termination",
-           summary="Terminate legal aid (Art. 48)", tag="center", body=TerminationIn,
-           response=TerminationOut, status=201, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/cases/{case_no}/termination",
+    summary="Terminate legal aid (Art. 48)",
+    tag="center",
+    body=TerminationIn,
+    response=TerminationOut,
+    status=201,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def create_termination(request: web.Request) -> web.Response:
     key = await require_center(request)
     case = await find_case(request, key.region)
     body = await parse_body(request, TerminationIn)
     if case.status in (CaseStatus.TERMINATED, CaseStatus.CLOSED):
-        raise ApiError(409, "case_ended", message_key="termination.error.ended",
-                       state=case.status)
+        raise ApiError(409, "case_ended", message_key="termination.error.ended", state=case.status)
     note = " ".join((body.note or "").split()) or None
     async with in_transaction() as conn:
-        term, doc = await terminate(request.app, case, body.reason, note,
-                                    actor=f"center_key:{key.id}", conn=conn)
+        term, doc = await terminate(
+            request.app, case, body.reason, note, actor=f"center_key:{key.id}", conn=conn
+        )
     wake(request.app)
-    return json_ok(TerminationOut(
-        case_no=case.case_no, status=case.status, reason=term.reason,
-        reason_text=TERMINATION_REASONS[term.reason], note=term.note, terminated_at=term.at,
-        document=DocumentRef(kind=doc.kind, number=doc.number, issued_at=doc.issued_at,
-                             url=f"/api/v1/center/documents/{doc.id}")), status=201)
+    return json_ok(
+        TerminationOut(
+            case_no=case.case_no,
+            status=case.status,
+            reason=term.reason,
+            reason_text=TERMINATION_REASONS[term.reason],
+            note=term.note,
+            terminated_at=term.at,
+            document=DocumentRef(
+                kind=doc.kind,
+                number=doc.number,
+                issued_at=doc.issued_at,
+                url=f"/api/v1/center/documents/{doc.id}",
+            ),
+        ),
+        status=201,
+    )
 
 
-@operation("GET", "/api/v1/center/documents/{id}", summary="Download any document (.docx)",
-           tag="center", auth="api_key", content_type=DOCX, errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/documents/{id}",
+    summary="Download any document (.docx)",
+    tag="center",
+    auth="api_key",
+    content_type=DOCX,
+    errors=(404,),
+)
 async def download_document(request: web.Request) -> web.Response:
     key = await require_center(request)
     doc = await Document.get_or_none(id=path_id(request), region=key.region)
     if doc is None:
         raise ApiError(404, "not_found")
-    return docx_response(await storage_for(request.app[settings_key]).get(doc.storage_key),
-                         doc.number)
+    return docx_response(
+        await storage_for(request.app[settings_key]).get(doc.storage_key), doc.number
+    )
 
 
 class ObjectionOut(BaseModel):
@@ -104,10 +140,18 @@ class ObjectionOut(BaseModel):
 
     @classmethod
     def of(cls, o: Objection) -> ObjectionOut:
-        return cls(id=o.id, target=o.target, application_id=o.application_id,
-                   case_id=o.case_id, text=o.text, status=o.status, filed_at=o.filed_at,
-                   review_due=o.review_due, decided_at=o.decided_at,
-                   decision_note=o.decision_note)
+        return cls(
+            id=o.id,
+            target=o.target,
+            application_id=o.application_id,
+            case_id=o.case_id,
+            text=o.text,
+            status=o.status,
+            filed_at=o.filed_at,
+            review_due=o.review_due,
+            decided_at=o.decided_at,
+            decision_note=o.decision_note,
+        )
 
 
 class ObjectionList(BaseModel):
@@ -117,12 +161,19 @@ class ObjectionList(BaseModel):
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["upheld", "corrected"] = Field(
-        description="upheld: the centre's decision stands (维持); corrected: 责令改正")
+        description="upheld: the centre's decision stands (维持); corrected: 责令改正"
+    )
     note: str | None = Field(None, max_length=500)
 
 
-@operation("GET", "/api/v1/center/objections", summary="Objections to refusals and terminations",
-           tag="center", response=ObjectionList, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/objections",
+    summary="Objections to refusals and terminations",
+    tag="center",
+    response=ObjectionList,
+    auth="api_key",
+)
 async def list_objections(request: web.Request) -> web.Response:
     key = await require_center(request)
     rows = await Objection.filter(region=key.region).order_by("status", "review_due", "id")
@@ -130,21 +181,31 @@ async def list_objections(request: web.Request) -> web.Response:
     return json_ok(ObjectionList(items=[ObjectionOut.of(o) for o in open_first]))
 
 
-@operation("POST", "/api/v1/center/objections/{id}/review",
-           summary="The bureau's decision on an objection (Art. 49)", tag="center",
-           body=ReviewIn, response=ObjectionOut, auth="api_key", errors=(404, 409))
+@operation(
+    "POST",
+    "/api/v1/center/objections/{id}/review",
+    summary="The bureau's decision on an objection (Art. 49)",
+    tag="center",
+    body=ReviewIn,
+    response=ObjectionOut,
+    auth="api_key",
+    errors=(404, 409),
+)
 async def review(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, ReviewIn)
     async with in_transaction() as conn:
-        obj = await Objection.select_for_update().using_db(conn).get_or_none(
-            id=path_id(request), region=key.region)
+        obj = (
+            await Objection.select_for_update()
+            .using_db(conn)
+            .get_or_none(id=path_id(request), region=key.region)
+        )
         if obj is None:
             raise ApiError(404, "not_found")
         if obj.status != ObjectionStatus.RECEIVED:
             raise ApiError(409, "already_reviewed", message_key="objection.error.reviewed")
-        await review_objection(request.app, obj, body.decision, body.note,
-                               actor=f"center_key:{key.id}", conn=conn)
+        await review_objection(
+            request.app, obj, body.decision, body.note, actor=f"center_key:{key.id}", conn=conn
+        )
     wake(request.app)
     return json_ok(ObjectionOut.of(obj))
-

@@ -31,15 +31,18 @@ FIRST_DAY, LAST_DAY = date(1900, 3, 1), date(2999, 12, 31)
 
 
 class RangeQuery(BaseModel):
-    from_: date | None = Field(None, alias="from", ge=FIRST_DAY, le=LAST_DAY,
-                               description="first local day, inclusive")
-    to: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY,
-                            description="last local day, inclusive")
+    from_: date | None = Field(
+        None, alias="from", ge=FIRST_DAY, le=LAST_DAY, description="first local day, inclusive"
+    )
+    to: date | None = Field(
+        None, ge=FIRST_DAY, le=LAST_DAY, description="last local day, inclusive"
+    )
 
 
 class HalfQuery(BaseModel):
-    half: str = Field(..., pattern=r"^(19|2\d)\d\dH[12]$",
-                      description="e.g. 2026H2 (July-December)")
+    half: str = Field(
+        ..., pattern=r"^(19|2\d)\d\dH[12]$", description="e.g. 2026H2 (July-December)"
+    )
 
 
 def period_of(request: web.Request) -> LocalRange:
@@ -48,8 +51,11 @@ def period_of(request: web.Request) -> LocalRange:
     last = q.to or local_today(tz)
     first = q.from_ or max(FIRST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:
-        raise ApiError(422, "validation", fields={
-            "from": t("exports.error.range_inverted", request_locale(request))})
+        raise ApiError(
+            422,
+            "validation",
+            fields={"from": t("exports.error.range_inverted", request_locale(request))},
+        )
     return LocalRange(first, last, tz)
 
 
@@ -61,8 +67,15 @@ def ledger_operation(kind: Literal["applications", "callbacks", "complaints"], s
         return await xlsx_response(request, sheets, f"{kind}_{period.label()}.xlsx")
 
     handler.__name__ = f"export_{kind}"
-    operation("GET", f"/api/v1/center/exports/{kind}.xlsx", summary=summary, tag="center",
-              query=RangeQuery, auth="api_key", content_type=XLSX)(handler)
+    operation(
+        "GET",
+        f"/api/v1/center/exports/{kind}.xlsx",
+        summary=summary,
+        tag="center",
+        query=RangeQuery,
+        auth="api_key",
+        content_type=XLSX,
+    )(handler)
 
 
 ledger_operation("applications", "Applications ledger (received in the range)")
@@ -70,9 +83,15 @@ ledger_operation("callbacks", "Callback ledger, Zhashui form columns (answered i
 ledger_operation("complaints", "Complaints ledger (received in the range)")
 
 
-@operation("GET", "/api/v1/center/exports/disclosure.xlsx", tag="center", query=HalfQuery,
-           summary="Half-yearly disclosure: cases per firm, per handler, quality by grade",
-           auth="api_key", content_type=XLSX)
+@operation(
+    "GET",
+    "/api/v1/center/exports/disclosure.xlsx",
+    tag="center",
+    query=HalfQuery,
+    summary="Half-yearly disclosure: cases per firm, per handler, quality by grade",
+    auth="api_key",
+    content_type=XLSX,
+)
 async def export_disclosure(request: web.Request) -> web.StreamResponse:
     key = await require_center(request)
     q = parse_query(request, HalfQuery)
@@ -81,9 +100,15 @@ async def export_disclosure(request: web.Request) -> web.StreamResponse:
     return await xlsx_response(request, sheets, f"disclosure_{q.half}.xlsx")
 
 
-@operation("GET", "/api/v1/center/cases/{case_no}/callback-form.docx", tag="center",
-           summary="The case's callback record as a Word document (Zhashui form)",
-           auth="api_key", content_type=DOCX, errors=(404,))
+@operation(
+    "GET",
+    "/api/v1/center/cases/{case_no}/callback-form.docx",
+    tag="center",
+    summary="The case's callback record as a Word document (Zhashui form)",
+    auth="api_key",
+    content_type=DOCX,
+    errors=(404,),
+)
 async def export_callback_form(request: web.Request) -> web.Response:
     key = await require_center(request)
     case_no = request.match_info["case_no"]
@@ -92,10 +117,15 @@ async def export_callback_form(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found")
     body = await callback_form(case, request.app[settings_key].timezone)
     name = quote(f"回访记录表_{case_no}.docx")
-    return web.Response(body=body, content_type=DOCX, headers={
-        "Content-Disposition": f"attachment; filename=\"callback-form.docx\"; "
-                               f"filename*=UTF-8''{name}",
-        "Cache-Control": "no-store"})
+    return web.Response(
+        body=body,
+        content_type=DOCX,
+        headers={
+            "Content-Disposition": f'attachment; filename="callback-form.docx"; '
+            f"filename*=UTF-8''{name}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 class DigestQuery(BaseModel):
@@ -112,17 +142,39 @@ class DigestOut(BaseModel):
     figures: dict[str, Any]
 
 
-@operation("GET", "/api/v1/center/digest", summary="The region's digest figures as of now",
-           tag="center", query=DigestQuery, response=DigestOut, auth="api_key")
+@operation(
+    "GET",
+    "/api/v1/center/digest",
+    summary="The region's digest figures as of now",
+    tag="center",
+    query=DigestQuery,
+    response=DigestOut,
+    auth="api_key",
+)
 async def get_digest(request: web.Request) -> web.Response:
     """What the staff digest says, with every figure, for the link in the digest."""
     key = await require_center(request)
     q = parse_query(request, DigestQuery)
-    f = await digest.collect(key.region, q.period, datetime.now(UTC), request.app[policy_key],
-                             request.app[settings_key].timezone)
+    f = await digest.collect(
+        key.region,
+        q.period,
+        datetime.now(UTC),
+        request.app[policy_key],
+        request.app[settings_key].timezone,
+    )
     title, lines = digest.render(f, request_locale(request))
-    figures = {k: getattr(f, k) for k in f.__slots__ if k not in ("region", "period", "since",
-                                                                  "until")}
+    figures = {
+        k: getattr(f, k) for k in f.__slots__ if k not in ("region", "period", "since", "until")
+    }
     figures["coverage"] = f.coverage
-    return json_ok(DigestOut(region=f.region, period=f.period, since=f.since, until=f.until,
-                             title=title, lines=lines, figures=figures))
+    return json_ok(
+        DigestOut(
+            region=f.region,
+            period=f.period,
+            since=f.since,
+            until=f.until,
+            title=title,
+            lines=lines,
+            figures=figures,
+        )
+    )

@@ -66,34 +66,70 @@ class Pledge(BaseModel):
 @operation("GET", "/api/v1/meta/matters", summary="Matter codes", tag="meta", response=Matters)
 async def matters(request: web.Request) -> web.Response:
     loc, policy = request_locale(request), request.app[policy_key]
-    return json_ok(Matters(items=[
-        Matter(code=c, label=t(f"matter.{c}", loc), hardship_required=r.hardship_required,
-               available=c != OTHER_CIVIL or policy.other_civil_allowed)
-        for c, r in MATTERS.items()]))
+    return json_ok(
+        Matters(
+            items=[
+                Matter(
+                    code=c,
+                    label=t(f"matter.{c}", loc),
+                    hardship_required=r.hardship_required,
+                    available=c != OTHER_CIVIL or policy.other_civil_allowed,
+                )
+                for c, r in MATTERS.items()
+            ]
+        )
+    )
 
 
-@operation("GET", "/api/v1/meta/exempt-categories", summary="Groups exempt from the hardship "
-           "check", tag="meta", response=ExemptCategories)
+@operation(
+    "GET",
+    "/api/v1/meta/exempt-categories",
+    summary="Groups exempt from the hardship check",
+    tag="meta",
+    response=ExemptCategories,
+)
 async def exempt_categories(request: web.Request) -> web.Response:
     loc, allowed = request_locale(request), request.app[policy_key].exempt_categories_allowed
-    return json_ok(ExemptCategories(items=[
-        ExemptCategory(code=c, label=t(f"exempt.{c}", loc),
-                       matters=sorted(r.matters) if r.matters is not None else None,
-                       min_age=r.min_age, max_age=r.max_age, available=c in allowed)
-        for c, r in EXEMPT_CATEGORIES.items()]))
+    return json_ok(
+        ExemptCategories(
+            items=[
+                ExemptCategory(
+                    code=c,
+                    label=t(f"exempt.{c}", loc),
+                    matters=sorted(r.matters) if r.matters is not None else None,
+                    min_age=r.min_age,
+                    max_age=r.max_age,
+                    available=c in allowed,
+                )
+                for c, r in EXEMPT_CATEGORIES.items()
+            ]
+        )
+    )
 
 
 @operation("GET", "/api/v1/meta/materials", summary="Material kinds", tag="meta", response=Codes)
 async def materials(request: web.Request) -> web.Response:
     loc = request_locale(request)
-    return json_ok(Codes(items=[Code(code=k, label=t(f"material.{k}", loc))
-                                for k in MATERIAL_KINDS]))
+    return json_ok(
+        Codes(items=[Code(code=k, label=t(f"material.{k}", loc)) for k in MATERIAL_KINDS])
+    )
 
 
-@operation("GET", "/api/v1/meta/pledge", summary="The good-faith pledge text to show and its "
-           "version", tag="meta", response=Pledge)
+@operation(
+    "GET",
+    "/api/v1/meta/pledge",
+    summary="The good-faith pledge text to show and its version",
+    tag="meta",
+    response=Pledge,
+)
 async def pledge(request: web.Request) -> web.Response:
     loc = request_locale(request)
-    return json_ok(Pledge(text_version=PLEDGE_TEXT_VERSION, text=t(PLEDGE_TEXT_KEY, loc),
-                          confirmations=[Code(code=c, label=t(f"pledge_confirm.{c}", loc))
-                                         for c in PLEDGE_CONFIRMATIONS]))
+    return json_ok(
+        Pledge(
+            text_version=PLEDGE_TEXT_VERSION,
+            text=t(PLEDGE_TEXT_KEY, loc),
+            confirmations=[
+                Code(code=c, label=t(f"pledge_confirm.{c}", loc)) for c in PLEDGE_CONFIRMATIONS
+            ],
+        )
+    )

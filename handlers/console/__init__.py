@@ -29,8 +29,12 @@ def setup(app: web.Application) -> None:
         today,
     )
 
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
-                         autoescape=True, undefined=jinja2.StrictUndefined)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
     r = app.router
     r.add_static("/console/static/", HERE / "static", name="console_static")
     r.add_get("/console", to_console)

@@ -26,16 +26,32 @@ from models.people import CenterKey, Staff
 OPENID_MAX = 64
 
 
-async def _page(request: web.Request, visitor: Visitor, *, notice: str | None = None,
-                secret: str | None = None, error: str | None = None, status: int = 200
-                ) -> web.Response:
+async def _page(
+    request: web.Request,
+    visitor: Visitor,
+    *,
+    notice: str | None = None,
+    secret: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
     staff = await Staff.filter(region=visitor.region).order_by("id")
     keys = await CenterKey.filter(region=visitor.region).order_by("-id").limit(20)
     agents = await Agent.filter(region=visitor.region, active=True).order_by("-id").limit(50)
-    return render(request, "staff.html", {
-        "staff": [(s, role_of(s), mask_openid(s.openid)) for s in staff], "keys": keys,
-        "agents": agents, "kinds": [k.value for k in AgentKind], "notice": notice,
-        "secret": secret, "error": error}, status=status)
+    return render(
+        request,
+        "staff.html",
+        {
+            "staff": [(s, role_of(s), mask_openid(s.openid)) for s in staff],
+            "keys": keys,
+            "agents": agents,
+            "kinds": [k.value for k in AgentKind],
+            "notice": notice,
+            "secret": secret,
+            "error": error,
+        },
+        status=status,
+    )
 
 
 @page("supervisor")
@@ -55,43 +71,54 @@ async def staff_change(request: web.Request, visitor: Visitor) -> web.Response:
         try:
             name = validate_name(name)
         except InvalidInput:
-            return await _page(request, visitor, status=422,
-                               error=t("console.staff.bad_name", loc))
+            return await _page(request, visitor, status=422, error=t("console.staff.bad_name", loc))
         if not openid or len(openid) > OPENID_MAX or not openid.isprintable() or " " in openid:
-            return await _page(request, visitor, status=422,
-                               error=t("console.staff.bad_openid", loc))
+            return await _page(
+                request, visitor, status=422, error=t("console.staff.bad_openid", loc)
+            )
         other = await Staff.get_or_none(openid=openid)
         if other is not None and other.region != visitor.region:
-            return await _page(request, visitor, status=409,
-                               error=t("console.staff.other_region", loc))
-        await Staff.update_or_create(openid=openid, defaults={
-            "name": name, "region": visitor.region, "active": True,
-            "supervisor": bool(form.get("supervisor"))})
+            return await _page(
+                request, visitor, status=409, error=t("console.staff.other_region", loc)
+            )
+        await Staff.update_or_create(
+            openid=openid,
+            defaults={
+                "name": name,
+                "region": visitor.region,
+                "active": True,
+                "supervisor": bool(form.get("supervisor")),
+            },
+        )
         await audit_line(visitor, "staff_add", f"staff:{mask_openid(openid)}")
         return await _page(request, visitor, notice=t("console.staff.added", loc, name=name))
     if action == "invite":
         try:
             name = validate_name(form.get("name", ""))
         except InvalidInput:
-            return await _page(request, visitor, status=422,
-                               error=t("console.staff.bad_name", loc))
+            return await _page(request, visitor, status=422, error=t("console.staff.bad_name", loc))
         village = form.get("village", "")[:64]
         kind = form.get("kind", "")
         if not village or kind not in {k.value for k in AgentKind}:
-            return await _page(request, visitor, status=422,
-                               error=t("console.staff.bad_invite", loc))
+            return await _page(
+                request, visitor, status=422, error=t("console.staff.bad_invite", loc)
+            )
         agent = await Agent.create(name=name, region=visitor.region, village=village, kind=kind)
         code = await create_invite(agent)
         await audit_line(visitor, "agent_invite", f"agent:{agent.id}")
-        return await _page(request, visitor, secret=code,
-                           notice=t("console.staff.invited", loc, name=name))
+        return await _page(
+            request, visitor, secret=code, notice=t("console.staff.invited", loc, name=name)
+        )
     if action == "key":
         key = await create_center_key(visitor.region, form.get("label", "")[:64])
         await audit_line(visitor, "center_key", key[:10])
         return await _page(request, visitor, secret=key, notice=t("console.staff.key", loc))
     target = form.get("id", "")
-    member = await Staff.get_or_none(id=int(target), region=visitor.region) \
-        if target.isdigit() and len(target) < 10 else None
+    member = (
+        await Staff.get_or_none(id=int(target), region=visitor.region)
+        if target.isdigit() and len(target) < 10
+        else None
+    )
     if member is None or action not in ("disable", "enable", "duty", "supervisor"):
         return await _page(request, visitor, status=404, error=t("console.staff.unknown", loc))
     if member.id == visitor.staff.id and action in ("disable", "supervisor"):
@@ -99,7 +126,8 @@ async def staff_change(request: web.Request, visitor: Visitor) -> web.Response:
     if action == "disable":
         await Staff.filter(id=member.id).update(active=False)
         await ConsoleSession.filter(staff_id=member.id, ended_at=None).update(
-            ended_at=datetime.now(UTC))
+            ended_at=datetime.now(UTC)
+        )
     elif action == "enable":
         await Staff.filter(id=member.id).update(active=True)
     elif action == "duty":
@@ -107,8 +135,7 @@ async def staff_change(request: web.Request, visitor: Visitor) -> web.Response:
     else:
         await Staff.filter(id=member.id).update(supervisor=not member.supervisor)
     await audit_line(visitor, f"staff_{action}", f"staff:{member.id}")
-    return await _page(request, visitor, notice=t("console.staff.changed", loc,
-                                                   name=member.name))
+    return await _page(request, visitor, notice=t("console.staff.changed", loc, name=member.name))
 
 
 @page("supervisor")

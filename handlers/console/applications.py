@@ -32,33 +32,61 @@ async def queue(request: web.Request, visitor: Visitor) -> web.Response:
     status = status if status in STATUSES else "open"
     rows = Application.filter(region=visitor.region)
     rows = rows.filter(status__in=OPEN) if status == "open" else rows.filter(status=status)
-    rows = rows.order_by("-urgent", "decision_due", "id") if status in ("open", "received",
-                                                                       "need_materials") \
+    rows = (
+        rows.order_by("-urgent", "decision_due", "id")
+        if status in ("open", "received", "need_materials")
         else rows.order_by("-decided_at", "-id")
+    )
     items, pager = await paged(request, rows)
     loc = locale_of(request)
-    return render(request, "applications.html", {
-        "items": [list_item(r, loc) for r in items], "status": status, "statuses": STATUSES,
-        "pager": pager, "today": local_today(request)})
+    return render(
+        request,
+        "applications.html",
+        {
+            "items": [list_item(r, loc) for r in items],
+            "status": status,
+            "statuses": STATUSES,
+            "pager": pager,
+            "today": local_today(request),
+        },
+    )
 
 
 async def _load(request: web.Request, visitor: Visitor) -> tuple[Application, list[Material]]:
-    row = await Application.get_or_none(id=int_id(request), region=visitor.region) \
-        .prefetch_related("agent")
+    row = await Application.get_or_none(id=int_id(request), region=visitor.region).prefetch_related(
+        "agent"
+    )
     if row is None:
         raise ApiError(404, "not_found")
     return row, list(await Material.filter(application_id=row.id).order_by("id"))
 
 
-async def _detail(request: web.Request, visitor: Visitor, *, revealed: dict | None = None,
-                  error: dict | None = None, status: int = 200) -> web.Response:
+async def _detail(
+    request: web.Request,
+    visitor: Visitor,
+    *,
+    revealed: dict | None = None,
+    error: dict | None = None,
+    status: int = 200,
+) -> web.Response:
     row, materials = await _load(request, visitor)
     view = agent_view(row, materials, locale_of(request))
-    return render(request, "application.html", {
-        "a": view, "row": row, "agent": row.agent, "materials": materials,
-        "material_kinds": MATERIAL_KINDS, "revealed": revealed or {}, "error": error or {},
-        "decided": request.query.get("done") == "1", "open": row.status in OPEN},
-        status=status)
+    return render(
+        request,
+        "application.html",
+        {
+            "a": view,
+            "row": row,
+            "agent": row.agent,
+            "materials": materials,
+            "material_kinds": MATERIAL_KINDS,
+            "revealed": revealed or {},
+            "error": error or {},
+            "decided": request.query.get("done") == "1",
+            "open": row.status in OPEN,
+        },
+        status=status,
+    )
 
 
 @page("staff", "supervisor")
@@ -79,23 +107,39 @@ async def decide(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     if decision == "need_materials":
         items = [t("material." + k, loc) for k in MATERIAL_KINDS if form.get("item_" + k)]
         if not items and not reason:
-            return await _detail(request, visitor, status=422, error={
-                "reason": t("console.applications.items_required", loc)})
+            return await _detail(
+                request,
+                visitor,
+                status=422,
+                error={"reason": t("console.applications.items_required", loc)},
+            )
         reason = "、".join(items) + (("；" + reason) if reason and items else (reason or ""))
     try:
-        body = DecisionIn.model_validate({"decision": decision, "reason": reason,
-                                          "case_no": form.get("case_no") or None})
+        body = DecisionIn.model_validate(
+            {"decision": decision, "reason": reason, "case_no": form.get("case_no") or None}
+        )
     except ValueError:
-        return await _detail(request, visitor, status=422, error={
-            "decision": t("validation.invalid", loc)})
+        return await _detail(
+            request, visitor, status=422, error={"decision": t("validation.invalid", loc)}
+        )
     try:
-        await apply_decision(request.app, region=visitor.region, app_id=int_id(request),
-                             body=body, actor=visitor.actor, locale=loc)
+        await apply_decision(
+            request.app,
+            region=visitor.region,
+            app_id=int_id(request),
+            body=body,
+            actor=visitor.actor,
+            locale=loc,
+        )
     except ApiError as exc:
         if exc.status == 404:
             raise
-        return await _detail(request, visitor, status=exc.status, error=exc.fields or {
-            "decision": t(exc.message_key, loc, **exc.params)})
+        return await _detail(
+            request,
+            visitor,
+            status=exc.status,
+            error=exc.fields or {"decision": t(exc.message_key, loc, **exc.params)},
+        )
     await audit(visitor, "decide", f"application:{int_id(request)}")
     raise web.HTTPFound(f"/console/applications/{int_id(request)}?done=1")
 
@@ -117,13 +161,19 @@ async def reveal(request: web.Request, visitor: Visitor) -> web.Response:
 async def material(request: web.Request, visitor: Visitor) -> web.Response:
     """GET …/materials/{material_id}: an uploaded photo or PDF, shown inline."""
     app_id, material_id = int_id(request), int_id(request, "material_id")
-    m = await Material.get_or_none(id=material_id, application_id=app_id,
-                                   application__region=visitor.region)
+    m = await Material.get_or_none(
+        id=material_id, application_id=app_id, application__region=visitor.region
+    )
     if m is None or not m.storage_key:
         raise ApiError(404, "not_found")
     data = await storage_for(request.app[settings_key]).get(m.storage_key)
     await audit(visitor, "material", f"application:{app_id}")
-    return web.Response(body=data, content_type=m.content_type or "application/octet-stream",
-                        headers={"Cache-Control": "no-store",
-                                 "Content-Disposition": "inline",
-                                 "X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        body=data,
+        content_type=m.content_type or "application/octet-stream",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": "inline",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

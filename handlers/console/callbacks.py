@@ -41,36 +41,66 @@ async def worklist(request: web.Request, visitor: Visitor) -> web.Response:
     elif tab == "flagged":
         rows = rows.filter(flagged=True).order_by("-answered_at", "-id")
     elif tab == "open":
-        rows = rows.filter(status__in=(CallbackStatus.SCHEDULED, CallbackStatus.INVITED)) \
-            .order_by("due_at", "id")
+        rows = rows.filter(status__in=(CallbackStatus.SCHEDULED, CallbackStatus.INVITED)).order_by(
+            "due_at", "id"
+        )
     else:
         rows = rows.filter(status=CallbackStatus.COMPLETED).order_by("-answered_at", "-id")
     items, pager = await paged(request, rows.select_related("case"))
-    settled = set(await CallbackFollowUp.filter(
-        callback_id__in=[c.id for c in items], resolved=True).values_list("callback_id",
-                                                                          flat=True))
-    return render(request, "callbacks.html", {
-        "items": items, "tab": tab, "tabs": TABS, "pager": pager, "settled": settled,
-        "mask_name": mask_name})
+    settled = set(
+        await CallbackFollowUp.filter(
+            callback_id__in=[c.id for c in items], resolved=True
+        ).values_list("callback_id", flat=True)
+    )
+    return render(
+        request,
+        "callbacks.html",
+        {
+            "items": items,
+            "tab": tab,
+            "tabs": TABS,
+            "pager": pager,
+            "settled": settled,
+            "mask_name": mask_name,
+        },
+    )
 
 
 async def _load(request: web.Request, visitor: Visitor) -> Callback:
-    cb = await Callback.get_or_none(id=int_id(request), region=visitor.region) \
-        .select_related("case")
+    cb = await Callback.get_or_none(id=int_id(request), region=visitor.region).select_related(
+        "case"
+    )
     if cb is None:
         raise ApiError(404, "not_found", message_key="callbacks.error.not_found")
     return cb
 
 
-async def _detail(request: web.Request, visitor: Visitor, *, phone: str | None = None,
-                  error: str | None = None, status: int = 200) -> web.Response:
+async def _detail(
+    request: web.Request,
+    visitor: Visitor,
+    *,
+    phone: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
     cb = await _load(request, visitor)
     followups = await CallbackFollowUp.filter(callback_id=cb.id).order_by("id")
-    return render(request, "callback.html", {
-        "cb": cb, "case": cb.case, "name": mask_name(cb.case.beneficiary_name),
-        "phone_masked": mask_phone(cb.case.beneficiary_phone), "phone": phone,
-        "followups": followups, "error": error, "note_max": NOTE_MAX,
-        "done": request.query.get("done")}, status=status)
+    return render(
+        request,
+        "callback.html",
+        {
+            "cb": cb,
+            "case": cb.case,
+            "name": mask_name(cb.case.beneficiary_name),
+            "phone_masked": mask_phone(cb.case.beneficiary_phone),
+            "phone": phone,
+            "followups": followups,
+            "error": error,
+            "note_max": NOTE_MAX,
+            "done": request.query.get("done"),
+        },
+        status=status,
+    )
 
 
 @page("staff", "supervisor")
@@ -94,24 +124,34 @@ async def record(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     form = await form_of(request, visitor)
     loc = locale_of(request)
     try:
-        body = ResultIn(channel=form.get("channel", ""),
-                        called_by=form.get("called_by") or visitor.staff.name,
-                        fee_charged=_yes(form, "fee_charged"),
-                        fee_details=form.get("fee_details") or None,
-                        negligent=_yes(form, "negligent"),
-                        negligent_details=form.get("negligent_details") or None,
-                        satisfied=_yes(form, "satisfied"), comments=form.get("comments") or None)
+        body = ResultIn(
+            channel=form.get("channel", ""),
+            called_by=form.get("called_by") or visitor.staff.name,
+            fee_charged=_yes(form, "fee_charged"),
+            fee_details=form.get("fee_details") or None,
+            negligent=_yes(form, "negligent"),
+            negligent_details=form.get("negligent_details") or None,
+            satisfied=_yes(form, "satisfied"),
+            comments=form.get("comments") or None,
+        )
     except ValidationError:
-        return await _detail(request, visitor, status=422,
-                             error=t("console.callbacks.form_incomplete", loc))
+        return await _detail(
+            request, visitor, status=422, error=t("console.callbacks.form_incomplete", loc)
+        )
     try:
-        cb, _ = await record_phone_result(request.app, region=visitor.region,
-                                          raw_id=request.match_info["id"], body=body, locale=loc)
+        cb, _ = await record_phone_result(
+            request.app,
+            region=visitor.region,
+            raw_id=request.match_info["id"],
+            body=body,
+            locale=loc,
+        )
     except ApiError as exc:
         if exc.status == 404:
             raise
-        return await _detail(request, visitor, status=exc.status,
-                             error=t(exc.message_key, loc, **exc.params))
+        return await _detail(
+            request, visitor, status=exc.status, error=t(exc.message_key, loc, **exc.params)
+        )
     await audit(visitor, "callback_result", f"callback:{cb.id}")
     raise web.HTTPFound(f"/console/callbacks/{cb.id}?done=recorded")
 
@@ -124,20 +164,31 @@ async def followup(request: web.Request, visitor: Visitor) -> web.StreamResponse
     cb = await _load(request, visitor)
     kind, note = form.get("kind", ""), form.get("note", "")
     if cb.answered_at is None:
-        return await _detail(request, visitor, status=409,
-                             error=t("console.callbacks.not_answered", loc))
+        return await _detail(
+            request, visitor, status=409, error=t("console.callbacks.not_answered", loc)
+        )
     if kind not in tuple(FollowUpKind) or not note or len(note) > NOTE_MAX:
-        return await _detail(request, visitor, status=422,
-                             error=t("console.callbacks.note_required", loc, max=NOTE_MAX))
+        return await _detail(
+            request,
+            visitor,
+            status=422,
+            error=t("console.callbacks.note_required", loc, max=NOTE_MAX),
+        )
     visit = kind == FollowUpKind.VISIT
     answers = {k: _yes(form, k) for k in ("fee_charged", "negligent", "satisfied")}
     if visit and None in answers.values():
-        return await _detail(request, visitor, status=422,
-                             error=t("console.callbacks.form_incomplete", loc))
-    await CallbackFollowUp.create(callback_id=cb.id, region=cb.region, kind=kind,
-                                  by=visitor.staff.name, note=note,
-                                  resolved=bool(form.get("resolved")),
-                                  **(answers if visit else {}))
+        return await _detail(
+            request, visitor, status=422, error=t("console.callbacks.form_incomplete", loc)
+        )
+    await CallbackFollowUp.create(
+        callback_id=cb.id,
+        region=cb.region,
+        kind=kind,
+        by=visitor.staff.name,
+        note=note,
+        resolved=bool(form.get("resolved")),
+        **(answers if visit else {}),
+    )
     await audit(visitor, f"callback_{kind}", f"callback:{cb.id}")
     raise web.HTTPFound(f"/console/callbacks/{cb.id}?done={kind}")
 
@@ -148,6 +199,12 @@ async def form_docx(request: web.Request, visitor: Visitor) -> web.Response:
     cb = await _load(request, visitor)
     body = await callback_form(cb.case, request.app[settings_key].timezone)
     name = quote(f"回访记录表_{cb.case.case_no}.docx")
-    return web.Response(body=body, content_type=DOCX, headers={
-        "Content-Disposition": f"attachment; filename=\"callback-form.docx\"; "
-                               f"filename*=UTF-8''{name}", "Cache-Control": "no-store"})
+    return web.Response(
+        body=body,
+        content_type=DOCX,
+        headers={
+            "Content-Disposition": f'attachment; filename="callback-form.docx"; '
+            f"filename*=UTF-8''{name}",
+            "Cache-Control": "no-store",
+        },
+    )

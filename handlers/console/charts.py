@@ -49,8 +49,9 @@ class Weeks:
         self.first = today - timedelta(days=7 * WEEKS - 1)
         self.tz = ZoneInfo(tz)
         self.since = datetime.combine(self.first, time(), self.tz).astimezone(UTC)
-        self.labels = [f"{d.month}/{d.day}" for d in
-                       (self.first + timedelta(days=7 * i) for i in range(WEEKS))]
+        self.labels = [
+            f"{d.month}/{d.day}" for d in (self.first + timedelta(days=7 * i) for i in range(WEEKS))
+        ]
 
     def index(self, value: date | datetime | None) -> int | None:
         if value is None:
@@ -60,8 +61,13 @@ class Weeks:
         return i if 0 <= i < WEEKS else None
 
 
-def chart(values: list[float], *others: list[float], target: float | None = None,
-          top: float | None = None, labels: list[str]) -> Chart:
+def chart(
+    values: list[float],
+    *others: list[float],
+    target: float | None = None,
+    top: float | None = None,
+    labels: list[str],
+) -> Chart:
     """Bars for `values` (and thinner neighbours for `others`) scaled to the largest."""
     top = top or max([1.0, *values, *(v for o in others for v in o)])
     n = 1 + len(others)
@@ -72,13 +78,22 @@ def chart(values: list[float], *others: list[float], target: float | None = None
         out = []
         for i, v in enumerate(vals):
             h = (H - PAD) * (v / top)
-            out.append(Bar(x=PAD + i * slot + k * width, y=H - PAD - h, w=width, h=h,
-                           value=round(v, 2), label=labels[i]))
+            out.append(
+                Bar(
+                    x=PAD + i * slot + k * width,
+                    y=H - PAD - h,
+                    w=width,
+                    h=h,
+                    value=round(v, 2),
+                    label=labels[i],
+                )
+            )
         return out
 
     target_y = H - PAD - (H - PAD) * (target / top) if target is not None else None
-    return Chart(bars(values, 0), [bars(o, k + 1) for k, o in enumerate(others)], target_y,
-                 top, labels)
+    return Chart(
+        bars(values, 0), [bars(o, k + 1) for k, o in enumerate(others)], target_y, top, labels
+    )
 
 
 class Sql:
@@ -147,40 +162,50 @@ async def applications(region: str, weeks: Weeks, today: date) -> dict[str, list
     q, table = Sql(weeks), Application._meta.db_table
     received = await q.rows(
         f'SELECT {q.local_week("received_at")} AS wk, COUNT(*) AS n FROM "{table}" '
-        f"WHERE region = {q.p(region)} AND received_at >= {q.since()} GROUP BY wk")
+        f"WHERE region = {q.p(region)} AND received_at >= {q.since()} GROUP BY wk"
+    )
     decided = await q.rows(
         f'SELECT {q.local_week("decided_at")} AS wk, COUNT(*) AS n FROM "{table}" '
-        f"WHERE region = {q.p(region)} AND decided_at >= {q.since()} GROUP BY wk")
+        f"WHERE region = {q.p(region)} AND decided_at >= {q.since()} GROUP BY wk"
+    )
     # late: decided after its due day, or still undecided past it; counted in the due week
     overdue = await q.rows(
         f'SELECT {q.date_week("decision_due")} AS wk, COUNT(*) AS n FROM "{table}" '
         f"WHERE region = {q.p(region)} AND decision_due >= {q.first()} AND ("
         f"(decided_at IS NULL AND decision_due < {q.day(today)}) OR "
         f"(decided_at IS NOT NULL AND {q.local_date('decided_at')} > decision_due)) "
-        "GROUP BY wk")
-    return {"received": _fill(received, "n"), "decided": _fill(decided, "n"),
-            "overdue": _fill(overdue, "n")}
+        "GROUP BY wk"
+    )
+    return {
+        "received": _fill(received, "n"),
+        "decided": _fill(decided, "n"),
+        "overdue": _fill(overdue, "n"),
+    }
 
 
 async def callbacks(region: str, weeks: Weeks) -> dict[str, list[float]]:
     q = Sql(weeks)
     cases, cbs = Case._meta.db_table, Callback._meta.db_table
     coverage = await q.rows(
-        f'SELECT {q.date_week("lc.closed_on")} AS wk, COUNT(*) AS closed, COUNT(cb.id) AS done '
+        f"SELECT {q.date_week('lc.closed_on')} AS wk, COUNT(*) AS closed, COUNT(cb.id) AS done "
         f'FROM "{cases}" lc LEFT JOIN "{cbs}" cb ON cb.case_id = lc.id '
         f"AND cb.status = {q.p(CallbackStatus.COMPLETED.value)} "
         f"WHERE lc.region = {q.p(region)} AND lc.status = {q.p(CaseStatus.CLOSED.value)} "
-        f"AND lc.closed_on >= {q.first()} GROUP BY wk")
+        f"AND lc.closed_on >= {q.first()} GROUP BY wk"
+    )
     satisfied = await q.rows(
-        f'SELECT {q.local_week("answered_at")} AS wk, COUNT(*) AS n, '
+        f"SELECT {q.local_week('answered_at')} AS wk, COUNT(*) AS n, "
         "SUM(CASE WHEN satisfied THEN 1 ELSE 0 END) AS ok "
         f'FROM "{cbs}" WHERE region = {q.p(region)} '
         f"AND status = {q.p(CallbackStatus.COMPLETED.value)} AND answered_at >= {q.since()} "
-        "GROUP BY wk")
+        "GROUP BY wk"
+    )
     closed, done = _fill(coverage, "closed"), _fill(coverage, "done")
     answered, ok = _fill(satisfied, "n"), _fill(satisfied, "ok")
-    return {"coverage": [d / c if c else 0.0 for d, c in zip(done, closed, strict=True)],
-            "satisfaction": [o / n if n else 0.0 for o, n in zip(ok, answered, strict=True)]}
+    return {
+        "coverage": [d / c if c else 0.0 for d, c in zip(done, closed, strict=True)],
+        "satisfaction": [o / n if n else 0.0 for o, n in zip(ok, answered, strict=True)],
+    }
 
 
 async def handoffs(region: str, weeks: Weeks) -> dict[str, list[float]]:
@@ -188,10 +213,11 @@ async def handoffs(region: str, weeks: Weeks) -> dict[str, list[float]]:
     their due time)."""
     q, now = Sql(weeks), datetime.now(UTC)
     rows = await q.rows(
-        f'SELECT {q.local_week("opened_at")} AS wk, '
-        f'AVG({q.minutes("first_reply_at", "opened_at")}) AS minutes, '
+        f"SELECT {q.local_week('opened_at')} AS wk, "
+        f"AVG({q.minutes('first_reply_at', 'opened_at')}) AS minutes, "
         "SUM(CASE WHEN first_reply_at > due_at OR (first_reply_at IS NULL AND due_at < "
-        f'{q.p(now if q.pg else str(now))}) THEN 1 ELSE 0 END) AS late '
+        f"{q.p(now if q.pg else str(now))}) THEN 1 ELSE 0 END) AS late "
         f'FROM "{Handoff._meta.db_table}" WHERE region = {q.p(region)} '
-        f"AND opened_at >= {q.since()} GROUP BY wk")
+        f"AND opened_at >= {q.since()} GROUP BY wk"
+    )
     return {"minutes": [round(m, 1) for m in _fill(rows, "minutes")], "late": _fill(rows, "late")}

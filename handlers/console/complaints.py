@@ -22,8 +22,12 @@ from models.complaint import TRANSITIONS, Complaint, ComplaintStatus, fmt_date, 
 
 ROLES = ("staff", "supervisor", "bureau")
 TABS = ("open", "received", "accepted", "investigating", "extended", "concluded", "not_accepted")
-OPEN = (ComplaintStatus.RECEIVED, ComplaintStatus.ACCEPTED, ComplaintStatus.INVESTIGATING,
-        ComplaintStatus.EXTENDED)
+OPEN = (
+    ComplaintStatus.RECEIVED,
+    ComplaintStatus.ACCEPTED,
+    ComplaintStatus.INVESTIGATING,
+    ComplaintStatus.EXTENDED,
+)
 SOON_DAYS = 2  # a due date this close is amber; past it is red
 
 
@@ -54,19 +58,30 @@ async def listing(request: web.Request, visitor: Visitor) -> web.Response:
     tab = tab if tab in TABS else "open"
     rows = scoped(visitor)
     rows = rows.filter(status__in=OPEN) if tab == "open" else rows.filter(status=tab)
-    rows = rows.order_by("accept_due", "id") if tab in ("open", "received") \
+    rows = (
+        rows.order_by("accept_due", "id")
+        if tab in ("open", "received")
         else rows.order_by("-updated_at", "-id")
+    )
     items, pager = await paged(request, rows)
     today = local_today(request)
     if tab == "open":  # received ones by acceptance date, others by conclusion date
         items.sort(key=lambda c: (due_of(c) or today, c.id))
-    return render(request, "complaints.html", {
-        "items": [(c, due_of(c), urgency(due_of(c), today)) for c in items], "tab": tab,
-        "tabs": TABS, "pager": pager})
+    return render(
+        request,
+        "complaints.html",
+        {
+            "items": [(c, due_of(c), urgency(due_of(c), today)) for c in items],
+            "tab": tab,
+            "tabs": TABS,
+            "pager": pager,
+        },
+    )
 
 
-async def _detail(request: web.Request, visitor: Visitor, *, error: str | None = None,
-                  status: int = 200) -> web.Response:
+async def _detail(
+    request: web.Request, visitor: Visitor, *, error: str | None = None, status: int = 200
+) -> web.Response:
     ticket = normalize_ticket(request.match_info["ticket"]) or "-"
     c = await scoped(visitor).filter(ticket=ticket).select_related("case").first()
     if c is None:
@@ -76,17 +91,35 @@ async def _detail(request: web.Request, visitor: Visitor, *, error: str | None =
     if c.extended_days:
         nxt = [s for s in nxt if s != ComplaintStatus.EXTENDED]
     placeholder = t("console.complaints.placeholder", loc)
-    previews = {s: t(f"complaint.status.{s}", c.locale, ticket=c.ticket,
-                     accept_due=fmt_date(c.accept_due, c.locale),
-                     conclude_due=fmt_date(c.conclude_due, c.locale), reason=placeholder,
-                     result=placeholder, days="N", received_on=fmt_date(c.received_on,
-                                                                         c.locale))
-                for s in nxt}
+    previews = {
+        s: t(
+            f"complaint.status.{s}",
+            c.locale,
+            ticket=c.ticket,
+            accept_due=fmt_date(c.accept_due, c.locale),
+            conclude_due=fmt_date(c.conclude_due, c.locale),
+            reason=placeholder,
+            result=placeholder,
+            days="N",
+            received_on=fmt_date(c.received_on, c.locale),
+        )
+        for s in nxt
+    }
     today = local_today(request)
-    return render(request, "complaint.html", {
-        "c": c, "due": due_of(c), "urgency": urgency(due_of(c), today), "next": nxt,
-        "previews": previews, "error": error, "done": request.query.get("done")},
-        status=status)
+    return render(
+        request,
+        "complaint.html",
+        {
+            "c": c,
+            "due": due_of(c),
+            "urgency": urgency(due_of(c), today),
+            "next": nxt,
+            "previews": previews,
+            "error": error,
+            "done": request.query.get("done"),
+        },
+        status=status,
+    )
 
 
 @page(*ROLES)
@@ -102,26 +135,31 @@ async def step(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     loc = locale_of(request)
     days = form.get("days") or None
     try:
-        body = ComplaintStep(status=form.get("status", ""), reason=form.get("reason") or None,
-                             result=form.get("result") or None,
-                             days=int(days) if days and days.isdigit() and len(days) < 5
-                             else (0 if days else None),
-                             handled_by=visitor.staff.name)
+        body = ComplaintStep(
+            status=form.get("status", ""),
+            reason=form.get("reason") or None,
+            result=form.get("result") or None,
+            days=int(days) if days and days.isdigit() and len(days) < 5 else (0 if days else None),
+            handled_by=visitor.staff.name,
+        )
     except ValidationError:
-        return await _detail(request, visitor, status=422,
-                             error=t("console.complaints.step_invalid", loc))
+        return await _detail(
+            request, visitor, status=422, error=t("console.complaints.step_invalid", loc)
+        )
     ticket = normalize_ticket(request.match_info["ticket"]) or "-"
     region = await scoped(visitor).filter(ticket=ticket).values_list("region", flat=True)
     if not region:
         raise ApiError(404, "not_found", message_key="complaint.error.not_found")
     try:
-        c = await step_complaint(request.app, region=region[0], ticket=ticket, body=body,
-                                 locale=loc)
+        c = await step_complaint(
+            request.app, region=region[0], ticket=ticket, body=body, locale=loc
+        )
     except ApiError as exc:
         if exc.status == 404:
             raise
-        msg = "; ".join(exc.fields.values()) if exc.fields else t(exc.message_key, loc,
-                                                                   **exc.params)
+        msg = (
+            "; ".join(exc.fields.values()) if exc.fields else t(exc.message_key, loc, **exc.params)
+        )
         return await _detail(request, visitor, status=exc.status, error=msg)
     await audit(visitor, f"complaint_{body.status}", f"complaint:{c.ticket}")
     raise web.HTTPFound(f"/console/complaints/{c.ticket}?done={body.status}")

@@ -35,13 +35,17 @@ async def listing(request: web.Request, visitor: Visitor) -> web.Response:
     rows = Handoff.filter(region=visitor.region, status=tab)
     rows = rows.order_by("due_at", "id") if tab != "closed" else rows.order_by("-closed_at")
     items, pager = await paged(request, rows.select_related("staff"))
-    return render(request, "handoffs.html", {"items": items, "tab": tab, "tabs": TABS,
-                                             "pager": pager, "now": datetime.now(UTC)})
+    return render(
+        request,
+        "handoffs.html",
+        {"items": items, "tab": tab, "tabs": TABS, "pager": pager, "now": datetime.now(UTC)},
+    )
 
 
 async def _load(request: web.Request, visitor: Visitor) -> Handoff:
-    h = await Handoff.get_or_none(id=int_id(request, "ticket"), region=visitor.region) \
-        .select_related("staff")
+    h = await Handoff.get_or_none(
+        id=int_id(request, "ticket"), region=visitor.region
+    ).select_related("staff")
     if h is None:
         raise ApiError(404, "not_found")
     return h
@@ -51,9 +55,16 @@ async def _load(request: web.Request, visitor: Visitor) -> Handoff:
 async def detail(request: web.Request, visitor: Visitor) -> web.Response:
     """GET /console/handoffs/{ticket}: waiting time, who holds it, the transcript."""
     h = await _load(request, visitor)
-    return render(request, "handoff.html", {"h": h, "now": datetime.now(UTC),
-                                            "reply": request.query.get("took") == "1",
-                                            "answer": None})
+    return render(
+        request,
+        "handoff.html",
+        {
+            "h": h,
+            "now": datetime.now(UTC),
+            "reply": request.query.get("took") == "1",
+            "answer": None,
+        },
+    )
 
 
 @page("staff", "supervisor")
@@ -64,15 +75,28 @@ async def take(request: web.Request, visitor: Visitor) -> web.Response:
     h = await _load(request, visitor)
     staff = visitor.staff
     msg_id = str(secrets.randbits(62))
-    answer = await handle(request.app, Incoming(
-        openid=staff.openid, to="console", kind="text", created=int(time.time()),
-        msg_id=msg_id, text=f"接 {h.id}"))
+    answer = await handle(
+        request.app,
+        Incoming(
+            openid=staff.openid,
+            to="console",
+            kind="text",
+            created=int(time.time()),
+            msg_id=msg_id,
+            text=f"接 {h.id}",
+        ),
+    )
     if answer:
-        await notify_user(request.app[settings_key], openid=staff.openid,
-                          key=f"console-take:{h.id}:{msg_id}", text=answer, kind="handoff",
-                          region=h.region)
+        await notify_user(
+            request.app[settings_key],
+            openid=staff.openid,
+            key=f"console-take:{h.id}:{msg_id}",
+            text=answer,
+            kind="handoff",
+            region=h.region,
+        )
     await audit(visitor, "handoff_take", f"handoff:{h.id}")
     h = await _load(request, visitor)
-    return render(request, "handoff.html", {"h": h, "now": datetime.now(UTC), "reply": True,
-                                            "answer": answer})
-
+    return render(
+        request, "handoff.html", {"h": h, "now": datetime.now(UTC), "reply": True, "answer": answer}
+    )

@@ -54,8 +54,14 @@ STALE = timedelta(days=1)  # expired logins kept this long (for a late poll's cl
 
 def safe_next(value: str | None) -> str:
     """Only a path inside the console: an open redirect would make our login a phishing aid."""
-    if value and value.startswith("/console/") and not value.startswith("//") \
-            and "\\" not in value and "\n" not in value and "\r" not in value:
+    if (
+        value
+        and value.startswith("/console/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and "\n" not in value
+        and "\r" not in value
+    ):
         return value[:200]
     return "/console/"
 
@@ -96,13 +102,26 @@ async def oauth_start(request: web.Request, target: str) -> web.StreamResponse:
     s = request.app[settings_key]
     resp = web.Response(status=302)
     state = secrets.token_urlsafe(16)
-    await ConsoleLogin.create(token=state, kind="oauth", browser_hash=_browser(request, resp),
-                              next_path=target, expires_at=datetime.now(UTC) + LOGIN_TTL)
+    await ConsoleLogin.create(
+        token=state,
+        kind="oauth",
+        browser_hash=_browser(request, resp),
+        next_path=target,
+        expires_at=datetime.now(UTC) + LOGIN_TTL,
+    )
     redirect_uri = s.public_base_url.rstrip("/") + "/console/oauth"
-    query = urlencode({"appid": s.wechat_app_id, "redirect_uri": redirect_uri,
-                       "response_type": "code", "scope": "snsapi_base", "state": state})
-    resp.headers["Location"] = (f"{s.wechat_open_base.rstrip('/')}/connect/oauth2/authorize?"
-                                f"{query}#wechat_redirect")
+    query = urlencode(
+        {
+            "appid": s.wechat_app_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": "snsapi_base",
+            "state": state,
+        }
+    )
+    resp.headers["Location"] = (
+        f"{s.wechat_open_base.rstrip('/')}/connect/oauth2/authorize?{query}#wechat_redirect"
+    )
     return resp
 
 
@@ -120,17 +139,30 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if not s.dev_credentials and s.wechat_app_secret:
         try:
             qr = await request.app[wechat_api_key].create_qrcode(
-                scene_text, int(LOGIN_TTL.total_seconds()))
+                scene_text, int(LOGIN_TTL.total_seconds())
+            )
             qr_url = qr["qr_url"]
         except WeChatAPIError as exc:  # the page still works with the scene text
             log.warning("login QR code not created: errcode %s", exc.errcode)
-    resp = render(request, "login.html", {
-        "scene": scene_text, "qr_url": qr_url, "poll_ms": POLL_MS,
-        "dev": s.env == "development",
-        "command": f"python -m bot chat --openid <openid> --event SCAN --key {scene_text}"})
+    resp = render(
+        request,
+        "login.html",
+        {
+            "scene": scene_text,
+            "qr_url": qr_url,
+            "poll_ms": POLL_MS,
+            "dev": s.env == "development",
+            "command": f"python -m bot chat --openid <openid> --event SCAN --key {scene_text}",
+        },
+    )
     now = datetime.now(UTC)
-    await ConsoleLogin.create(token=token, kind="scan", browser_hash=_browser(request, resp),
-                              next_path=target, expires_at=now + LOGIN_TTL)
+    await ConsoleLogin.create(
+        token=token,
+        kind="scan",
+        browser_hash=_browser(request, resp),
+        next_path=target,
+        expires_at=now + LOGIN_TTL,
+    )
     # logins over a day old are of no use to anyone: anonymous page views must not pile up rows
     await ConsoleLogin.filter(expires_at__lt=now - STALE).delete()
     return resp
@@ -141,8 +173,11 @@ async def poll(request: web.Request) -> web.Response:
 
     Only the browser holding the pre-login cookie the scene was made for may ask (403)."""
     prefix, _, token = request.query.get("scene", "").partition(":")
-    row = await ConsoleLogin.get_or_none(token=token[:40], kind="scan") \
-        if prefix == SCENE_PREFIX and token else None
+    row = (
+        await ConsoleLogin.get_or_none(token=token[:40], kind="scan")
+        if prefix == SCENE_PREFIX and token
+        else None
+    )
     if row is None:
         return web.json_response({"status": "unknown"}, status=404)
     pre = request.cookies.get(PRE_COOKIE, "")
@@ -151,14 +186,14 @@ async def poll(request: web.Request) -> web.Response:
         return web.json_response({"status": "forbidden"}, status=403)
     loc = locale_of(request)
     if row.status == LoginStatus.DENIED:
-        return web.json_response({"status": "denied",
-                                  "message": t("console.login.not_staff", loc)})
+        return web.json_response({"status": "denied", "message": t("console.login.not_staff", loc)})
     if row.status == LoginStatus.PENDING:
         expired = row.expires_at <= datetime.now(UTC)
         return web.json_response({"status": "expired" if expired else "pending"})
     # ok -> used exactly once, even when two polls of the same browser race
     taken = await ConsoleLogin.filter(id=row.id, status=LoginStatus.OK).update(
-        status=LoginStatus.USED)
+        status=LoginStatus.USED
+    )
     staff = await Staff.get_or_none(id=row.staff_id, active=True)
     if not taken or staff is None:
         return web.json_response({"status": "expired"})
@@ -175,13 +210,19 @@ async def on_scan(ctx: Ctx, token: str) -> Outcome:
     if row is None or row.status != LoginStatus.PENDING or row.expires_at <= ctx.now:
         text = ctx.t("console.login.scan_expired")
     elif staff is None:
-        await ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING).using_db(ctx.conn) \
+        await (
+            ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING)
+            .using_db(ctx.conn)
             .update(status=LoginStatus.DENIED)
+        )
         log.info("console login scanned by non-staff %s", mask_openid(ctx.openid))
         text = ctx.t("console.login.not_staff")
     else:
-        n = await ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING) \
-            .using_db(ctx.conn).update(status=LoginStatus.OK, staff_id=staff.id)
+        n = (
+            await ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING)
+            .using_db(ctx.conn)
+            .update(status=LoginStatus.OK, staff_id=staff.id)
+        )
         text = ctx.t("console.login.scanned" if n else "console.login.scan_expired")
     return Stay(text) if ctx.conv.flow else Done(text)
 
@@ -189,27 +230,41 @@ async def on_scan(ctx: Ctx, token: str) -> Outcome:
 async def oauth(request: web.Request) -> web.StreamResponse:
     """GET /console/oauth?code=&state=: WeChat's answer to the web authorisation."""
     state, code = request.query.get("state", ""), request.query.get("code", "")
-    row = await ConsoleLogin.get_or_none(token=state[:40], kind="oauth",
-                                         status=LoginStatus.PENDING) if state else None
+    row = (
+        await ConsoleLogin.get_or_none(token=state[:40], kind="oauth", status=LoginStatus.PENDING)
+        if state
+        else None
+    )
     pre = request.cookies.get(PRE_COOKIE, "")
-    if row is None or row.expires_at <= datetime.now(UTC) or not pre or \
-            not secrets.compare_digest(hash_secret(pre), row.browser_hash):
+    if (
+        row is None
+        or row.expires_at <= datetime.now(UTC)
+        or not pre
+        or not secrets.compare_digest(hash_secret(pre), row.browser_hash)
+    ):
         return error_page(request, 403, "console.login.bad_state")
     if not code or len(code) > 128:
         return error_page(request, 403, "console.login.no_code")
     s = request.app[settings_key]
     try:
         answer = await request_json(
-            request.app[http_key], "GET",
+            request.app[http_key],
+            "GET",
             f"{s.wechat_api_base.rstrip('/')}/sns/oauth2/access_token",
-            params={"appid": s.wechat_app_id or "", "secret": reveal(s.wechat_app_secret) or "",
-                    "code": code, "grant_type": "authorization_code"},
-            timeout=request.app[http_key].timeout)
+            params={
+                "appid": s.wechat_app_id or "",
+                "secret": reveal(s.wechat_app_secret) or "",
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+            timeout=request.app[http_key].timeout,
+        )
     except WeChatAPIError as exc:
         log.warning("oauth code exchange failed: errcode %s", exc.errcode)
         return error_page(request, 403, "console.login.no_code")
     if not await ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING).update(
-            status=LoginStatus.USED):
+        status=LoginStatus.USED
+    ):
         return error_page(request, 403, "console.login.bad_state")
     openid = str(answer.get("openid") or "")
     staff = await Staff.get_or_none(openid=openid, active=True) if openid else None
@@ -242,4 +297,3 @@ async def lang(request: web.Request) -> web.StreamResponse:
     resp = redirect(safe_next(request.query.get("next")))
     set_cookie(request, resp, "console_lang", to, max_age=365 * 86400)
     return resp
-

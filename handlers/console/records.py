@@ -21,14 +21,22 @@ KINDS = ("applications", "callbacks", "complaints")
 @page("staff", "supervisor")
 async def page_records(request: web.Request, visitor: Visitor) -> web.Response:
     """GET /console/records: download forms and the failed pushes."""
-    rows = OutboxMessage.filter(region=visitor.region, status=OutboxStatus.FAILED) \
-        .order_by("-id")
+    rows = OutboxMessage.filter(region=visitor.region, status=OutboxStatus.FAILED).order_by("-id")
     items, pager = await paged(request, rows)
     today = local_today(request)
     half = f"{today.year}H{1 if today.month <= 6 else 2}"
-    return render(request, "records.html", {
-        "kinds": KINDS, "failed": [OutboxItem.of(r) for r in items], "pager": pager,
-        "today": today, "half": half, "done": request.query.get("done")})
+    return render(
+        request,
+        "records.html",
+        {
+            "kinds": KINDS,
+            "failed": [OutboxItem.of(r) for r in items],
+            "pager": pager,
+            "today": today,
+            "half": half,
+            "done": request.query.get("done"),
+        },
+    )
 
 
 @page("staff", "supervisor")
@@ -48,8 +56,9 @@ async def export(request: web.Request, visitor: Visitor) -> web.StreamResponse:
         raise ApiError(404, "not_found")
     period = period_of(request)
     await audit(visitor, f"export_{kind}", period.label())
-    return await xlsx_response(request, ledgers.LEDGERS[kind](period, visitor.region),
-                               f"{kind}_{period.label()}.xlsx")
+    return await xlsx_response(
+        request, ledgers.LEDGERS[kind](period, visitor.region), f"{kind}_{period.label()}.xlsx"
+    )
 
 
 @page("staff", "supervisor")

@@ -54,8 +54,9 @@ class Visitor:
 
 # The signed-in visitor of the request being handled: aiohttp runs each request in its own
 # task, so a context variable is per request, and pages need not thread it through.
-_visitor: contextvars.ContextVar[Visitor | None] = contextvars.ContextVar("console_visitor",
-                                                                          default=None)
+_visitor: contextvars.ContextVar[Visitor | None] = contextvars.ContextVar(
+    "console_visitor", default=None
+)
 
 
 def use_visitor(visitor: Visitor | None) -> None:
@@ -81,17 +82,35 @@ def secure_cookies(request: web.Request) -> bool:
     return request.secure or request.app[settings_key].public_base_url.startswith("https:")
 
 
-def set_cookie(request: web.Request, resp: web.StreamResponse, name: str, value: str,
-               max_age: int | None = None) -> None:
-    resp.set_cookie(name, value, path="/console/", httponly=True, samesite="Lax",
-                    secure=secure_cookies(request), max_age=max_age)
+def set_cookie(
+    request: web.Request,
+    resp: web.StreamResponse,
+    name: str,
+    value: str,
+    max_age: int | None = None,
+) -> None:
+    resp.set_cookie(
+        name,
+        value,
+        path="/console/",
+        httponly=True,
+        samesite="Lax",
+        secure=secure_cookies(request),
+        max_age=max_age,
+    )
 
 
-async def start_session(request: web.Request, resp: web.StreamResponse, staff: Staff,
-                        via: str) -> None:
+async def start_session(
+    request: web.Request, resp: web.StreamResponse, staff: Staff, via: str
+) -> None:
     token = secrets.token_urlsafe(32)
-    await ConsoleSession.create(token_hash=hash_secret(token), csrf=secrets.token_urlsafe(24),
-                                staff=staff, via=via, last_seen_at=datetime.now(UTC))
+    await ConsoleSession.create(
+        token_hash=hash_secret(token),
+        csrf=secrets.token_urlsafe(24),
+        staff=staff,
+        via=via,
+        last_seen_at=datetime.now(UTC),
+    )
     set_cookie(request, resp, SESSION_COOKIE, token)
     resp.del_cookie(PRE_COOKIE, path="/console/")
 
@@ -102,8 +121,11 @@ async def current(request: web.Request) -> Visitor | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    row = await ConsoleSession.filter(token_hash=hash_secret(token), ended_at=None) \
-        .select_related("staff").first()
+    row = (
+        await ConsoleSession.filter(token_hash=hash_secret(token), ended_at=None)
+        .select_related("staff")
+        .first()
+    )
     if row is None:
         return None
     now = datetime.now(UTC)
@@ -119,15 +141,21 @@ async def current(request: web.Request) -> Visitor | None:
 def page(*roles: str) -> Callable:
     """Decorate a console handler: signed in (else to the login page, or OAuth inside
     WeChat), one of `roles` (403 otherwise; all when empty), an ApiError shown as a page."""
+
     def deco(fn: Callable[..., Awaitable[web.StreamResponse]]) -> Callable:
         @functools.wraps(fn)
         async def wrapper(request: web.Request) -> web.StreamResponse:
             visitor = await current(request)
             if visitor is None:
                 if request.method != "GET":
-                    return render(request, "error.html", {"message": t(
-                        "console.error.signed_out", locale_of(request))}, status=401)
+                    return render(
+                        request,
+                        "error.html",
+                        {"message": t("console.error.signed_out", locale_of(request))},
+                        status=401,
+                    )
                 from handlers.console.login import enter
+
                 return await enter(request)
             use_visitor(visitor)
             if roles and visitor.role not in roles:
@@ -136,10 +164,15 @@ def page(*roles: str) -> Callable:
                 return await fn(request, visitor)
             except ApiError as exc:
                 loc = locale_of(request)
-                return render(request, "error.html", {"message": t(
-                    exc.message_key, loc, **exc.params), "fields": exc.fields},
-                    status=exc.status)
+                return render(
+                    request,
+                    "error.html",
+                    {"message": t(exc.message_key, loc, **exc.params), "fields": exc.fields},
+                    status=exc.status,
+                )
+
         return wrapper
+
     return deco
 
 
@@ -156,12 +189,16 @@ async def form_of(request: web.Request, visitor: Visitor) -> dict[str, str]:
     return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
 
 
-def render(request: web.Request, template: str, context: dict, status: int = 200
-           ) -> web.Response:
+def render(request: web.Request, template: str, context: dict, status: int = 200) -> web.Response:
     loc = locale_of(request)
     visitor = _visitor.get()
-    base = {"_": functools.partial(_tr, loc), "lang": loc, "visitor": visitor,
-            "csrf": visitor.session.csrf if visitor else "", "path": request.path}
+    base = {
+        "_": functools.partial(_tr, loc),
+        "lang": loc,
+        "visitor": visitor,
+        "csrf": visitor.session.csrf if visitor else "",
+        "path": request.path,
+    }
     resp = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
     resp.headers["Cache-Control"] = "no-store"  # pages carry personal data
     resp.headers["X-Frame-Options"] = "DENY"

@@ -29,14 +29,23 @@ async def page_today(request: web.Request, visitor: Visitor) -> web.StreamRespon
     cbs = await charts.callbacks(region, weeks)
     hos = await charts.handoffs(region, weeks)
     labels = weeks.labels
-    return render(request, "today.html", {
-        "daily": daily, "weekly": weekly, "today": today,
-        "c_apps": charts.chart(apps["received"], apps["decided"], labels=labels),
-        "c_overdue": charts.chart(apps["overdue"], labels=labels),
-        "c_coverage": charts.chart(cbs["coverage"], target=policy.callback_target, top=1.0,
-                                   labels=labels),
-        "c_satisfaction": charts.chart(cbs["satisfaction"], top=1.0, labels=labels),
-        "c_handoff": charts.chart(hos["minutes"], labels=labels),
-        "c_handoff_late": charts.chart(hos["late"], labels=labels),
-        "complaints": daily.complaints, "complaints_due": daily.complaints_due,
-        "chart": charts})
+    return render(
+        request,
+        "today.html",
+        {
+            "daily": daily,
+            "weekly": weekly,
+            "today": today,
+            "c_apps": charts.chart(apps["received"], apps["decided"], labels=labels),
+            "c_overdue": charts.chart(apps["overdue"], labels=labels),
+            "c_coverage": charts.chart(
+                cbs["coverage"], target=policy.callback_target, top=1.0, labels=labels
+            ),
+            "c_satisfaction": charts.chart(cbs["satisfaction"], top=1.0, labels=labels),
+            "c_handoff": charts.chart(hos["minutes"], labels=labels),
+            "c_handoff_late": charts.chart(hos["late"], labels=labels),
+            "complaints": daily.complaints,
+            "complaints_due": daily.complaints_due,
+            "chart": charts,
+        },
+    )

@@ -8,8 +8,7 @@ Only the agent who filed an application sees it; personal data is masked as in t
 
 from __future__ import annotations
 
-from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, command, register_flow
-from bot.flowkit import Step
+from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, Step, command, register_flow
 from handlers.flows.agent_filing_state import current_agent
 from models.application import Application, Material, Status
 from models.masking import mask_name
@@ -28,8 +27,12 @@ async def owned(ctx: Ctx, app_id: int) -> Application | None:
 
 
 async def missing_kinds(ctx: Ctx, row: Application) -> list[str]:
-    kinds = await Material.filter(application_id=row.id, status="missing").using_db(
-        ctx.conn).order_by("id").values_list("kind", flat=True)
+    kinds = (
+        await Material.filter(application_id=row.id, status="missing")
+        .using_db(ctx.conn)
+        .order_by("id")
+        .values_list("kind", flat=True)
+    )
     return list(dict.fromkeys(kinds))
 
 
@@ -72,8 +75,13 @@ async def list_choices(ctx: Ctx) -> list[Choice]:
         matter = ctx.t(f"matter.{row.matter}")
         if len(matter) > MATTER_SHOWN:
             matter = matter[:MATTER_SHOWN] + "…"
-        line = ctx.t("mine.line", id=row.id, name=mask_name(row.applicant_name), matter=matter,
-                     status=status_line(ctx, row, await missing_kinds(ctx, row)))
+        line = ctx.t(
+            "mine.line",
+            id=row.id,
+            name=mask_name(row.applicant_name),
+            matter=matter,
+            status=status_line(ctx, row, await missing_kinds(ctx, row)),
+        )
         out.append(Choice(f"app:{row.id}", "mine.item", label_fields={"text": line}))
     if more:
         out.append(Choice("next", "mine.next_page", words=("下一页", "更多", "next", "more")))
@@ -96,17 +104,26 @@ async def pick(ctx: Ctx) -> Outcome:
 async def detail(ctx: Ctx, row: Application) -> str:
     """One application in full, as its agent sees it (masked applicant)."""
     missing = await missing_kinds(ctx, row)
-    files = await Material.filter(application_id=row.id, source__in=("chat", "upload")) \
-        .using_db(ctx.conn).count()
-    lines = [ctx.t("mine.detail.title", id=row.id, name=mask_name(row.applicant_name)),
-             ctx.t("filing.summary.matter", matter=ctx.t(f"matter.{row.matter}")),
-             ctx.t("mine.detail.status", status=status_line(ctx, row, missing)),
-             ctx.t("mine.detail.received", day=row.received_at.date().isoformat())]
+    files = (
+        await Material.filter(application_id=row.id, source__in=("chat", "upload"))
+        .using_db(ctx.conn)
+        .count()
+    )
+    lines = [
+        ctx.t("mine.detail.title", id=row.id, name=mask_name(row.applicant_name)),
+        ctx.t("filing.summary.matter", matter=ctx.t(f"matter.{row.matter}")),
+        ctx.t("mine.detail.status", status=status_line(ctx, row, missing)),
+        ctx.t("mine.detail.received", day=row.received_at.date().isoformat()),
+    ]
     if row.decided_at is not None:
-        lines.append(ctx.t(f"mine.detail.decision.{row.status}",
-                           reason=row.decision_reason or ctx.t("filing.none"),
-                           case_no=row.case_no or ctx.t("mine.no_case_no"),
-                           day=row.decided_at.date().isoformat()))
+        lines.append(
+            ctx.t(
+                f"mine.detail.decision.{row.status}",
+                reason=row.decision_reason or ctx.t("filing.none"),
+                case_no=row.case_no or ctx.t("mine.no_case_no"),
+                day=row.decided_at.date().isoformat(),
+            )
+        )
     if row.urgent:
         lines.append(ctx.t("mine.detail.urgent"))
     if missing:
@@ -131,6 +148,11 @@ async def show_one(ctx: Ctx, m) -> Outcome:
     return Stay(text) if ctx.conv.flow else Done(text)
 
 
-register_flow(Flow(FLOW, "mine.title_short", (
-    Step("list", list_prompt, pick, choices=list_choices),
-), resumable=False))
+register_flow(
+    Flow(
+        FLOW,
+        "mine.title_short",
+        (Step("list", list_prompt, pick, choices=list_choices),),
+        resumable=False,
+    )
+)

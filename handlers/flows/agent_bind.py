@@ -24,8 +24,14 @@ log = logging.getLogger(__name__)
 async def bind(ctx: Ctx, match) -> Outcome:
     """Binds the sender to the invite's agent, in this message's transaction."""
     try:
-        agent = await bind_invite(match.group(1), channel="oa", openid=ctx.openid,
-                                  locale=ctx.locale, conn=ctx.conn, now=ctx.now)
+        agent = await bind_invite(
+            match.group(1),
+            channel="oa",
+            openid=ctx.openid,
+            locale=ctx.locale,
+            conn=ctx.conn,
+            now=ctx.now,
+        )
     except InviteError as exc:
         if exc.reason == "unknown":  # not an agent's code: perhaps a handler's (models.pool)
             return await bind_as_handler(ctx, match.group(1))
@@ -39,8 +45,9 @@ async def bind(ctx: Ctx, match) -> Outcome:
 async def bind_as_handler(ctx: Ctx, code: str) -> Outcome:
     """Binds the sender to the handler a `handlers invite` code was issued for."""
     try:
-        handler = await bind_handler(code, openid=ctx.openid, locale=ctx.locale, conn=ctx.conn,
-                                     now=ctx.now)
+        handler = await bind_handler(
+            code, openid=ctx.openid, locale=ctx.locale, conn=ctx.conn, now=ctx.now
+        )
     except PoolError as exc:
         log.info("handler bind refused (%s) for %s", exc.code, mask_openid(ctx.openid))
         return Done(ctx.t(f"pool.bind.{exc.code}"))

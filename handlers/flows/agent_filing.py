@@ -54,13 +54,17 @@ async def intro(ctx: Ctx) -> Outcome:
     """Lets only a bound, active agent in; asks for the matter."""
     if ctx.choice != "start" or await current_agent(ctx) is None:
         from bot.conversation import menu_text
+
         return Done(await menu_text(ctx))
     return Next(S.MATTER)
 
 
 async def matter_choices(ctx: Ctx) -> list[Choice]:
-    return [Choice(code, f"matter.{code}") for code in MATTERS
-            if code != OTHER_CIVIL or ctx.policy.other_civil_allowed]
+    return [
+        Choice(code, f"matter.{code}")
+        for code in MATTERS
+        if code != OTHER_CIVIL or ctx.policy.other_civil_allowed
+    ]
 
 
 async def matter(ctx: Ctx) -> Outcome:
@@ -81,8 +85,14 @@ def after_matter_edit(ctx: Ctx) -> Next:
         return Next(S.MIGRANT)
     if d["matter"] in ART32_MATTERS:
         if d.get("basis") != "not_required":
-            d.update(basis="not_required", exempt=None, statement=None, confirmed_by=None,
-                     pledge_photo=None, pledge_paper=False)
+            d.update(
+                basis="not_required",
+                exempt=None,
+                statement=None,
+                confirmed_by=None,
+                pledge_photo=None,
+                pledge_paper=False,
+            )
             return Next(S.MATERIALS, say=ctx.t("filing.art32"))
         return Next(S.SUMMARY)
     return Next(S.SUMMARY) if hardship_fits(d) else Next(S.HARDSHIP)
@@ -185,20 +195,22 @@ async def deadline(ctx: Ctx) -> Outcome:
     return Next(S.HARDSHIP)
 
 
-FLOW = register_flow(Flow(
-    name="agent_filing",
-    title="filing.title",
-    steps=(
-        Step(S.INTRO, intro_prompt, intro, choices=intro_choices),
-        Step(S.MATTER, "filing.ask.matter", matter, choices=matter_choices),
-        Step(S.NAME, "filing.ask.name", name),
-        Step(S.ID, "filing.ask.id_number", id_number),
-        Step(S.PHONE, "filing.ask.phone", phone),
-        Step(S.ADDRESS, "filing.ask.address", address),
-        Step(S.FACTS, "filing.ask.facts", facts, raw=True),
-        Step(S.OPPOSING, "filing.ask.opposing", opposing),
-        Step(S.DEADLINE, deadline_prompt, deadline),
-        *fin.STEPS,
-        submit.SUMMARY,
-    ),
-))
+FLOW = register_flow(
+    Flow(
+        name="agent_filing",
+        title="filing.title",
+        steps=(
+            Step(S.INTRO, intro_prompt, intro, choices=intro_choices),
+            Step(S.MATTER, "filing.ask.matter", matter, choices=matter_choices),
+            Step(S.NAME, "filing.ask.name", name),
+            Step(S.ID, "filing.ask.id_number", id_number),
+            Step(S.PHONE, "filing.ask.phone", phone),
+            Step(S.ADDRESS, "filing.ask.address", address),
+            Step(S.FACTS, "filing.ask.facts", facts, raw=True),
+            Step(S.OPPOSING, "filing.ask.opposing", opposing),
+            Step(S.DEADLINE, deadline_prompt, deadline),
+            *fin.STEPS,
+            submit.SUMMARY,
+        ),
+    )
+)

@@ -32,8 +32,16 @@ from models.eligibility import violation_message
 PHOTOS_MAX = 30  # photos per application in chat; more is a mistake (or a flood)
 ALL_WORDS = {"齐全", "都有", "全有", "已备齐", "备齐", "all", "complete", "none missing"}
 # The agent keeps the signed paper pledge instead of photographing it.
-PAPER_WORDS = {"纸质留存", "纸质", "留存", "代办人留存", "纸质承诺书", "paper", "paper copy",
-               "keep paper"}
+PAPER_WORDS = {
+    "纸质留存",
+    "纸质",
+    "留存",
+    "代办人留存",
+    "纸质承诺书",
+    "paper",
+    "paper copy",
+    "keep paper",
+}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -57,10 +65,17 @@ async def hardship_choices(ctx: Ctx) -> list[Choice]:
 async def hardship(ctx: Ctx) -> Outcome:
     """Stores the hardship path; asks for the exempt group, the other reason or the household."""
     ctx.data["basis"] = ctx.choice
-    ctx.data.update(exempt=None, statement=None, confirmed_by=None, other_reason=None,
-                    pledge_photo=None, pledge_paper=False)
-    return Next({"exempt": S.EXEMPT, OTHER_REASON: S.OTHER_REASON}.get(ctx.choice or "",
-                                                                       S.HOUSEHOLD))
+    ctx.data.update(
+        exempt=None,
+        statement=None,
+        confirmed_by=None,
+        other_reason=None,
+        pledge_photo=None,
+        pledge_paper=False,
+    )
+    return Next(
+        {"exempt": S.EXEMPT, OTHER_REASON: S.OTHER_REASON}.get(ctx.choice or "", S.HOUSEHOLD)
+    )
 
 
 async def other_reason(ctx: Ctx) -> Outcome:
@@ -73,15 +88,21 @@ async def other_reason(ctx: Ctx) -> Outcome:
 
 async def exempt_choices(ctx: Ctx) -> list[Choice]:
     matter = ctx.data.get("matter")
-    return [Choice(c, f"exempt.{c}") for c in ctx.policy.exempt_categories_allowed
-            if EXEMPT_CATEGORIES[c].matters is None or matter in EXEMPT_CATEGORIES[c].matters]
+    return [
+        Choice(c, f"exempt.{c}")
+        for c in ctx.policy.exempt_categories_allowed
+        if EXEMPT_CATEGORIES[c].matters is None or matter in EXEMPT_CATEGORIES[c].matters
+    ]
 
 
 async def exempt(ctx: Ctx) -> Outcome:
     """Stores the exempt group if it fits the matter and the applicant's age; asks for materials."""
     ctx.data["exempt"] = ctx.choice
-    wrong = [v for v in check(ctx.app, filing_of(ctx), today_of(ctx.app)).violations
-             if v.field == "hardship.exempt_category"]
+    wrong = [
+        v
+        for v in check(ctx.app, filing_of(ctx), today_of(ctx.app)).violations
+        if v.field == "hardship.exempt_category"
+    ]
     if wrong:
         ctx.data["exempt"] = None
         return Stay(violation_message(wrong[0], ctx.locale))
@@ -144,16 +165,20 @@ async def confirm_by(ctx: Ctx) -> Outcome:
 
 
 async def pledge_photo_prompt(ctx: Ctx) -> str:
-    return ctx.t("filing.ask.pledge_photo",
-                 how=ctx.t(f"pledge_confirm.{ctx.data.get('confirmed_by') or 'signature'}"))
+    return ctx.t(
+        "filing.ask.pledge_photo",
+        how=ctx.t(f"pledge_confirm.{ctx.data.get('confirmed_by') or 'signature'}"),
+    )
 
 
 async def pledge_photo(ctx: Ctx) -> Outcome:
     """Keeps the photo of the signed (or fingerprinted) pledge, or records that the agent keeps
     the paper; asks about materials."""
     if ctx.inc.kind == "image":
-        ctx.data.update(pledge_photo={"media_id": ctx.inc.media_id, "pic_url": ctx.inc.pic_url},
-                        pledge_paper=False)
+        ctx.data.update(
+            pledge_photo={"media_id": ctx.inc.media_id, "pic_url": ctx.inc.pic_url},
+            pledge_paper=False,
+        )
         return Next(S.MATERIALS, say=ctx.t("filing.pledge_photo_received"))
     if ctx.text.strip(" 。.").lower() in PAPER_WORDS:
         ctx.data.update(pledge_photo=None, pledge_paper=True)
@@ -162,8 +187,9 @@ async def pledge_photo(ctx: Ctx) -> Outcome:
 
 
 async def materials_prompt(ctx: Ctx) -> str:
-    items = "\n".join(f"{i}. {ctx.t('material.' + k)}"
-                      for i, k in enumerate(needed_kinds(ctx.data), 1))
+    items = "\n".join(
+        f"{i}. {ctx.t('material.' + k)}" for i, k in enumerate(needed_kinds(ctx.data), 1)
+    )
     return ctx.t("filing.ask.materials", items=items, photos=len(ctx.data.get("photos", [])))
 
 
@@ -189,12 +215,19 @@ async def materials(ctx: Ctx) -> Outcome:
 
 async def ack_prompt(ctx: Ctx) -> str:
     due = add_days(today_of(ctx.app), ctx.policy.materials_due_days)
-    items = "\n".join(f"{i}. {ctx.t('material.' + k)}"
-                      for i, k in enumerate(ctx.data.get("missing", []), 1))
-    consequence = ctx.t("applications.missing_consequence."
-                        + ctx.policy.missing_materials_consequence)
-    return ctx.t("applications.missing_notice", items=items, due=due.isoformat(),
-                 consequence=consequence) + "\n\n" + ctx.t("filing.ask.ack")
+    items = "\n".join(
+        f"{i}. {ctx.t('material.' + k)}" for i, k in enumerate(ctx.data.get("missing", []), 1)
+    )
+    consequence = ctx.t(
+        "applications.missing_consequence." + ctx.policy.missing_materials_consequence
+    )
+    return (
+        ctx.t(
+            "applications.missing_notice", items=items, due=due.isoformat(), consequence=consequence
+        )
+        + "\n\n"
+        + ctx.t("filing.ask.ack")
+    )
 
 
 async def ack(ctx: Ctx) -> Outcome:
@@ -206,9 +239,15 @@ async def ack(ctx: Ctx) -> Outcome:
 
 
 STEPS = (
-    Step(S.MIGRANT, "filing.ask.migrant", migrant, choices=(
-        Choice("yes", "filing.migrant_yes", words=("是", "是的", "对", "yes")),
-        Choice("no", "filing.migrant_no", words=("不是", "否", "no")))),
+    Step(
+        S.MIGRANT,
+        "filing.ask.migrant",
+        migrant,
+        choices=(
+            Choice("yes", "filing.migrant_yes", words=("是", "是的", "对", "yes")),
+            Choice("no", "filing.migrant_no", words=("不是", "否", "no")),
+        ),
+    ),
     Step(S.HARDSHIP, "filing.ask.hardship", hardship, choices=hardship_choices),
     Step(S.EXEMPT, "filing.ask.exempt", exempt, choices=exempt_choices),
     Step(S.OTHER_REASON, "filing.ask.other_reason", other_reason, raw=True),
@@ -216,15 +255,30 @@ STEPS = (
     Step(S.INCOME, "filing.ask.income", income),
     Step(S.SOURCE, "filing.ask.source", source),
     Step(S.ASSETS, "filing.ask.assets", assets),
-    Step(S.PLEDGE, pledge_prompt, pledge, choices=(
-        Choice("agree", "filing.pledge_agree", words=("同意", "agree"), means="yes"),
-        Choice("decline", "filing.pledge_decline", words=("不同意", "disagree"), means="no"))),
-    Step(S.CONFIRM_BY, "filing.ask.confirm_by", confirm_by,
-         choices=tuple(Choice(c, f"pledge_confirm.{c}") for c in PLEDGE_CONFIRMATIONS)),
-    Step(S.PLEDGE_PHOTO, pledge_photo_prompt, pledge_photo,
-         accepts=frozenset({"text", "image"})),
+    Step(
+        S.PLEDGE,
+        pledge_prompt,
+        pledge,
+        choices=(
+            Choice("agree", "filing.pledge_agree", words=("同意", "agree"), means="yes"),
+            Choice("decline", "filing.pledge_decline", words=("不同意", "disagree"), means="no"),
+        ),
+    ),
+    Step(
+        S.CONFIRM_BY,
+        "filing.ask.confirm_by",
+        confirm_by,
+        choices=tuple(Choice(c, f"pledge_confirm.{c}") for c in PLEDGE_CONFIRMATIONS),
+    ),
+    Step(S.PLEDGE_PHOTO, pledge_photo_prompt, pledge_photo, accepts=frozenset({"text", "image"})),
     Step(S.MATERIALS, materials_prompt, materials, accepts=frozenset({"text", "image"})),
-    Step(S.ACK, ack_prompt, ack, choices=(
-        Choice("agree", "filing.ack_agree", words=("知悉", "同意", "agree"), means="yes"),
-        Choice("change", "filing.ack_change"))),
+    Step(
+        S.ACK,
+        ack_prompt,
+        ack,
+        choices=(
+            Choice("agree", "filing.ack_agree", words=("知悉", "同意", "agree"), means="yes"),
+            Choice("change", "filing.ack_change"),
+        ),
+    ),
 )

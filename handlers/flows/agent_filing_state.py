@@ -63,11 +63,18 @@ def pledge_record(data: dict) -> str | None:
 def hardship_fits(d: dict) -> bool:
     """Whether the hardship answers still fit the matter (after 改 1 changed it)."""
     exempt = d.get("exempt")
-    return d.get("basis") == "pledge" or (
-        d.get("basis") == OTHER_REASON and d.get("matter") == CRIMINAL_DEFENSE) or (
-        d.get("basis") == "exempt" and exempt is not None
-        and (EXEMPT_CATEGORIES[exempt].matters is None
-             or d.get("matter") in EXEMPT_CATEGORIES[exempt].matters))
+    return (
+        d.get("basis") == "pledge"
+        or (d.get("basis") == OTHER_REASON and d.get("matter") == CRIMINAL_DEFENSE)
+        or (
+            d.get("basis") == "exempt"
+            and exempt is not None
+            and (
+                EXEMPT_CATEGORIES[exempt].matters is None
+                or d.get("matter") in EXEMPT_CATEGORIES[exempt].matters
+            )
+        )
+    )
 
 
 def proceed(ctx: Ctx, step: str) -> Next:
@@ -85,8 +92,10 @@ async def current_agent(ctx: Ctx) -> Agent | None:
     agents = ctx.memo.get("agents")
     if agents is None or ctx.openid not in agents:
         openids = sorted({*ctx.memo.get("openids", ()), ctx.openid})
-        found = {a.oa_openid: a for a in await Agent.filter(
-            oa_openid__in=openids, active=True).using_db(ctx.conn)}
+        found = {
+            a.oa_openid: a
+            for a in await Agent.filter(oa_openid__in=openids, active=True).using_db(ctx.conn)
+        }
         agents = ctx.memo["agents"] = {o: found.get(o) for o in openids}
     return agents[ctx.openid]
 
@@ -109,18 +118,30 @@ def filing_of(ctx: Ctx) -> Filing:
     d = ctx.data
     pledge = None
     if d.get("basis") == "pledge" and d.get("confirmed_by"):
-        pledge = {"accepted": True, "confirmed_by": d["confirmed_by"],
-                  "text_version": PLEDGE_TEXT_VERSION, "record": pledge_record(d)}
+        pledge = {
+            "accepted": True,
+            "confirmed_by": d["confirmed_by"],
+            "text_version": PLEDGE_TEXT_VERSION,
+            "record": pledge_record(d),
+        }
     kinds = needed_kinds(d)
     missing = d.get("missing") or []
     return Filing(
-        name=decrypt(d["name"]), id_number=decrypt(d["id_number"]), phone=decrypt(d["phone"]),
-        address=decrypt(d["address"]) if d.get("address") else "", matter=d["matter"],
-        facts=d.get("facts", ""), opposing_party=d.get("opposing"),
+        name=decrypt(d["name"]),
+        id_number=decrypt(d["id_number"]),
+        phone=decrypt(d["phone"]),
+        address=decrypt(d["address"]) if d.get("address") else "",
+        matter=d["matter"],
+        facts=d.get("facts", ""),
+        opposing_party=d.get("opposing"),
         limitation_deadline=date.fromisoformat(d["deadline"]) if d.get("deadline") else None,
-        hardship_basis=d.get("basis") or "", exempt_category=d.get("exempt"),
-        statement=d.get("statement"), pledge=pledge, channel="chat",
+        hardship_basis=d.get("basis") or "",
+        exempt_category=d.get("exempt"),
+        statement=d.get("statement"),
+        pledge=pledge,
+        channel="chat",
         materials=[(k, "missing" if k in missing else "provided") for k in kinds],
         missing_acknowledged=bool(d.get("ack")),
-        other_reason=d.get("other_reason"), migrant_worker=bool(d.get("migrant")),
+        other_reason=d.get("other_reason"),
+        migrant_worker=bool(d.get("migrant")),
     )

@@ -21,11 +21,20 @@ from models.eligibility import violation_message
 from models.masking import mask_id, mask_name, mask_phone
 from models.outbox import Channel
 
-
 FACTS_SHOWN = 30  # characters of the facts in the summary: one line on a phone, plus the count
 # 改 N: the summary's numbered lines and the step each one goes back to.
-EDIT_STEPS = {1: S.MATTER, 2: S.NAME, 3: S.ID, 4: S.PHONE, 5: S.ADDRESS, 6: S.FACTS,
-              7: S.OPPOSING, 8: S.DEADLINE, 9: S.HARDSHIP, 10: S.MATERIALS}
+EDIT_STEPS = {
+    1: S.MATTER,
+    2: S.NAME,
+    3: S.ID,
+    4: S.PHONE,
+    5: S.ADDRESS,
+    6: S.FACTS,
+    7: S.OPPOSING,
+    8: S.DEADLINE,
+    9: S.HARDSHIP,
+    10: S.MATERIALS,
+}
 
 
 def _facts_line(ctx: Ctx, facts: str) -> str:
@@ -45,9 +54,15 @@ def _hardship_line(ctx: Ctx, f) -> str:
         parts.append(f.other_reason[:60])
     if f.statement:
         st = f.statement
-        parts.append(ctx.t("filing.summary.statement", size=st.get("household_size"),
-                           income=st.get("monthly_income_yuan"),
-                           source=st.get("income_source"), assets=st.get("assets")))
+        parts.append(
+            ctx.t(
+                "filing.summary.statement",
+                size=st.get("household_size"),
+                income=st.get("monthly_income_yuan"),
+                source=st.get("income_source"),
+                assets=st.get("assets"),
+            )
+        )
     if f.migrant_worker:
         parts.append(ctx.t("filing.summary.migrant"))
     if f.pledge:
@@ -64,12 +79,20 @@ async def summary_prompt(ctx: Ctx) -> str:
     missing = [ctx.t(f"material.{k}") for k, s in f.materials if s == "missing"]
     photos = len(ctx.data.get("photos", []))
     values = [
-        ctx.t(f"matter.{f.matter}"), mask_name(f.name), mask_id(f.id_number),
-        mask_phone(f.phone), mask_address(f.address), _facts_line(ctx, f.facts),
+        ctx.t(f"matter.{f.matter}"),
+        mask_name(f.name),
+        mask_id(f.id_number),
+        mask_phone(f.phone),
+        mask_address(f.address),
+        _facts_line(ctx, f.facts),
         f.opposing_party or none,
         f.limitation_deadline.isoformat() if f.limitation_deadline else none,
         _hardship_line(ctx, f),
-        ctx.t("filing.summary.materials", missing=ctx.t("punct.list_sep").join(missing) or none, photos=photos),
+        ctx.t(
+            "filing.summary.materials",
+            missing=ctx.t("punct.list_sep").join(missing) or none,
+            photos=photos,
+        ),
     ]
     lines = [ctx.t("filing.summary.title")]
     lines += [ctx.t(f"filing.summary.line.{n}", value=v) for n, v in enumerate(values, 1)]
@@ -106,8 +129,11 @@ async def summary(ctx: Ctx) -> Outcome:
     for photo in ctx.data.get("photos", []):
         await keep_photo(ctx, row, photo)
     invitation = await new_invitation(row, now=ctx.now, conn=ctx.conn)  # issue 13: follow it
-    return Done(receipt(ctx, row, [k for k, s in f.materials if s == "missing"]) + "\n"
-                + ctx.t("applicant.agent_qr", url=invitation_page(ctx.app, invitation)))
+    return Done(
+        receipt(ctx, row, [k for k, s in f.materials if s == "missing"])
+        + "\n"
+        + ctx.t("applicant.agent_qr", url=invitation_page(ctx.app, invitation))
+    )
 
 
 async def keep_photo(ctx: Ctx, row: Application, photo: dict, kind: str = "other") -> Material:
@@ -115,13 +141,22 @@ async def keep_photo(ctx: Ctx, row: Application, photo: dict, kind: str = "other
     keeps it 3 days), so the centre can download it like an uploaded one."""
     media_id = (photo.get("media_id") or "")[:128] or None
     material = await Material.create(
-        application_id=row.id, kind=kind, status="provided", source="chat",
-        wechat_media_id=media_id, wechat_pic_url=(photo.get("pic_url") or "")[:512] or None,
-        using_db=ctx.conn)
+        application_id=row.id,
+        kind=kind,
+        status="provided",
+        source="chat",
+        wechat_media_id=media_id,
+        wechat_pic_url=(photo.get("pic_url") or "")[:512] or None,
+        using_db=ctx.conn,
+    )
     if media_id:
-        await ctx.enqueue(channel=Channel.WECHAT_MEDIA, kind="media", region=row.region,
-                          dedupe_key=f"media:{material.id}",
-                          payload={"material_id": material.id, "media_id": media_id})
+        await ctx.enqueue(
+            channel=Channel.WECHAT_MEDIA,
+            kind="media",
+            region=row.region,
+            dedupe_key=f"media:{material.id}",
+            payload={"material_id": material.id, "media_id": media_id},
+        )
     return material
 
 
@@ -130,11 +165,22 @@ def receipt(ctx: Ctx, row: Application, missing: list[str]) -> str:
     if row.urgent:
         lines.append(ctx.t("filing.done_urgent"))
     if missing and row.materials_due:
-        lines.append(ctx.t("filing.done_missing", items=ctx.t("punct.list_sep").join(
-            ctx.t(f"material.{k}") for k in missing), due=row.materials_due.isoformat()))
+        lines.append(
+            ctx.t(
+                "filing.done_missing",
+                items=ctx.t("punct.list_sep").join(ctx.t(f"material.{k}") for k in missing),
+                due=row.materials_due.isoformat(),
+            )
+        )
     lines += [violation_message(w, ctx.locale) for w in row.warnings]
     return "\n".join(lines)
 
 
-SUMMARY = Step(S.SUMMARY, summary_prompt, summary, choices=(
-    Choice("submit", "filing.submit", words=("提交", "确认", "submit", "yes"), means="yes"),))
+SUMMARY = Step(
+    S.SUMMARY,
+    summary_prompt,
+    summary,
+    choices=(
+        Choice("submit", "filing.submit", words=("提交", "确认", "submit", "yes"), means="yes"),
+    ),
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command, register_flow
+from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Start, Stay, Step, command, register_flow
 from bot.notify import alert_staff, emit_event
 from handlers.filing import event_data
 from handlers.flows.agent_applications import missing_kinds, owned
@@ -38,8 +38,10 @@ async def needs_materials(ctx: Ctx, row: Application) -> bool:
     return row.status == Status.NEED_MATERIALS or bool(await missing_kinds(ctx, row))
 
 
-@command(r"^\s*(?:补充材料|补交材料|补材料|supplement|add materials)\s*[#＃]?\s*(\d{1,9})?"
-         r"\s*[。.]?\s*$")
+@command(
+    r"^\s*(?:补充材料|补交材料|补材料|supplement|add materials)\s*[#＃]?\s*(\d{1,9})?"
+    r"\s*[。.]?\s*$"
+)
 async def begin(ctx: Ctx, m: re.Match[str]) -> Outcome:
     """补充材料 [N]: starts adding photos to application N (or the one application owing any)."""
     if ctx.conv.flow:  # never throw an open form away for this
@@ -48,12 +50,24 @@ async def begin(ctx: Ctx, m: re.Match[str]) -> Outcome:
     if agent is None:
         return Done(ctx.t("filing.not_agent"))
     if m.group(1) is None:
-        rows = [r for r in await Application.filter(agent_id=agent.id, status__not=Status.REFUSED)
-                .using_db(ctx.conn).order_by("-id").limit(50) if await needs_materials(ctx, r)]
+        rows = [
+            r
+            for r in await Application.filter(agent_id=agent.id, status__not=Status.REFUSED)
+            .using_db(ctx.conn)
+            .order_by("-id")
+            .limit(50)
+            if await needs_materials(ctx, r)
+        ]
         if len(rows) != 1:
-            return Done(ctx.t("supplement.which", ids="、".join(
-                f"#{r.id}" for r in rows[:OPEN_SHOWN]), example=rows[0].id) if rows
-                else ctx.t("supplement.nothing_open"))
+            return Done(
+                ctx.t(
+                    "supplement.which",
+                    ids="、".join(f"#{r.id}" for r in rows[:OPEN_SHOWN]),
+                    example=rows[0].id,
+                )
+                if rows
+                else ctx.t("supplement.nothing_open")
+            )
         row: Application | None = rows[0]
     else:
         row = await owned(ctx, int(m.group(1)))
@@ -83,8 +97,13 @@ async def photos_prompt(ctx: Ctx) -> str:
     lines = [ctx.t("supplement.intro", id=row.id, name=mask_name(row.applicant_name))]
     missing = await missing_kinds(ctx, row)
     if missing:
-        lines.append(ctx.t("supplement.owed", items=_numbered(ctx, missing),
-                           due=row.materials_due.isoformat() if row.materials_due else "—"))
+        lines.append(
+            ctx.t(
+                "supplement.owed",
+                items=_numbered(ctx, missing),
+                due=row.materials_due.isoformat() if row.materials_due else "—",
+            )
+        )
     if row.status == Status.NEED_MATERIALS and row.decision_reason:
         lines.append(ctx.t("supplement.centre_asks", reason=row.decision_reason))
     lines.append(ctx.t("supplement.send"))
@@ -111,8 +130,9 @@ async def photos(ctx: Ctx) -> Outcome:
 
 async def which_prompt(ctx: Ctx) -> str:
     missing = await missing_kinds(ctx, await _row(ctx))
-    return ctx.t("supplement.ask_which", n=len(ctx.data.get("photos", [])),
-                 items=_numbered(ctx, missing))
+    return ctx.t(
+        "supplement.ask_which", n=len(ctx.data.get("photos", [])), items=_numbered(ctx, missing)
+    )
 
 
 async def which(ctx: Ctx) -> Outcome:
@@ -136,33 +156,65 @@ async def save(ctx: Ctx, covered: list[str]) -> Outcome:
     kind = covered[0] if len(covered) == 1 else "other"  # several items: photos not told apart
     kept = [await keep_photo(ctx, row, p, kind) for p in ctx.data.get("photos", [])]
     if covered:
-        await Material.filter(application_id=row.id, kind__in=covered, status="missing") \
-            .using_db(ctx.conn).update(status="provided")
+        await (
+            Material.filter(application_id=row.id, kind__in=covered, status="missing")
+            .using_db(ctx.conn)
+            .update(status="provided")
+        )
     await Application.filter(id=row.id).using_db(ctx.conn).update(updated_at=ctx.now)
     still = await missing_kinds(ctx, row)
     zh = "zh_CN"
     name = mask_name(row.applicant_name)
     items = "、".join(t(f"material.{k}", zh) for k in covered) or t("material.other", zh)
     rest = "、".join(t(f"material.{k}", zh) for k in still) or t("filing.none", zh)
-    await alert_staff(ctx.settings, region=row.region, key=f"materials-added:{kept[0].id}",
-                      title=t("staff.materials_added.title", zh), conn=ctx.conn,
-                      lines=[t("staff.materials_added.line", zh, id=row.id, name=name,
-                               n=len(kept), items=items, rest=rest)])
-    await emit_event(ctx.settings, event_type="application.materials_added",
-                     key=f"application:{row.id}:materials:{kept[0].id}", region=row.region,
-                     conn=ctx.conn, data={**event_data(row), "photos": len(kept),
-                                          "provided": covered, "missing": still})
+    await alert_staff(
+        ctx.settings,
+        region=row.region,
+        key=f"materials-added:{kept[0].id}",
+        title=t("staff.materials_added.title", zh),
+        conn=ctx.conn,
+        lines=[
+            t(
+                "staff.materials_added.line",
+                zh,
+                id=row.id,
+                name=name,
+                n=len(kept),
+                items=items,
+                rest=rest,
+            )
+        ],
+    )
+    await emit_event(
+        ctx.settings,
+        event_type="application.materials_added",
+        key=f"application:{row.id}:materials:{kept[0].id}",
+        region=row.region,
+        conn=ctx.conn,
+        data={**event_data(row), "photos": len(kept), "provided": covered, "missing": still},
+    )
     lines = [ctx.t("supplement.saved", id=row.id, n=len(kept))]
     if still:
-        lines.append(ctx.t("supplement.still_missing", items="、".join(
-            ctx.t(f"material.{k}") for k in still),
-            due=row.materials_due.isoformat() if row.materials_due else "—"))
+        lines.append(
+            ctx.t(
+                "supplement.still_missing",
+                items="、".join(ctx.t(f"material.{k}") for k in still),
+                due=row.materials_due.isoformat() if row.materials_due else "—",
+            )
+        )
     else:
         lines.append(ctx.t("supplement.all_in"))
     return Done("\n".join(lines))
 
 
-register_flow(Flow(FLOW, "supplement.title", (
-    Step("photos", photos_prompt, photos, accepts=frozenset({"text", "image"})),
-    Step("which", which_prompt, which),
-), resumable=False))
+register_flow(
+    Flow(
+        FLOW,
+        "supplement.title",
+        (
+            Step("photos", photos_prompt, photos, accepts=frozenset({"text", "image"})),
+            Step("which", which_prompt, which),
+        ),
+        resumable=False,
+    )
+)

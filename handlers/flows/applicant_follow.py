@@ -30,31 +30,47 @@ async def on_scan(ctx: Ctx, token: str) -> Outcome:
     application = await Application.get(id=inv.application_id).using_db(ctx.conn)
     current = await ApplicantFollow.get_or_none(application_id=application.id).using_db(ctx.conn)
     if current is not None and current.openid != ctx.openid:
-        log.info("application %s already followed; %s told", application.id,
-                 mask_openid(ctx.openid))
+        log.info(
+            "application %s already followed; %s told", application.id, mask_openid(ctx.openid)
+        )
         return Done(ctx.t("applicant.scan.taken"))
     if current is None:
         if inv.expires_at < ctx.now:
             return Done(ctx.t("applicant.scan.expired"))
         try:
-            await ApplicantFollow.create(application_id=application.id, openid=ctx.openid,
-                                         bound_at=ctx.now, using_db=ctx.conn)
+            await ApplicantFollow.create(
+                application_id=application.id,
+                openid=ctx.openid,
+                bound_at=ctx.now,
+                using_db=ctx.conn,
+            )
         except IntegrityError:  # a second phone scanned in the same instant
             return Done(ctx.t("applicant.scan.taken"))
-        await Case.filter(application_id=application.id, region=application.region,
-                          openid=None).using_db(ctx.conn).update(openid=ctx.openid,
-                                                                  bound_at=ctx.now)
+        await (
+            Case.filter(application_id=application.id, region=application.region, openid=None)
+            .using_db(ctx.conn)
+            .update(openid=ctx.openid, bound_at=ctx.now)
+        )
         key = "applicant.scan.followed"
     else:
         key = "applicant.scan.again"
     matter = ctx.t(f"matter.{application.matter}")
-    return Done(ctx.t(key, id=application.id, matter=matter,
-                      status=await status_line(application, ctx.locale, ctx.conn)))
+    return Done(
+        ctx.t(
+            key,
+            id=application.id,
+            matter=matter,
+            status=await status_line(application, ctx.locale, ctx.conn),
+        )
+    )
 
 
 async def followed(ctx: Ctx) -> list[Application]:
-    ids = await ApplicantFollow.filter(openid=ctx.openid).using_db(ctx.conn) \
+    ids = (
+        await ApplicantFollow.filter(openid=ctx.openid)
+        .using_db(ctx.conn)
         .values_list("application_id", flat=True)
+    )
     return await Application.filter(id__in=list(ids)).using_db(ctx.conn).order_by("-id")
 
 
@@ -62,9 +78,16 @@ async def followed_items(ctx: Ctx) -> list[tuple[str, str]]:
     """(value, one-line label) of each followed application, for 查询进度."""
     items = []
     for application in await followed(ctx):
-        items.append((f"application:{application.id}", ctx.t(
-            "applicant.progress_line", id=application.id,
-            state=ctx.t(f"applicant.status.{application.status}"))))
+        items.append(
+            (
+                f"application:{application.id}",
+                ctx.t(
+                    "applicant.progress_line",
+                    id=application.id,
+                    state=ctx.t(f"applicant.status.{application.status}"),
+                ),
+            )
+        )
     return items
 
 
@@ -72,14 +95,20 @@ async def followed_detail(ctx: Ctx, ident: str) -> str | None:
     """The details of one followed application, or None when it is not this user's."""
     if not ident.isdigit():
         return None
-    ids = await ApplicantFollow.filter(openid=ctx.openid, application_id=int(ident)) \
-        .using_db(ctx.conn).values_list("application_id", flat=True)
+    ids = (
+        await ApplicantFollow.filter(openid=ctx.openid, application_id=int(ident))
+        .using_db(ctx.conn)
+        .values_list("application_id", flat=True)
+    )
     if not ids:
         return None
     application = await Application.get(id=ids[0]).using_db(ctx.conn)
-    return ctx.t("applicant.progress_detail", id=application.id,
-                 matter=ctx.t(f"matter.{application.matter}"),
-                 status=await status_line(application, ctx.locale, ctx.conn))
+    return ctx.t(
+        "applicant.progress_detail",
+        id=application.id,
+        matter=ctx.t(f"matter.{application.matter}"),
+        status=await status_line(application, ctx.locale, ctx.conn),
+    )
 
 
 @command(r"^\s*(?:查询进度|查进度|查询办理进度|办理进度|progress)\s*$")

@@ -14,26 +14,60 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from bot.flowkit import (Choice, Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command,
-                         register_flow)
+from bot.flowkit import (
+    Choice,
+    Ctx,
+    Done,
+    Flow,
+    Next,
+    Outcome,
+    Start,
+    Stay,
+    Step,
+    command,
+    register_flow,
+)
 from handlers.flows.progress import bound_cases, home_region
-from models.complaint import ABOUT, GROUNDS, PHOTOS_MAX, TEXT_MAX, Complaint, bureau_name, \
-    file, filed_today, fmt_date, normalize_ticket, status_text
+from models.complaint import (
+    ABOUT,
+    GROUNDS,
+    PHOTOS_MAX,
+    TEXT_MAX,
+    Complaint,
+    bureau_name,
+    file,
+    filed_today,
+    fmt_date,
+    normalize_ticket,
+    status_text,
+)
 from models.masking import mask_openid
 
 log = logging.getLogger(__name__)
 FLOW = "complaint"
 ABOUT_CHOICES = tuple(Choice(a, f"complaint.about.{a}") for a in ABOUT)
-GROUND_CHOICES = (*(Choice(g, f"complaint.grounds.{g}") for g in GROUNDS),
-                  Choice("objection", "complaint.grounds.objection"))
-PHOTO_CHOICES = (Choice("done", "complaint.photos.done",
-                        words=("完成", "好了", "发完了", "没有", "没有照片", "无", "done")),)
-CONFIRM = (Choice("submit", "complaint.confirm.submit", words=("确认", "提交", "确定"), means="yes"),
-           Choice("redo", "complaint.confirm.redo", words=("重填", "重新", "修改")))
+GROUND_CHOICES = (
+    *(Choice(g, f"complaint.grounds.{g}") for g in GROUNDS),
+    Choice("objection", "complaint.grounds.objection"),
+)
+PHOTO_CHOICES = (
+    Choice(
+        "done",
+        "complaint.photos.done",
+        words=("完成", "好了", "发完了", "没有", "没有照片", "无", "done"),
+    ),
+)
+CONFIRM = (
+    Choice("submit", "complaint.confirm.submit", words=("确认", "提交", "确定"), means="yes"),
+    Choice("redo", "complaint.confirm.redo", words=("重填", "重新", "修改")),
+)
 # Phrases that make a message an objection to a decision on aid, not a complaint (Art. 49).
-OBJECTION = re.compile(r"(不予|不给予?|拒绝|终止|不批准)(法律)?援助|驳回.{0,4}申请|异议|objection|"
-                       r"(refus\w*|terminat\w*|denied|deny|reject\w*)\b.{0,12}\baid\b|"
-                       r"\baid\b.{0,12}\b(refused|terminated|denied|rejected)", re.IGNORECASE)
+OBJECTION = re.compile(
+    r"(不予|不给予?|拒绝|终止|不批准)(法律)?援助|驳回.{0,4}申请|异议|objection|"
+    r"(refus\w*|terminat\w*|denied|deny|reject\w*)\b.{0,12}\baid\b|"
+    r"\baid\b.{0,12}\b(refused|terminated|denied|rejected)",
+    re.IGNORECASE,
+)
 ONE_SHOT_MIN = 4  # characters; "投诉进度" is a question, not a complaint
 
 
@@ -55,9 +89,15 @@ async def about_prompt(ctx: Ctx) -> str | Done:
 
 async def case_choices(ctx: Ctx) -> list[Choice]:
     cases = await bound_cases(ctx.openid, ctx.conn)
-    return [*(Choice(str(c.id), "complaint.case_item", label_fields={"cause": c.cause,
-                                                                      "no": c.case_no})
-              for c in cases), Choice("none", "complaint.case_none")]
+    return [
+        *(
+            Choice(
+                str(c.id), "complaint.case_item", label_fields={"cause": c.cause, "no": c.case_no}
+            )
+            for c in cases
+        ),
+        Choice("none", "complaint.case_none"),
+    ]
 
 
 async def on_about(ctx: Ctx) -> Outcome:
@@ -106,10 +146,13 @@ async def confirm_prompt(ctx: Ctx) -> str:
     """Reads the complaint back."""
     d = ctx.data
     text = d.get("text", "")
-    return ctx.t("complaint.summary", about=ctx.t(f"complaint.about.{d.get('about', 'other')}"),
-                 grounds=ctx.t(f"complaint.grounds.{d.get('grounds', 'other')}"),
-                 text=text if len(text) <= 100 else text[:100] + "…",
-                 photos=len(d.get("photos") or []))
+    return ctx.t(
+        "complaint.summary",
+        about=ctx.t(f"complaint.about.{d.get('about', 'other')}"),
+        grounds=ctx.t(f"complaint.grounds.{d.get('grounds', 'other')}"),
+        text=text if len(text) <= 100 else text[:100] + "…",
+        photos=len(d.get("photos") or []),
+    )
 
 
 async def on_confirm(ctx: Ctx) -> Outcome:
@@ -118,9 +161,17 @@ async def on_confirm(ctx: Ctx) -> Outcome:
         ctx.conv.data, ctx.conv.history, ctx.conv.step = {}, [], None
         return Next("about")
     d = ctx.data
-    return Done(await _file(ctx, d.get("text", ""), about=d.get("about", "other"),
-                            grounds=d.get("grounds", "other"), case_id=d.get("case_id"),
-                            photos=d.get("photos"), source="chat_form"))
+    return Done(
+        await _file(
+            ctx,
+            d.get("text", ""),
+            about=d.get("about", "other"),
+            grounds=d.get("grounds", "other"),
+            case_id=d.get("case_id"),
+            photos=d.get("photos"),
+            source="chat_form",
+        )
+    )
 
 
 async def _file(ctx: Ctx, text: str, **kw) -> str:
@@ -134,37 +185,65 @@ async def _file(ctx: Ctx, text: str, **kw) -> str:
         kw["case_id"] = case.id if case else None
         region = case.region if case else region
     if not region:
-        log.warning("complaint from %s not filed: no region (set BOT_DEFAULT_REGION)",
-                    mask_openid(ctx.openid))
+        log.warning(
+            "complaint from %s not filed: no region (set BOT_DEFAULT_REGION)",
+            mask_openid(ctx.openid),
+        )
         return ctx.t("complaint.no_region")
-    c = await file(openid=ctx.openid, locale=ctx.locale, region=region, text=text,
-                   today=_today(ctx), now=ctx.now, policy=ctx.policy,
-                   settings=ctx.settings, conn=ctx.conn, **kw)
-    return ctx.t("complaint.filed", ticket=c.ticket, bureau=bureau_name(c, ctx.locale),
-                 accept_due=fmt_date(c.accept_due, ctx.locale))
+    c = await file(
+        openid=ctx.openid,
+        locale=ctx.locale,
+        region=region,
+        text=text,
+        today=_today(ctx),
+        now=ctx.now,
+        policy=ctx.policy,
+        settings=ctx.settings,
+        conn=ctx.conn,
+        **kw,
+    )
+    return ctx.t(
+        "complaint.filed",
+        ticket=c.ticket,
+        bureau=bureau_name(c, ctx.locale),
+        accept_due=fmt_date(c.accept_due, ctx.locale),
+    )
 
 
 def _today(ctx: Ctx) -> date:
     return ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
 
 
-register_flow(Flow(FLOW, "complaint.title", (
-    Step("about", about_prompt, on_about, choices=ABOUT_CHOICES),
-    Step("case", "complaint.ask.case", on_case, choices=case_choices),
-    Step("grounds", "complaint.ask.grounds", on_grounds, choices=GROUND_CHOICES),
-    Step("details", "complaint.ask.details", on_details, raw=True),
-    Step("photos", "complaint.ask.photos", on_photos, choices=PHOTO_CHOICES,
-         accepts=frozenset({"text", "image"})),
-    Step("confirm", confirm_prompt, on_confirm, choices=CONFIRM),
-)))
+register_flow(
+    Flow(
+        FLOW,
+        "complaint.title",
+        (
+            Step("about", about_prompt, on_about, choices=ABOUT_CHOICES),
+            Step("case", "complaint.ask.case", on_case, choices=case_choices),
+            Step("grounds", "complaint.ask.grounds", on_grounds, choices=GROUND_CHOICES),
+            Step("details", "complaint.ask.details", on_details, raw=True),
+            Step(
+                "photos",
+                "complaint.ask.photos",
+                on_photos,
+                choices=PHOTO_CHOICES,
+                accepts=frozenset({"text", "image"}),
+            ),
+            Step("confirm", confirm_prompt, on_confirm, choices=CONFIRM),
+        ),
+    )
+)
 
 
 async def _say(ctx: Ctx, text: str) -> Outcome:
     return Stay(text) if ctx.conv.flow else Done(text)
 
 
-@command(r"^\s*(?:投诉|complaint(?!\s+status\b)|complain)(?:[\s:：，,。]+|(?<=投诉))"
-         r"(?P<text>\S.*)$")
+@command(
+    r"^\s*(?:投诉|complaint(?!\s+status\b)|complain)(?:[\s:：，,。]+|(?<=投诉))"
+    r"(?P<text>\S.*)$"
+)
 async def one_shot(ctx: Ctx, m: re.Match[str]) -> Outcome:
     """`投诉 <text>` (`complaint <text>` in English) files a complaint with that text at once and
     answers its ticket."""
@@ -187,10 +266,19 @@ async def lookup(ctx: Ctx, m: re.Match[str]) -> Outcome:
         rows = await mine.order_by("-id").limit(5)
         if not rows:
             return await _say(ctx, ctx.t("complaint.lookup.none"))
-        return await _say(ctx, "\n".join(
-            ctx.t("progress.complaint_line", ticket=c.ticket,
-                  state=ctx.t(f"complaint.state.{c.status}")) for c in rows)
-            + "\n" + ctx.t("complaint.lookup.hint"))
+        return await _say(
+            ctx,
+            "\n".join(
+                ctx.t(
+                    "progress.complaint_line",
+                    ticket=c.ticket,
+                    state=ctx.t(f"complaint.state.{c.status}"),
+                )
+                for c in rows
+            )
+            + "\n"
+            + ctx.t("complaint.lookup.hint"),
+        )
     c = await mine.filter(ticket=ticket).first()
     if c is None:
         return await _say(ctx, ctx.t("complaint.lookup.not_found", ticket=ticket))

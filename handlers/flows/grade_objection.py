@@ -26,20 +26,30 @@ async def object_to_grade(ctx: Ctx, match) -> Outcome:
     handler = await Handler.get_or_none(openid=ctx.openid).using_db(ctx.conn)
     if handler is None:
         return Done(ctx.t("quality.chat.not_handler"))
-    ec = await EvaluationCase.filter(
-        case__region=handler.region, case__case_no=case_no, case__handler_name=handler.name,
-        evaluation__published_at__isnull=False).select_related("case", "pair") \
-        .using_db(ctx.conn).order_by("-id").first()
+    ec = (
+        await EvaluationCase.filter(
+            case__region=handler.region,
+            case__case_no=case_no,
+            case__handler_name=handler.name,
+            evaluation__published_at__isnull=False,
+        )
+        .select_related("case", "pair")
+        .using_db(ctx.conn)
+        .order_by("-id")
+        .first()
+    )
     org = await handler.org.using_db(ctx.conn) if ec else None
     if ec is None or ec.case.handler_org != org.name:
         return Done(ctx.t("quality.chat.no_such_case", case_no=case_no))
     ev = await Evaluation.get(id=ec.evaluation_id).using_db(ctx.conn)
     try:
-        obj = await file_objection(ec, ev, text, ctx.policy, openid=ctx.openid, now=ctx.now,
-                                   conn=ctx.conn)
+        obj = await file_objection(
+            ec, ev, text, ctx.policy, openid=ctx.openid, now=ctx.now, conn=ctx.conn
+        )
     except EvaluationError as exc:
         return Done(ctx.t(f"quality.chat.{exc.code}", case_no=case_no, **exc.params))
     await notices.objection_filed(ctx.settings, ev, ec, obj, conn=ctx.conn)
     log.info("grade objection %s filed by %s", obj.id, mask_openid(ctx.openid))
-    return Done(ctx.t("quality.chat.objection_filed", case_no=case_no,
-                      due=obj.review_due.isoformat()))
+    return Done(
+        ctx.t("quality.chat.objection_filed", case_no=case_no, due=obj.review_due.isoformat())
+    )

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import logging
 
-from bot.flowkit import (Choice, Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command,
-                         register_flow)
-from handlers.assignment_notice import ANSWER_FLOW, ANSWER_STEP, case_ref, \
-    reassign_after_conflict
+from bot.flowkit import (
+    Choice,
+    Ctx,
+    Done,
+    Flow,
+    Next,
+    Outcome,
+    Start,
+    Stay,
+    Step,
+    command,
+    register_flow,
+)
+from handlers.assignment_notice import ANSWER_FLOW, ANSWER_STEP, case_ref, reassign_after_conflict
 from models.application import Application
 from models.assignment import LIVE, Assignment, AssignmentStatus
 from models.masking import mask_name
@@ -24,9 +34,14 @@ log = logging.getLogger(__name__)
 MY_CASES = "my_cases"
 REASON_MIN, REASON_MAX = 2, 200  # a word or two at least; one line for the centre
 LIST_MAX = 8  # cases shown in one chat bubble
-ANSWERS = (Choice("accept", "assignment.choice.accept", words=("接受", "接单", "同意", "accept")),
-           Choice("conflict", "assignment.choice.conflict",
-                  words=("冲突", "利益冲突", "无法承办", "不能承办", "conflict")))
+ANSWERS = (
+    Choice("accept", "assignment.choice.accept", words=("接受", "接单", "同意", "accept")),
+    Choice(
+        "conflict",
+        "assignment.choice.conflict",
+        words=("冲突", "利益冲突", "无法承办", "不能承办", "conflict"),
+    ),
+)
 SIGNED = (Choice("signed", "assignment.choice.signed", words=("已签约", "已签订", "签了")),)
 
 
@@ -38,21 +53,28 @@ async def _mine(ctx: Ctx, assignment_id: int) -> Assignment | None:
     handler = await _handler(ctx)
     if handler is None:
         return None
-    return await Assignment.filter(id=assignment_id, handler_id=handler.id).using_db(
-        ctx.conn).first()
+    return (
+        await Assignment.filter(id=assignment_id, handler_id=handler.id).using_db(ctx.conn).first()
+    )
 
 
 async def _summary(ctx: Ctx, a: Assignment) -> str:
     application = await Application.get(id=a.application_id).using_db(ctx.conn)
     org = await Org.get(id=a.org_id).using_db(ctx.conn)
-    return ctx.t("assignment.summary", ref=case_ref(application, ctx.locale),
-                 name=mask_name(application.applicant_name),
-                 matter=ctx.t(f"matter.{application.matter}"), org=org.name,
-                 phone=org.phone or "-", due=a.agreement_due.isoformat(),
-                 status=ctx.t(f"assignment.status.{a.status}"))
+    return ctx.t(
+        "assignment.summary",
+        ref=case_ref(application, ctx.locale),
+        name=mask_name(application.applicant_name),
+        matter=ctx.t(f"matter.{application.matter}"),
+        org=org.name,
+        phone=org.phone or "-",
+        due=a.agreement_due.isoformat(),
+        status=ctx.t(f"assignment.status.{a.status}"),
+    )
 
 
 # --- answering an assignment ------------------------------------------------------------------
+
 
 async def answer_prompt(ctx: Ctx) -> str | Done:
     """Shows the case and asks 1 accept / 2 conflict; a case no longer waiting ends here."""
@@ -87,20 +109,32 @@ async def on_reason(ctx: Ctx) -> Outcome:
     return Done(ctx.t("assignment.answer.conflict_recorded"))
 
 
-register_flow(Flow(ANSWER_FLOW, "assignment.flow_title", (
-    Step(ANSWER_STEP, answer_prompt, on_answer, choices=ANSWERS),
-    Step("reason", "assignment.answer.reason", on_reason, raw=True),
-), resumable=False))  # not resumable: the question waits for the handler, it never expires
+register_flow(
+    Flow(
+        ANSWER_FLOW,
+        "assignment.flow_title",
+        (
+            Step(ANSWER_STEP, answer_prompt, on_answer, choices=ANSWERS),
+            Step("reason", "assignment.answer.reason", on_reason, raw=True),
+        ),
+        resumable=False,
+    )
+)  # not resumable: the question waits for the handler, it never expires
 
 
 # --- 我的案件 ---------------------------------------------------------------------------------
+
 
 async def _cases(ctx: Ctx) -> list[Assignment]:
     handler = await _handler(ctx)
     if handler is None:
         return []
-    return await Assignment.filter(handler_id=handler.id, status__in=LIVE).using_db(
-        ctx.conn).order_by("-id").limit(LIST_MAX)
+    return (
+        await Assignment.filter(handler_id=handler.id, status__in=LIVE)
+        .using_db(ctx.conn)
+        .order_by("-id")
+        .limit(LIST_MAX)
+    )
 
 
 async def cases_prompt(ctx: Ctx) -> str | Done:
@@ -114,10 +148,17 @@ async def cases_choices(ctx: Ctx) -> list[Choice]:
     out = []
     for a in await _cases(ctx):
         application = await Application.get(id=a.application_id).using_db(ctx.conn)
-        out.append(Choice(str(a.id), "assignment.mine.item", label_fields={
-            "ref": case_ref(application, ctx.locale),
-            "matter": ctx.t(f"matter.{application.matter}"),
-            "status": ctx.t(f"assignment.status.{a.status}")}))
+        out.append(
+            Choice(
+                str(a.id),
+                "assignment.mine.item",
+                label_fields={
+                    "ref": case_ref(application, ctx.locale),
+                    "matter": ctx.t(f"matter.{application.matter}"),
+                    "status": ctx.t(f"assignment.status.{a.status}"),
+                },
+            )
+        )
     return out
 
 
@@ -130,8 +171,11 @@ async def on_case(ctx: Ctx) -> Outcome:
         return Start(ANSWER_FLOW, {"assignment": a.id})
     text = await _summary(ctx, a)
     if a.agreement_signed_at is not None:
-        return Done(text + "\n" + ctx.t("assignment.mine.signed_on",
-                                        date=a.agreement_signed_at.date().isoformat()))
+        return Done(
+            text
+            + "\n"
+            + ctx.t("assignment.mine.signed_on", date=a.agreement_signed_at.date().isoformat())
+        )
     ctx.data["assignment"] = a.id
     return Next("agreement", say=text)
 
@@ -146,10 +190,17 @@ async def on_agreement(ctx: Ctx) -> Outcome:
     return Done(ctx.t("assignment.mine.signed"))
 
 
-register_flow(Flow(MY_CASES, "assignment.mine.title_short", (
-    Step("pick", cases_prompt, on_case, choices=cases_choices),
-    Step("agreement", "assignment.mine.agreement_ask", on_agreement, choices=SIGNED),
-), resumable=False))
+register_flow(
+    Flow(
+        MY_CASES,
+        "assignment.mine.title_short",
+        (
+            Step("pick", cases_prompt, on_case, choices=cases_choices),
+            Step("agreement", "assignment.mine.agreement_ask", on_agreement, choices=SIGNED),
+        ),
+        resumable=False,
+    )
+)
 
 
 @command(r"^\s*(?:我的案件|我承办的案件|my cases)\s*$")

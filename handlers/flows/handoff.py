@@ -10,16 +10,22 @@ customer-service messages through the outbox; who holds the ticket is in the tic
 from __future__ import annotations
 
 import re
-
 from zoneinfo import ZoneInfo
 
-from bot.flowkit import Ctx, Done, Flow, Outcome, Stay, Start, Step, command, register_flow
+from bot.flowkit import Ctx, Done, Flow, Outcome, Start, Stay, Step, command, register_flow
 from handlers.flows.progress import home_region
 from i18n import t
 from models.conversation import Conversation
 from models.duty import consultations, credit
-from models.handoff import (RELAY_TEXT_MAX, WAITING_MESSAGES_MAX, Handoff, HandoffStatus,
-                            close_ticket, local_hhmm, open_ticket)
+from models.handoff import (
+    RELAY_TEXT_MAX,
+    WAITING_MESSAGES_MAX,
+    Handoff,
+    HandoffStatus,
+    close_ticket,
+    local_hhmm,
+    open_ticket,
+)
 from models.outbox import Channel
 from models.people import Staff, StaffRole
 
@@ -40,14 +46,23 @@ async def _ticket(ctx: Ctx, *, lock: bool = False) -> Handoff | None:
 
 async def _staff(ctx: Ctx) -> Staff | None:
     """The sender as centre staff on the 人工 rota (the justice bureau is not)."""
-    return await Staff.filter(openid=ctx.openid, active=True).exclude(role=StaffRole.BUREAU) \
-        .using_db(ctx.conn).first()
+    return (
+        await Staff.filter(openid=ctx.openid, active=True)
+        .exclude(role=StaffRole.BUREAU)
+        .using_db(ctx.conn)
+        .first()
+    )
 
 
 async def _send(ctx: Ctx, h: Handoff, to: str, key: str, text: str) -> None:
-    await ctx.enqueue(channel=Channel.WECHAT_TEXT, recipient=to, kind="handoff",
-                      region=h.region, dedupe_key=f"handoff:{h.id}:{key}",
-                      payload={"text": text[:RELAY_TEXT_MAX]})
+    await ctx.enqueue(
+        channel=Channel.WECHAT_TEXT,
+        recipient=to,
+        kind="handoff",
+        region=h.region,
+        dedupe_key=f"handoff:{h.id}:{key}",
+        payload={"text": text[:RELAY_TEXT_MAX]},
+    )
 
 
 async def chat_prompt(ctx: Ctx) -> str | Done:
@@ -56,12 +71,22 @@ async def chat_prompt(ctx: Ctx) -> str | Done:
     if h is None and ctx.data.get("handoff_id"):
         return Done(ctx.t("handoff.ended"))
     if h is None:
-        h = await Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED) \
-            .using_db(ctx.conn).order_by("-id").first()
+        h = (
+            await Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED)
+            .using_db(ctx.conn)
+            .order_by("-id")
+            .first()
+        )
     if h is None:
-        h, told = await open_ticket(openid=ctx.openid, locale=ctx.locale,
-                                    region=await home_region(ctx), now=ctx.now,
-                                    policy=ctx.policy, settings=ctx.settings, conn=ctx.conn)
+        h, told = await open_ticket(
+            openid=ctx.openid,
+            locale=ctx.locale,
+            region=await home_region(ctx),
+            now=ctx.now,
+            policy=ctx.policy,
+            settings=ctx.settings,
+            conn=ctx.conn,
+        )
         ctx.data["nobody"] = told == 0
     elif h.status == HandoffStatus.CLOSED:
         return Done(ctx.t("handoff.ended"))
@@ -71,8 +96,9 @@ async def chat_prompt(ctx: Ctx) -> str | Done:
     ctx.data["shown"] = True
     if h.status == HandoffStatus.TAKEN:
         return ctx.t("handoff.status.taken", ticket=h.id)
-    return ctx.t("handoff.opened", ticket=h.id, due=local_hhmm(h.due_at, ctx.settings.timezone)) \
-        + ("\n" + ctx.t("handoff.nobody") if ctx.data.get("nobody") else "")
+    return ctx.t("handoff.opened", ticket=h.id, due=local_hhmm(h.due_at, ctx.settings.timezone)) + (
+        "\n" + ctx.t("handoff.nobody") if ctx.data.get("nobody") else ""
+    )
 
 
 def _said(ctx: Ctx) -> str:
@@ -86,21 +112,31 @@ async def on_chat(ctx: Ctx) -> Outcome:
     h = await _ticket(ctx, lock=True)
     if h is None or h.status == HandoffStatus.CLOSED:  # ended by the staff: an idle message
         from handlers.flows.menu import choose
+
         outcome = await choose(ctx)
-        return Done(ctx.t("handoff.ended") + "\n" + outcome.say) \
-            if isinstance(outcome, Done) else outcome
+        return (
+            Done(ctx.t("handoff.ended") + "\n" + outcome.say)
+            if isinstance(outcome, Done)
+            else outcome
+        )
     if ends(ctx):
         await close_ticket(h, by="user", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
         return Done(ctx.t("handoff.closed_by_user"))
     if h.status == HandoffStatus.WAITING:
-        h.messages = [*h.messages, {"at": ctx.now.isoformat(), "text": _said(ctx)}
-                      ][-WAITING_MESSAGES_MAX:]
+        h.messages = [*h.messages, {"at": ctx.now.isoformat(), "text": _said(ctx)}][
+            -WAITING_MESSAGES_MAX:
+        ]
         await h.save(using_db=ctx.conn)
         return Stay(ctx.t("handoff.kept"))
     staff = await Staff.filter(id=h.staff_id).using_db(ctx.conn).first()
     if staff is not None:
-        await _send(ctx, h, staff.openid, f"u:{ctx.inc.dedupe_key}",
-                    ctx.t("handoff.staff.from_user", ticket=h.id, text=_said(ctx)))
+        await _send(
+            ctx,
+            h,
+            staff.openid,
+            f"u:{ctx.inc.dedupe_key}",
+            ctx.t("handoff.staff.from_user", ticket=h.id, text=_said(ctx)),
+        )
     return Stay(ctx.t("handoff.relayed"))
 
 
@@ -118,8 +154,7 @@ async def _locked(ctx: Ctx, ticket_id: int) -> Handoff | None:
     """The ticket, locked, after its user's conversation row: the order the user's own messages
     lock them in, so two workers cannot deadlock. Taking locks changes nothing: every check
     runs on the locked ticket before any effect (authorization before effects)."""
-    openid = await Handoff.filter(id=ticket_id).using_db(ctx.conn).values_list("openid",
-                                                                                flat=True)
+    openid = await Handoff.filter(id=ticket_id).using_db(ctx.conn).values_list("openid", flat=True)
     if not openid:
         return None
     await Conversation.filter(openid=openid[0]).using_db(ctx.conn).select_for_update().first()
@@ -130,9 +165,17 @@ async def _reattach(ctx: Ctx, h: Handoff) -> None:
     """A user who left the chat (菜单) while waiting is put back into it when their staff
     member writes, so their answer reaches the staff. Only an idle user; called once the
     staff member is known to hold the open ticket."""
-    await Conversation.filter(openid=h.openid, flow__isnull=True).using_db(ctx.conn) \
-        .update(flow=FLOW, step="chat", data={"handoff_id": h.id, "shown": True},
-                history=[], expires_at=None)
+    await (
+        Conversation.filter(openid=h.openid, flow__isnull=True)
+        .using_db(ctx.conn)
+        .update(
+            flow=FLOW,
+            step="chat",
+            data={"handoff_id": h.id, "shown": True},
+            history=[],
+            expires_at=None,
+        )
+    )
 
 
 async def on_relay(ctx: Ctx) -> Outcome:
@@ -148,8 +191,13 @@ async def on_relay(ctx: Ctx) -> Outcome:
     if TAKE.match(ctx.text):  # a second ticket while holding this one: one at a time
         return Stay(ctx.t("handoff.staff.busy", ticket=h.id))
     await _reattach(ctx, h)
-    await _send(ctx, h, h.openid, f"s:{ctx.inc.dedupe_key}",
-                t("handoff.from_staff", h.locale, text=ctx.text))
+    await _send(
+        ctx,
+        h,
+        h.openid,
+        f"s:{ctx.inc.dedupe_key}",
+        t("handoff.from_staff", h.locale, text=ctx.text),
+    )
     h.replies += 1
     h.first_reply_at = h.first_reply_at or ctx.now
     await h.save(using_db=ctx.conn)
@@ -162,24 +210,54 @@ async def _close_by_staff(ctx: Ctx, h: Handoff, staff: Staff) -> str:
     tz = ctx.settings.timezone
     month = ctx.now.astimezone(ZoneInfo(tz)).date()
     total = await consultations(staff.id, month, tz, ctx.conn)
-    return ctx.t("handoff.staff.closed", ticket=h.id, n=h.replies, total=total,
-                 per=ctx.policy.duty_consultations_per_day, days=credit(total, ctx.policy))
+    return ctx.t(
+        "handoff.staff.closed",
+        ticket=h.id,
+        n=h.replies,
+        total=total,
+        per=ctx.policy.duty_consultations_per_day,
+        days=credit(total, ctx.policy),
+    )
 
 
 async def _staff_cancel(ctx: Ctx) -> None:
     h, staff = await _locked(ctx, ctx.data.get("handoff_id") or 0), await _staff(ctx)
-    if h is not None and staff is not None and h.status == HandoffStatus.TAKEN \
-            and h.staff_id == staff.id:
+    if (
+        h is not None
+        and staff is not None
+        and h.status == HandoffStatus.TAKEN
+        and h.staff_id == staff.id
+    ):
         await close_ticket(h, by="staff", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
 
 
-register_flow(Flow(FLOW, "handoff.title", (
-    Step("chat", chat_prompt, on_chat, raw=True, accepts=frozenset({"text", "image"}),
-         hint=None),  # its prompts end with their own footer (回复“结束”)
-), resumable=False, on_cancel=_user_cancel))
-register_flow(Flow(STAFF_FLOW, "handoff.staff.title", (
-    Step("relay", relay_prompt, on_relay, raw=True, hint=None),
-), resumable=False, on_cancel=_staff_cancel))
+register_flow(
+    Flow(
+        FLOW,
+        "handoff.title",
+        (
+            Step(
+                "chat",
+                chat_prompt,
+                on_chat,
+                raw=True,
+                accepts=frozenset({"text", "image"}),
+                hint=None,
+            ),  # its prompts end with their own footer (回复“结束”)
+        ),
+        resumable=False,
+        on_cancel=_user_cancel,
+    )
+)
+register_flow(
+    Flow(
+        STAFF_FLOW,
+        "handoff.staff.title",
+        (Step("relay", relay_prompt, on_relay, raw=True, hint=None),),
+        resumable=False,
+        on_cancel=_staff_cancel,
+    )
+)
 
 
 async def as_text(ctx: Ctx) -> Outcome:
@@ -212,10 +290,15 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
     takeover = staff.supervisor and h.escalated_at is not None  # an overdue ticket
     if h.status == HandoffStatus.TAKEN and h.staff_id != staff.id and not takeover:
         holder = await Staff.filter(id=h.staff_id).using_db(ctx.conn).first()
-        return Done(ctx.t("handoff.staff.taken_by", ticket=h.id, name=holder.name if holder
-                          else "—"))
-    other = await Handoff.filter(staff_id=staff.id, status=HandoffStatus.TAKEN) \
-        .exclude(id=h.id).using_db(ctx.conn).first()
+        return Done(
+            ctx.t("handoff.staff.taken_by", ticket=h.id, name=holder.name if holder else "—")
+        )
+    other = (
+        await Handoff.filter(staff_id=staff.id, status=HandoffStatus.TAKEN)
+        .exclude(id=h.id)
+        .using_db(ctx.conn)
+        .first()
+    )
     if other is not None:
         return Done(ctx.t("handoff.staff.busy", ticket=other.id))
     # every check passed: only now does anything change
@@ -223,11 +306,15 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
     if h.staff_id != staff.id:
         h.status, h.staff_id, h.taken_at = HandoffStatus.TAKEN, staff.id, ctx.now
         await h.save(using_db=ctx.conn)
-        await _send(ctx, h, h.openid, f"taken:{staff.id}",
-                    t("handoff.taken", h.locale, name=staff.name))
+        await _send(
+            ctx, h, h.openid, f"taken:{staff.id}", t("handoff.taken", h.locale, name=staff.name)
+        )
     waiting = "\n".join(f"· {msg['text']}" for msg in h.messages) or ctx.t("handoff.staff.no_msgs")
-    return Start(STAFF_FLOW, data={"handoff_id": h.id},
-                 say=ctx.t("handoff.staff.took", ticket=h.id, messages=waiting))
+    return Start(
+        STAFF_FLOW,
+        data={"handoff_id": h.id},
+        say=ctx.t("handoff.staff.took", ticket=h.id, messages=waiting),
+    )
 
 
 @command(r"^\s*(?:结束|end)\s*$")
@@ -236,8 +323,12 @@ async def end(ctx: Ctx, _m: re.Match[str]) -> Outcome:
     staff = await _staff(ctx)
     if staff is None:
         return await as_text(ctx)
-    h = await Handoff.filter(staff_id=staff.id, status=HandoffStatus.TAKEN) \
-        .using_db(ctx.conn).select_for_update().first()
+    h = (
+        await Handoff.filter(staff_id=staff.id, status=HandoffStatus.TAKEN)
+        .using_db(ctx.conn)
+        .select_for_update()
+        .first()
+    )
     if h is None:
         return Done(ctx.t("handoff.staff.nothing"))
     return Done(await _close_by_staff(ctx, h, staff))

@@ -25,8 +25,13 @@ class Entry:
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("apply", "menu.apply", flow="agent_filing"),
-    Entry("mine", "menu.mine", flow="my_applications", agents_only=True,
-          words=("我的申请", "我的代办申请", "申请列表", "my applications")),
+    Entry(
+        "mine",
+        "menu.mine",
+        flow="my_applications",
+        agents_only=True,
+        words=("我的申请", "我的代办申请", "申请列表", "my applications"),
+    ),
     Entry("progress", "menu.progress", flow="progress"),
     Entry("callback", "menu.callback", flow="callback_survey"),
     Entry("complaint", "menu.complaint", flow="complaint"),
@@ -39,6 +44,7 @@ ENTRIES: tuple[Entry, ...] = (
 async def entries(ctx: Ctx) -> tuple[Entry, ...]:
     """The entries this user sees, in order: agent-only ones for bound agents alone."""
     from handlers.flows.agent_filing_state import current_agent
+
     if await current_agent(ctx) is not None:
         return ENTRIES
     return tuple(e for e in ENTRIES if not e.agents_only)

@@ -12,8 +12,19 @@ from __future__ import annotations
 
 import logging
 
-from bot.flowkit import (Choice, Ctx, Done, Flow, Next, Outcome, Stay, Start, Step, command,
-                         register_flow)
+from bot.flowkit import (
+    Choice,
+    Ctx,
+    Done,
+    Flow,
+    Next,
+    Outcome,
+    Start,
+    Stay,
+    Step,
+    command,
+    register_flow,
+)
 from handlers.termination import file_objection
 from models.application import Application
 from models.case import Case, CaseStatus
@@ -27,20 +38,39 @@ TEXT_MIN, TEXT_MAX = 4, 1000  # a sentence at least; the bureau reads it in full
 
 async def objectable(ctx: Ctx) -> list[dict]:
     """The decisions this user may object to and has not objected to yet."""
-    ids = list(await ApplicantFollow.filter(openid=ctx.openid).using_db(ctx.conn)
-               .values_list("application_id", flat=True))
+    ids = list(
+        await ApplicantFollow.filter(openid=ctx.openid)
+        .using_db(ctx.conn)
+        .values_list("application_id", flat=True)
+    )
     out: list[dict] = []
     for a in await Application.filter(id__in=ids, status="refused").using_db(ctx.conn):
-        out.append({"target": "refusal", "application_id": a.id, "case_id": None,
-                    "region": a.region, "ref": ctx.t("objection.ref_application", id=a.id)})
+        out.append(
+            {
+                "target": "refusal",
+                "application_id": a.id,
+                "case_id": None,
+                "region": a.region,
+                "ref": ctx.t("objection.ref_application", id=a.id),
+            }
+        )
     cases = await Case.filter(status=CaseStatus.TERMINATED, openid=ctx.openid).using_db(ctx.conn)
-    followed_cases = await Case.filter(status=CaseStatus.TERMINATED, application_id__in=ids) \
-        .using_db(ctx.conn) if ids else []
+    followed_cases = (
+        await Case.filter(status=CaseStatus.TERMINATED, application_id__in=ids).using_db(ctx.conn)
+        if ids
+        else []
+    )
     for c in {c.id: c for c in [*cases, *followed_cases]}.values():
         if await Termination.filter(case_id=c.id).using_db(ctx.conn).exists():
-            out.append({"target": "termination", "application_id": c.application_id,
-                        "case_id": c.id, "region": c.region,
-                        "ref": ctx.t("objection.ref_case", case_no=c.case_no)})
+            out.append(
+                {
+                    "target": "termination",
+                    "application_id": c.application_id,
+                    "case_id": c.id,
+                    "region": c.region,
+                    "ref": ctx.t("objection.ref_case", case_no=c.case_no),
+                }
+            )
     done = await Objection.filter(openid=ctx.openid).using_db(ctx.conn)
     taken = {(o.target, o.application_id, o.case_id) for o in done}
     return [o for o in out if (o["target"], o["application_id"], o["case_id"]) not in taken]
@@ -51,9 +81,14 @@ async def pick_prompt(ctx: Ctx) -> str | Done:
 
 
 async def pick_choices(ctx: Ctx) -> list[Choice]:
-    return [Choice(str(i), "objection.item", label_fields={
-        "ref": o["ref"], "target": ctx.t(f"objection.target.{o['target']}")})
-        for i, o in enumerate(ctx.data.get("options", []))]
+    return [
+        Choice(
+            str(i),
+            "objection.item",
+            label_fields={"ref": o["ref"], "target": ctx.t(f"objection.target.{o['target']}")},
+        )
+        for i, o in enumerate(ctx.data.get("options", []))
+    ]
 
 
 async def on_pick(ctx: Ctx) -> Outcome:
@@ -64,8 +99,9 @@ async def on_pick(ctx: Ctx) -> Outcome:
 
 async def text_prompt(ctx: Ctx) -> str:
     chosen = ctx.data["chosen"]
-    return ctx.t("objection.ask", ref=chosen["ref"],
-                 target=ctx.t(f"objection.target.{chosen['target']}"))
+    return ctx.t(
+        "objection.ask", ref=chosen["ref"], target=ctx.t(f"objection.target.{chosen['target']}")
+    )
 
 
 async def on_text(ctx: Ctx) -> Outcome:
@@ -74,36 +110,57 @@ async def on_text(ctx: Ctx) -> Outcome:
     if not TEXT_MIN <= len(text) <= TEXT_MAX:
         return Stay(ctx.t("objection.length", min=TEXT_MIN, max=TEXT_MAX))
     chosen = ctx.data["chosen"]
-    obj = await file_objection(ctx.app, openid=ctx.openid, region=chosen["region"],
-                               target=chosen["target"], text=text,
-                               application_id=chosen["application_id"],
-                               case_id=chosen["case_id"], ref=chosen["ref"], now=ctx.now,
-                               conn=ctx.conn)
+    obj = await file_objection(
+        ctx.app,
+        openid=ctx.openid,
+        region=chosen["region"],
+        target=chosen["target"],
+        text=text,
+        application_id=chosen["application_id"],
+        case_id=chosen["case_id"],
+        ref=chosen["ref"],
+        now=ctx.now,
+        conn=ctx.conn,
+    )
     log.info("objection %s filed (%s)", obj.id, chosen["target"])
-    return Done(ctx.t("objection.filed", id=obj.id, bureau=ctx.policy.bureau_name,
-                      due=obj.review_due.isoformat()))
+    return Done(
+        ctx.t(
+            "objection.filed",
+            id=obj.id,
+            bureau=ctx.policy.bureau_name,
+            due=obj.review_due.isoformat(),
+        )
+    )
 
 
-register_flow(Flow(FLOW, "objection.title", (
-    Step("pick", pick_prompt, on_pick, choices=pick_choices),
-    Step("text", text_prompt, on_text, raw=True),
-)))
+register_flow(
+    Flow(
+        FLOW,
+        "objection.title",
+        (
+            Step("pick", pick_prompt, on_pick, choices=pick_choices),
+            Step("text", text_prompt, on_text, raw=True),
+        ),
+    )
+)
 FLOW_TEXT = "objection_text"  # the same without the choice, for a single decision
-register_flow(Flow(FLOW_TEXT, "objection.title", (
-    Step("text", text_prompt, on_text, raw=True),
-)))
+register_flow(Flow(FLOW_TEXT, "objection.title", (Step("text", text_prompt, on_text, raw=True),)))
 
 
 @command(r"^\s*(?:异议|異議|objection|提出异议|我要异议)\s*$")
 async def start(ctx: Ctx, _match) -> Outcome:
     """Starts an objection; says what can be objected to when there is nothing."""
     options = await objectable(ctx)
-    pending = await Objection.filter(openid=ctx.openid, status=ObjectionStatus.RECEIVED) \
-        .using_db(ctx.conn).first()
+    pending = (
+        await Objection.filter(openid=ctx.openid, status=ObjectionStatus.RECEIVED)
+        .using_db(ctx.conn)
+        .first()
+    )
     if not options:
         if pending is not None:
-            return Done(ctx.t("objection.pending", id=pending.id,
-                              due=pending.review_due.isoformat()))
+            return Done(
+                ctx.t("objection.pending", id=pending.id, due=pending.review_due.isoformat())
+            )
         return Done(ctx.t("objection.none"))
     if len(options) == 1:  # nothing to choose: ask the objection at once
         return Start(FLOW_TEXT, {"options": options, "chosen": options[0]})

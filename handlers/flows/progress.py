@@ -30,27 +30,42 @@ async def home_region(ctx: Ctx) -> str | None:
         return cases[0].region
     if ctx.settings.default_region:
         return ctx.settings.default_region
-    regions = await Staff.filter(active=True).using_db(ctx.conn).distinct().values_list(
-        "region", flat=True)
+    regions = (
+        await Staff.filter(active=True)
+        .using_db(ctx.conn)
+        .distinct()
+        .values_list("region", flat=True)
+    )
     return regions[0] if len(set(regions)) == 1 else None
 
 
 async def _items(ctx: Ctx) -> list[tuple[str, str]]:
     """(value, one-line label) of each case and complaint, newest first."""
     from handlers.flows.applicant_follow import followed_items
+
     items = await followed_items(ctx)  # applications the user follows (no case yet, or one)
     for case in await bound_cases(ctx.openid, ctx.conn):
         cb = await Callback.filter(case_id=case.id).using_db(ctx.conn).first()
         state = ctx.t(f"progress.case_status.{case.status}")
         if cb is not None:
             state += ctx.t("progress.callback_" + ("done" if cb.answered_at else "open"))
-        items.append((f"case:{case.id}", ctx.t("progress.case_line", cause=case.cause,
-                                                 state=state)))
-    rows = await Complaint.filter(openid=ctx.openid).using_db(ctx.conn).order_by("-id") \
-        .limit(LIST_MAX)
+        items.append(
+            (f"case:{case.id}", ctx.t("progress.case_line", cause=case.cause, state=state))
+        )
+    rows = (
+        await Complaint.filter(openid=ctx.openid).using_db(ctx.conn).order_by("-id").limit(LIST_MAX)
+    )
     for c in rows:
-        items.append((f"complaint:{c.id}", ctx.t("progress.complaint_line", ticket=c.ticket,
-                                                 state=ctx.t(f"complaint.state.{c.status}"))))
+        items.append(
+            (
+                f"complaint:{c.id}",
+                ctx.t(
+                    "progress.complaint_line",
+                    ticket=c.ticket,
+                    state=ctx.t(f"complaint.state.{c.status}"),
+                ),
+            )
+        )
     return items
 
 
@@ -62,8 +77,9 @@ async def list_prompt(ctx: Ctx) -> str | Done:
 
 
 async def list_choices(ctx: Ctx) -> list[Choice]:
-    return [Choice(v, "progress.item", label_fields={"text": label})
-            for v, label in await _items(ctx)]
+    return [
+        Choice(v, "progress.item", label_fields={"text": label}) for v, label in await _items(ctx)
+    ]
 
 
 async def show(ctx: Ctx) -> Outcome:
@@ -71,6 +87,7 @@ async def show(ctx: Ctx) -> Outcome:
     kind, _, ident = (ctx.choice or "").partition(":")
     if kind == "application":
         from handlers.flows.applicant_follow import followed_detail
+
         detail = await followed_detail(ctx, ident)
         return Done((detail or ctx.t("progress.gone")) + "\n\n" + ctx.t("progress.footer"))
     if kind == "complaint":
@@ -81,15 +98,32 @@ async def show(ctx: Ctx) -> Outcome:
     if case is None:
         return Done(ctx.t("progress.gone"))
     cb = await Callback.filter(case_id=case.id).using_db(ctx.conn).first()
-    callback = ctx.t("progress.detail_callback_" + (
-        "none" if cb is None else "done" if cb.answered_at else "open"))
+    callback = ctx.t(
+        "progress.detail_callback_"
+        + ("none" if cb is None else "done" if cb.answered_at else "open")
+    )
     closed = fmt_date(case.closed_on, ctx.locale) or "—"
-    return Done(ctx.t("progress.case_detail", case_no=case.case_no, cause=case.cause,
-                      handler=case.handler_name, org=case.handler_org, closed=closed,
-                      state=ctx.t(f"progress.case_status.{case.status}"), callback=callback)
-                + "\n\n" + ctx.t("progress.footer"))
+    return Done(
+        ctx.t(
+            "progress.case_detail",
+            case_no=case.case_no,
+            cause=case.cause,
+            handler=case.handler_name,
+            org=case.handler_org,
+            closed=closed,
+            state=ctx.t(f"progress.case_status.{case.status}"),
+            callback=callback,
+        )
+        + "\n\n"
+        + ctx.t("progress.footer")
+    )
 
 
-register_flow(Flow(FLOW, "progress.title_short", (
-    Step("pick", list_prompt, show, choices=list_choices),
-), resumable=False))
+register_flow(
+    Flow(
+        FLOW,
+        "progress.title_short",
+        (Step("pick", list_prompt, show, choices=list_choices),),
+        resumable=False,
+    )
+)

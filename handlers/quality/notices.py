@@ -25,12 +25,16 @@ from models.pool import Handler
 
 
 async def handler_of(case: Case, conn: BaseDBAsyncClient | None = None) -> Handler | None:
-    return await Handler.filter(region=case.region, name=case.handler_name,
-                                org__name=case.handler_org).using_db(conn).first()
+    return (
+        await Handler.filter(region=case.region, name=case.handler_name, org__name=case.handler_org)
+        .using_db(conn)
+        .first()
+    )
 
 
-async def published(settings: Settings, ev: Evaluation, cases: list[EvaluationCase], *,
-                    conn: BaseDBAsyncClient) -> int:
+async def published(
+    settings: Settings, ev: Evaluation, cases: list[EvaluationCase], *, conn: BaseDBAsyncClient
+) -> int:
     """Tell each bound handler their cases' grades; returns how many handlers were told."""
     by_handler: dict[int, list[EvaluationCase]] = defaultdict(list)
     handlers: dict[int, Handler] = {}
@@ -41,50 +45,122 @@ async def published(settings: Settings, ev: Evaluation, cases: list[EvaluationCa
             by_handler[handler.id].append(ec)
     for hid, ecs in by_handler.items():
         h = handlers[hid]
-        lines = [t("quality.notice.grade_line", h.locale, case_no=ec.case.case_no,
-                   grade=t(f"grade.{ec.grade}", h.locale)) for ec in ecs]
-        text = "\n".join([t("quality.notice.published", h.locale, round=ev.id), *lines,
-                          t("quality.notice.how_to_object", h.locale,
-                            until=ev.objections_until.isoformat() if ev.objections_until
-                            else "-")])
-        await notify_user(settings, openid=h.openid, key=f"evaluation:{ev.id}:handler:{hid}",
-                          text=text, kind="evaluation", region=ev.region, conn=conn)
+        lines = [
+            t(
+                "quality.notice.grade_line",
+                h.locale,
+                case_no=ec.case.case_no,
+                grade=t(f"grade.{ec.grade}", h.locale),
+            )
+            for ec in ecs
+        ]
+        text = "\n".join(
+            [
+                t("quality.notice.published", h.locale, round=ev.id),
+                *lines,
+                t(
+                    "quality.notice.how_to_object",
+                    h.locale,
+                    until=ev.objections_until.isoformat() if ev.objections_until else "-",
+                ),
+            ]
+        )
+        await notify_user(
+            settings,
+            openid=h.openid,
+            key=f"evaluation:{ev.id}:handler:{hid}",
+            text=text,
+            kind="evaluation",
+            region=ev.region,
+            conn=conn,
+        )
     return len(by_handler)
 
 
-async def objection_filed(settings: Settings, ev: Evaluation, ec: EvaluationCase,
-                          obj: GradeObjection, *, conn: BaseDBAsyncClient) -> None:
+async def objection_filed(
+    settings: Settings,
+    ev: Evaluation,
+    ec: EvaluationCase,
+    obj: GradeObjection,
+    *,
+    conn: BaseDBAsyncClient,
+) -> None:
     """The bureau hears of the objection and its review deadline."""
-    await alert_bureau(settings, ev.region, key=f"grade-objection:{obj.id}",
-                       title=t("quality.alert.objection_title", "zh_CN"),
-                       lines=[t("quality.alert.objection_line", "zh_CN", case_no=ec.case.case_no,
-                                grade=t(f"grade.{obj.previous_grade}", "zh_CN"),
-                                due=obj.review_due.isoformat())], conn=conn)
+    await alert_bureau(
+        settings,
+        ev.region,
+        key=f"grade-objection:{obj.id}",
+        title=t("quality.alert.objection_title", "zh_CN"),
+        lines=[
+            t(
+                "quality.alert.objection_line",
+                "zh_CN",
+                case_no=ec.case.case_no,
+                grade=t(f"grade.{obj.previous_grade}", "zh_CN"),
+                due=obj.review_due.isoformat(),
+            )
+        ],
+        conn=conn,
+    )
 
 
-async def alert_bureau(settings: Settings, region: str, *, key: str, title: str,
-                       lines: list[str], conn: BaseDBAsyncClient | None = None) -> int:
+async def alert_bureau(
+    settings: Settings,
+    region: str,
+    *,
+    key: str,
+    title: str,
+    lines: list[str],
+    conn: BaseDBAsyncClient | None = None,
+) -> int:
     """Objections to grades are reviewed by the justice bureau (Wanzhou: 区司法局): its nearest
     registered members (county, then city, then province) hear of them; where no bureau is
     registered yet, the centre's staff do, so that the objection is not lost."""
     bureau = await find_bureau(region, conn)
-    return await alert_staff(settings, region=bureau.region if bureau else region, key=key,
-                             title=title, lines=lines, kind="objection", conn=conn,
-                             bureau=bureau is not None)
+    return await alert_staff(
+        settings,
+        region=bureau.region if bureau else region,
+        key=key,
+        title=title,
+        lines=lines,
+        kind="objection",
+        conn=conn,
+        bureau=bureau is not None,
+    )
 
 
-async def objection_reviewed(settings: Settings, ev: Evaluation, ec: EvaluationCase,
-                             obj: GradeObjection, *, conn: BaseDBAsyncClient) -> None:
+async def objection_reviewed(
+    settings: Settings,
+    ev: Evaluation,
+    ec: EvaluationCase,
+    obj: GradeObjection,
+    *,
+    conn: BaseDBAsyncClient,
+) -> None:
     """The handler who objected (in chat, or the case's bound handler) hears the result."""
     handler = await handler_of(ec.case, conn)
     openid = obj.openid or (handler.openid if handler else None)
     if not openid:
         return
     locale = handler.locale if handler else "zh_CN"
-    key = "quality.notice.review_upheld" if obj.state == "upheld" else \
-        "quality.notice.review_rejected"
+    key = (
+        "quality.notice.review_upheld"
+        if obj.state == "upheld"
+        else "quality.notice.review_rejected"
+    )
     grade = obj.new_grade if obj.state == "upheld" else obj.previous_grade
-    await notify_user(settings, openid=openid, key=f"grade-objection:{obj.id}:reviewed",
-                      text=t(key, locale, case_no=ec.case.case_no,
-                             grade=t(f"grade.{grade}", locale), note=obj.note or "-"),
-                      kind="objection", region=ev.region, conn=conn)
+    await notify_user(
+        settings,
+        openid=openid,
+        key=f"grade-objection:{obj.id}:reviewed",
+        text=t(
+            key,
+            locale,
+            case_no=ec.case.case_no,
+            grade=t(f"grade.{grade}", locale),
+            note=obj.note or "-",
+        ),
+        kind="objection",
+        region=ev.region,
+        conn=conn,
+    )

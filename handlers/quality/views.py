@@ -67,8 +67,9 @@ class CaseEvalOut(BaseModel):
     pair: PairOut | None = None
     state: str
     state_label: str
-    scored_by: list[int] = Field(description="experts who have scored (their scores stay hidden "
-                                             "until both have)")
+    scored_by: list[int] = Field(
+        description="experts who have scored (their scores stay hidden until both have)"
+    )
     scores: list[ScoreOut] = Field(description="both scores, once both are in")
     score: float | None = Field(description="the mean of both scores, once both are in")
     grade: str | None
@@ -100,49 +101,101 @@ class EvaluationOut(BaseModel):
     cases: list[CaseEvalOut]
 
 
-async def round_view(ev: Evaluation, locale: str, conn: BaseDBAsyncClient | None = None,
-                     *, only_expert: int | None = None) -> EvaluationOut:
+async def round_view(
+    ev: Evaluation,
+    locale: str,
+    conn: BaseDBAsyncClient | None = None,
+    *,
+    only_expert: int | None = None,
+) -> EvaluationOut:
     """The round with every case (or only those of `only_expert`'s pairs)."""
     pairs = await EvaluationPair.filter(evaluation_id=ev.id).using_db(conn).order_by("id")
     experts = {e.id: e for e in await Expert.filter(region=ev.region).using_db(conn)}
-    ecs = await EvaluationCase.filter(evaluation_id=ev.id).select_related("case") \
-        .using_db(conn).order_by("id")
+    ecs = (
+        await EvaluationCase.filter(evaluation_id=ev.id)
+        .select_related("case")
+        .using_db(conn)
+        .order_by("id")
+    )
     if only_expert is not None:
         mine = {p.id for p in pairs if only_expert in (p.leader_id, p.member_id)}
         pairs = [p for p in pairs if p.id in mine]
         ecs = [ec for ec in ecs if ec.pair_id in mine]
     ids = [ec.id for ec in ecs]
     scores = await EvaluationScore.filter(eval_case_id__in=ids).using_db(conn).order_by("id")
-    objections = {o.eval_case_id: o for o in
-                  await GradeObjection.filter(eval_case_id__in=ids).using_db(conn)}
-    consequences = await QualityConsequence.filter(eval_case_id__in=ids, void=False) \
-        .using_db(conn).order_by("id")
-    pair_outs = {p.id: _pair_out(p, experts, [ec.case.case_no for ec in ecs
-                                              if ec.pair_id == p.id]) for p in pairs}
-    cases = [_case_out(ec, pair_outs.get(ec.pair_id), experts,
-                       [s for s in scores if s.eval_case_id == ec.id], objections.get(ec.id),
-                       [c.kind for c in consequences if c.eval_case_id == ec.id], locale)
-             for ec in ecs]
+    objections = {
+        o.eval_case_id: o for o in await GradeObjection.filter(eval_case_id__in=ids).using_db(conn)
+    }
+    consequences = (
+        await QualityConsequence.filter(eval_case_id__in=ids, void=False)
+        .using_db(conn)
+        .order_by("id")
+    )
+    pair_outs = {
+        p.id: _pair_out(p, experts, [ec.case.case_no for ec in ecs if ec.pair_id == p.id])
+        for p in pairs
+    }
+    cases = [
+        _case_out(
+            ec,
+            pair_outs.get(ec.pair_id),
+            experts,
+            [s for s in scores if s.eval_case_id == ec.id],
+            objections.get(ec.id),
+            [c.kind for c in consequences if c.eval_case_id == ec.id],
+            locale,
+        )
+        for ec in ecs
+    ]
     return EvaluationOut(
-        id=ev.id, method=ev.method, closed_from=ev.closed_from, closed_to=ev.closed_to,
-        rate=ev.rate, population=ev.population, sample_size=ev.sample_size, seed=ev.seed,
-        policy=ev.policy, case_nos=[c.case_no for c in cases], pairs=list(pair_outs.values()),
+        id=ev.id,
+        method=ev.method,
+        closed_from=ev.closed_from,
+        closed_to=ev.closed_to,
+        rate=ev.rate,
+        population=ev.population,
+        sample_size=ev.sample_size,
+        seed=ev.seed,
+        policy=ev.policy,
+        case_nos=[c.case_no for c in cases],
+        pairs=list(pair_outs.values()),
         grades=dict(Counter(c.grade for c in cases if c.grade and c.state == "graded")),
-        created_at=ev.created_at, completed_on=ev.completed_on, publish_due=ev.publish_due,
-        published_at=ev.published_at, objections_until=ev.objections_until, cases=cases)
+        created_at=ev.created_at,
+        completed_on=ev.completed_on,
+        publish_due=ev.publish_due,
+        published_at=ev.published_at,
+        objections_until=ev.objections_until,
+        cases=cases,
+    )
 
 
-async def case_view(ec: EvaluationCase, locale: str,
-                    conn: BaseDBAsyncClient | None = None) -> CaseEvalOut:
+async def case_view(
+    ec: EvaluationCase, locale: str, conn: BaseDBAsyncClient | None = None
+) -> CaseEvalOut:
     await ec.fetch_related("case", "pair", using_db=conn)
-    experts = {e.id: e for e in await Expert.filter(
-        id__in=[ec.pair.leader_id, ec.pair.member_id, ec.decided_by_id or 0]).using_db(conn)}
+    experts = {
+        e.id: e
+        for e in await Expert.filter(
+            id__in=[ec.pair.leader_id, ec.pair.member_id, ec.decided_by_id or 0]
+        ).using_db(conn)
+    }
     scores = await EvaluationScore.filter(eval_case_id=ec.id).using_db(conn).order_by("id")
     objection = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
-    kinds = await QualityConsequence.filter(eval_case_id=ec.id, void=False).using_db(conn) \
-        .order_by("id").values_list("kind", flat=True)
-    return _case_out(ec, _pair_out(ec.pair, experts, [ec.case.case_no]), experts, scores,
-                     objection, list(kinds), locale)
+    kinds = (
+        await QualityConsequence.filter(eval_case_id=ec.id, void=False)
+        .using_db(conn)
+        .order_by("id")
+        .values_list("kind", flat=True)
+    )
+    return _case_out(
+        ec,
+        _pair_out(ec.pair, experts, [ec.case.case_no]),
+        experts,
+        scores,
+        objection,
+        list(kinds),
+        locale,
+    )
 
 
 def _ref(experts: dict[int, Expert], expert_id: int | None) -> ExpertRef | None:
@@ -153,30 +206,64 @@ def _ref(experts: dict[int, Expert], expert_id: int | None) -> ExpertRef | None:
 
 
 def _pair_out(p: EvaluationPair, experts: dict[int, Expert], case_nos: list[str]) -> PairOut:
-    return PairOut(leader=_ref(experts, p.leader_id), member=_ref(experts, p.member_id),
-                   group=p.group, case_nos=case_nos)
+    return PairOut(
+        leader=_ref(experts, p.leader_id),
+        member=_ref(experts, p.member_id),
+        group=p.group,
+        case_nos=case_nos,
+    )
 
 
-def _case_out(ec: EvaluationCase, pair: PairOut | None, experts: dict[int, Expert],
-              scores: list[EvaluationScore], objection: GradeObjection | None,
-              consequences: list[str], locale: str) -> CaseEvalOut:
+def _case_out(
+    ec: EvaluationCase,
+    pair: PairOut | None,
+    experts: dict[int, Expert],
+    scores: list[EvaluationScore],
+    objection: GradeObjection | None,
+    consequences: list[str],
+    locale: str,
+) -> CaseEvalOut:
     both = len(scores) >= 2
     case = ec.case
     return CaseEvalOut(
-        case_no=case.case_no, kind=case.kind, group=group_of(case.kind),
-        handler={"name": case.handler_name, "org": case.handler_org}, pair=pair,
-        state=ec.state, state_label=t(f"quality.state.{ec.state}", locale),
+        case_no=case.case_no,
+        kind=case.kind,
+        group=group_of(case.kind),
+        handler={"name": case.handler_name, "org": case.handler_org},
+        pair=pair,
+        state=ec.state,
+        state_label=t(f"quality.state.{ec.state}", locale),
         scored_by=[s.expert_id for s in scores],
-        scores=[ScoreOut(expert=_ref(experts, s.expert_id), score=float(s.score), grade=s.grade,
-                         items=s.items, notes=s.notes, created_at=s.created_at)
-                for s in scores] if both else [],
+        scores=[
+            ScoreOut(
+                expert=_ref(experts, s.expert_id),
+                score=float(s.score),
+                grade=s.grade,
+                items=s.items,
+                notes=s.notes,
+                created_at=s.created_at,
+            )
+            for s in scores
+        ]
+        if both
+        else [],
         score=float(ec.score) if both and ec.score is not None else None,
         grade=ec.grade if both else None,
         grade_label=t(f"grade.{ec.grade}", locale) if both and ec.grade else None,
-        decided_how=ec.decided_how, decided_by=_ref(experts, ec.decided_by_id),
+        decided_how=ec.decided_how,
+        decided_by=_ref(experts, ec.decided_by_id),
         consequences=consequences,
         objection=GradeObjectionOut(
-            text=objection.text, filed_at=objection.filed_at, review_due=objection.review_due,
-            state=objection.state, previous_grade=objection.previous_grade,
-            new_grade=objection.new_grade, reviewers=objection.reviewers, note=objection.note,
-            reviewed_at=objection.reviewed_at) if objection else None)
+            text=objection.text,
+            filed_at=objection.filed_at,
+            review_due=objection.review_due,
+            state=objection.state,
+            previous_grade=objection.previous_grade,
+            new_grade=objection.new_grade,
+            reviewers=objection.reviewers,
+            note=objection.note,
+            reviewed_at=objection.reviewed_at,
+        )
+        if objection
+        else None,
+    )
