@@ -29,7 +29,7 @@ from models.evaluation import (
 )
 from models.evaluation_draw import Candidate, DrawError, ExpertRef, draw, group_of, sample_size
 from models.policy import Policy, grade_for
-from models.pool import Handler, readmit_handler, remove_handler
+from models.pool import handler_of_case, readmit_handler, remove_handler
 from models.quality import record_review
 
 
@@ -328,11 +328,7 @@ async def _pool_follows(
     lifted = [k for k in POOL_KINDS if k in before and k not in after]
     if not gained and not lifted:
         return
-    handler = (
-        await Handler.filter(region=case.region, name=case.handler_name, org__name=case.handler_org)
-        .using_db(conn)
-        .first()
-    )
+    handler = await handler_of_case(case, conn)
     if handler is None:
         return
     if gained and handler.in_pool:

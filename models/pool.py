@@ -231,6 +231,36 @@ async def add_handler(
     return handler
 
 
+async def handler_of_case(case, conn: BaseDBAsyncClient | None = None) -> Handler | None:
+    """The pool member a case names (cases keep the handler's name and organisation as text)."""
+    return (
+        await Handler.filter(region=case.region, name=case.handler_name, org__name=case.handler_org)
+        .using_db(conn)
+        .first()
+    )
+
+
+async def handlers_of_cases(cases, conn: BaseDBAsyncClient | None = None) -> dict[int, Handler]:
+    """`handler_of_case` for many cases in one query: case id -> handler (cases without one left
+    out)."""
+    names = {c.handler_name for c in cases if c.handler_name}
+    if not names:
+        return {}
+    found: dict[tuple[str, str, str], Handler] = {}
+    for h in (
+        await Handler.filter(name__in=names, region__in={c.region for c in cases})
+        .select_related("org")
+        .using_db(conn)
+        .order_by("id")
+    ):
+        found.setdefault((h.region, h.name, h.org.name), h)
+    return {
+        c.id: found[(c.region, c.handler_name, c.handler_org)]
+        for c in cases
+        if (c.region, c.handler_name, c.handler_org) in found
+    }
+
+
 async def _min_turns(query, conn: BaseDBAsyncClient | None) -> int:
     rows = await query.using_db(conn).annotate(m=Min("turns")).values_list("m", flat=True)
     return int(rows[0] or 0) if rows else 0

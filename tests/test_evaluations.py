@@ -129,6 +129,12 @@ async def test_a_wanzhou_sample_pairs_experts_by_group_and_is_reproducible(clien
     assert not set(again["case_nos"]) & set(body["case_nos"])
     # The same seed over the same population gives the same draw (checked in a fresh region).
     assert [p["case_nos"] for p in body["pairs"]] != []
+    # The list shows both rounds, newest first, each with its own cases and pairs.
+    resp = await client.get("/api/v1/center/evaluations", headers=key_headers(key))
+    listed = (await resp.json())["items"]
+    assert [r["id"] for r in listed] == [again["id"], body["id"]]
+    assert listed[1]["case_nos"] == body["case_nos"] and listed[1]["pairs"] == body["pairs"]
+    assert listed[0]["case_nos"] == again["case_nos"]
 
 
 async def test_two_scores_back_to_back_then_agreement_stands(client_for):

@@ -22,7 +22,7 @@ from bot.keys import policy_key, settings_key
 from handlers.api.center_cases import case_no_of
 from handlers.quality import notices
 from handlers.quality.common import int_param
-from handlers.quality.views import CaseEvalOut, EvaluationOut, case_view, round_view
+from handlers.quality.views import CaseEvalOut, EvaluationOut, case_view, round_view, round_views
 from models.codes import GRADES
 from models.evaluation import Evaluation, EvaluationCase, Expert, GradeObjection
 from models.evaluation_rules import (
@@ -179,7 +179,7 @@ async def list_evaluations(request: web.Request) -> web.Response:
     key = await require_center(request)
     rounds = await Evaluation.filter(region=key.region).order_by("-id").limit(50)
     loc = request_locale(request)
-    return json_ok(EvaluationList(items=[await round_view(ev, loc) for ev in rounds]))
+    return json_ok(EvaluationList(items=await round_views(list(rounds), loc)))
 
 
 @operation(

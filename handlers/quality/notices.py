@@ -19,17 +19,8 @@ from bot.notify import alert_staff, notify_user
 from bot.settings import Settings
 from i18n import t
 from models.bureau import find_bureau
-from models.case import Case
 from models.evaluation import Evaluation, EvaluationCase, GradeObjection
-from models.pool import Handler
-
-
-async def handler_of(case: Case, conn: BaseDBAsyncClient | None = None) -> Handler | None:
-    return (
-        await Handler.filter(region=case.region, name=case.handler_name, org__name=case.handler_org)
-        .using_db(conn)
-        .first()
-    )
+from models.pool import Handler, handler_of_case, handlers_of_cases
 
 
 async def published(
@@ -38,8 +29,9 @@ async def published(
     """Tell each bound handler their cases' grades; returns how many handlers were told."""
     by_handler: dict[int, list[EvaluationCase]] = defaultdict(list)
     handlers: dict[int, Handler] = {}
+    of_case = await handlers_of_cases([ec.case for ec in cases], conn)
     for ec in cases:
-        handler = await handler_of(ec.case, conn)
+        handler = of_case.get(ec.case.id)
         if handler is not None and handler.openid:
             handlers[handler.id] = handler
             by_handler[handler.id].append(ec)
@@ -138,7 +130,7 @@ async def objection_reviewed(
     conn: BaseDBAsyncClient,
 ) -> None:
     """The handler who objected (in chat, or the case's bound handler) hears the result."""
-    handler = await handler_of(ec.case, conn)
+    handler = await handler_of_case(ec.case, conn)
     openid = obj.openid or (handler.openid if handler else None)
     if not openid:
         return

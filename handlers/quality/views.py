@@ -7,7 +7,7 @@ rounds through `round_view` / `case_view`, so the secrecy rule lives here once.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -109,10 +109,26 @@ async def round_view(
     only_expert: int | None = None,
 ) -> EvaluationOut:
     """The round with every case (or only those of `only_expert`'s pairs)."""
-    pairs = await EvaluationPair.filter(evaluation_id=ev.id).using_db(conn).order_by("id")
-    experts = {e.id: e for e in await Expert.filter(region=ev.region).using_db(conn)}
+    return (await round_views([ev], locale, conn, only_expert=only_expert))[0]
+
+
+async def round_views(
+    evs: list[Evaluation],
+    locale: str,
+    conn: BaseDBAsyncClient | None = None,
+    *,
+    only_expert: int | None = None,
+) -> list[EvaluationOut]:
+    """`round_view` of several rounds of one region with one query per table, not per round."""
+    if not evs:
+        return []
+    ev_ids = [ev.id for ev in evs]
+    pairs = await EvaluationPair.filter(evaluation_id__in=ev_ids).using_db(conn).order_by("id")
+    experts = {
+        e.id: e for e in await Expert.filter(region__in={ev.region for ev in evs}).using_db(conn)
+    }
     ecs = (
-        await EvaluationCase.filter(evaluation_id=ev.id)
+        await EvaluationCase.filter(evaluation_id__in=ev_ids)
         .select_related("case")
         .using_db(conn)
         .order_by("id")
@@ -122,51 +138,61 @@ async def round_view(
         pairs = [p for p in pairs if p.id in mine]
         ecs = [ec for ec in ecs if ec.pair_id in mine]
     ids = [ec.id for ec in ecs]
-    scores = await EvaluationScore.filter(eval_case_id__in=ids).using_db(conn).order_by("id")
+    scores: dict[int, list[EvaluationScore]] = defaultdict(list)
+    for sc in await EvaluationScore.filter(eval_case_id__in=ids).using_db(conn).order_by("id"):
+        scores[sc.eval_case_id].append(sc)
     objections = {
         o.eval_case_id: o for o in await GradeObjection.filter(eval_case_id__in=ids).using_db(conn)
     }
-    consequences = (
+    kinds: dict[int, list[str]] = defaultdict(list)
+    for c in (
         await QualityConsequence.filter(eval_case_id__in=ids, void=False)
         .using_db(conn)
         .order_by("id")
-    )
-    pair_outs = {
-        p.id: _pair_out(p, experts, [ec.case.case_no for ec in ecs if ec.pair_id == p.id])
-        for p in pairs
-    }
-    cases = [
-        _case_out(
-            ec,
-            pair_outs.get(ec.pair_id),
-            experts,
-            [s for s in scores if s.eval_case_id == ec.id],
-            objections.get(ec.id),
-            [c.kind for c in consequences if c.eval_case_id == ec.id],
-            locale,
+    ):
+        kinds[c.eval_case_id].append(c.kind)
+    case_nos: dict[int, list[str]] = defaultdict(list)
+    for ec in ecs:
+        case_nos[ec.pair_id].append(ec.case.case_no)
+    pair_outs = {p.id: _pair_out(p, experts, case_nos[p.id]) for p in pairs}
+    out = []
+    for ev in evs:
+        cases = [
+            _case_out(
+                ec,
+                pair_outs.get(ec.pair_id),
+                experts,
+                scores[ec.id],
+                objections.get(ec.id),
+                kinds[ec.id],
+                locale,
+            )
+            for ec in ecs
+            if ec.evaluation_id == ev.id
+        ]
+        out.append(
+            EvaluationOut(
+                id=ev.id,
+                method=ev.method,
+                closed_from=ev.closed_from,
+                closed_to=ev.closed_to,
+                rate=ev.rate,
+                population=ev.population,
+                sample_size=ev.sample_size,
+                seed=ev.seed,
+                policy=ev.policy,
+                case_nos=[c.case_no for c in cases],
+                pairs=[pair_outs[p.id] for p in pairs if p.evaluation_id == ev.id],
+                grades=dict(Counter(c.grade for c in cases if c.grade and c.state == "graded")),
+                created_at=ev.created_at,
+                completed_on=ev.completed_on,
+                publish_due=ev.publish_due,
+                published_at=ev.published_at,
+                objections_until=ev.objections_until,
+                cases=cases,
+            )
         )
-        for ec in ecs
-    ]
-    return EvaluationOut(
-        id=ev.id,
-        method=ev.method,
-        closed_from=ev.closed_from,
-        closed_to=ev.closed_to,
-        rate=ev.rate,
-        population=ev.population,
-        sample_size=ev.sample_size,
-        seed=ev.seed,
-        policy=ev.policy,
-        case_nos=[c.case_no for c in cases],
-        pairs=list(pair_outs.values()),
-        grades=dict(Counter(c.grade for c in cases if c.grade and c.state == "graded")),
-        created_at=ev.created_at,
-        completed_on=ev.completed_on,
-        publish_due=ev.publish_due,
-        published_at=ev.published_at,
-        objections_until=ev.objections_until,
-        cases=cases,
-    )
+    return out
 
 
 async def case_view(
