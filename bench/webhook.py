@@ -207,7 +207,7 @@ def measure(
     cpu_after = target.cpu_seconds()
     loaded = target.rss_mb()
     crypto = creds.crypto()
-    checked = [check_reply(crypto, q, o) for q, o in zip(requests, outcomes)]
+    checked = [check_reply(crypto, q, o) for q, o in zip(requests, outcomes, strict=True)]
     reasons = collections.Counter(why for why, _ in checked if why)
     if reasons:
         detail = ", ".join(f"{why} x{n}" for why, n in reasons.most_common())

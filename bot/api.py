@@ -269,7 +269,7 @@ def validate(request: web.Request, model: type[M], data: Any) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
-    data = {k: v for k, v in request.query.items()}
+    data = dict(request.query.items())
     for name, value in data.items():
         if not storable(name) or not storable(value):
             raise ApiError(

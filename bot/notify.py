@@ -45,10 +45,7 @@ async def alert_staff(
     """
     title, lines = scrub(title), [scrub(line) for line in lines]
     staff = Staff.filter(region=region, active=True)
-    if bureau:
-        staff = staff.filter(role=StaffRole.BUREAU)
-    else:
-        staff = staff.exclude(role=StaffRole.BUREAU)
+    staff = staff.filter(role=StaffRole.BUREAU) if bureau else staff.exclude(role=StaffRole.BUREAU)
     if supervisors_only:
         staff = staff.filter(supervisor=True)
     members = await staff.using_db(conn).all() if conn else await staff.all()

@@ -91,7 +91,7 @@ async def letter_for(
     """The text of one document of `kind` about `application`."""
     received = cn_date(application.received_at.astimezone(ZoneInfo(tz)).date())
     matter = t(f"matter.{application.matter}", ZH)
-    base = dict(issuer=policy.centre_name, date=cn_date(today), number="")
+    base = {"issuer": policy.centre_name, "date": cn_date(today), "number": ""}
     asked = f"你于{received}向本中心申请法律援助，申请事项：{matter}。"
     if kind is DocKind.DECISION_GRANT:
         ref = f"案件编号：{application.case_no}。" if application.case_no else ""

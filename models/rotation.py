@@ -125,7 +125,7 @@ async def load_pool(
             .group_by("handler_id")
             .values_list("handler_id", "n")
         )
-        used.update({hid: n for hid, n in rows})
+        used.update(dict(rows))
     return Pool(orgs, handlers, used, cap, group_case, specialty, today, excluded)
 
 

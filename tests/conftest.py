@@ -14,7 +14,7 @@ import asyncio
 import os
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import xmltodict
@@ -128,7 +128,7 @@ class WeChatUser:
     client: TestClient
     openid: str = "o-user-1"
     mode: str = "aes"  # aes (safe), compat, plain
-    crypto: WeChatCrypto = WeChatCrypto(TOKEN, AES_KEY, OA_APP_ID)
+    crypto: WeChatCrypto = field(default_factory=lambda: WeChatCrypto(TOKEN, AES_KEY, OA_APP_ID))
 
     async def post(self, xml: str, *, timestamp: int | None = None):
         if self.mode == "plain":

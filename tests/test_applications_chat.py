@@ -225,8 +225,8 @@ async def test_non_agents_are_told_how_to_bind(app, make_user):
 
 async def test_binding_counts_for_the_rest_of_its_batch(app, make_user):
     """Agents are looked up once per batch; a bind inside the batch must not be missed."""
-    known, _ = await bound_user(make_user, "o-oa-known")
-    agent, code = await new_agent(name="赵六")
+    await bound_user(make_user, "o-oa-known")
+    _, code = await new_agent(name="赵六")
 
     def text(openid: str, content: str):
         return parse(

@@ -24,7 +24,7 @@ async def bound_handler(c: Centre, make_user, org: int, name: str, openid: str):
 async def test_handler_accepts_in_chat(app, fake_wechat, make_user):
     c = await Centre.of(app)
     org = await c.org("甲律师事务所", phone="0575-8512345")
-    hid, lawyer = await bound_handler(c, make_user, org, "李一", "o-lawyer-1")
+    _, lawyer = await bound_handler(c, make_user, org, "李一", "o-lawyer-1")
     token, _ = await new_filer(app, fake_wechat)
     app_id = await filed(app, token)
     await c.decide(app_id, case_no="绍援2026-7")

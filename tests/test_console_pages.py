@@ -30,7 +30,7 @@ async def staff_in(
 
 
 async def test_decide_an_application_tells_the_agent(app, fake_wechat):
-    token, agent = await agent_token(app, fake_wechat)
+    token, _ = await agent_token(app, fake_wechat)
     app_id = (await (await file(app, token)).json())["id"]
     await staff_in(app, APP_REGION)
     queue = await (await app.get("/console/applications")).text()

@@ -217,7 +217,7 @@ async def test_a_worker_dying_after_queueing_resends_nothing(zhashui, fake_wecha
         await OutboxMessage.filter(status="pending").update(  # the backoff has passed
             next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
         )
-    texts, robot = digests(fake_wechat)
+    texts, _ = digests(fake_wechat)
     assert len(texts) == 2 * 2 + 1  # daily and weekly to two staff; one busy answer retried
     assert (
         sorted(await OutboxMessage.filter(kind="digest").values_list("status", flat=True))

@@ -105,7 +105,7 @@ def test_average_score_is_fine() -> None:
 
 
 def test_unknown_name_lists_presets() -> None:
-    with pytest.raises(ValueError, match="national.*shaoxing.*zhashui.*beijing.*wanzhou"):
+    with pytest.raises(ValueError, match=r"national.*shaoxing.*zhashui.*beijing.*wanzhou"):
         load_policy("hangzhou")
 
 

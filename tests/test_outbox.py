@@ -288,10 +288,13 @@ async def test_crash_between_commit_and_send_loses_nothing(app, fake_wechat):
 
 
 async def test_rolled_back_cause_queues_nothing(app, fake_wechat):
-    with pytest.raises(RuntimeError):
+    async def step_that_fails() -> None:
         async with in_transaction() as conn:
             await notify_user(app_settings(app), openid="o-u5", key="rb", text="x", conn=conn)
             raise RuntimeError("the step failed")
+
+    with pytest.raises(RuntimeError, match="the step failed"):
+        await step_that_fails()
     assert await OutboxMessage.all().count() == 0
 
 

@@ -220,10 +220,10 @@ async def test_disclosure_has_subsidies_paid_and_every_graded_case(client_for):
         headers={"X-Api-Key": key},
     )
     wb = load_workbook(io.BytesIO(await resp.read()))
-    detail = [r for r in wb["附件7 评估结果明细"].iter_rows(values_only=True)][1:]
+    detail = list(wb["附件7 评估结果明细"].iter_rows(values_only=True))[1:]
     assert [(r[1], r[3], r[4]) for r in detail] == [
         ("D1", "李律师", "优秀"),
         ("D2", "李律师", "良好"),
     ]
-    paid = [r for r in wb["附件4 办案补贴发放情况"].iter_rows(values_only=True)][1:]
+    paid = list(wb["附件4 办案补贴发放情况"].iter_rows(values_only=True))[1:]
     assert paid[0][1:] == ("朝阳律师事务所", "李律师", 2, 6300.0, 0.0)

@@ -23,6 +23,7 @@ from bot.cli import run_with_db
 from bot.cli.people import _check_region
 from bot.settings import Settings
 from models.agent import INVITE_TTL
+from models.calendar import local_today
 from models.contact import InvalidInput, validate_name
 from models.masking import mask_openid
 from models.pool import (
@@ -185,12 +186,12 @@ def handlers_add(args: argparse.Namespace) -> int:
 
 
 def handlers_list(args: argparse.Namespace) -> int:
-    async def go(_: Settings) -> None:
+    async def go(settings: Settings) -> None:
         q = Handler.all().order_by("region", "org_id", "id").select_related("org")
         if args.region:
             q = q.filter(region=args.region)
         rows = await q
-        today = date.today()
+        today = local_today(settings.timezone)
         for h in rows:
             state = (
                 "in pool"

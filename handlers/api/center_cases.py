@@ -147,7 +147,7 @@ def utc(at: datetime) -> datetime:
     try:
         return at.astimezone(UTC)
     except OverflowError:
-        return (datetime.min if at.year < 2 else datetime.max).replace(tzinfo=UTC)
+        return datetime.min.replace(tzinfo=UTC) if at.year < 2 else datetime.max.replace(tzinfo=UTC)
 
 
 def case_no_of(request: web.Request) -> str:
@@ -187,21 +187,21 @@ async def put_case(request: web.Request) -> web.Response:
     if closed and (body.closed_on is None or body.closed_on > today):
         raise ApiError(422, "validation", fields={"closed_on": t("callbacks.error.closed_on", loc)})
     b = body.beneficiary
-    values = dict(
-        kind=body.kind,
-        cause=body.cause.strip(),
-        beneficiary_name=b.name,
-        beneficiary_phone=b.phone,
-        beneficiary_id_number=b.id_number,
-        beneficiary_id_index=blind_index(b.id_number) if b.id_number else None,
-        handler_name=body.handler.name.strip(),
-        handler_org=body.handler.org.strip(),
-        status=body.status,
-        origin=body.origin,
-        closed_on=body.closed_on,
-        application_id=body.application_id,
-        special=body.special,
-    )
+    values = {
+        "kind": body.kind,
+        "cause": body.cause.strip(),
+        "beneficiary_name": b.name,
+        "beneficiary_phone": b.phone,
+        "beneficiary_id_number": b.id_number,
+        "beneficiary_id_index": blind_index(b.id_number) if b.id_number else None,
+        "handler_name": body.handler.name.strip(),
+        "handler_org": body.handler.org.strip(),
+        "status": body.status,
+        "origin": body.origin,
+        "closed_on": body.closed_on,
+        "application_id": body.application_id,
+        "special": body.special,
+    }
     async with in_transaction() as conn:
         q = Case.filter(region=key.region, case_no=case_no).using_db(conn)
         created = not await q.exists()

@@ -96,7 +96,7 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
     summary.append(["合计", *(sum(r[1 + j] for r in summary) for j in range(len(GRADES) + 2))])
     cases = []
     for i, c in enumerate(view.cases, start=1):
-        first, second = (c.scores + [None, None])[:2]
+        first, second = [*c.scores, None, None][:2]
         cases.append(
             [
                 i,

@@ -115,7 +115,7 @@ class Sql:
     def local_date(self, col: str) -> str:
         if self.pg:
             return f"({col} AT TIME ZONE {self.p(str(self.weeks.tz))})::date"
-        offset = self.weeks.tz.utcoffset(datetime.now()) or timedelta()
+        offset = datetime.now(self.weeks.tz).utcoffset() or timedelta()
         return f"date({col}, '{int(offset.total_seconds() // 60):+d} minutes')"
 
     def days_since_first(self, date_sql: str) -> str:
