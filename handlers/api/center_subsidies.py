@@ -5,6 +5,7 @@ by `POST …/subsidies/{id}/paid` and `…/claw-back`, and Beijing's closing che
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -219,16 +220,27 @@ async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, Su
     errors=(404, 409),
 )
 async def post_paid(request: web.Request) -> web.Response:
-    key = await require_center(request)
-    body = await parse_body(request, MoneyIn)
-    async with in_transaction() as conn:
-        row, view = await _subsidy(request, key.region, conn)
+    def pay(row: Subsidy, view: SubsidyOut, body: MoneyIn) -> None:
         if view.status != SubsidyStatus.PAYABLE:
             raise ApiError(409, "conflict", message_key=f"quality.error.not_payable.{view.status}")
         amount = body.amount if body.amount is not None else view.amount
         if amount is None:
             raise ApiError(422, "validation", message_key="quality.error.amount_needed")
         row.paid_at, row.paid_amount, row.note = datetime.now(UTC), Decimal(str(amount)), body.note
+
+    return await _record_money(request, pay)
+
+
+async def _record_money(
+    request: web.Request, apply: Callable[[Subsidy, SubsidyOut, MoneyIn], None]
+) -> web.Response:
+    """Paid or clawed back: `apply` checks the status and sets the fields; the row is saved and
+    the subsidy shown again, in one transaction."""
+    key = await require_center(request)
+    body = await parse_body(request, MoneyIn)
+    async with in_transaction() as conn:
+        row, view = await _subsidy(request, key.region, conn)
+        apply(row, view, body)
         await row.save(using_db=conn)
         case = await Case.get(id=row.case_id).using_db(conn)
         (view,) = await _views([case], request.app[policy_key], conn)
@@ -246,19 +258,14 @@ async def post_paid(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def post_claw_back(request: web.Request) -> web.Response:
-    key = await require_center(request)
-    body = await parse_body(request, MoneyIn)
-    async with in_transaction() as conn:
-        row, view = await _subsidy(request, key.region, conn)
+    def claw_back(row: Subsidy, view: SubsidyOut, body: MoneyIn) -> None:
         if view.status != SubsidyStatus.PAID:
             raise ApiError(409, "conflict", message_key="quality.error.not_paid")
         amount = body.amount if body.amount is not None else float(row.paid_amount or 0)
         row.clawed_back_at, row.clawback_amount = datetime.now(UTC), Decimal(str(amount))
         row.note = body.note or row.note
-        await row.save(using_db=conn)
-        case = await Case.get(id=row.case_id).using_db(conn)
-        (view,) = await _views([case], request.app[policy_key], conn)
-    return json_ok(view)
+
+    return await _record_money(request, claw_back)
 
 
 @operation(
