@@ -3,7 +3,7 @@
 Seeds one region (the worst case: every row is the digest's) with bulk INSERT ... SELECT
 generate_series — cases closed over the year, a callback per closed case in every status,
 applications, complaints and handoffs — runs ANALYZE as autovacuum would, then times
-bot.digest.collect (the aggregate queries the scheduled digest runs) several times and reports
+handlers.records.digest.collect (the aggregate queries the scheduled digest runs) several times and reports
 the median and the slowest. The target (issue 5, "Scale"): under 2 s.
 
     python -m bench.digest --database-url postgres://…/scratch_db [--cases 1000000] [--runs 5]
@@ -83,8 +83,9 @@ def seed_sql(cases: int, name: str, phone: str) -> str:
 async def bench(database_url: str, cases: int, runs: int) -> Row:
     from tortoise import connections
 
-    from bot import db, digest
+    from bot import db
     from bot.settings import Settings
+    from handlers.records import digest
     from models.fields import encrypt
     from models.policy import load_policy
 
@@ -129,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args(argv)
     rows = run(args.database_url, args.cases, args.runs)
-    print(format_table(rows, "Staff digest figures (bot.digest.collect) on PostgreSQL"))
+    print(
+        format_table(rows, "Staff digest figures (handlers.records.digest.collect) on PostgreSQL")
+    )
     return 1 if any(r["errors"] for r in rows) else 0
 
 

@@ -1,4 +1,5 @@
-"""What users do: chat flows (handlers.flows), HTTP endpoints (handlers.api).
+"""What users do: chat flows (handlers.flows), HTTP endpoints (handlers.api), the staff console
+(handlers.console), what staff take away (handlers.records), scheduled jobs (handlers.jobs_*).
 
 `setup_routes` shows the whole HTTP surface on one screen.
 """
@@ -9,6 +10,12 @@ import importlib
 import pkgutil
 
 from aiohttp import web
+
+# Feature commands of `python -m bot` (bot/__main__.py adds them to the engine's own).
+CLI_MODULES = [
+    "handlers.records.digest_cli",  # digest --region R [--now] [--weekly]
+    "handlers.records.export_cli",  # export applications|callbacks|complaints|disclosure -o x.xlsx
+]
 
 
 def import_job_modules() -> None:

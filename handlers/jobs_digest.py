@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot import digest
 from bot.keys import policy_key, settings_key
 from bot.outbox import wake
 from bot.scheduler import every, job
+from handlers.records import digest
 from models.jobs import JobRun
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.digest import _coverage
+from handlers.records.digest import _coverage
 from models.callback import Callback
 from tests.test_cases_support import REGION, case_body, center_key, put_case, today
 

@@ -256,8 +256,8 @@ async def test_digest_figures_as_json_for_the_link(zhashui):
 
 
 async def test_the_english_catalog_renders_too(zhashui):
-    from bot import digest
     from bot.keys import policy_key
+    from handlers.records import digest
 
     f = await digest.collect(REGION, "daily", MONDAY_0831, zhashui.app[policy_key], "Asia/Shanghai")
     title, lines = digest.render(f, "en")

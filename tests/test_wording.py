@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import docx_forms, ledgers
+from handlers.records import docx_forms, ledgers
 from i18n import catalog, t
 
 ZH = catalog("zh_CN")

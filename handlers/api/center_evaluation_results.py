@@ -17,11 +17,11 @@ from tortoise.transactions import in_transaction
 
 from bot.api import json_ok, operation
 from bot.auth import require_center
-from bot.exports import XLSX, Column, Sheet, xlsx_response
 from bot.keys import policy_key, settings_key
 from handlers.api.center_evaluations import _fail, _round
 from handlers.quality import notices
 from handlers.quality.views import EvaluationOut, round_view
+from handlers.records.exports import XLSX, Column, Sheet, xlsx_response
 from i18n import t
 from models.codes import GRADES
 from models.evaluation import Evaluation

@@ -15,12 +15,12 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from bot import digest, ledgers
 from bot.api import ApiError, json_ok, operation, parse_query, request_locale
 from bot.auth import require_center
-from bot.docx_forms import DOCX, callback_form
-from bot.exports import XLSX, LocalRange, half_range, xlsx_response
 from bot.keys import policy_key, settings_key
+from handlers.records import digest, ledgers
+from handlers.records.docx_forms import DOCX, callback_form
+from handlers.records.exports import XLSX, LocalRange, half_range, xlsx_response
 from i18n import t
 from models.calendar import local_today
 from models.case import Case

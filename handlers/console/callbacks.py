@@ -13,11 +13,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.api import ApiError
-from bot.docx_forms import DOCX, callback_form
 from bot.keys import settings_key
 from handlers.api.center_callbacks import ResultIn, record_phone_result
 from handlers.console.common import audit, int_id, paged
 from handlers.console.session import Visitor, form_of, locale_of, page, render
+from handlers.records.docx_forms import DOCX, callback_form
 from i18n import t
 from models.callback import Callback, CallbackStatus
 from models.followup import NOTE_MAX, CallbackFollowUp, FollowUpKind

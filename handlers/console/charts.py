@@ -2,7 +2,7 @@
 nothing to download, and a phone in a village draws it instantly).
 
 Each series is one GROUP BY query over the window, bucketed by local week in the database; the
-figures follow the digest's definitions (bot.digest): received/decided by their timestamps,
+figures follow the digest's definitions (handlers.records.digest): received/decided by their timestamps,
 overdue by the decision's due date, coverage as callbacks completed over cases closed.
 """
 

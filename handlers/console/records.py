@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import ledgers
 from bot.api import ApiError
-from bot.exports import half_range, xlsx_response
 from bot.keys import settings_key
 from handlers.api.center_outbox import OutboxItem, retry_push
 from handlers.api.exports import HalfQuery, period_of
 from handlers.console.common import audit, local_today, paged
 from handlers.console.session import Visitor, form_of, page, render
+from handlers.records import ledgers
+from handlers.records.exports import half_range, xlsx_response
 from models.outbox import OutboxMessage, OutboxStatus
 
 KINDS = ("applications", "callbacks", "complaints")

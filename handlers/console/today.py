@@ -1,4 +1,4 @@
-"""Today: the digest's figures for today and the week (bot.digest.collect, the same function
+"""Today: the digest's figures for today and the week (handlers.records.digest.collect, the same function
 the pushed digest and GET /api/v1/center/digest use) and charts over the last 12 weeks."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot import digest
 from bot.keys import policy_key, settings_key
 from handlers.console import charts
 from handlers.console.common import local_today
 from handlers.console.session import Visitor, page, render
+from handlers.records import digest
 
 
 @page("staff", "supervisor", "bureau")

@@ -5,7 +5,7 @@ to an openpyxl write-only workbook, which keeps each sheet's XML in a temporary 
 in memory; the finished workbook is written to a temporary file and streamed from there (the
 HTTP response gets a Content-Length, the CLI a file). Headers are Chinese, dates local (Excel
 has no time zones), personal numbers masked: a ledger is printed and passed around.
-The sheets themselves are declared in bot.ledgers.
+The sheets themselves are declared in handlers.records.ledgers.
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bot import ledgers
-    from bot.exports import LocalRange, half_range, write_workbook
+    from handlers.records import ledgers
+    from handlers.records.exports import LocalRange, half_range, write_workbook
     from models.calendar import local_today
 
     if args.region and not REGION.match(args.region):

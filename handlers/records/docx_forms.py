@@ -19,7 +19,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
-from bot.exports import local
+from handlers.records.exports import local
 from models.callback import Callback, CallbackStatus
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

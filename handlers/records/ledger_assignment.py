@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from bot.exports import Column, LocalRange, Sheet, local
+from handlers.records.exports import Column, LocalRange, Sheet, local
 from models.assignment import Assignment, AssignmentStatus
 
 PRIORITY = {

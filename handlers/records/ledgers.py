@@ -1,6 +1,6 @@
 """The centre's ledgers: which rows, which columns, in the words of the paper forms.
 
-Each function returns the sheets of one workbook for bot.exports.write_workbook. Columns of the
+Each function returns the sheets of one workbook for handlers.records.exports.write_workbook. Columns of the
 callback ledger follow the Zhashui callback form (DOMAIN §2) plus the channel, the case number
 and the quality grade with its subsidy coefficient (DOMAIN §5); the disclosure workbook follows
 Beijing's half-yearly 附件4–7. Names of beneficiaries and applicants are shown in full (the
@@ -15,8 +15,8 @@ from typing import Any
 
 from tortoise.functions import Count
 
-from bot import ledger_assignment as assignment_ledger
-from bot.exports import Batches, Column, LocalRange, Sheet, keyset, local
+from handlers.records import ledger_assignment as assignment_ledger
+from handlers.records.exports import Batches, Column, LocalRange, Sheet, keyset, local
 from i18n import t
 from models.application import Application, Material
 from models.callback import Callback, CallbackStatus

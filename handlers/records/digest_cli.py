@@ -46,10 +46,10 @@ def main(args: argparse.Namespace) -> int:
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot import digest
     from bot.app import create_app
     from bot.keys import policy_key
     from bot.outbox import Dispatcher
+    from handlers.records import digest
     from models.jobs import JobRun
     from models.outbox import OutboxMessage
 
