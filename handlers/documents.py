@@ -23,7 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.keys import policy_key, settings_key
 from bot.settings import Settings
-from bot.storage import storage_for
+from bot.storage import storage_key
 from handlers.document_render import Letter, render
 from i18n import t
 from models.application import Application, Material
@@ -188,7 +188,7 @@ async def issue(
         policy.document_numbers[series], abbr=policy.document_abbr, year=year, n=seq
     )
     data = await asyncio.to_thread(render, replace(letter, number=number))
-    key = await storage_for(settings).put(f"documents/{region}", "docx", data)
+    key = await app[storage_key].put(f"documents/{region}", "docx", data)
     doc = await Document.create(
         region=region,
         kind=kind.value,

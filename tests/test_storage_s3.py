@@ -103,3 +103,24 @@ async def test_a_file_missing_from_the_bucket_is_404_not_500(
     )
     assert fetched.status == 404
     assert (await fetched.json())["error"]["code"] == "not_found"
+
+
+async def test_decision_letters_are_stored_in_the_bucket_too(
+    app, fake_wechat, s3_server, s3_bucket, settings
+):
+    from handlers.document_render import text_of
+    from tests.assignment_support import Centre, filed, new_filer
+
+    c = await Centre.of(app)
+    token, _ = await new_filer(app, fake_wechat)
+    refused = await filed(app, token)
+    await c.decide(refused, "refused", reason="申请人家庭收入高于当地经济困难标准")
+    (letter,) = (await c.call("GET", f"/api/v1/center/applications/{refused}/documents", 200))[
+        "items"
+    ]
+    keys = await list_keys(s3_server, s3_bucket)
+    assert any(k.startswith("centre/documents/") and k.endswith(".docx") for k in keys)
+    assert not (settings.data_dir / "materials").exists()  # nothing on this machine's disk
+    resp = await app.get(letter["url"], headers=c.h)
+    assert resp.status == 200
+    assert "申请人家庭收入高于当地经济困难标准" in text_of(await resp.read())

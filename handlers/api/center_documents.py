@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 from bot.api import ApiError, json_ok, operation
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key
-from bot.storage import storage_for
+from bot.storage import storage_key
 from handlers.api.center_applications import audit, path_id
 from handlers.document_render import DOCX
 from handlers.documents import issue, letter_for, link_signature
@@ -120,7 +120,7 @@ async def list_documents(request: web.Request) -> web.Response:
 async def download(request: web.Request) -> web.Response:
     key, row = await _application(request)
     doc = await _document(request, row)
-    data = await storage_for(request.app[settings_key]).get(doc.storage_key)
+    data = await request.app[storage_key].get(doc.storage_key)
     await audit(key, "document", [row.id])
     return docx_response(data, doc.number)
 
@@ -204,5 +204,5 @@ async def by_link(request: web.Request) -> web.Response:
     doc = await Document.get_or_none(id=doc_id)
     if doc is None or doc.voided_at is not None:
         raise ApiError(404, "not_found")
-    data = await storage_for(settings).get(doc.storage_key)
+    data = await request.app[storage_key].get(doc.storage_key)
     return docx_response(data, doc.number)

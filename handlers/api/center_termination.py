@@ -18,9 +18,8 @@ from tortoise.transactions import in_transaction
 
 from bot.api import ApiError, json_ok, operation, parse_body
 from bot.auth import require_center
-from bot.keys import settings_key
 from bot.outbox import wake
-from bot.storage import storage_for
+from bot.storage import storage_key
 from handlers.api.center_applications import path_id
 from handlers.api.center_cases import find_case
 from handlers.api.center_documents import docx_response
@@ -121,9 +120,7 @@ async def download_document(request: web.Request) -> web.Response:
     doc = await Document.get_or_none(id=path_id(request), region=key.region)
     if doc is None:
         raise ApiError(404, "not_found")
-    return docx_response(
-        await storage_for(request.app[settings_key]).get(doc.storage_key), doc.number
-    )
+    return docx_response(await request.app[storage_key].get(doc.storage_key), doc.number)
 
 
 class ObjectionOut(BaseModel):

@@ -10,8 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.api import ApiError
-from bot.keys import settings_key
-from bot.storage import storage_for
+from bot.storage import storage_key
 from handlers.api.application_schemas import DecisionIn
 from handlers.api.application_views import agent_view, list_item
 from handlers.api.center_applications import apply_decision
@@ -166,7 +165,7 @@ async def material(request: web.Request, visitor: Visitor) -> web.Response:
     )
     if m is None or not m.storage_key:
         raise ApiError(404, "not_found")
-    data = await storage_for(request.app[settings_key]).get(m.storage_key)
+    data = await request.app[storage_key].get(m.storage_key)
     await audit(visitor, "material", f"application:{app_id}")
     return web.Response(
         body=data,
