@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -59,6 +60,9 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove `key`; nothing happens when it is absent."""
+
+    def listing(self) -> AsyncIterator[tuple[str, datetime]]:
+        """Every stored key with the time it was written (for the sweep of unreferenced files)."""
 
     async def close(self) -> None:
         """Release connections (called once, when the application stops)."""
@@ -98,6 +102,20 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def listing(self) -> AsyncIterator[tuple[str, datetime]]:
+        found = await asyncio.to_thread(self._walk)
+        for key, mtime in found:
+            yield key, mtime
+
+    def _walk(self) -> list[tuple[str, datetime]]:
+        if not self.root.is_dir():
+            return []
+        return [
+            (p.relative_to(self.root).as_posix(), datetime.fromtimestamp(p.stat().st_mtime, UTC))
+            for p in self.root.rglob("*")
+            if p.is_file()
+        ]
 
     async def close(self) -> None:
         return None
@@ -181,6 +199,13 @@ class S3Storage:
     async def delete(self, key: str) -> None:
         s3 = await self._s3()
         await s3.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+    async def listing(self) -> AsyncIterator[tuple[str, datetime]]:
+        s3 = await self._s3()
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+        async for page in pages:
+            for obj in page.get("Contents", ()):
+                yield obj["Key"].removeprefix(self.prefix), obj["LastModified"]
 
     async def close(self) -> None:
         if self._exit is not None:

@@ -124,3 +124,20 @@ async def test_decision_letters_are_stored_in_the_bucket_too(
     resp = await app.get(letter["url"], headers=c.h)
     assert resp.status == 200
     assert "申请人家庭收入高于当地经济困难标准" in text_of(await resp.read())
+
+
+async def test_the_sweep_lists_the_bucket(app, s3_server, s3_bucket):
+    from datetime import UTC, datetime, timedelta
+
+    from handlers.storage_sweep import sweep
+
+    storage = app.app[storage_key]
+    keys = [await storage.put("documents/330602", "docx", PDF) for _ in range(3)]
+    listed = [k async for k, _ in storage.listing()]
+    assert sorted(listed) == sorted(keys)
+    # no row names them: a day later they go
+    later = datetime.now(UTC) + timedelta(days=2)
+    assert await sweep(storage, later, dry_run=True) == (3, 3)
+    assert len(await list_keys(s3_server, s3_bucket)) == 3  # a dry run deletes nothing
+    assert await sweep(storage, later) == (3, 3)
+    assert await list_keys(s3_server, s3_bucket) == []
