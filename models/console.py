@@ -15,8 +15,8 @@ from tortoise.models import Model
 
 class LoginStatus(StrEnum):
     PENDING = "pending"  # QR code shown, nobody scanned yet
-    OK = "ok"  # an active staff member scanned; the browser may now take its session
-    DENIED = "denied"  # scanned by someone who is not active staff
+    OK = "ok"  # an active staff member or expert scanned; the browser may now take its session
+    DENIED = "denied"  # scanned by someone who is neither active staff nor an active expert
     USED = "used"  # the session was issued; the scene is spent
 
 
@@ -33,6 +33,9 @@ class ConsoleLogin(Model):
     staff = fields.ForeignKeyField(
         "models.Staff", related_name="console_logins", null=True, on_delete=fields.OnDelete.CASCADE
     )
+    expert = fields.ForeignKeyField(
+        "models.Expert", related_name="console_logins", null=True, on_delete=fields.OnDelete.CASCADE
+    )  # the scanner is (also) an evaluation expert
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
 
@@ -41,13 +44,26 @@ class ConsoleLogin(Model):
 
 
 class ConsoleSession(Model):
-    """A signed-in browser. The cookie carries a random token, and only its hash is stored."""
+    """A signed-in browser. The cookie carries a random token, and only its hash is stored.
+
+    Who signed in: a staff member, an evaluation expert (models.evaluation.Expert, the expert's
+    page only), or a staff member who is also an expert (their staff role, plus the expert's
+    page). At least one of the two is set."""
 
     id = fields.IntField(primary_key=True)
     token_hash = fields.CharField(max_length=64, unique=True)
     csrf = fields.CharField(max_length=64)  # per-session token every form posts back
     staff = fields.ForeignKeyField(
-        "models.Staff", related_name="console_sessions", on_delete=fields.OnDelete.CASCADE
+        "models.Staff",
+        related_name="console_sessions",
+        null=True,
+        on_delete=fields.OnDelete.CASCADE,
+    )
+    expert = fields.ForeignKeyField(
+        "models.Expert",
+        related_name="console_sessions",
+        null=True,
+        on_delete=fields.OnDelete.CASCADE,
     )
     via = fields.CharField(max_length=8)  # scan | oauth
     created_at = fields.DatetimeField(auto_now_add=True)

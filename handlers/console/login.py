@@ -2,8 +2,9 @@
 phone, and logout.
 
 Desk: /console/login shows an official-account QR code with scene `login:<token>` (5 minutes);
-the scan reaches /wechat like any other, the scanner is told in chat whether they are staff,
-and the page, polling /console/login/poll, takes its session. The scene is bound to the
+the scan reaches /wechat like any other, the scanner is told in chat whether they are staff
+(or an evaluation expert: role `expert`, their page only), and the page, polling
+/console/login/poll, takes its session. The scene is bound to the
 browser that showed it by a pre-login cookie, so a scene read over a shoulder or leaked in a
 screenshot signs nobody else in. In development the page shows the scene and the
 `python -m bot chat` command that simulates the scan.
@@ -41,6 +42,7 @@ from handlers.console.session import (
 )
 from i18n import t
 from models.console import ConsoleLogin, ConsoleSession, LoginStatus
+from models.evaluation import Expert
 from models.masking import mask_openid
 from models.people import Staff
 
@@ -194,22 +196,34 @@ async def poll(request: web.Request) -> web.Response:
     taken = await ConsoleLogin.filter(id=row.id, status=LoginStatus.OK).update(
         status=LoginStatus.USED
     )
-    staff = await Staff.get_or_none(id=row.staff_id, active=True)
-    if not taken or staff is None:
+    staff = await Staff.get_or_none(id=row.staff_id, active=True) if row.staff_id else None
+    expert = await Expert.get_or_none(id=row.expert_id, active=True) if row.expert_id else None
+    if not taken or (staff is None and expert is None):
         return web.json_response({"status": "expired"})
     resp = web.json_response({"status": "ok", "next": row.next_path})
-    await start_session(request, resp, staff, "scan")
+    await start_session(request, resp, staff, "scan", expert)
     return resp
+
+
+async def who(openid: str, conn=None) -> tuple[Staff | None, Expert | None]:
+    """The active staff member and the active evaluation expert with this openid (either, both
+    or none). Someone who is both signs in with their staff role and also gets the expert's
+    page; an expert alone gets the expert's page only."""
+    if not openid:
+        return None, None
+    staff = await Staff.filter(openid=openid, active=True).using_db(conn).first()
+    expert = await Expert.filter(openid=openid, active=True).using_db(conn).first()
+    return staff, expert
 
 
 @scene(SCENE_PREFIX)
 async def on_scan(ctx: Ctx, token: str) -> Outcome:
     """A login QR code scanned: complete the login of the browser that shows it."""
     row = await ConsoleLogin.filter(token=token[:40], kind="scan").using_db(ctx.conn).first()
-    staff = await Staff.filter(openid=ctx.openid, active=True).using_db(ctx.conn).first()
+    staff, expert = await who(ctx.openid, ctx.conn)
     if row is None or row.status != LoginStatus.PENDING or row.expires_at <= ctx.now:
         text = ctx.t("console.login.scan_expired")
-    elif staff is None:
+    elif staff is None and expert is None:
         await (
             ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING)
             .using_db(ctx.conn)
@@ -221,9 +235,14 @@ async def on_scan(ctx: Ctx, token: str) -> Outcome:
         n = (
             await ConsoleLogin.filter(id=row.id, status=LoginStatus.PENDING)
             .using_db(ctx.conn)
-            .update(status=LoginStatus.OK, staff_id=staff.id)
+            .update(
+                status=LoginStatus.OK,
+                staff_id=staff.id if staff else None,
+                expert_id=expert.id if expert else None,
+            )
         )
-        text = ctx.t("console.login.scanned" if n else "console.login.scan_expired")
+        scanned = "console.login.scanned" if staff else "console.login.scanned_expert"
+        text = ctx.t(scanned if n else "console.login.scan_expired")
     return Stay(text) if ctx.conv.flow else Done(text)
 
 
@@ -267,12 +286,12 @@ async def oauth(request: web.Request) -> web.StreamResponse:
     ):
         return error_page(request, 403, "console.login.bad_state")
     openid = str(answer.get("openid") or "")
-    staff = await Staff.get_or_none(openid=openid, active=True) if openid else None
-    if staff is None:
+    staff, expert = await who(openid)
+    if staff is None and expert is None:
         log.info("console oauth by non-staff %s", mask_openid(openid))
         return error_page(request, 403, "console.login.not_staff")
     resp = redirect(row.next_path)
-    await start_session(request, resp, staff, "oauth")
+    await start_session(request, resp, staff, "oauth", expert)
     return resp
 
 

@@ -1,10 +1,15 @@
 """Who is looking at the console: server-side sessions, roles, CSRF, rendering.
 
 A session is a random token in an HttpOnly, SameSite=Lax cookie (Secure when the public URL is
-https); the database keeps its hash, the staff member and a CSRF token. Every request re-reads
-the staff row, so disabling a staff member ends their sessions at once, and a session idle for
-longer than BOT_CONSOLE_IDLE_TIMEOUT ends too. Lax rather than Strict: a link tapped in a WeChat
-push is a cross-site navigation, and it must arrive signed in.
+https); the database keeps its hash, the staff member and/or the evaluation expert, and a CSRF
+token. Every request re-reads those rows, so disabling a staff member or an expert ends their
+sessions at once, and a session idle for longer than BOT_CONSOLE_IDLE_TIMEOUT ends too. Lax
+rather than Strict: a link tapped in a WeChat push is a cross-site navigation, and it must
+arrive signed in.
+
+An expert (models.evaluation.Expert) signs in like staff and gets the role `expert`: the
+expert's page only. Someone registered as both keeps their staff role and also gets the
+expert's page (`Visitor.expert`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from bot.auth import hash_secret
 from bot.keys import settings_key
 from i18n import normalize_locale, t
 from models.console import ConsoleSession
+from models.evaluation import Expert
 from models.people import Staff
 
 SESSION_COOKIE = "console_session"
@@ -36,20 +42,29 @@ ROLES = ("staff", "supervisor", "bureau", "expert")
 
 @dataclass(slots=True)
 class Visitor:
-    staff: Staff
+    """The signed-in person: staff (with `staff`), an expert only (`staff` None), or both.
+
+    Staff pages are only for roles other than `expert`, so their handlers can rely on `staff`."""
+
+    staff: Staff | None
     session: ConsoleSession
+    expert: Expert | None = None
 
     @property
     def role(self) -> str:
-        return role_of(self.staff)
+        return role_of(self.staff) if self.staff is not None else "expert"
 
     @property
     def region(self) -> str:
-        return self.staff.region
+        return self.staff.region if self.staff is not None else self.expert.region
+
+    @property
+    def name(self) -> str:
+        return self.staff.name if self.staff is not None else self.expert.name
 
     @property
     def actor(self) -> str:
-        return f"staff:{self.staff.id}"
+        return f"staff:{self.staff.id}" if self.staff is not None else f"expert:{self.expert.id}"
 
 
 # The signed-in visitor of the request being handled: aiohttp runs each request in its own
@@ -101,13 +116,19 @@ def set_cookie(
 
 
 async def start_session(
-    request: web.Request, resp: web.StreamResponse, staff: Staff, via: str
+    request: web.Request,
+    resp: web.StreamResponse,
+    staff: Staff | None,
+    via: str,
+    expert: Expert | None = None,
 ) -> None:
+    assert staff is not None or expert is not None
     token = secrets.token_urlsafe(32)
     await ConsoleSession.create(
         token_hash=hash_secret(token),
         csrf=secrets.token_urlsafe(24),
         staff=staff,
+        expert=expert,
         via=via,
         last_seen_at=datetime.now(UTC),
     )
@@ -116,26 +137,31 @@ async def start_session(
 
 
 async def current(request: web.Request) -> Visitor | None:
-    """The signed-in staff member of this request, or None (and the session ended when the
-    staff member is disabled or the session idled out)."""
+    """The signed-in visitor of this request, or None (and the session ended when the staff
+    member or the expert is disabled, or the session idled out). A staff member who is also an
+    expert stays signed in as staff when the expert is disabled, without the expert's page."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     row = (
         await ConsoleSession.filter(token_hash=hash_secret(token), ended_at=None)
-        .select_related("staff")
+        .select_related("staff", "expert")
         .first()
     )
     if row is None:
         return None
     now = datetime.now(UTC)
     idle = timedelta(seconds=request.app[settings_key].console_idle_timeout)
-    if not row.staff.active or now - row.last_seen_at > idle:
+    staff, expert = row.staff, row.expert
+    if expert is not None and not expert.active:
+        expert = None
+    gone = (row.staff_id is not None and not staff.active) or (staff is None and expert is None)
+    if gone or now - row.last_seen_at > idle:
         await ConsoleSession.filter(id=row.id).update(ended_at=now)
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
         await ConsoleSession.filter(id=row.id).update(last_seen_at=now)
-    return Visitor(row.staff, row)
+    return Visitor(staff, row, expert)
 
 
 def page(*roles: str) -> Callable:

@@ -14,11 +14,13 @@ from handlers.console.session import Visitor, page, render
 from handlers.records import digest
 
 
-@page("staff", "supervisor", "bureau")
+@page("staff", "supervisor", "bureau", "expert")
 async def page_today(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     """GET /console/ (the digest's link): figures, then pictures of the trend."""
     if visitor.role == "bureau":  # the bureau's work is complaints; its Today is that list
         raise web.HTTPFound("/console/complaints")
+    if visitor.role == "expert":  # an expert's front page is their own cases
+        raise web.HTTPFound("/console/expert")
     settings, policy = request.app[settings_key], request.app[policy_key]
     now, region = datetime.now(UTC), visitor.region
     daily = await digest.collect(region, "daily", now, policy, settings.timezone)
