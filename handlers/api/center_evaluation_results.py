@@ -6,7 +6,6 @@ the objections and their outcomes).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,7 +19,7 @@ from bot.auth import require_center
 from bot.keys import policy_key, settings_key
 from handlers.api.center_evaluations import _fail, _round
 from handlers.quality import notices
-from handlers.quality.views import EvaluationOut, round_view
+from handlers.quality.views import EvaluationOut, round_report, round_view
 from handlers.records.exports import XLSX, Column, Sheet, xlsx_response
 from i18n import t
 from models.codes import GRADES
@@ -79,23 +78,25 @@ async def post_publish(request: web.Request) -> web.Response:
 )
 async def get_report(request: web.Request) -> web.StreamResponse:
     key = await require_center(request)
-    ev = await _round(request, key.region)
+    return await report_response(request, await _round(request, key.region))
+
+
+async def report_response(request: web.Request, ev: Evaluation) -> web.StreamResponse:
+    """The round's report as an xlsx download (the API's and the console's link)."""
     view = await round_view(ev, ZH)  # a Chinese record, like the ledgers
     return await xlsx_response(request, report_sheets(view), f"evaluation_{ev.id}.xlsx")
 
 
 def report_sheets(view: EvaluationOut) -> list[Sheet]:
     """Counts per grade and group, every case, the objections: the round's report."""
-    counts: dict[str, Counter] = {"criminal": Counter(), "civil_admin": Counter()}
-    for c in view.cases:
-        counts[c.group][c.grade or "none"] += 1
+    report = round_report(view)
     summary = [
         [t(f"quality.group.{g}", ZH), *(n[k] for k in GRADES), n["none"], sum(n.values())]
-        for g, n in counts.items()
+        for g, n in report.counts.items()
     ]
     summary.append(["合计", *(sum(r[1 + j] for r in summary) for j in range(len(GRADES) + 2))])
     cases = []
-    for i, c in enumerate(view.cases, start=1):
+    for i, c in enumerate(report.cases, start=1):
         first, second = [*c.scores, None, None][:2]
         cases.append(
             [
@@ -123,7 +124,7 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
             c.objection.reviewers,
             c.objection.review_due.isoformat(),
         ]
-        for i, c in enumerate((c for c in view.cases if c.objection), start=1)
+        for i, c in enumerate(report.objections, start=1)
     ]
     return [
         Sheet(

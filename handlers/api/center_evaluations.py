@@ -9,8 +9,9 @@ show it (scores hidden until both experts of the pair have scored).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -35,6 +36,7 @@ from models.evaluation_rules import (
     record_score,
     review_objection,
 )
+from models.policy import Policy
 
 SEED_MAX = 2**53 - 1  # a seed must survive JSON in any client (a double's integer range)
 EXCLUDE_MAX = 10_000  # case numbers a ministry or city draw can have taken
@@ -117,9 +119,9 @@ async def _round(request: web.Request, region: str) -> Evaluation:
     return ev
 
 
-async def _case(request: web.Request, ev: Evaluation, conn=None) -> EvaluationCase:
+async def _case(ev: Evaluation, case_no: str, conn=None) -> EvaluationCase:
     ec = (
-        await EvaluationCase.filter(evaluation_id=ev.id, case__case_no=case_no_of(request))
+        await EvaluationCase.filter(evaluation_id=ev.id, case__case_no=case_no)
         .select_related("pair", "case")
         .using_db(conn)
         .first()
@@ -134,6 +136,48 @@ async def _expert(region: str, expert_id: int, conn) -> Expert:
     if expert is None:
         raise ApiError(403, "forbidden", message_key="quality.error.no_expert")
     return expert
+
+
+# A rule run on one case of a round: (body, case, round, policy, now, conn).
+Act = Callable[[Any, EvaluationCase, Evaluation, Policy, datetime, Any], Awaitable[None]]
+
+
+async def act_on_case(
+    app: web.Application, ev: Evaluation, case_no: str, body: BaseModel, act: Act, locale: str
+) -> CaseEvalOut:
+    """Lock the round's case, run the rule, answer the case's view (a refusal -> ApiError).
+
+    The API's endpoints and the console's expert page both come through here, so a score,
+    a decision or a re-check is the same code whichever way it arrives."""
+    policy, now = app[policy_key], datetime.now(UTC)
+    try:
+        async with in_transaction() as conn:
+            ec = await _case(ev, case_no, conn)
+            await EvaluationCase.filter(id=ec.id).using_db(conn).select_for_update().first()
+            await act(body, ec, ev, policy, now, conn)
+            return await case_view(ec, locale, conn)
+    except EvaluationError as exc:
+        raise _fail(exc) from None
+
+
+async def score_act(body: ScoreIn, ec, ev, policy, now, conn) -> None:
+    """One expert's score (each expert of the pair once: 403 for others, 409 the second time)."""
+    expert = await _expert(ev.region, body.expert_id, conn)
+    await record_score(
+        ec, expert, body.score, policy, items=body.items, notes=body.notes, now=now, conn=conn
+    )
+
+
+async def decision_act(body: GradeIn, ec, ev, policy, now, conn) -> None:
+    """The pair's leader settles a disagreement (403 for anyone else)."""
+    expert = await _expert(ev.region, body.expert_id, conn)
+    await leader_decision(ec, expert, body.grade, policy, now=now, conn=conn)
+
+
+async def recheck_act(body: GradeIn, ec, ev, policy, now, conn) -> None:
+    """An expert outside the pair re-checks an excellent or failed grade (Shaoxing)."""
+    expert = await _expert(ev.region, body.expert_id, conn)
+    await recheck(ec, expert, body.grade, policy, now=now, conn=conn)
 
 
 @operation(
@@ -207,26 +251,18 @@ async def get_evaluation(request: web.Request) -> web.Response:
 )
 async def get_evaluation_case(request: web.Request) -> web.Response:
     key = await require_center(request)
-    ec = await _case(request, await _round(request, key.region))
+    ec = await _case(await _round(request, key.region), case_no_of(request))
     return json_ok(await case_view(ec, request_locale(request)))
 
 
-async def _act(
-    request: web.Request, model: type[BaseModel], act, status: int = 200
-) -> web.Response:
-    """Parse, lock the round's case, run the rule, answer the case's view (rules refuse -> 4xx)."""
+async def _act(request: web.Request, model: type[BaseModel], act: Act, status: int = 200):
+    """Parse the body and run `act` on the path's case of the caller's region's round."""
     key = await require_center(request)
     ev = await _round(request, key.region)
     body = await parse_body(request, model)
-    policy, now = request.app[policy_key], datetime.now(UTC)
-    try:
-        async with in_transaction() as conn:
-            ec = await _case(request, ev, conn)
-            await EvaluationCase.filter(id=ec.id).using_db(conn).select_for_update().first()
-            await act(body, ec, ev, policy, now, conn, key.region)
-            view = await case_view(ec, request_locale(request), conn)
-    except EvaluationError as exc:
-        raise _fail(exc) from None
+    view = await act_on_case(
+        request.app, ev, case_no_of(request), body, act, request_locale(request)
+    )
     return json_ok(view, status=status)
 
 
@@ -242,13 +278,7 @@ async def _act(
     errors=(403, 404, 409),
 )
 async def post_score(request: web.Request) -> web.Response:
-    async def act(body: ScoreIn, ec, ev, policy, now, conn, region):
-        expert = await _expert(region, body.expert_id, conn)
-        await record_score(
-            ec, expert, body.score, policy, items=body.items, notes=body.notes, now=now, conn=conn
-        )
-
-    return await _act(request, ScoreIn, act, status=201)
+    return await _act(request, ScoreIn, score_act, status=201)
 
 
 @operation(
@@ -262,11 +292,7 @@ async def post_score(request: web.Request) -> web.Response:
     errors=(403, 404, 409),
 )
 async def post_decision(request: web.Request) -> web.Response:
-    async def act(body: GradeIn, ec, ev, policy, now, conn, region):
-        expert = await _expert(region, body.expert_id, conn)
-        await leader_decision(ec, expert, body.grade, policy, now=now, conn=conn)
-
-    return await _act(request, GradeIn, act)
+    return await _act(request, GradeIn, decision_act)
 
 
 @operation(
@@ -280,11 +306,7 @@ async def post_decision(request: web.Request) -> web.Response:
     errors=(403, 404, 409),
 )
 async def post_recheck(request: web.Request) -> web.Response:
-    async def act(body: GradeIn, ec, ev, policy, now, conn, region):
-        expert = await _expert(region, body.expert_id, conn)
-        await recheck(ec, expert, body.grade, policy, now=now, conn=conn)
-
-    return await _act(request, GradeIn, act)
+    return await _act(request, GradeIn, recheck_act)
 
 
 @operation(
@@ -301,7 +323,7 @@ async def post_recheck(request: web.Request) -> web.Response:
 async def post_objection(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
 
-    async def act(body: ObjectionIn, ec, ev, policy, now, conn, region):
+    async def act(body: ObjectionIn, ec, ev, policy, now, conn):
         obj = await file_objection(
             ec, ev, body.text.strip(), policy, openid=None, now=now, conn=conn
         )
@@ -323,7 +345,7 @@ async def post_objection(request: web.Request) -> web.Response:
 async def post_review(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
 
-    async def act(body: GradeReviewIn, ec, ev, policy, now, conn, region):
+    async def act(body: GradeReviewIn, ec, ev, policy, now, conn):
         obj = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
         if obj is None:
             raise EvaluationError(404, "no_objection")

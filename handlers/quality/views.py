@@ -8,6 +8,7 @@ rounds through `round_view` / `case_view`, so the secrecy rule lives here once.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -127,16 +128,12 @@ async def round_views(
     experts = {
         e.id: e for e in await Expert.filter(region__in={ev.region for ev in evs}).using_db(conn)
     }
-    ecs = (
-        await EvaluationCase.filter(evaluation_id__in=ev_ids)
-        .select_related("case")
-        .using_db(conn)
-        .order_by("id")
-    )
+    ecs = EvaluationCase.filter(evaluation_id__in=ev_ids)
     if only_expert is not None:
         mine = {p.id for p in pairs if only_expert in (p.leader_id, p.member_id)}
         pairs = [p for p in pairs if p.id in mine]
-        ecs = [ec for ec in ecs if ec.pair_id in mine]
+        ecs = ecs.filter(pair_id__in=mine)
+    ecs = await ecs.select_related("case").using_db(conn).order_by("id")
     ids = [ec.id for ec in ecs]
     scores: dict[int, list[EvaluationScore]] = defaultdict(list)
     for sc in await EvaluationScore.filter(eval_case_id__in=ids).using_db(conn).order_by("id"):
@@ -292,4 +289,28 @@ def _case_out(
         )
         if objection
         else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoundReport:
+    """A round's report (DOMAIN §10): cases per group and grade, and the objections with their
+    outcomes. The xlsx (GET …/evaluations/{id}/report.xlsx) and the console's report page are
+    both made from this."""
+
+    counts: dict[str, Counter]  # group -> grade (or "none") -> cases
+    cases: list[CaseEvalOut]
+    objections: list[CaseEvalOut]  # the cases objected to, in the round's order
+
+    @property
+    def total(self) -> Counter:
+        return sum(self.counts.values(), Counter())
+
+
+def round_report(view: EvaluationOut) -> RoundReport:
+    counts: dict[str, Counter] = {"criminal": Counter(), "civil_admin": Counter()}
+    for c in view.cases:
+        counts[c.group][c.grade or "none"] += 1
+    return RoundReport(
+        counts=counts, cases=view.cases, objections=[c for c in view.cases if c.objection]
     )
