@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from models.codes import EXEMPT_CATEGORIES, GRADES, NATIONAL_EXEMPT_CATEGORIES
 
-__all__ = ["PRESETS", "GradeBand", "Policy", "grade_for", "load_policy"]
+__all__ = ["PRESETS", "GradeBand", "Policy", "ScoreItem", "grade_for", "load_policy"]
 
 DOCUMENT_SERIES = ("decision", "materials", "assignment", "termination")  # models.document
 
@@ -33,6 +33,17 @@ class GradeBand(NamedTuple):
     grade: str
     min_score: int
     coefficient: float | None  # subsidy multiplier (Shaoxing); None where the region has none
+
+
+class ScoreItem(NamedTuple):
+    """One item of an expert's score sheet and its points; a JSON file writes it as
+    `["及时有效会见受援人", 15]`."""
+
+    name: str
+    points: float
+
+
+SCORE_ITEMS_MAX = 20  # items a score may carry (the API's `items` takes at most 20)
 
 
 class Policy(BaseModel):
@@ -123,6 +134,10 @@ class Policy(BaseModel):
     evaluation_publish_working_days: int = Field(5, ge=0)  # Wanzhou: results within 5 days
     objection_working_days: int = Field(5, ge=1)  # Wanzhou: a handler objects within 5 days
     objection_review_working_days: int = Field(10, ge=1)  # Wanzhou: reviewed within 10 days
+    # The score sheet per group (criminal, civil_admin): SF/T 0086 / 0085's eight first-level
+    # items with the points the region gives them. No seed lists them, so none by default: the
+    # expert's page then asks for the total alone.
+    evaluation_items: dict[str, tuple[ScoreItem, ...]] = Field(default_factory=dict)
     # What a grade brings (consequences as data; none by default, each preset per its seed)
     quality_interview_grades: tuple[str, ...] = ()  # 约谈 for these grades (Shaoxing, Zhashui)
     quality_interview_max_score: float | None = Field(None, ge=0, le=100)  # Shaoxing 60–65
@@ -145,6 +160,23 @@ class Policy(BaseModel):
         unknown = sorted(set(value) - {"civil", "criminal", "administrative"})
         if unknown or any(v < 0 for v in value.values()):
             raise ValueError("subsidy_base_fees: civil, criminal, administrative, each >= 0")
+        return value
+
+    @field_validator("evaluation_items")
+    @classmethod
+    def _score_sheets(
+        cls, value: dict[str, tuple[ScoreItem, ...]]
+    ) -> dict[str, tuple[ScoreItem, ...]]:
+        for group, items in value.items():
+            names = [i.name for i in items]
+            if group not in ("criminal", "civil_admin"):
+                raise ValueError("evaluation_items: groups are criminal and civil_admin")
+            if not 0 < len(items) <= SCORE_ITEMS_MAX or len(set(names)) != len(names):
+                raise ValueError(f"evaluation_items.{group}: 1 to 20 items, names unique")
+            if any(not 0 < len(n.strip()) <= 40 for n in names):
+                raise ValueError(f"evaluation_items.{group}: names of 1 to 40 characters")
+            if any(i.points <= 0 for i in items) or sum(i.points for i in items) > MAX_SCORE:
+                raise ValueError(f"evaluation_items.{group}: points > 0, adding up to 100 at most")
         return value
 
     @field_validator("evaluation_recheck_grades", "quality_interview_grades")

@@ -9,6 +9,7 @@ chromium-driver; .ci/run does it) is used. Without a browser these tests skip, s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -17,13 +18,20 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import create_app
+from bot.auth import create_center_key
 from models.application import Application
 from models.complaint import Complaint
+from models.evaluation import EvaluationScore, Expert
 from models.outbox import OutboxMessage
 from tests.applications_support import agent_token, file
 from tests.console_support import scan
 from tests.test_callback_api import closed_case
 from tests.test_cases_support import add_staff, center_key, tick
+from tests.test_evaluations import REGION as EVAL_REGION
+from tests.test_evaluations import case_url as eval_case_url
+from tests.test_evaluations import draw_round
+from tests.test_evaluations import seed as seed_evaluations
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright not installed")
 
@@ -183,3 +191,93 @@ async def test_the_other_pages_render_on_a_phone_and_a_desk(app, page, user):
     await expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     await page.get_by_role("button", name="Log out").click()
     await expect(page.get_by_role("heading", name="Log in to the console")).to_be_visible()
+
+
+async def test_an_expert_scans_in_and_scores_a_case_on_a_phone(
+    app, page, aiohttp_client, settings, tmp_path
+):
+    """An evaluation expert in a 360 px browser: the scan, their cases, the score sheet with
+    the policy's items and its running total, the score in; a second tab's submit is told
+    the score is already in (the API's 409)."""
+    expect = playwright_api.expect
+    policy = tmp_path / "wanzhou-items.json"
+    items = [["及时有效会见受援人", 30], ["法律文书质量", 40], ["办案态度", 30]]
+    policy.write_text(
+        json.dumps({"base": "wanzhou", "evaluation_items": {"civil_admin": items}}), "utf-8"
+    )
+    client = await aiohttp_client(create_app(settings.model_copy(update={"policy": str(policy)})))
+    await seed_evaluations(n_civil=4, n_criminal=0)
+    rnd = await draw_round(client, await create_center_key(EVAL_REGION), method="all")
+    case = rnd["cases"][0]
+    await Expert.filter(id=case["pair"]["member"]["id"]).update(openid="o-expert-1")
+    phone = {"width": 360, "height": 740}
+
+    await scan_login(client, page, "o-expert-1", "/console/expert")
+    await page.set_viewport_size(phone)
+    await expect(page.get_by_role("heading", name="我的评估")).to_be_visible()
+    await expect(page.get_by_text("待您评分").first).to_be_visible()
+    await shoot(page, "expert-cases")
+    await page.set_viewport_size(phone)
+    await page.get_by_role("link", name=case["case_no"]).click()
+    await expect(page.get_by_role("heading", name=case["case_no"])).to_be_visible()
+    other_tab = await page.context.new_page()  # the same case left open in another tab
+    await other_tab.set_viewport_size(phone)
+    await other_tab.goto(page.url)
+
+    await page.get_by_label("及时有效会见受援人（满分 30）").fill("28")
+    await page.get_by_label("法律文书质量（满分 40）").fill("35.5")
+    await page.get_by_label("办案态度（满分 30）").fill("24")
+    await expect(page.locator("output")).to_have_text("87.5")  # the running total
+    await page.get_by_label("评分说明（选填）").fill("会见及时，文书规范")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways
+    await page.screenshot(path=str(SHOTS / "expert-score-sheet-phone.png"), full_page=True)
+    await page.get_by_role("button", name="提交评分").click()
+    await expect(page.get_by_role("status")).to_contain_text("评分已提交")
+    await expect(page.get_by_text("您的评分：87.5 分（良好）")).to_be_visible()
+    await expect(page.get_by_text("另一位专家：尚未评分")).to_be_visible()
+    await shoot(page, "expert-case-scored")
+    [row] = await EvaluationScore.all()
+    assert float(row.score) == 87.5 and row.items["法律文书质量"] == 35.5
+
+    for label, value in (("及时有效会见受援人", "20"), ("法律文书质量", "20"), ("办案态度", "20")):
+        await other_tab.get_by_label(f"{label}（满分").fill(value)
+    await other_tab.get_by_role("button", name="提交评分").click()
+    await expect(other_tab.get_by_role("alert")).to_contain_text("您已经为本案评过分")
+    assert await EvaluationScore.all().count() == 1
+
+
+async def test_the_evaluation_report_on_a_phone_and_a_desk(app, page):
+    """Staff open a round's report from the menu: grades per group, the objection's outcome."""
+    expect = playwright_api.expect
+    await seed_evaluations(n_civil=3, n_criminal=2)
+    key = await create_center_key(EVAL_REGION)
+    headers = {"X-Api-Key": key}
+    rnd = await draw_round(app, key, method="all")
+    for c in rnd["cases"]:
+        for who in ("leader", "member"):
+            body = {"expert_id": c["pair"][who]["id"], "score": 80 if who == "leader" else 92}
+            await app.post(
+                eval_case_url(rnd["id"], c["case_no"], "/scores"), json=body, headers=headers
+            )
+        await app.post(  # 80 and 92 are good and excellent: the leader decides
+            eval_case_url(rnd["id"], c["case_no"], "/decision"),
+            json={"expert_id": c["pair"]["leader"]["id"], "grade": "good"},
+            headers=headers,
+        )
+    await app.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=headers)
+    objected = rnd["cases"][0]["case_no"]
+    await app.post(
+        eval_case_url(rnd["id"], objected, "/objection"),
+        json={"text": "评分时未看到补充的调查笔录"},
+        headers=headers,
+    )
+    await scan_login(app, page, "o-centre-1")
+    await page.get_by_role("navigation", name="栏目").get_by_role("link", name="评估").click()
+    await expect(page.get_by_role("heading", name="质量评估")).to_be_visible()
+    await page.get_by_role("link", name=f"第 {rnd['id']} 轮评估").click()
+    await expect(page.get_by_role("heading", name="各组等次统计")).to_be_visible()
+    await expect(page.get_by_text("评分时未看到补充的调查笔录")).to_be_visible()
+    await expect(page.get_by_text("待复评").first).to_be_visible()
+    link = page.get_by_role("link", name="下载评估报告（xlsx）")
+    await expect(link).to_have_attribute("href", f"/console/evaluations/{rnd['id']}/report.xlsx")
+    await shoot(page, "evaluation-report")

@@ -23,6 +23,8 @@ def setup(app: web.Application) -> None:
         applications,
         callbacks,
         complaints,
+        evaluations,
+        expert,
         handoffs,
         login,
         records,
@@ -67,3 +69,11 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/staff", admin.staff_list)
     r.add_post("/console/staff", admin.staff_change)
     r.add_get("/console/audit", admin.audit)
+    r.add_get("/console/evaluations", evaluations.rounds)
+    r.add_get("/console/evaluations/{id}", evaluations.report)
+    r.add_get("/console/evaluations/{id}/report.xlsx", evaluations.report_xlsx)
+    r.add_get("/console/expert", expert.mine)
+    r.add_get("/console/expert/cases/{id}", expert.case)
+    r.add_post("/console/expert/cases/{id}/score", expert.score)
+    r.add_post("/console/expert/cases/{id}/decision", expert.decide)
+    r.add_post("/console/expert/cases/{id}/recheck", expert.recheck)

@@ -1,5 +1,23 @@
 // The console's only script: the login page asks every few seconds whether the QR code was
-// scanned, and goes on when it was. Everything else is plain forms and links.
+// scanned, and goes on when it was; an expert's score sheet shows the running total of its
+// items (the server adds them up itself). Everything else is plain forms and links.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-sum]");
+  var out = form && form.querySelector("[data-total]");
+  if (!out) { return; }
+  var items = form.querySelectorAll("[data-item]");
+  function total() {
+    var sum = 0;
+    for (var i = 0; i < items.length; i++) {
+      var v = parseFloat(items[i].value);
+      if (!isNaN(v)) { sum += v; }
+    }
+    out.textContent = String(Math.round(sum * 100) / 100);
+  }
+  form.addEventListener("input", total);
+  total();
+})();
 (function () {
   "use strict";
   var box = document.querySelector("[data-poll]");
