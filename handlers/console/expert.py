@@ -30,7 +30,7 @@ from handlers.api.center_evaluations import (
 )
 from handlers.console.common import int_id
 from handlers.console.session import ROLES, Visitor, form_of, locale_of, page, render
-from handlers.quality.views import case_view, round_view
+from handlers.quality.views import case_view, round_views
 from i18n import t
 from models.codes import GRADES
 from models.evaluation import (
@@ -82,7 +82,7 @@ async def mine(request: web.Request, visitor: Visitor) -> web.Response:
         if round_ids
         else []
     )
-    views = [await round_view(ev, loc, only_expert=expert.id) for ev in rounds]
+    views = await round_views(list(rounds), loc, only_expert=expert.id)
     ids = {
         (r["evaluation_id"], r["case__case_no"]): r["id"]
         for r in await EvaluationCase.filter(
