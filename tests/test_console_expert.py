@@ -112,6 +112,13 @@ async def test_an_expert_signs_in_by_scan_and_sees_only_their_cases(client_for):
     assert (await client.get(f"/console/expert/cases/{other_case}")).status == 404
     assert (await client.get("/console/expert/cases/999999")).status == 404
     assert (await client.get("/console/expert/cases/abc")).status == 404
+    # in English too
+    mine = await ec_id(rnd["id"], pair["case_nos"][0])
+    resp = await client.get("/console/lang", params={"to": "en", "next": "/console/expert"})
+    text = await resp.text()
+    assert "My evaluations" in text and "To score" in text and "civil" in text.lower()
+    text = await (await client.get(f"/console/expert/cases/{mine}")).text()
+    assert "Score sheet" in text and "Total (0–100)" in text and "Submit the score" in text
 
 
 async def test_an_expert_gets_no_staff_alerts_digests_or_handoffs(client_for, fake_wechat):
