@@ -369,7 +369,7 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
         clear(ctx)
         return ctx.t("cancel.done", title=ctx.t(flow.title)) + "\n\n" + await menu_text(ctx)
     if word == "back":
-        if step is None:
+        if flow is None or step is None:  # (a step always comes with its flow)
             return ctx.t("back.nothing") + "\n\n" + await menu_text(ctx)
         if not c.history:
             return ctx.t("back.first") + "\n\n" + await prompt_of(ctx, step)
@@ -383,7 +383,7 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
         return ctx.t("language.switched") + "\n\n" + tail
     if word == "resume":
         has_paused = bool(c.paused and c.paused.get("flow") in flowkit.FLOWS)
-        if step is not None and (flow.resumable or not has_paused):
+        if flow is not None and step is not None and (flow.resumable or not has_paused):
             # nothing set aside: go on with what is open (never the menu under an open flow)
             c.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)
             return (

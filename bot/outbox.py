@@ -18,7 +18,7 @@ import json
 import logging
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -139,7 +139,7 @@ class Dispatcher:
         token (`reclaim`) and sends them then, rather than leaving them to wait out the lease.
         """
         if self.uncertain:
-            return await self.reclaim()
+            return await self.reclaim(*self.uncertain)
         now = datetime.now(UTC)
         lease = now + LEASE
         due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) | Q(
@@ -173,16 +173,20 @@ class Dispatcher:
             r.locked_until = lease
         return rows
 
-    async def reclaim(self) -> list[OutboxMessage]:
-        """The rows of a claim whose COMMIT failed, if it was stored after all."""
-        lease, candidates = self.uncertain
+    async def reclaim(
+        self, lease: datetime, candidates: dict[int, OutboxMessage]
+    ) -> list[OutboxMessage]:
+        """The rows of a claim whose COMMIT failed (`uncertain`), if it was stored after all."""
         if datetime.now(UTC) >= lease:  # expired: the rows are due again for anyone
             self.uncertain = None
             return []
         ids = set(
-            await OutboxMessage.filter(
-                id__in=list(candidates), status=OutboxStatus.SENDING, locked_until=lease
-            ).values_list("id", flat=True)
+            cast(  # flat=True gives values; tortoise's types say tuples
+                "list[int]",
+                await OutboxMessage.filter(
+                    id__in=list(candidates), status=OutboxStatus.SENDING, locked_until=lease
+                ).values_list("id", flat=True),
+            )
         )
         self.uncertain = None
         rows = [candidates[i] for i in sorted(ids)]

@@ -106,6 +106,7 @@ async def tell_applicant(
         bureau=app[policy_key].bureau_name,
         **fields,
     )
+    phone = fields.get("phone")
     await notify_user(
         app[settings_key],
         openid=openid,
@@ -113,7 +114,7 @@ async def tell_applicant(
         region=application.region,
         key=key or f"applicant:{application.id}:{event}",
         text=text,
-        public_numbers=(fields.get("phone"),) if isinstance(fields.get("phone"), str) else (),
+        public_numbers=(phone,) if isinstance(phone, str) else (),
         conn=conn,
     )
     return True

@@ -189,6 +189,7 @@ async def reassign_after_conflict(
     await void_live(DocKind.ASSIGNMENT_NOTICE, assignment_id=a.id, conn=conn)
     application = await Application.get(id=a.application_id).using_db(conn)
     old = await Handler.get(id=a.handler_id).using_db(conn)
+    new: Assignment | None
     try:
         new = await assign(
             application,

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -47,6 +48,14 @@ CONSEQUENCE = {  # policy materials_consequence (DOMAIN §1: before a decision /
 }
 
 
+class _Heading(TypedDict):
+    """The Letter fields every document fills the same way (the number comes on issue)."""
+
+    issuer: str
+    date: str
+    number: str
+
+
 def cn_date(d) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
@@ -62,16 +71,6 @@ def objection_line(policy: Policy, decision: str) -> str:
 
 def _who(application: Application) -> str:
     return f"{application.applicant_name}（公民身份号码：{application.applicant_id_number}）"
-
-
-async def _missing(application: Application, conn) -> list[str]:
-    kinds = (
-        await Material.filter(application_id=application.id, status="missing")
-        .using_db(conn)
-        .order_by("id")
-        .values_list("kind", flat=True)
-    )
-    return [t(f"material.{k}", ZH) for k in dict.fromkeys(kinds)]
 
 
 async def letter_for(
@@ -91,7 +90,7 @@ async def letter_for(
     """The text of one document of `kind` about `application`."""
     received = cn_date(application.received_at.astimezone(ZoneInfo(tz)).date())
     matter = t(f"matter.{application.matter}", ZH)
-    base = {"issuer": policy.centre_name, "date": cn_date(today), "number": ""}
+    base: _Heading = {"issuer": policy.centre_name, "date": cn_date(today), "number": ""}
     asked = f"你于{received}向本中心申请法律援助，申请事项：{matter}。"
     if kind is DocKind.DECISION_GRANT:
         ref = f"案件编号：{application.case_no}。" if application.case_no else ""
@@ -120,7 +119,7 @@ async def letter_for(
             ],
         )
     if kind is DocKind.MATERIALS_NOTICE:
-        items = await _missing(application, conn)
+        items = [t(f"material.{k}", ZH) for k in await Material.owed_kinds(application.id, conn)]
         if reason:
             items.append(reason)
         due = application.materials_due or (today + timedelta(days=policy.materials_due_days))

@@ -212,9 +212,3 @@ def event_data(row: Application) -> dict[str, Any]:
         "case_no": row.case_no,
         "decision_reason": row.decision_reason,
     }
-
-
-async def missing_kinds(row: Application, conn: BaseDBAsyncClient | None = None) -> list[str]:
-    q = Material.filter(application_id=row.id, status="missing").order_by("id")
-    kinds = await (q.using_db(conn) if conn else q).values_list("kind", flat=True)
-    return list(dict.fromkeys(kinds))

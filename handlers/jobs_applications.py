@@ -30,15 +30,6 @@ ZH = "zh_CN"  # staff alerts are in the centre's language
 DECISION_ALERT_WINDOW = timedelta(hours=24)  # issue 5: "decision deadline within 24 h"
 
 
-async def _missing(row: Application) -> list[str]:
-    kinds = (
-        await Material.filter(application_id=row.id, status="missing")
-        .order_by("id")
-        .values_list("kind", flat=True)
-    )
-    return list(dict.fromkeys(kinds))
-
-
 def _items(kinds: list[str], locale: str) -> str:
     return t("punct.list_sep", locale).join(t(f"material.{k}", locale) for k in kinds)
 
@@ -52,15 +43,17 @@ async def materials_watch(app: web.Application, now: datetime) -> None:
         materials_due__isnull=False, materials_overdue_at=None, status__not=Status.REFUSED
     )
     for row in rows:
-        missing = await _missing(row)
+        due = row.materials_due
+        assert due is not None  # materials_due__isnull=False above
+        missing = await Material.owed_kinds(row.id)
         if not missing:
             continue
         agent = await Agent.get(id=row.agent_id)
-        days_left = (row.materials_due - today).days
+        days_left = (due - today).days
         fields = {
             "id": row.id,
             "name": mask_name(row.applicant_name),
-            "due": row.materials_due.isoformat(),
+            "due": due.isoformat(),
             "days": days_left,
         }
         if days_left < 0:

@@ -39,6 +39,7 @@ WATCH_WINDOW = timedelta(days=31)
 
 def assign_deadline(row: Application, days: int, tz: str) -> datetime:
     """The end of the last local day to assign a handler granted on `row.decided_at`."""
+    assert row.decided_at is not None  # set when the application was granted
     decided = row.decided_at.astimezone(ZoneInfo(tz)).date()
     return datetime.combine(decided + timedelta(days=days + 1), time(0), ZoneInfo(tz))
 

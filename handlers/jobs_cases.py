@@ -50,6 +50,7 @@ async def callbacks(app: web.Application, now: datetime) -> None:
                     due_at=due_at(c.closed_on, policy.callback_delay_days, settings.timezone),
                 )
                 for c in missing
+                if c.closed_on is not None  # always (closed_on__not_isnull): for the type checker
             ],
             ignore_conflicts=True,
         )

@@ -40,6 +40,7 @@ async def evaluation_deadlines(app: web.Application, now: datetime) -> None:
     settings = app[settings_key]
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     for ev in await Evaluation.filter(published_at=None, publish_due__isnull=False):
+        assert ev.publish_due is not None  # publish_due__isnull=False
         stage = _stage(ev.publish_due, today)
         if stage:
             await alert_staff(

@@ -2,6 +2,7 @@
 
 MODEL_MODULES lists every module holding models; the Tortoise config and the migrations use it.
 Pure rule modules (idcard, contact, masking, calendar, policy, codes, eligibility) import no ORM.
+A nullable TextField is annotated `str | None`: Tortoise types every TextField as `str`.
 """
 
 MODEL_MODULES = [

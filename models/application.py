@@ -10,8 +10,10 @@ change does not rewrite history.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import cast
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from models.fields import EncryptedTextField
@@ -111,6 +113,20 @@ class Material(Model):
 
     class Meta:
         table = "application_material"
+
+    @classmethod
+    async def owed_kinds(
+        cls, application_id: int, conn: BaseDBAsyncClient | None = None
+    ) -> list[str]:
+        """The kinds still owed for the application, each once, in the order they were asked."""
+        kinds = cast(  # flat=True gives values; tortoise's types say tuples
+            "list[str]",
+            await cls.filter(application_id=application_id, status="missing")
+            .using_db(conn)
+            .order_by("id")
+            .values_list("kind", flat=True),
+        )
+        return list(dict.fromkeys(kinds))
 
 
 class IdempotencyRecord(Model):

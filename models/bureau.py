@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -48,7 +49,10 @@ async def find_bureau(region: str, conn: BaseDBAsyncClient | None = None) -> Bur
     """The nearest bureau with an active member for `region`, or None when none is registered."""
     for code in region_chain(region):
         q = Staff.filter(region=code, role=StaffRole.BUREAU, active=True).order_by("id")
-        members = await (q.using_db(conn) if conn else q).values_list("unit", flat=True)
+        members = cast(  # flat=True gives values; tortoise's types say tuples
+            "list[str | None]",
+            await (q.using_db(conn) if conn else q).values_list("unit", flat=True),
+        )
         if members:
             return Bureau(code, next((u for u in members if u), ""))
     return None

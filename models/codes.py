@@ -29,6 +29,10 @@ class ExemptRule:
     min_age: int | None = None  # full years (周岁) on the day the application is checked
     max_age: int | None = None
 
+    def covers(self, matter: object) -> bool:
+        """The exemption may be claimed for `matter`."""
+        return self.matters is None or matter in self.matters
+
 
 _REQUIRED = MatterRule(hardship_required=True)
 _ART32 = MatterRule(hardship_required=False)

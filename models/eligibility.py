@@ -10,9 +10,10 @@ stable API values; `violation_message` turns one into text via the i18n keys `vi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # Violation has a `field` attribute
 from datetime import date
-from typing import Any
+from typing import Any, TypeGuard
 
 from i18n import catalog, normalize_locale, t
 from models.calendar import add_days
@@ -86,7 +87,7 @@ class Violation:
 
     field: str
     code: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclass_field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -228,7 +229,7 @@ def _exempt_violations(
     return found
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     """An int or float that is not a bool and not NaN (NaN != NaN)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 

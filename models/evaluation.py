@@ -115,7 +115,7 @@ class EvaluationScore(Model):
     score = fields.DecimalField(max_digits=5, decimal_places=2)
     grade = fields.CharField(max_length=16)
     items = fields.JSONField(null=True)  # SF/T 0085/0086 first-level items: {name: points}
-    notes = fields.TextField(null=True)
+    notes: str | None = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -143,7 +143,7 @@ class GradeObjection(Model):
     previous_grade = fields.CharField(max_length=16)
     new_grade = fields.CharField(max_length=16, null=True)
     reviewers = fields.CharField(max_length=200, null=True)  # the review group's names
-    note = fields.TextField(null=True)
+    note: str | None = fields.TextField(null=True)
     reviewed_at = fields.DatetimeField(null=True)
 
     class Meta:

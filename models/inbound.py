@@ -16,7 +16,7 @@ class InboundMessage(Model):
     dedupe_key = fields.CharField(max_length=128, unique=True)  # MsgId, or openid:CreateTime:Event
     openid = fields.CharField(max_length=64, db_index=True)
     msg_type = fields.CharField(max_length=32)
-    reply = fields.TextField(null=True)  # the text we answered; None = 'success'
+    reply: str | None = fields.TextField(null=True)  # the text we answered; None = 'success'
     received_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -15,8 +15,9 @@ group case, and not a handler who already reported a conflict on this applicatio
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
@@ -63,12 +64,12 @@ class Pool:
 
     orgs: list[Org]
     handlers: list[Handler]
-    used: Counter = field(default_factory=Counter)  # handler id -> cases this month (cap)
-    cap: int | None = None
-    group_case: bool = False
-    specialty: str = "civil"
-    today: date | None = None
-    excluded: frozenset[int] = frozenset()  # handlers who reported a conflict on this case
+    used: Counter[int]  # handler id -> cases this month (cap)
+    cap: int | None
+    group_case: bool
+    specialty: str
+    today: date
+    excluded: frozenset[int]  # handlers who reported a conflict on this case
 
     def why_not(self, h: Handler) -> str | None:
         """None when `h` may take the case, else the reason code."""
@@ -115,7 +116,7 @@ async def load_pool(
 ) -> Pool:
     orgs = await Org.filter(region=region).using_db(conn).order_by("position", "id")
     handlers = await Handler.filter(region=region).using_db(conn).order_by("id")
-    used: Counter = Counter()
+    used: Counter[int] = Counter()
     if cap is not None:
         rows = (
             await Assignment.filter(region=region, month=month_of(today), group_case=False)
@@ -137,17 +138,15 @@ async def lock_rotation(region: str, conn: BaseDBAsyncClient) -> None:
     await RotationLock.select_for_update().using_db(conn).get(region=region)
 
 
-async def _named(pool: Pool, handler_id: int, *, strict: bool) -> Handler | None:
-    """The named handler if they may take the case; else AssignError (strict) or None."""
+def _named(pool: Pool, handler_id: int) -> Handler:
+    """The named handler if they may take the case; else AssignError saying why not."""
     handler = next((h for h in pool.handlers if h.id == handler_id), None)
     if handler is None:
         raise AssignError("handler_unknown", id=handler_id)
     why = pool.why_not(handler)
-    if why is None:
-        return handler
-    if strict:
+    if why is not None:
         raise AssignError(f"handler_{why}", name=handler.name, cap=pool.cap or 0)
-    return None
+    return handler
 
 
 def check_request(priority: Priority | None, handler_id: int | None) -> None:
@@ -188,8 +187,8 @@ async def choose(
         if linked is None:
             raise AssignError("no_consultant")
         handler_id = linked.id
-    if handler_id is not None:
-        return await _named(pool, handler_id, strict=True), priority
+    if handler_id is not None and priority is not None:  # check_request: one implies the other
+        return _named(pool, handler_id), priority
     linked = next((h for h in pool.handlers if h.agent_id == application.agent_id), None)
     if linked is not None and pool.why_not(linked) is None:  # filed by a consultant in the pool
         return linked, Priority.VILLAGE_CONSULTANT
@@ -225,10 +224,11 @@ async def assign(
         .exists()
     ):
         raise AssignError("already_assigned")
-    conflicts = (
+    conflicts = cast(  # flat=True gives values; tortoise's types say tuples
+        "list[int]",
         await Assignment.filter(application_id=application.id, status=AssignmentStatus.CONFLICT)
         .using_db(conn)
-        .values_list("handler_id", flat=True)
+        .values_list("handler_id", flat=True),
     )
     pool = await load_pool(
         application.region,

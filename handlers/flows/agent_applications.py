@@ -27,13 +27,7 @@ async def owned(ctx: Ctx, app_id: int) -> Application | None:
 
 
 async def missing_kinds(ctx: Ctx, row: Application) -> list[str]:
-    kinds = (
-        await Material.filter(application_id=row.id, status="missing")
-        .using_db(ctx.conn)
-        .order_by("id")
-        .values_list("kind", flat=True)
-    )
-    return list(dict.fromkeys(kinds))
+    return await Material.owed_kinds(row.id, ctx.conn)
 
 
 def status_line(ctx: Ctx, row: Application, missing: list[str]) -> str:

@@ -91,7 +91,7 @@ async def exempt_choices(ctx: Ctx) -> list[Choice]:
     return [
         Choice(c, f"exempt.{c}")
         for c in ctx.policy.exempt_categories_allowed
-        if EXEMPT_CATEGORIES[c].matters is None or matter in EXEMPT_CATEGORIES[c].matters
+        if EXEMPT_CATEGORIES[c].covers(matter)
     ]
 
 

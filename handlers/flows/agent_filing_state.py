@@ -69,10 +69,7 @@ def hardship_fits(d: dict) -> bool:
         or (
             d.get("basis") == "exempt"
             and exempt is not None
-            and (
-                EXEMPT_CATEGORIES[exempt].matters is None
-                or d.get("matter") in EXEMPT_CATEGORIES[exempt].matters
-            )
+            and EXEMPT_CATEGORIES[exempt].covers(d.get("matter"))
         )
     )
 

@@ -38,8 +38,7 @@ async def object_to_grade(ctx: Ctx, match) -> Outcome:
         .order_by("-id")
         .first()
     )
-    org = await handler.org.using_db(ctx.conn) if ec else None
-    if ec is None or ec.case.handler_org != org.name:
+    if ec is None or ec.case.handler_org != (await handler.org.using_db(ctx.conn)).name:
         return Done(ctx.t("quality.chat.no_such_case", case_no=case_no))
     ev = await Evaluation.get(id=ec.evaluation_id).using_db(ctx.conn)
     try:

@@ -7,6 +7,8 @@ requests go to.
 
 from __future__ import annotations
 
+from typing import cast
+
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.flowkit import Choice, Ctx, Done, Flow, Outcome, Step, register_flow
@@ -30,11 +32,12 @@ async def home_region(ctx: Ctx) -> str | None:
         return cases[0].region
     if ctx.settings.default_region:
         return ctx.settings.default_region
-    regions = (
+    regions = cast(  # flat=True gives values; tortoise's types say tuples
+        "list[str]",
         await Staff.filter(active=True)
         .using_db(ctx.conn)
         .distinct()
-        .values_list("region", flat=True)
+        .values_list("region", flat=True),
     )
     return regions[0] if len(set(regions)) == 1 else None
 

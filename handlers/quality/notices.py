@@ -28,15 +28,15 @@ async def published(
 ) -> int:
     """Tell each bound handler their cases' grades; returns how many handlers were told."""
     by_handler: dict[int, list[EvaluationCase]] = defaultdict(list)
-    handlers: dict[int, Handler] = {}
+    handlers: dict[int, tuple[Handler, str]] = {}  # with their openid
     of_case = await handlers_of_cases([ec.case for ec in cases], conn)
     for ec in cases:
         handler = of_case.get(ec.case.id)
         if handler is not None and handler.openid:
-            handlers[handler.id] = handler
+            handlers[handler.id] = handler, handler.openid
             by_handler[handler.id].append(ec)
     for hid, ecs in by_handler.items():
-        h = handlers[hid]
+        h, openid = handlers[hid]
         lines = [
             t(
                 "quality.notice.grade_line",
@@ -59,7 +59,7 @@ async def published(
         )
         await notify_user(
             settings,
-            openid=h.openid,
+            openid=openid,
             key=f"evaluation:{ev.id}:handler:{hid}",
             text=text,
             kind="evaluation",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from pydantic import BaseModel, Field
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -204,11 +205,12 @@ async def case_view(
     }
     scores = await EvaluationScore.filter(eval_case_id=ec.id).using_db(conn).order_by("id")
     objection = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
-    kinds = (
+    kinds = cast(  # flat=True gives values; tortoise's types say tuples
+        "list[str]",
         await QualityConsequence.filter(eval_case_id=ec.id, void=False)
         .using_db(conn)
         .order_by("id")
-        .values_list("kind", flat=True)
+        .values_list("kind", flat=True),
     )
     return _case_out(
         ec,
@@ -221,9 +223,7 @@ async def case_view(
     )
 
 
-def _ref(experts: dict[int, Expert], expert_id: int | None) -> ExpertRef | None:
-    if expert_id is None:
-        return None
+def _ref(experts: dict[int, Expert], expert_id: int) -> ExpertRef:
     e = experts.get(expert_id)
     return ExpertRef(id=expert_id, name=e.name if e else "?")
 
@@ -274,7 +274,7 @@ def _case_out(
         grade=ec.grade if both else None,
         grade_label=t(f"grade.{ec.grade}", locale) if both and ec.grade else None,
         decided_how=ec.decided_how,
-        decided_by=_ref(experts, ec.decided_by_id),
+        decided_by=None if ec.decided_by_id is None else _ref(experts, ec.decided_by_id),
         consequences=consequences,
         objection=GradeObjectionOut(
             text=objection.text,
