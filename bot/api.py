@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -46,6 +46,16 @@ class ApiError(Exception):
         self.status, self.code, self.fields = status, code, fields or {}
         self.message_key = message_key or f"error.{code}"
         self.params, self.headers = params, headers or {}
+
+    @classmethod
+    def with_params(
+        cls, status: int, code: str, message_key: str, params: Mapping[str, object]
+    ) -> ApiError:
+        """An error whose message parameters come as a mapping (a domain rule's refusal passed
+        on); a parameter named like a keyword above (fields, headers) stays a parameter."""
+        err = cls(status, code, message_key=message_key)
+        err.params = dict(params)
+        return err
 
 
 def request_locale(request: web.Request) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -192,7 +193,7 @@ async def add_handler(
     name: str,
     kind: str,
     *,
-    specialties: list[str] | None = None,
+    specialties: Iterable[str] | None = None,
     openid: str | None = None,
     agent_id: int | None = None,
     reason: str = "入库",

@@ -4,10 +4,12 @@ its review, and the consequences each preset attaches to a grade (DOMAIN §10)."
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.app import create_app
 from bot.auth import create_center_key
@@ -270,6 +272,26 @@ async def test_publish_tells_handlers_and_an_objection_in_chat_is_reviewed(clien
     assert body["objection"]["state"] == "upheld" and "claw_back" not in body["consequences"]
     told = await pushes_to(HANDLER_OPENID)
     assert "异议经复评成立" in told[-1] and "合格" in told[-1]
+
+    report = await client.get(
+        f"/api/v1/center/evaluations/{rnd['id']}/report.xlsx", headers=key_headers(key)
+    )
+    wb = load_workbook(io.BytesIO(await report.read()))
+    assert list(wb["等次统计"].iter_rows(values_only=True))[1:] == [
+        ("刑事组", 0, 0, 0, 0, 0, 0),
+        ("民事行政组", 0, 0, 1, 2, 0, 3),  # the upheld objection made one fail a pass
+        ("合计", 0, 0, 1, 2, 0, 3),
+    ]
+    (row,) = list(wb["异议复评"].iter_rows(values_only=True))[1:]
+    assert row[1:8] == (
+        own["case_no"],
+        "李律师",
+        "评分时未看到补充的调查笔录",
+        "不合格",
+        "异议成立",
+        "合格",
+        "复评组甲乙丙",
+    )
 
 
 async def test_a_late_objection_is_refused_with_the_date(client_for):

@@ -180,5 +180,5 @@ def center_view(row: Application, materials: list[Material], agent: Any) -> dict
             for m in materials
         ],
         "agent": {"id": agent.id, "name": agent.name, "village": agent.village, "kind": agent.kind},
-        "decision": decision_of(row).model_dump() if row.decided_at else None,
+        "decision": d.model_dump() if (d := decision_of(row)) else None,
     }

@@ -119,7 +119,9 @@ async def decide(request: web.Request) -> web.Response:
         actor=f"center_key:{key.id}",
         locale=request_locale(request),
     )
-    return json_ok(DecisionResult(id=row.id, status=row.status, decision=decision_of(row)))
+    decision = decision_of(row)
+    assert decision is not None  # apply_decision has decided it
+    return json_ok(DecisionResult(id=row.id, status=row.status, decision=decision))
 
 
 async def apply_decision(

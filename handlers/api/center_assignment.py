@@ -102,7 +102,7 @@ def assign_error(exc: AssignError) -> ApiError:
         if exc.code in ("handler_required", "priority_required")
         else 409
     )
-    return ApiError(status, exc.code, message_key=f"assignment.error.{exc.code}", **exc.params)
+    return ApiError.with_params(status, exc.code, f"assignment.error.{exc.code}", exc.params)
 
 
 @operation(
@@ -243,13 +243,13 @@ async def rotation(request: web.Request) -> web.Response:
     for specialty in ("civil", "criminal", "administrative"):
         pool.specialty = specialty
         h = pool.next_in_rotation()
-        o = next((o for o in pool.orgs if h and o.id == h.org_id), None)
+        org = next((o for o in pool.orgs if h and o.id == h.org_id), None)
         nxt[specialty] = (
             NextUp(
                 handler=HandlerBrief(id=h.id, name=h.name, kind=h.kind, bound=h.openid is not None),
-                org=OrgBrief(id=o.id, name=o.name, kind=o.kind, phone=o.phone),
+                org=OrgBrief(id=org.id, name=org.name, kind=org.kind, phone=org.phone),
             )
-            if h and o
+            if h and org
             else None
         )
     return json_ok(

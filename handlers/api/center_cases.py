@@ -213,7 +213,7 @@ async def put_case(request: web.Request) -> web.Response:
         case = await q.select_for_update().get()
         if not created:
             await case.update_from_dict(values).save(using_db=conn)
-        if closed:
+        if closed and body.closed_on is not None:  # (always: a closed case's date is checked above)
             due = due_at(body.closed_on, policy.callback_delay_days, settings.timezone)
             await Callback.bulk_create(
                 [Callback(case_id=case.id, region=case.region, due_at=due)],

@@ -6,6 +6,7 @@ the objections and their outcomes).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -57,6 +58,7 @@ async def post_publish(request: web.Request) -> web.Response:
             told = await notices.published(request.app[settings_key], ev, cases, conn=conn)
     except EvaluationError as exc:
         raise _fail(exc) from None
+    assert ev.published_at is not None and ev.objections_until is not None  # publish set them
     return json_ok(
         PublishOut(
             id=ev.id,
@@ -90,11 +92,12 @@ async def report_response(request: web.Request, ev: Evaluation) -> web.StreamRes
 def report_sheets(view: EvaluationOut) -> list[Sheet]:
     """Counts per grade and group, every case, the objections: the round's report."""
     report = round_report(view)
-    summary = [
-        [t(f"quality.group.{g}", ZH), *(n[k] for k in GRADES), n["none"], sum(n.values())]
-        for g, n in report.counts.items()
-    ]
-    summary.append(["合计", *(sum(r[1 + j] for r in summary) for j in range(len(GRADES) + 2))])
+
+    def count_row(label: str, n: Counter[str]) -> list[object]:
+        return [label, *(n[k] for k in GRADES), n["none"], n.total()]
+
+    summary = [count_row(t(f"quality.group.{g}", ZH), n) for g, n in report.counts.items()]
+    summary.append(count_row("合计", report.total))
     cases = []
     for i, c in enumerate(report.cases, start=1):
         first, second = [*c.scores, None, None][:2]
@@ -112,19 +115,20 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
                 c.decided_by.name if c.decided_by else None,
             ]
         )
+    objected = [(c, c.objection) for c in report.objections if c.objection]
     objections = [
         [
             i,
             c.case_no,
             c.handler["name"],
-            c.objection.text,
-            t(f"grade.{c.objection.previous_grade}", ZH),
-            OBJECTION[c.objection.state],
-            t(f"grade.{c.objection.new_grade}", ZH) if c.objection.new_grade else None,
-            c.objection.reviewers,
-            c.objection.review_due.isoformat(),
+            o.text,
+            t(f"grade.{o.previous_grade}", ZH),
+            OBJECTION[o.state],
+            t(f"grade.{o.new_grade}", ZH) if o.new_grade else None,
+            o.reviewers,
+            o.review_due.isoformat(),
         ]
-        for i, c in enumerate(report.objections, start=1)
+        for i, (c, o) in enumerate(objected, start=1)
     ]
     return [
         Sheet(

@@ -107,8 +107,8 @@ def _fail(exc: EvaluationError) -> ApiError:
     params = dict(exc.params)
     group = params.pop("group", None)
     key = f"quality.error.{exc.code}" + (f".{group}" if group else "")
-    return ApiError(
-        exc.status, exc.code if exc.status != 422 else "validation", message_key=key, **params
+    return ApiError.with_params(
+        exc.status, exc.code if exc.status != 422 else "validation", key, params
     )
 
 
