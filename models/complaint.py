@@ -40,11 +40,16 @@ class ComplaintStatus(StrEnum):
 
 
 S = ComplaintStatus
-TRANSITIONS: dict[str, frozenset[str]] = {
+TRANSITIONS: dict[str, frozenset[ComplaintStatus]] = {
     S.RECEIVED: frozenset({S.ACCEPTED, S.NOT_ACCEPTED}),
     S.ACCEPTED: frozenset({S.INVESTIGATING, S.EXTENDED, S.CONCLUDED}),
     S.INVESTIGATING: frozenset({S.EXTENDED, S.CONCLUDED}),
     S.EXTENDED: frozenset({S.INVESTIGATING, S.CONCLUDED}),
+}
+STEP_NEEDS: dict[str, tuple[str, ...]] = {  # what a step must come with (Order 149)
+    S.NOT_ACCEPTED: ("reason",),
+    S.EXTENDED: ("reason", "days"),
+    S.CONCLUDED: ("result",),
 }
 ABOUT = ("handler", "centre", "firm", "other")  # 承办人员 / 法律援助中心 / 律所或法律服务所 / 其他
 GROUNDS = ("money", "delay", "attitude", "no_progress", "privacy", "duty", "other")
@@ -71,8 +76,8 @@ class Complaint(Model):
     accepted_on = fields.DateField(null=True)
     conclude_due = fields.DateField(null=True)
     extended_days = fields.IntField(default=0)
-    reason = fields.TextField(null=True)  # why not accepted, or why extended
-    result = fields.TextField(null=True)
+    reason: str | None = fields.TextField(null=True)  # why not accepted, or why extended
+    result: str | None = fields.TextField(null=True)
     decided_on = fields.DateField(null=True)  # not accepted or concluded
     handled_by = fields.CharField(max_length=30, null=True)
     bureau = fields.CharField(max_length=60, null=True)  # the 司法局 told of it (its unit name)
@@ -160,13 +165,8 @@ def step_problem(
         return StepProblem(
             True, None, "complaint.error.transition", {"current": c.status, "wanted": status}
         )
-    need = {
-        S.NOT_ACCEPTED: ("reason",),
-        S.EXTENDED: ("reason", "days"),
-        S.CONCLUDED: ("result",),
-    }.get(status, ())
     given = {"reason": reason, "result": result, "days": days}
-    for name in need:
+    for name in STEP_NEEDS.get(status, ()):
         if given[name] in (None, ""):
             return StepProblem(False, name, f"complaint.error.{name}_required", {})
     if status == S.EXTENDED and days > policy.complaint_extend_max_days:

@@ -26,7 +26,7 @@ from bot.wechat.protocol import reply_content
 from tests.applications_support import body
 from tests.conftest import PG_URL
 from tests.fake_wechat import WXA_APP_ID, WXA_SECRET
-from tests.s3_server import make_bucket, s3_env, s3_server  # noqa: F401
+from tests.s3_server import make_bucket, s3_env, s3_server  # noqa: F401 (fixtures)
 from tests.test_applications_materials import PNG
 from tests.test_workers import CRYPTO, ROOT, Worker, free_port, pg, signed_message
 

@@ -86,7 +86,7 @@ def test_masks() -> None:
 
 
 @pytest.mark.parametrize("fn", [mask_id, mask_phone, mask_name, mask_openid])
-def test_masks_of_nothing(fn) -> None:  # type: ignore[no-untyped-def]
+def test_masks_of_nothing(fn) -> None:
     assert fn(None) == ""
     assert fn("") == ""
 

@@ -25,7 +25,8 @@ def with_check(first17: str) -> str:
 )
 def test_known_good_numbers(raw: str, birth: date, sex: str) -> None:
     parsed = parse_id_number(raw, today=TODAY)
-    assert parsed == IdNumber(number=raw, birth_date=birth, sex=sex, legacy=False)  # type: ignore[arg-type]
+    expected = IdNumber(number=raw, birth_date=birth, sex=sex, legacy=False)  # type: ignore[arg-type]  # sex: the parametrized str
+    assert parsed == expected
 
 
 def test_lower_case_x_spaces_and_full_width_are_normalized() -> None:

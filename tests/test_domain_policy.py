@@ -59,7 +59,7 @@ def test_zhashui_callback_target() -> None:
 
 def test_policies_are_frozen() -> None:
     with pytest.raises(pydantic.ValidationError):
-        load_policy("national").decision_days = 3  # type: ignore[misc]
+        load_policy("national").decision_days = 3  # type: ignore[misc]  # the point: frozen
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_four_national_grades(name: str) -> None:
 @pytest.mark.parametrize("score", [-1, 101, True, 50.0 * float("nan"), "90"])
 def test_score_out_of_range(score: object) -> None:
     with pytest.raises(ValueError):
-        grade_for(score, load_policy("national"))  # type: ignore[arg-type]
+        grade_for(score, load_policy("national"))  # type: ignore[arg-type]  # bad on purpose
 
 
 def test_average_score_is_fine() -> None:

@@ -9,7 +9,7 @@ from bot.auth import create_center_key
 from bot.settings import Settings
 from bot.storage import LocalStorage, S3Storage, parse_storage_url, storage_for, storage_key
 from tests.applications_support import REGION, agent_token, bearer
-from tests.s3_server import list_keys, make_bucket, s3_server, s3_settings  # noqa: F401
+from tests.s3_server import list_keys, make_bucket, s3_server, s3_settings  # noqa: F401 (fixtures)
 from tests.test_applications_materials import PDF, PNG, _owed, form
 
 

@@ -78,6 +78,7 @@ class ComplaintItem(BaseModel):
     @classmethod
     def of(cls, c: Complaint, policy) -> ComplaintItem:
         case = c.case if c.case_id else None
+        assert c.ticket is not None  # null only inside the transaction that inserts the row
         return cls(
             ticket=c.ticket,
             status=c.status,
@@ -180,13 +181,13 @@ def _check(body: ComplaintStep, c: Complaint, policy, loc: str) -> None:
     )
     if problem is None:
         return
-    if problem.conflict:
+    if problem.conflict or problem.field is None:  # (only a conflict has no field)
         code = "extend_once" if problem.key.endswith("extend_once") else "invalid_transition"
         params = {
             k: t(f"complaint.state.{v}", loc) if k in ("current", "wanted") else v
             for k, v in problem.params.items()
         }  # labels, not codes like "received"
-        raise ApiError(409, code, message_key=problem.key, **params)
+        raise ApiError.with_params(409, code, problem.key, params)
     raise ApiError(422, "validation", fields={problem.field: t(problem.key, loc, **problem.params)})
 
 

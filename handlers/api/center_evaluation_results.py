@@ -7,9 +7,7 @@ the objections and their outcomes).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -21,7 +19,7 @@ from bot.keys import policy_key, settings_key
 from handlers.api.center_evaluations import _fail, _round
 from handlers.quality import notices
 from handlers.quality.views import EvaluationOut, round_report, round_view
-from handlers.records.exports import XLSX, Column, Sheet, xlsx_response
+from handlers.records.exports import XLSX, Column, Sheet, one_batch, xlsx_response
 from i18n import t
 from models.codes import GRADES
 from models.evaluation import Evaluation
@@ -139,7 +137,7 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
                 Column("未定", 8),
                 Column("合计", 8),
             ],
-            _once(summary),
+            one_batch(summary),
         ),
         Sheet(
             "评估案件",
@@ -155,7 +153,7 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
                 Column("确定方式", 10),
                 Column("确定人", 10),
             ],
-            _once(cases),
+            one_batch(cases),
         ),
         Sheet(
             "异议复评",
@@ -170,10 +168,6 @@ def report_sheets(view: EvaluationOut) -> list[Sheet]:
                 Column("复评组", 20),
                 Column("复评期限", 12),
             ],
-            _once(objections),
+            one_batch(objections),
         ),
     ]
-
-
-async def _once(rows: list[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
-    yield rows

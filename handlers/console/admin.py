@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
+from tortoise.queryset import QuerySet
 
 from bot.auth import create_center_key
 from handlers.console.common import audit as audit_line
@@ -142,6 +143,7 @@ async def staff_change(request: web.Request, visitor: Visitor) -> web.Response:
 async def audit(request: web.Request, visitor: Visitor) -> web.Response:
     """GET /console/audit?tab=console|api: who saw or did what, newest first."""
     tab = "api" if request.query.get("tab") == "api" else "console"
+    rows: QuerySet[DataAccess] | QuerySet[StaffAudit]
     if tab == "api":
         rows = DataAccess.filter(region=visitor.region).order_by("-id")
     else:

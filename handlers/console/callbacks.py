@@ -124,15 +124,17 @@ async def record(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     form = await form_of(request, visitor)
     loc = locale_of(request)
     try:
-        body = ResultIn(
-            channel=form.get("channel", ""),
-            called_by=form.get("called_by") or visitor.staff.name,
-            fee_charged=_yes(form, "fee_charged"),
-            fee_details=form.get("fee_details") or None,
-            negligent=_yes(form, "negligent"),
-            negligent_details=form.get("negligent_details") or None,
-            satisfied=_yes(form, "satisfied"),
-            comments=form.get("comments") or None,
+        body = ResultIn.model_validate(  # the form as typed; the model says what is missing
+            {
+                "channel": form.get("channel", ""),
+                "called_by": form.get("called_by") or visitor.staff.name,
+                "fee_charged": _yes(form, "fee_charged"),
+                "fee_details": form.get("fee_details") or None,
+                "negligent": _yes(form, "negligent"),
+                "negligent_details": form.get("negligent_details") or None,
+                "satisfied": _yes(form, "satisfied"),
+                "comments": form.get("comments") or None,
+            }
         )
     except ValidationError:
         return await _detail(
@@ -187,7 +189,9 @@ async def followup(request: web.Request, visitor: Visitor) -> web.StreamResponse
         by=visitor.staff.name,
         note=note,
         resolved=bool(form.get("resolved")),
-        **(answers if visit else {}),
+        fee_charged=answers["fee_charged"] if visit else None,
+        negligent=answers["negligent"] if visit else None,
+        satisfied=answers["satisfied"] if visit else None,
     )
     await audit(visitor, f"callback_{kind}", f"callback:{cb.id}")
     raise web.HTTPFound(f"/console/callbacks/{cb.id}?done={kind}")

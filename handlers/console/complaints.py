@@ -135,12 +135,16 @@ async def step(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     loc = locale_of(request)
     days = form.get("days") or None
     try:
-        body = ComplaintStep(
-            status=form.get("status", ""),
-            reason=form.get("reason") or None,
-            result=form.get("result") or None,
-            days=int(days) if days and days.isdigit() and len(days) < 5 else (0 if days else None),
-            handled_by=visitor.staff.name,
+        body = ComplaintStep.model_validate(  # the form as typed; the model says what is wrong
+            {
+                "status": form.get("status", ""),
+                "reason": form.get("reason") or None,
+                "result": form.get("result") or None,
+                "days": int(days)
+                if days and days.isdigit() and len(days) < 5
+                else (0 if days else None),
+                "handled_by": visitor.staff.name,
+            }
         )
     except ValidationError:
         return await _detail(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -256,7 +257,8 @@ async def regions() -> list[str]:
     """Regions with someone to tell: active staff, or a centre key in use."""
     staff = await Staff.filter(active=True).distinct().values_list("region", flat=True)
     keys = await CenterKey.filter(revoked_at=None).distinct().values_list("region", flat=True)
-    return sorted(set(staff) | set(keys))
+    # flat=True gives values; tortoise's types say tuples
+    return sorted(cast("set[str]", set(staff) | set(keys)))
 
 
 def period_key(f: Figures, now: datetime, tz: str) -> str:

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
+from typing import cast
 
 from bot.auth import REGION
 from bot.cli import configure_logging
@@ -86,8 +87,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         for _ in range(DELIVERY_ROUNDS):
             if not await dispatcher.dispatch_once():
                 break
-        statuses = await OutboxMessage.filter(dedupe_key__startswith=f"digest:{key}:").values_list(
-            "status", flat=True
+        statuses = cast(  # flat=True gives values; tortoise's types say tuples
+            "list[str]",
+            await OutboxMessage.filter(dedupe_key__startswith=f"digest:{key}:").values_list(
+                "status", flat=True
+            ),
         )
         print(
             t(

@@ -58,8 +58,12 @@ class FormData:
 
 
 def _boxes(value: bool | None, yes: str, no: str) -> str:
-    mark = {True: (CHECKED, UNCHECKED), False: (UNCHECKED, CHECKED)}.get(
-        value, (UNCHECKED, UNCHECKED)
+    mark = (
+        (UNCHECKED, UNCHECKED)
+        if value is None
+        else (CHECKED, UNCHECKED)
+        if value
+        else (UNCHECKED, CHECKED)
     )
     return f"{mark[0]}{yes}    {mark[1]}{no}"
 

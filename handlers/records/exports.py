@@ -32,7 +32,12 @@ BATCH = 2000  # rows per query; large enough to amortise the round trip, small i
 CHUNK = 256 * 1024  # bytes per write to the HTTP response
 HALF = re.compile(r"^((?:19|2\d)\d\d)H([12])$")  # 2026H2 = July to December 2026
 
-Batches = AsyncIterator[list[Sequence[Any]]]
+Batches = AsyncIterator[Sequence[Sequence[Any]]]
+
+
+async def one_batch(rows: Sequence[Sequence[Any]]) -> Batches:
+    """A sheet's rows already in hand, as the one batch `Sheet.batches` yields."""
+    yield rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,7 @@ def _header(ws, text: str) -> WriteOnlyCell:
     return cell
 
 
-def _append(ws, rows: list[Sequence[Any]]) -> None:
+def _append(ws, rows: Sequence[Sequence[Any]]) -> None:
     for row in rows:
         ws.append(row)
 

@@ -9,10 +9,10 @@ than from the free text the centre's system sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from handlers.records.exports import Column, LocalRange, Sheet, local
+from handlers.records.exports import Column, LocalRange, Sheet, local, one_batch
 from models.assignment import Assignment, AssignmentStatus
 
 PRIORITY = {
@@ -64,10 +64,6 @@ async def pool_names(case_ids_by_application: dict[int, int]) -> dict[int, tuple
         .values_list("application_id", "handler__name", "org__name")
     )
     return {case_ids_by_application[a]: (h, o) for a, h, o in found}
-
-
-async def _once(rows: list[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
-    yield rows
 
 
 async def assignment_sheet(period: LocalRange, region: str | None) -> Sheet:
@@ -125,5 +121,5 @@ async def assignment_sheet(period: LocalRange, region: str | None) -> Sheet:
             Column("状态", 10),
             Column("冲突原因", 30),
         ],
-        _once(out),
+        one_batch(out),
     )

@@ -9,14 +9,13 @@ ledger is the centre's own record); ID and phone numbers are masked.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 from tortoise.functions import Count
 
 from handlers.records import ledger_assignment as assignment_ledger
-from handlers.records.exports import Batches, Column, LocalRange, Sheet, keyset, local
+from handlers.records.exports import Batches, Column, LocalRange, Sheet, keyset, local, one_batch
 from i18n import t
 from models.application import Application, Material
 from models.callback import Callback, CallbackStatus
@@ -401,8 +400,12 @@ def complaints(period: LocalRange, region: str | None) -> list[Sheet]:
     return [Sheet("投诉登记表", COMPLAINT_COLUMNS, rows())]
 
 
-async def _once(rows: list[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
-    yield rows
+def _totals(counts: dict[str, dict[str, int]], keys: Sequence[str]) -> list[int]:
+    """The 合计 row: each column's sum over the organisations, then the sum of their totals."""
+    return [
+        *(sum(c[k] for c in counts.values()) for k in keys),
+        sum(sum(c.values()) for c in counts.values()),
+    ]
 
 
 def _busiest_first(counts: dict[str, dict[str, int]]) -> list[tuple[str, dict[str, int]]]:
@@ -441,7 +444,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
         [i, org, *(c[k] for k in KINDS), sum(c.values())]
         for i, (org, c) in enumerate(_busiest_first(orgs), start=1)
     ]
-    firm_rows.append(["合计", "", *(sum(r[2 + j] for r in firm_rows) for j in range(4))])
+    firm_rows.append(["合计", "", *_totals(orgs, KINDS)])
 
     by_handler = [(name, org, n) for (name, org), n in people.items()]
     handler_rows = [
@@ -467,7 +470,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
         [i, org, *(g[k] for k in GRADES), sum(g.values())]
         for i, (org, g) in enumerate(_busiest_first(grades), start=1)
     ]
-    totals = [sum(r[2 + j] for r in grade_rows) for j in range(5)]
+    totals = _totals(grades, GRADES)
     grade_rows.append(["合计", "", *totals])
     grade_rows.append(["占比", "", *(f"{v / totals[4]:.1%}" if totals[4] else "" for v in totals)])
 
@@ -482,7 +485,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
                 Column("行政", 8),
                 Column("合计", 8),
             ],
-            _once(firm_rows),
+            one_batch(firm_rows),
         ),
         Sheet(
             "附件6 各承办人员办案数",
@@ -492,7 +495,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
                 Column("承办机构", 30),
                 Column("案件数", 8),
             ],
-            _once(handler_rows),
+            one_batch(handler_rows),
         ),
         Sheet(
             "附件7 法律援助案件质量同行评估结果",
@@ -502,7 +505,7 @@ async def disclosure(period: LocalRange, region: str | None) -> list[Sheet]:
                 *(Column(t(f"grade.{g}", ZH), 8) for g in GRADES),
                 Column("合计", 8),
             ],
-            _once(grade_rows),
+            one_batch(grade_rows),
         ),
         await _graded_cases(period, region),
         await _subsidies_paid(period, region),
@@ -528,7 +531,7 @@ async def _graded_cases(period: LocalRange, region: str | None) -> Sheet:
             Column("承办人员", 12),
             Column("评估等次", 10),
         ],
-        _once(
+        one_batch(
             [
                 [i, no, org, name, t(f"grade.{grade}", ZH)]
                 for i, (no, org, name, grade) in enumerate(rows, start=1)
@@ -577,7 +580,7 @@ async def _subsidies_paid(period: LocalRange, region: str | None) -> Sheet:
             Column("发放金额（元）", 14),
             Column("追回金额（元）", 14),
         ],
-        _once(lines),
+        one_batch(lines),
     )
 
 
