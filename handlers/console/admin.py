@@ -122,7 +122,7 @@ async def staff_change(request: web.Request, visitor: Visitor) -> web.Response:
     )
     if member is None or action not in ("disable", "enable", "duty", "supervisor"):
         return await _page(request, visitor, status=404, error=t("console.staff.unknown", loc))
-    if member.id == visitor.staff.id and action in ("disable", "supervisor"):
+    if member.id == visitor.member.id and action in ("disable", "supervisor"):
         return await _page(request, visitor, status=409, error=t("console.staff.self", loc))
     if action == "disable":
         await Staff.filter(id=member.id).update(active=False)

@@ -127,7 +127,7 @@ async def record(request: web.Request, visitor: Visitor) -> web.StreamResponse:
         body = ResultIn.model_validate(  # the form as typed; the model says what is missing
             {
                 "channel": form.get("channel", ""),
-                "called_by": form.get("called_by") or visitor.staff.name,
+                "called_by": form.get("called_by") or visitor.member.name,
                 "fee_charged": _yes(form, "fee_charged"),
                 "fee_details": form.get("fee_details") or None,
                 "negligent": _yes(form, "negligent"),
@@ -186,7 +186,7 @@ async def followup(request: web.Request, visitor: Visitor) -> web.StreamResponse
         callback_id=cb.id,
         region=cb.region,
         kind=kind,
-        by=visitor.staff.name,
+        by=visitor.member.name,
         note=note,
         resolved=bool(form.get("resolved")),
         fee_charged=answers["fee_charged"] if visit else None,

@@ -50,5 +50,5 @@ async def paged(request: web.Request, rows, size: int = PAGE_SIZE) -> tuple[list
 
 async def audit(visitor: Visitor, action: str, record: str) -> None:
     await StaffAudit.create(
-        staff_id=visitor.staff.id, region=visitor.region, action=action, record=record
+        staff_id=visitor.member.id, region=visitor.region, action=action, record=record
     )

@@ -143,7 +143,7 @@ async def step(request: web.Request, visitor: Visitor) -> web.StreamResponse:
                 "days": int(days)
                 if days and days.isdigit() and len(days) < 5
                 else (0 if days else None),
-                "handled_by": visitor.staff.name,
+                "handled_by": visitor.member.name,
             }
         )
     except ValidationError:

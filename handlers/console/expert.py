@@ -266,7 +266,7 @@ async def _grade(request: web.Request, visitor: Visitor, act, done: str) -> web.
         return await _case_page(
             request, visitor, error=t("console.expert.grade_required", loc), status=422
         )
-    body = GradeIn(expert_id=expert.id, grade=form["grade"])
+    body = GradeIn.model_validate({"expert_id": expert.id, "grade": form["grade"]})  # checked above
     try:
         await act_on_case(request.app, ec.evaluation, ec.case.case_no, body, act, loc)
     except ApiError as exc:

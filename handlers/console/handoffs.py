@@ -73,7 +73,7 @@ async def take(request: web.Request, visitor: Visitor) -> web.Response:
     their WeChat."""
     await form_of(request, visitor)
     h = await _load(request, visitor)
-    staff = visitor.staff
+    staff = visitor.member
     msg_id = str(secrets.randbits(62))
     answer = await handle(
         request.app,

@@ -55,16 +55,31 @@ class Visitor:
         return role_of(self.staff) if self.staff is not None else "expert"
 
     @property
+    def person(self) -> Staff | Expert:
+        """The staff member, else the expert (a visitor is always one or both)."""
+        if self.staff is not None:
+            return self.staff
+        assert self.expert is not None, "a visitor without staff is an expert"
+        return self.expert
+
+    @property
+    def member(self) -> Staff:
+        """The staff member, which every staff page (any role but `expert`) has."""
+        if self.staff is None:
+            raise ApiError(403, "forbidden", message_key="console.error.forbidden")
+        return self.staff
+
+    @property
     def region(self) -> str:
-        return self.staff.region if self.staff is not None else self.expert.region
+        return self.person.region
 
     @property
     def name(self) -> str:
-        return self.staff.name if self.staff is not None else self.expert.name
+        return self.person.name
 
     @property
     def actor(self) -> str:
-        return f"staff:{self.staff.id}" if self.staff is not None else f"expert:{self.expert.id}"
+        return f"staff:{self.person.id}" if self.staff is not None else f"expert:{self.person.id}"
 
 
 # The signed-in visitor of the request being handled: aiohttp runs each request in its own
@@ -155,7 +170,7 @@ async def current(request: web.Request) -> Visitor | None:
     staff, expert = row.staff, row.expert
     if expert is not None and not expert.active:
         expert = None
-    gone = (row.staff_id is not None and not staff.active) or (staff is None and expert is None)
+    gone = (staff is not None and not staff.active) or (staff is None and expert is None)
     if gone or now - row.last_seen_at > idle:
         await ConsoleSession.filter(id=row.id).update(ended_at=now)
         return None

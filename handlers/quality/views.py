@@ -129,12 +129,12 @@ async def round_views(
     experts = {
         e.id: e for e in await Expert.filter(region__in={ev.region for ev in evs}).using_db(conn)
     }
-    ecs = EvaluationCase.filter(evaluation_id__in=ev_ids)
+    q = EvaluationCase.filter(evaluation_id__in=ev_ids)
     if only_expert is not None:
         mine = {p.id for p in pairs if only_expert in (p.leader_id, p.member_id)}
         pairs = [p for p in pairs if p.id in mine]
-        ecs = ecs.filter(pair_id__in=mine)
-    ecs = await ecs.select_related("case").using_db(conn).order_by("id")
+        q = q.filter(pair_id__in=mine)
+    ecs = await q.select_related("case").using_db(conn).order_by("id")
     ids = [ec.id for ec in ecs]
     scores: dict[int, list[EvaluationScore]] = defaultdict(list)
     for sc in await EvaluationScore.filter(eval_case_id__in=ids).using_db(conn).order_by("id"):
