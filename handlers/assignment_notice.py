@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -128,7 +129,7 @@ async def after_assignment(
 async def offer_answer(openid: str, assignment_id: int, conn: BaseDBAsyncClient) -> None:
     """Put the handler's chat on the 1/2 question, unless another flow is under way."""
     conv = await Conversation.select_for_update().using_db(conn).get_or_none(openid=openid)
-    state = {
+    state: dict[str, Any] = {  # the columns of a Conversation
         "flow": ANSWER_FLOW,
         "step": ANSWER_STEP,
         "data": {"assignment": assignment_id},

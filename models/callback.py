@@ -65,11 +65,11 @@ class Callback(Model):
     called_by = fields.CharField(max_length=30, null=True)  # staff who phoned or visited
     openid = fields.CharField(max_length=64, null=True)  # who answered in WeChat
     fee_charged = fields.BooleanField(null=True)  # Q1
-    fee_details = fields.TextField(null=True)
+    fee_details: str | None = fields.TextField(null=True)
     negligent = fields.BooleanField(null=True)  # Q2
-    negligent_details = fields.TextField(null=True)
+    negligent_details: str | None = fields.TextField(null=True)
     satisfied = fields.BooleanField(null=True)  # Q3
-    comments = fields.TextField(null=True)  # Q4
+    comments: str | None = fields.TextField(null=True)  # Q4
     flagged = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True, db_index=True)

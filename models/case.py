@@ -48,7 +48,7 @@ class Case(Model):
     cause = fields.CharField(max_length=100)  # 案由
     beneficiary_name = EncryptedTextField()
     beneficiary_phone = EncryptedTextField()
-    beneficiary_id_number = EncryptedTextField(null=True)
+    beneficiary_id_number: str | None = EncryptedTextField(null=True)
     beneficiary_id_index = fields.CharField(max_length=64, null=True, db_index=True)  # blind index
     handler_name = fields.CharField(max_length=30)
     handler_org = fields.CharField(max_length=100)
