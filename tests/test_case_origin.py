@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.records.digest import _coverage
+from handlers.records.digest import coverage_between, coverage_by_day
 from models.callback import Callback
 from tests.test_cases_support import REGION, case_body, center_key, put_case, today
 
@@ -31,7 +31,8 @@ async def test_notification_cases_are_outside_the_callback_rate(app):
         stats["coverage"],
         stats["notification_cases"],
     ) == (2, 1, 0.5, 2)
-    assert await _coverage(REGION, today() - timedelta(days=3), today()) == (2, 1)
+    first, last = today() - timedelta(days=3), today()
+    assert coverage_between(await coverage_by_day(REGION, first, last), first, last) == (2, 1)
 
 
 async def test_origin_is_checked(app):

@@ -2,8 +2,9 @@
 nothing to download, and a phone in a village draws it instantly).
 
 Each series is one GROUP BY query over the window, bucketed by local week in the database; the
-figures follow the digest's definitions (handlers.records.digest): received/decided by their timestamps,
-overdue by the decision's due date, coverage as callbacks completed over cases closed.
+figures follow the digest's definitions (handlers.records.digest): received/decided by their
+timestamps, overdue by the decision's due date, coverage as callbacks completed over application
+cases closed (notification cases are outside the 回访率, DOMAIN §2).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
+from handlers.records import digest
 from models.application import Application
 from models.callback import Callback, CallbackStatus
-from models.case import Case, CaseStatus
 from models.handoff import Handoff
 
 WEEKS = 12
@@ -47,6 +48,7 @@ class Weeks:
 
     def __init__(self, today: date, tz: str) -> None:
         self.first = today - timedelta(days=7 * WEEKS - 1)
+        self.last = today
         self.tz = ZoneInfo(tz)
         self.since = datetime.combine(self.first, time(), self.tz).astimezone(UTC)
         self.labels = [
@@ -183,24 +185,27 @@ async def applications(region: str, weeks: Weeks, today: date) -> dict[str, list
     }
 
 
-async def callbacks(region: str, weeks: Weeks) -> dict[str, list[float]]:
+async def callbacks(
+    region: str, weeks: Weeks, *, coverage: digest.CoverageDays | None = None
+) -> dict[str, list[float]]:
+    """Coverage by closing week (from `coverage`, the digest's per-day figures, when the caller
+    has read them over the 12 weeks) and satisfaction by answering week."""
     q = Sql(weeks)
-    cases, cbs = Case._meta.db_table, Callback._meta.db_table
-    coverage = await q.rows(
-        f"SELECT {q.date_week('lc.closed_on')} AS wk, COUNT(*) AS closed, COUNT(cb.id) AS done "
-        f'FROM "{cases}" lc LEFT JOIN "{cbs}" cb ON cb.case_id = lc.id '
-        f"AND cb.status = {q.p(CallbackStatus.COMPLETED.value)} "
-        f"WHERE lc.region = {q.p(region)} AND lc.status = {q.p(CaseStatus.CLOSED.value)} "
-        f"AND lc.closed_on >= {q.first()} GROUP BY wk"
-    )
+    if coverage is None:
+        coverage = await digest.coverage_by_day(region, weeks.first, weeks.last)
+    closed, done = [0.0] * WEEKS, [0.0] * WEEKS
+    for day, (c, d) in coverage.items():
+        i = weeks.index(day)
+        if i is not None:
+            closed[i] += c
+            done[i] += d
     satisfied = await q.rows(
         f"SELECT {q.local_week('answered_at')} AS wk, COUNT(*) AS n, "
         "SUM(CASE WHEN satisfied THEN 1 ELSE 0 END) AS ok "
-        f'FROM "{cbs}" WHERE region = {q.p(region)} '
+        f'FROM "{Callback._meta.db_table}" WHERE region = {q.p(region)} '
         f"AND status = {q.p(CallbackStatus.COMPLETED.value)} AND answered_at >= {q.since()} "
         "GROUP BY wk"
     )
-    closed, done = _fill(coverage, "closed"), _fill(coverage, "done")
     answered, ok = _fill(satisfied, "n"), _fill(satisfied, "ok")
     return {
         "coverage": [d / c if c else 0.0 for d, c in zip(done, closed, strict=True)],

@@ -1,15 +1,16 @@
-"""Today: the digest's figures for today and the week (handlers.records.digest.collect, the same function
-the pushed digest and GET /api/v1/center/digest use) and charts over the last 12 weeks."""
+"""Today: the digest's figures for today and the week (handlers.records.digest.collect_many,
+the function the pushed digest and GET /api/v1/center/digest use, reading both periods in one
+pass) and charts over the last 12 weeks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bot.keys import policy_key, settings_key
 from handlers.console import charts
-from handlers.console.common import local_today
 from handlers.console.session import Visitor, page, render
 from handlers.records import digest
 
@@ -22,13 +23,18 @@ async def page_today(request: web.Request, visitor: Visitor) -> web.StreamRespon
     if visitor.role == "expert":  # an expert's front page is their own cases
         raise web.HTTPFound("/console/expert")
     settings, policy = request.app[settings_key], request.app[policy_key]
-    now, region = datetime.now(UTC), visitor.region
-    daily = await digest.collect(region, "daily", now, policy, settings.timezone)
-    weekly = await digest.collect(region, "weekly", now, policy, settings.timezone)
-    today = local_today(request)
-    weeks = charts.Weeks(today, settings.timezone)
+    now, region, tz = datetime.now(UTC), visitor.region, settings.timezone
+    today = now.astimezone(ZoneInfo(tz)).date()
+    weeks = charts.Weeks(today, tz)
+    # cases closed and covered per day, read once for the year's figure and the weekly chart
+    first, last = digest.coverage_window(today, policy)
+    coverage = await digest.coverage_by_day(region, min(first, weeks.first), max(last, today))
+    figures = await digest.collect_many(
+        region, ("daily", "weekly"), now, policy, tz, coverage=coverage
+    )
+    daily, weekly = figures["daily"], figures["weekly"]
     apps = await charts.applications(region, weeks, today)
-    cbs = await charts.callbacks(region, weeks)
+    cbs = await charts.callbacks(region, weeks, coverage=coverage)
     hos = await charts.handoffs(region, weeks)
     labels = weeks.labels
     return render(
@@ -48,6 +54,7 @@ async def page_today(request: web.Request, visitor: Visitor) -> web.StreamRespon
             "c_handoff_late": charts.chart(hos["late"], labels=labels),
             "complaints": daily.complaints,
             "complaints_due": daily.complaints_due,
+            "complaints_due_more": daily.complaints_due_count - len(daily.complaints_due),
             "chart": charts,
         },
     )

@@ -15,6 +15,7 @@ coverage counts cases closed since 1 January whose callback is due (closed at le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
@@ -22,8 +23,9 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, RawSQL
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 
 from bot.notify import alert_staff, console_link
 from bot.settings import Settings
@@ -45,8 +47,10 @@ OPEN_COMPLAINT = (
     ComplaintStatus.EXTENDED,
 )
 SHOW_DUE = 3  # deadlines listed by number; more would not fit a phone screen
+LIST_DUE = 10  # complaint deadlines the figures carry (the console's Today lists them)
 ACCEPT_SOON = timedelta(days=2)  # a complaint to accept within 2 days is "near its deadline"
 CONCLUDE_SOON = timedelta(days=7)  # one to conclude within a week likewise
+ONE = RawSQL("1")  # what _counts counts
 ZH = "zh_CN"  # staff read Chinese; an English catalog exists for development and tests
 
 
@@ -70,7 +74,8 @@ class Figures:
     covered_cases: int = 0
     target: float = 0.0
     complaints: dict[str, int] = field(default_factory=dict)
-    complaints_due: list[tuple[str, date]] = field(default_factory=list)
+    complaints_due: list[tuple[str, date]] = field(default_factory=list)  # the LIST_DUE nearest
+    complaints_due_count: int = 0  # all those near or past their deadline
     handoff_breaches: int = 0
 
     @property
@@ -79,83 +84,156 @@ class Figures:
 
 
 async def collect(region: str, period: str, now: datetime, policy: Policy, tz: str) -> Figures:
-    since = now - PERIODS[period]
+    """One period's figures (see `collect_many`)."""
+    return (await collect_many(region, (period,), now, policy, tz))[period]
+
+
+async def collect_many(
+    region: str,
+    periods: Sequence[str],
+    now: datetime,
+    policy: Policy,
+    tz: str,
+    *,
+    coverage: CoverageDays | None = None,
+) -> dict[str, Figures]:
+    """The figures of several periods at once (the console's Today shows the day and the week):
+    what is "as of now" (open work, coverage, complaints) is read once and shared, and each
+    windowed figure is one query over the widest window with a conditional count per period
+    (COUNT(CASE WHEN … THEN 1 END)), so two periods cost what one does. `coverage`, when the
+    caller has read it (coverage_by_day over at least coverage_window), is not read again."""
     today = now.astimezone(ZoneInfo(tz)).date()
-    f = Figures(region, period, since, now, today, target=policy.callback_target)
+    out = {
+        p: Figures(region, p, now - PERIODS[p], now, today, target=policy.callback_target)
+        for p in periods
+    }
+    since = min(f.since for f in out.values())
 
     apps = Application.filter(region=region)
-    f.new_applications = await apps.filter(received_at__gte=since, received_at__lt=now).count()
+    new = await _counts(
+        apps.filter(received_at__gte=since, received_at__lt=now),
+        {p: Q(received_at__gte=f.since) for p, f in out.items()},
+    )
     waiting = apps.filter(status__in=OPEN_APPLICATION)
-    f.awaiting = await waiting.count()
-    f.decisions_overdue = await waiting.filter(decision_due__lt=today).count()
-    f.awaiting_due = list(
+    open_now = await _counts(waiting, {"awaiting": Q(), "overdue": Q(decision_due__lt=today)})
+    awaiting_due = list(
         await waiting.order_by("decision_due", "id")
         .limit(SHOW_DUE)
         .values_list("id", "decision_due")
     )
-    f.materials_overdue = (
+    materials_overdue = (
         await waiting.filter(materials_due__lt=today, materials__status="missing")
         .distinct()
         .count()
     )
 
     callbacks = Callback.filter(region=region)
-    done = callbacks.filter(
-        status=CallbackStatus.COMPLETED, answered_at__gte=since, answered_at__lt=now
+    done = await _counts(
+        callbacks.filter(
+            status=CallbackStatus.COMPLETED, answered_at__gte=since, answered_at__lt=now
+        ),
+        {
+            **{f"done_{p}": Q(answered_at__gte=f.since) for p, f in out.items()},
+            **{f"ok_{p}": Q(answered_at__gte=f.since, satisfied=True) for p, f in out.items()},
+        },
     )
-    f.callbacks_done = await done.count()
-    f.callbacks_satisfied = await done.filter(satisfied=True).count()
-    for status, n in (
-        await callbacks.filter(status__in=(CallbackStatus.INVITED, CallbackStatus.PENDING_PHONE))
-        .annotate(n=Count("id"))
-        .group_by("status")
-        .values_list("status", "n")
-    ):
-        f.callbacks_pending += n
-        if status == CallbackStatus.PENDING_PHONE:
-            f.callbacks_phone = n
-    year_start = date(today.year, 1, 1)
-    due_by = today - timedelta(days=policy.callback_delay_days)
-    f.closed_cases, f.covered_cases = await _coverage(region, year_start, due_by)
+    pending = await _counts(
+        callbacks.filter(status__in=(CallbackStatus.INVITED, CallbackStatus.PENDING_PHONE)),
+        {s.value: Q(status=s) for s in (CallbackStatus.INVITED, CallbackStatus.PENDING_PHONE)},
+    )
+    first, last = coverage_window(today, policy)
+    if coverage is None:
+        coverage = await coverage_by_day(region, first, last)
+    closed_cases, covered_cases = coverage_between(coverage, first, last)
 
     complaints = Complaint.filter(region=region, status__in=OPEN_COMPLAINT)
-    f.complaints = dict(
-        await complaints.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+    accept_by, conclude_by = today + ACCEPT_SOON, today + CONCLUDE_SOON
+    near = Q(status=ComplaintStatus.RECEIVED, accept_due__lte=accept_by) | Q(
+        status__in=OPEN_COMPLAINT[1:], conclude_due__lte=conclude_by
     )
-    near = Q(status=ComplaintStatus.RECEIVED, accept_due__lte=today + ACCEPT_SOON) | Q(
-        status__in=OPEN_COMPLAINT[1:], conclude_due__lte=today + CONCLUDE_SOON
+    complaint_counts = await _counts(
+        complaints, {**{s.value: Q(status=s) for s in OPEN_COMPLAINT}, "near": near}
     )
-    rows = await complaints.filter(near).values_list(
-        "ticket", "status", "accept_due", "conclude_due"
+    by_status = {s.value: complaint_counts[s.value] for s in OPEN_COMPLAINT}
+    by_status = {s: n for s, n in by_status.items() if n}
+    # the nearest deadlines: to accept (received) or to conclude (the others), LIST_DUE of each
+    # kind by date, merged
+    to_accept = await (
+        complaints.filter(status=ComplaintStatus.RECEIVED, accept_due__lte=accept_by)
+        .order_by("accept_due", "id")
+        .limit(LIST_DUE)
+        .values_list("ticket", "accept_due")
     )
-    f.complaints_due = sorted(
-        (
-            (ticket, accept if status == ComplaintStatus.RECEIVED else conclude)
-            for ticket, status, accept, conclude in rows
+    to_conclude = await (
+        complaints.filter(status__in=OPEN_COMPLAINT[1:], conclude_due__lte=conclude_by)
+        .order_by("conclude_due", "id")
+        .limit(LIST_DUE)
+        .values_list("ticket", "conclude_due")
+    )
+    complaints_due = sorted([*to_accept, *to_conclude], key=lambda r: r[1])[:LIST_DUE]
+
+    breaches = await _counts(
+        Handoff.filter(region=region, opened_at__gte=since, opened_at__lt=now).filter(
+            Q(first_reply_at__isnull=True, due_at__lt=now) | Q(first_reply_at__gt=F("due_at"))
         ),
-        key=lambda r: r[1],
+        {p: Q(opened_at__gte=f.since) for p, f in out.items()},
     )
 
-    f.handoff_breaches = (
-        await Handoff.filter(region=region, opened_at__gte=since, opened_at__lt=now)
-        .filter(Q(first_reply_at__isnull=True, due_at__lt=now) | Q(first_reply_at__gt=F("due_at")))
-        .count()
-    )
-    return f
+    for p, f in out.items():
+        f.new_applications = new[p]
+        f.awaiting, f.decisions_overdue = open_now["awaiting"], open_now["overdue"]
+        f.awaiting_due = list(awaiting_due)
+        f.materials_overdue = materials_overdue
+        f.callbacks_done, f.callbacks_satisfied = done[f"done_{p}"], done[f"ok_{p}"]
+        f.callbacks_phone = pending[CallbackStatus.PENDING_PHONE]
+        f.callbacks_pending = f.callbacks_phone + pending[CallbackStatus.INVITED]
+        f.closed_cases, f.covered_cases = closed_cases, covered_cases
+        f.complaints = dict(by_status)
+        f.complaints_due = list(complaints_due)
+        f.complaints_due_count = complaint_counts["near"]
+        f.handoff_breaches = breaches[p]
+    return out
 
 
-async def _coverage(region: str, first: date, last: date) -> tuple[int, int]:
-    """Application cases closed from `first` to `last` and how many have a completed callback:
-    one scan of the cases joined to their callbacks (two separate counts read the case table
-    twice). Notification cases (通知类) are outside the 回访率, as in Zhashui (DOMAIN §2)."""
+async def _counts(rows: QuerySet, counts: dict[str, Q]) -> dict[str, int]:
+    """Several counts of one filtered query in a single scan: COUNT(CASE WHEN q THEN 1 END)
+    per name (an empty Q counts every row). A constant, not the id, so that an index holding
+    the filtered columns answers alone (PostgreSQL's index-only scan)."""
+    found = await rows.annotate(
+        **{
+            f"n_{name}": Count(ONE, _filter=q) if q.children or q.filters else Count(ONE)
+            for name, q in counts.items()
+        }
+    ).values(*(f"n_{name}" for name in counts))
+    row = found[0] if found else {}
+    return {name: int(row.get(f"n_{name}") or 0) for name in counts}
+
+
+CoverageDays = dict[date, tuple[int, int]]  # closing day -> (cases closed, with a callback)
+
+
+def coverage_window(today: date, policy: Policy) -> tuple[date, date]:
+    """The closing days the coverage counts: since 1 January, callback due (closed at least
+    `callback_delay_days` ago)."""
+    return date(today.year, 1, 1), today - timedelta(days=policy.callback_delay_days)
+
+
+async def coverage_by_day(region: str, first: date, last: date) -> CoverageDays:
+    """Application cases closed each day from `first` to `last` and how many of them have a
+    completed callback: one scan of the cases joined to their callbacks, each side read from
+    an index alone (legal_case by region, status, closing date and origin; callback by case
+    and status), grouped in the index's order. The console's Today reads it once for the
+    year's coverage and the weekly chart. Notification cases (通知类) are outside the 回访率,
+    as in Zhashui (DOMAIN §2)."""
     conn = connections.get("default")
     pg = conn.capabilities.dialect == "postgres"
     p = [f"${i}" for i in range(1, 7)] if pg else ["?"] * 6
     sql = (
-        f'SELECT COUNT(*) AS closed, COUNT(cb.id) AS covered FROM "{Case._meta.db_table}" lc '
-        f'LEFT JOIN "{Callback._meta.db_table}" cb ON cb.case_id = lc.id AND cb.status = {p[0]} '
+        "SELECT lc.closed_on AS day, COUNT(*) AS closed, COUNT(cb.case_id) AS covered "
+        f'FROM "{Case._meta.db_table}" lc LEFT JOIN "{Callback._meta.db_table}" cb '
+        f"ON cb.case_id = lc.id AND cb.status = {p[0]} "
         f"WHERE lc.region = {p[1]} AND lc.status = {p[2]} AND lc.closed_on >= {p[3]} "
-        f"AND lc.closed_on <= {p[4]} AND lc.origin = {p[5]}"
+        f"AND lc.closed_on <= {p[4]} AND lc.origin = {p[5]} GROUP BY lc.closed_on"
     )
     _, rows = await conn.execute_query(
         sql,
@@ -167,7 +245,18 @@ async def _coverage(region: str, first: date, last: date) -> tuple[int, int]:
             CaseOrigin.APPLICATION.value,
         ],
     )
-    return int(rows[0]["closed"]), int(rows[0]["covered"])
+    return {
+        (r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])): (
+            int(r["closed"]),
+            int(r["covered"]),
+        )
+        for r in rows
+    }
+
+
+def coverage_between(days: CoverageDays, first: date, last: date) -> tuple[int, int]:
+    inside = [v for d, v in days.items() if first <= d <= last]
+    return sum(c for c, _ in inside), sum(n for _, n in inside)
 
 
 def _md(d: date) -> str:
@@ -236,7 +325,7 @@ def render(f: Figures, locale: str = ZH) -> tuple[str, list[str]]:
         text += t(
             "digest.complaints_due",
             locale,
-            n=len(f.complaints_due),
+            n=f.complaints_due_count,
             items="、".join(
                 t("digest.due_item", locale, ref=ticket, date=_md(d))
                 for ticket, d in f.complaints_due[:SHOW_DUE]
