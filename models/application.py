@@ -84,12 +84,16 @@ class Application(Model):
 
     class Meta:
         table = "application"
-        # the digest and the console's queue: a region's open applications by due date, new
-        # ones by arrival, decided ones newest first (without them each reads every row)
+        # the digest and the console's queue: a region's open applications by due date (urgent
+        # beside it, so the queue's order is read from the index alone), new ones by arrival,
+        # decided ones newest first (without them each reads every row); Today's weekly charts
+        # of decisions by decision time and of late ones by due date
         indexes = (
-            ("region", "status", "decision_due"),
+            ("region", "status", "decision_due", "urgent"),
             ("region", "received_at"),
             ("region", "status", "decided_at"),
+            ("region", "decided_at"),
+            ("region", "decision_due", "decided_at"),
         )
 
 

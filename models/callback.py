@@ -76,9 +76,13 @@ class Callback(Model):
 
     class Meta:
         table = "callback"
-        # digest and stats: a region's callbacks by status and answer time
+        # digest and stats: a region's callbacks by status and answer time (and satisfaction,
+        # counted from the index alone); the console's worklists: by status and due time, and
+        # the flagged answers newest first
         indexes = (
-            ("region", "status", "answered_at"),
+            ("region", "status", "answered_at", "satisfied"),
+            ("region", "status", "due_at"),
+            ("region", "flagged", "answered_at"),
             # coverage joins cases to completed callbacks: answered from the index alone
             ("case_id", "status"),
         )

@@ -34,3 +34,5 @@ class CallbackFollowUp(Model):
 
     class Meta:
         table = "callback_followup"
+        # a callback's follow-ups (its page, and the worklists' "settled" mark)
+        indexes = (("callback_id", "resolved"),)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from models.application import Application
 from models.callback import Callback
+from models.case import Case
 from models.complaint import Complaint
 from models.console import StaffAudit
 from models.followup import CallbackFollowUp
@@ -310,3 +311,66 @@ async def test_the_city_bureau_decides_the_countys_complaints(app, user):
     await Staff.create(name="孙局", region="330600", openid="o-other-bureau", role="bureau")
     await sign_in(app, "o-other-bureau")
     assert (await app.get(f"/console/complaints/{c.ticket}")).status == 404
+
+
+async def test_list_pages_go_on_in_order_with_their_cases(app):
+    """A page's rows come by id from the list's index, then are loaded with their case: the
+    second page goes on where the first stopped, in the list's order."""
+    from handlers.console.common import PAGE_SIZE
+
+    now = datetime.now(UTC)
+    for i in range(PAGE_SIZE + 5):  # due oldest first, created in the opposite order
+        case = await Case.create(
+            region=REGION,
+            case_no=f"P-{i:02d}",
+            kind="civil",
+            cause="劳动报酬纠纷",
+            beneficiary_name="张三丰",
+            beneficiary_phone="13812345678",
+            handler_name="李律师",
+            handler_org="某律所",
+            status="closed",
+            closed_on=now.date() - timedelta(days=40),
+        )
+        await Callback.create(
+            case=case,
+            region=REGION,
+            status="pending_phone",
+            due_at=now - timedelta(days=PAGE_SIZE + 5 - i),
+        )
+    await staff_in(app)
+    first = await (await app.get("/console/callbacks")).text()
+    order = [first.index(f"P-{i:02d}") for i in range(PAGE_SIZE)]
+    assert order == sorted(order) and f"P-{PAGE_SIZE:02d}" not in first
+    assert 'rel="next"' in first and "张*丰" in first
+    second = await (await app.get("/console/callbacks?page=2")).text()
+    rest = [second.index(f"P-{i:02d}") for i in range(PAGE_SIZE, PAGE_SIZE + 5)]
+    assert rest == sorted(rest) and "P-00" not in second and 'rel="next"' not in second
+    beyond = await app.get("/console/callbacks?page=9")
+    assert beyond.status == 200 and "P-" not in await beyond.text()
+
+
+async def test_today_lists_the_nearest_complaint_deadlines_and_counts_the_rest(app):
+    from handlers.records import digest
+    from bot.keys import policy_key
+
+    today = datetime.now(UTC).date()
+    for i in range(digest.LIST_DUE + 4):
+        await Complaint.create(
+            ticket=f"90000000{i:02d}",
+            region=REGION,
+            text="承办律师不联系我",
+            received_on=today - timedelta(days=20),
+            accept_due=today - timedelta(days=i),  # overdue, the oldest last
+        )
+    await staff_in(app)
+    page = await (await app.get("/console/")).text()
+    due = page.split('<ul class="due">')[1].split("</ul>")[0]
+    listed = [f"90000000{i:02d}" for i in range(digest.LIST_DUE + 4) if f"90000000{i:02d}" in due]
+    assert len(listed) == digest.LIST_DUE and "9000000013" in listed  # the oldest deadlines
+    assert "另有 4 件" in page
+    f = await digest.collect(
+        REGION, "daily", datetime.now(UTC), app.app[policy_key], "Asia/Shanghai"
+    )
+    assert f.complaints_due_count == digest.LIST_DUE + 4
+    assert f"{digest.LIST_DUE + 4}件" in "".join(digest.render(f)[1]).replace(" ", "")

@@ -147,6 +147,8 @@ async def audit(request: web.Request, visitor: Visitor) -> web.Response:
     if tab == "api":
         rows = DataAccess.filter(region=visitor.region).order_by("-id")
     else:
-        rows = StaffAudit.filter(region=visitor.region).select_related("staff").order_by("-id")
-    items, pager = await paged(request, rows, size=50)
+        rows = StaffAudit.filter(region=visitor.region).order_by("-id")
+    items, pager = await paged(
+        request, rows, size=50, related=("staff",) if tab == "console" else ()
+    )
     return render(request, "audit.html", {"items": items, "tab": tab, "pager": pager})

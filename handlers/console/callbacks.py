@@ -46,7 +46,7 @@ async def worklist(request: web.Request, visitor: Visitor) -> web.Response:
         )
     else:
         rows = rows.filter(status=CallbackStatus.COMPLETED).order_by("-answered_at", "-id")
-    items, pager = await paged(request, rows.select_related("case"))
+    items, pager = await paged(request, rows, related=("case",))
     settled = set(
         await CallbackFollowUp.filter(
             callback_id__in=[c.id for c in items], resolved=True

@@ -39,13 +39,22 @@ class Pager:
         return "?" + urlencode({**self.base, "page": str(page)})
 
 
-async def paged(request: web.Request, rows, size: int = PAGE_SIZE) -> tuple[list, Pager]:
-    """One page of an ordered queryset (`?page=N`, 1-based) and the links around it."""
+async def paged(
+    request: web.Request, rows, size: int = PAGE_SIZE, related: tuple[str, ...] = ()
+) -> tuple[list, Pager]:
+    """One page of an ordered queryset (`?page=N`, 1-based) and the links around it.
+
+    No total is counted (one more row than the page says whether there is a next one). The
+    page's ids come first, from the index that matches the list's filter and order (no row
+    read, no join, however deep the page); then only those rows are loaded by primary key,
+    with their `related` rows joined, and put back in that order."""
     raw = request.query.get("page", "1")
     page = min(int(raw), MAX_PAGE) if raw.isdigit() and 0 < len(raw) < 6 and int(raw) else 1
-    items = list(await rows.offset((page - 1) * size).limit(size + 1))
+    ids = list(await rows.offset((page - 1) * size).limit(size + 1).values_list("id", flat=True))
+    page_rows = rows.model.filter(id__in=ids[:size]).select_related(*related) if ids else []
+    found = {r.id: r for r in await page_rows} if ids else {}
     base = {k: v for k, v in request.query.items() if k != "page"}
-    return items[:size], Pager(page, len(items) > size, base)
+    return [found[i] for i in ids[:size] if i in found], Pager(page, len(ids) > size, base)
 
 
 async def audit(visitor: Visitor, action: str, record: str) -> None:

@@ -34,7 +34,7 @@ async def listing(request: web.Request, visitor: Visitor) -> web.Response:
     tab = tab if tab in TABS else "waiting"
     rows = Handoff.filter(region=visitor.region, status=tab)
     rows = rows.order_by("due_at", "id") if tab != "closed" else rows.order_by("-closed_at")
-    items, pager = await paged(request, rows.select_related("staff"))
+    items, pager = await paged(request, rows, related=("staff",))
     return render(
         request,
         "handoffs.html",
