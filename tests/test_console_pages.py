@@ -351,8 +351,8 @@ async def test_list_pages_go_on_in_order_with_their_cases(app):
 
 
 async def test_today_lists_the_nearest_complaint_deadlines_and_counts_the_rest(app):
-    from handlers.records import digest
     from bot.keys import policy_key
+    from handlers.records import digest
 
     today = datetime.now(UTC).date()
     for i in range(digest.LIST_DUE + 4):

@@ -51,8 +51,10 @@ async def paged(
     raw = request.query.get("page", "1")
     page = min(int(raw), MAX_PAGE) if raw.isdigit() and 0 < len(raw) < 6 and int(raw) else 1
     ids = list(await rows.offset((page - 1) * size).limit(size + 1).values_list("id", flat=True))
-    page_rows = rows.model.filter(id__in=ids[:size]).select_related(*related) if ids else []
-    found = {r.id: r for r in await page_rows} if ids else {}
+    found = {}
+    if ids:
+        page_rows = rows.model.filter(id__in=ids[:size]).select_related(*related)
+        found = {r.id: r for r in await page_rows}
     base = {k: v for k, v in request.query.items() if k != "page"}
     return [found[i] for i in ids[:size] if i in found], Pager(page, len(ids) > size, base)
 
