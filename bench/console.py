@@ -142,9 +142,9 @@ async def bench(database_url: str, rows: int, runs: int, data_dir) -> list[Row]:
 
     from bot import db
     from bot.app import create_app
-    from bot.auth import hash_secret
     from bot.settings import Settings
     from models.console import ConsoleSession
+    from models.credentials import hash_secret
     from models.fields import encrypt
     from models.people import Staff
 

@@ -4,7 +4,6 @@ Secrets are stored only as hashes."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -12,15 +11,11 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from bot.api import ApiError
+from models.credentials import hash_secret
 from models.people import CenterKey
 
 REGION = re.compile(r"^\d{6}$")  # GB/T 2260 administrative division code
 CENTER_KEY_PREFIX = "lak_"  # makes a leaked key recognisable to secret scanners
-
-
-def hash_secret(value: str) -> str:
-    """SHA-256 is enough: our keys and tokens are 256-bit random, not guessable passwords."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 CREDENTIAL_MAX = 256  # our keys and tokens are 47 characters

@@ -18,6 +18,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.credentials import hash_secret
+
 
 class AgentKind(StrEnum):
     CONSULTANT = "consultant"  # 村（居）法律顾问
@@ -105,8 +107,6 @@ def normalize_invite_code(raw: str) -> str:
 
 
 def _hash(code: str) -> str:
-    from bot.auth import hash_secret
-
     return hash_secret("invite:" + code)
 
 

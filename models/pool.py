@@ -30,6 +30,7 @@ from tortoise.functions import Min
 from tortoise.models import Model
 
 from models.agent import INVITE_ALPHABET, INVITE_LENGTH, INVITE_TTL, normalize_invite_code
+from models.credentials import hash_secret
 
 
 class OrgKind(StrEnum):
@@ -323,8 +324,6 @@ async def readmit_handler(
 
 
 def _hash(code: str) -> str:
-    from bot.auth import hash_secret
-
     return hash_secret("handler-invite:" + code)
 
 

@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.api import ApiError
-from bot.auth import hash_secret
 from bot.flowkit import Ctx, Done, Outcome, Stay, scene
 from bot.keys import http_key, settings_key, wechat_api_key
 from bot.settings import reveal
@@ -42,6 +41,7 @@ from handlers.console.session import (
 )
 from i18n import t
 from models.console import ConsoleLogin, ConsoleSession, LoginStatus
+from models.credentials import hash_secret
 from models.evaluation import Expert
 from models.masking import mask_openid
 from models.people import Staff

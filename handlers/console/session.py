@@ -26,10 +26,10 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.api import ApiError
-from bot.auth import hash_secret
 from bot.keys import settings_key
 from i18n import normalize_locale, t
 from models.console import ConsoleSession
+from models.credentials import hash_secret
 from models.evaluation import Expert
 from models.people import Staff
 
