@@ -494,16 +494,12 @@ async def prompt_of(ctx: Ctx, step: Step | None) -> str:
 
 
 async def menu_text(ctx: Ctx) -> str:
-    from handlers.flows.menu import render_menu
-
-    return await render_menu(ctx)
+    return await flowkit.main_menu().render(ctx)
 
 
 async def menu(ctx: Ctx, by_key: str | None = None) -> str | None:
-    from handlers.flows.menu import choose
-
     flow, _ = active(ctx)
     if flow is not None:  # a custom-menu click during a flow: set it aside like 菜单 does
         pause(ctx, flow) if flow.resumable else clear(ctx)
-    outcome = await choose(ctx, by_key=by_key)
+    outcome = await flowkit.main_menu().choose(ctx, by_key=by_key)
     return await apply(ctx, outcome, None)

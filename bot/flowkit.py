@@ -3,13 +3,14 @@
 A flow is a table of small steps. A step has a prompt (an i18n key, or a function when the
 prompt shows collected data), optional numbered choices, the message kinds it accepts, and one
 async handler that stores the answer and says where to go next by returning an Outcome.
-Flows and chat commands register themselves here; the engine (bot.conversation) runs them.
+Flows, chat commands, QR scenes and the main menu register themselves here (from handlers.flows);
+the engine (bot.conversation) runs them and imports no feature.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from bot.wechat.protocol import Incoming
     from models.conversation import Conversation
     from models.policy import Policy
+    from models.pushes import Push
 
 
 # --- outcomes a step returns ---------------------------------------------------------------
@@ -170,6 +172,12 @@ class Ctx:
 
         await enqueue(conn=self.conn, **kw)
 
+    async def push(self, pushes: Iterable[Push]) -> None:
+        """Queue what a domain rule returned (models.pushes) in this message's transaction."""
+        from bot.notify import queue
+
+        await queue(self.settings, pushes, conn=self.conn)
+
 
 # --- registries -----------------------------------------------------------------------------
 
@@ -180,6 +188,31 @@ COMMANDS: list[tuple[re.Pattern[str], Callable[[Ctx, re.Match[str]], Awaitable[O
 SCENES: dict[str, Callable[[Ctx, str], Awaitable[Outcome]]] = {}
 # Global words that start a flow when it exists (人工 -> handoff); the engine checks FLOWS.
 GLOBAL_FLOWS: dict[str, str] = {"human": "handoff"}
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """The main menu, what an idle user talks to: `render(ctx)` is its text, `choose(ctx,
+    by_key=None)` reads an answer to it (or a custom-menu CLICK key) and returns the Outcome.
+    A feature registers it like a flow (handlers.flows.menu); the engine only calls it."""
+
+    render: Callable[[Ctx], Awaitable[str]]
+    choose: Callable[..., Awaitable[Outcome]]
+
+
+MENUS: dict[str, Menu] = {}
+
+
+def register_menu(menu: Menu) -> Menu:
+    MENUS["main"] = menu
+    return menu
+
+
+def main_menu() -> Menu:
+    menu = MENUS.get("main")
+    if menu is None:
+        raise LookupError("no main menu registered (importing handlers.flows registers it)")
+    return menu
 
 
 def register_flow(flow: Flow) -> Flow:

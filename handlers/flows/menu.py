@@ -1,4 +1,5 @@
 """The main menu: what an idle user talks to. Entries are data; digits or words pick them.
+It registers itself with the engine (bot.flowkit.register_menu), as flows do.
 
 An entry whose flow is not registered (the feature is not built yet) says so honestly instead
 of pretending, and points to the 12348 hotline.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot import answers, flowkit
-from bot.flowkit import Choice, Ctx, Done, Outcome, Start
+from bot.flowkit import Choice, Ctx, Done, Menu, Outcome, Start, register_menu
 from handlers.flows import howto
 
 
@@ -89,3 +90,6 @@ async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
     if entry.flow in flowkit.FLOWS:
         return Start(entry.flow)
     return Done(ctx.t("menu.not_ready", title=ctx.t(entry.label)))
+
+
+register_menu(Menu(render=render_menu, choose=choose))
