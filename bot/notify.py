@@ -1,6 +1,7 @@
 """Pushes to staff and to the centre's records system, always through the outbox.
 
-Callers pass text that is already safe for WeChat's servers: names masked, never an ID number or
+The domain rules return what should be pushed (models.pushes); `queue` puts it in the outbox in
+the caller's transaction. Callers pass text that is already safe for WeChat's servers: names masked, never an ID number or
 a phone number (DESIGN "Personal data"). Each push has a dedupe key derived from its cause, so
 the same alert queued twice (a retried request, a re-run job) is sent once.
 """
@@ -8,6 +9,7 @@ the same alert queued twice (a retried request, a re-run job) is sent once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from bot.settings import Settings
 from models.masking import scrub  # a safety net under the callers' own masking
 from models.outbox import Channel
 from models.people import Staff, StaffRole
+from models.pushes import CenterEvent, Push, StaffAlert, UserNotice
 
 
 async def alert_staff(
@@ -90,6 +93,14 @@ async def alert_staff(
             payload={"markdown": md},
         )
     return len(members)
+
+
+async def alert_supervisors(settings: Settings, **kw: Any) -> int:
+    """An urgent alert to the region's supervisors; with none registered, to all its staff
+    (an alert nobody receives is worse than one a colleague forwards)."""
+    return await alert_staff(settings, supervisors_only=True, **kw) or await alert_staff(
+        settings, supervisors_only=False, **kw
+    )
 
 
 def console_link(settings: Settings, path: str) -> str:
@@ -187,3 +198,47 @@ async def emit_event(
         conn=conn,
         payload={"event": event_type, "body": body},
     )
+
+
+async def queue(
+    settings: Settings, pushes: Iterable[Push], *, conn: BaseDBAsyncClient | None = None
+) -> None:
+    """Queue what a rule returned, in order, in the caller's transaction `conn`."""
+    for push in pushes:
+        if isinstance(push, StaffAlert):
+            alert = alert_supervisors if push.supervisors else alert_staff
+            await alert(
+                settings,
+                region=push.region,
+                key=push.key,
+                title=push.title,
+                lines=list(push.lines),
+                link=console_link(settings, push.page) if push.page else None,
+                bureau=push.bureau,
+                kind=push.kind,
+                conn=conn,
+            )
+        elif isinstance(push, UserNotice):
+            text = push.text
+            if push.page:
+                text += "\n" + console_link(settings, push.page)
+            await notify_user(
+                settings,
+                openid=push.openid,
+                key=push.key,
+                text=text,
+                kind=push.kind,
+                region=push.region,
+                public_numbers=push.public_numbers,
+                conn=conn,
+            )
+        else:
+            assert isinstance(push, CenterEvent)
+            await emit_event(
+                settings,
+                event_type=push.event_type,
+                key=push.key,
+                data=push.data,
+                region=push.region,
+                conn=conn,
+            )

@@ -19,10 +19,10 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from bot.keys import policy_key, settings_key
-from bot.notify import console_link, notify_user
+from bot.notify import alert_supervisors, console_link, notify_user
 from bot.scheduler import every, job
 from i18n import t
-from models.callback import Callback, CallbackStatus, alert_supervisors, due_at
+from models.callback import Callback, CallbackStatus, due_at
 from models.case import Case, CaseStatus
 from models.conversation import Conversation
 from models.handoff import Handoff, HandoffStatus, local_hhmm

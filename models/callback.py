@@ -23,6 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from models.masking import ALERT_TEXT_MAX, mask_name, scrub
+from models.pushes import CenterEvent, Push, StaffAlert
 
 SCENE_PREFIX = "cb"  # QR scene "cb:<token>"; short, because scene strings are at most 64 chars
 # Invitations go out in the morning of the due day, not at midnight: many beneficiaries are old.
@@ -136,16 +137,6 @@ def _alert_text(text: str | None) -> str:
     return scrub(text, free_text=True, limit=ALERT_TEXT_MAX)
 
 
-async def alert_supervisors(settings, **kw) -> int:
-    """An urgent alert to the region's supervisors; with none registered, to all its staff
-    (an alert nobody receives is worse than one a colleague forwards)."""
-    from bot.notify import alert_staff
-
-    return await alert_staff(settings, supervisors_only=True, **kw) or await alert_staff(
-        settings, supervisors_only=False, **kw
-    )
-
-
 async def complete(
     callback: Callback,
     case,
@@ -153,18 +144,16 @@ async def complete(
     *,
     channel: CallbackChannel,
     answered_at: datetime,
-    settings,
     conn: BaseDBAsyncClient,
     openid: str | None = None,
     called_by: str | None = None,
-) -> bool:
-    """Store the answers unless the callback was completed already (then False, nothing changes).
+) -> list[Push] | None:
+    """Store the answers unless the callback was completed already (then None, nothing changes).
 
-    In the same transaction: an urgent alert to the region's supervisors for a flagged answer
-    (masked name, no phone or ID number), and the callback.completed event for the centre.
+    Returns what the caller queues in the same transaction: an urgent alert to the region's
+    supervisors for a flagged answer (masked name, no phone or ID number), and the
+    callback.completed event for the centre.
     """
-    from bot.notify import emit_event
-
     done = (
         await Callback.filter(id=callback.id, answered_at=None)
         .using_db(conn)
@@ -185,7 +174,8 @@ async def complete(
         )
     )
     if not done:
-        return False
+        return None
+    pushes: list[Push] = []
     if answers.flagged:
         yes, no = "是", "否"
         lines = [
@@ -199,24 +189,21 @@ async def complete(
             f"是否满意：{'满意' if answers.satisfied else '不满意'}",
             f"回访方式：{CHANNEL_ZH[channel]}",
         ]
-        from bot.notify import console_link
-
-        await alert_supervisors(
-            settings,
-            region=case.region,
-            key=f"callback:{callback.id}",
-            title="回访预警",
-            lines=lines,
-            kind="callback-alert",
-            conn=conn,
-            link=console_link(settings, f"callbacks/{callback.id}"),
+        pushes.append(
+            StaffAlert(
+                region=case.region,
+                key=f"callback:{callback.id}",
+                title="回访预警",
+                lines=tuple(lines),
+                kind="callback-alert",
+                page=f"callbacks/{callback.id}",
+                supervisors=True,
+            )
         )
-    await emit_event(
-        settings,
+    event = CenterEvent(
         event_type="callback.completed",
         key=f"callback:{callback.id}",
         region=case.region,
-        conn=conn,
         data={
             "callback_id": callback.id,
             "case_no": case.case_no,
@@ -232,4 +219,4 @@ async def complete(
             "answered_at": answered_at.isoformat(),
         },
     )
-    return True
+    return [*pushes, event]

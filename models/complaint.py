@@ -23,6 +23,7 @@ from i18n import t
 from models.calendar import add_working_days
 from models.keystore import stored_key
 from models.masking import ALERT_TEXT_MAX, scrub
+from models.pushes import CenterEvent, Push, StaffAlert, UserNotice
 from models.tickets import ticket_for
 
 log = logging.getLogger(__name__)
@@ -195,17 +196,15 @@ async def transition(
     *,
     today: date,
     policy,
-    settings,
     conn: BaseDBAsyncClient,
     reason: str | None = None,
     result: str | None = None,
     days: int | None = None,
     handled_by: str | None = None,
     now: datetime,
-) -> None:
-    """Apply one step (validated by the caller), tell the complainant, report the event."""
-    from bot.notify import emit_event, notify_user
-
+) -> list[Push]:
+    """Apply one step (validated by the caller); returns the pushes the caller queues in the
+    same transaction: the complainant is told (in their language), the event reported."""
     if status == S.ACCEPTED:
         c.accepted_on = today
         c.conclude_due = today + timedelta(days=policy.complaint_conclude_days)
@@ -221,24 +220,26 @@ async def transition(
     c.handled_by = handled_by or c.handled_by
     await c.save(using_db=conn)
     step = f"{status}:{c.extended_days}" if status == S.EXTENDED else status
+    pushes: list[Push] = []
     if c.openid:
-        await notify_user(
-            settings,
-            openid=c.openid,
-            key=f"complaint:{c.id}:{step}",
-            text=status_text(c, c.locale),
-            kind="complaint",
-            region=c.region,
-            conn=conn,
+        pushes.append(
+            UserNotice(
+                openid=c.openid,
+                key=f"complaint:{c.id}:{step}",
+                text=status_text(c, c.locale),
+                kind="complaint",
+                region=c.region,
+            )
         )
-    await emit_event(
-        settings,
-        event_type="complaint.updated",
-        key=f"complaint:{c.id}:{step}",
-        region=c.region,
-        conn=conn,
-        data=event_data(c) | {"at": now.isoformat()},
+    pushes.append(
+        CenterEvent(
+            event_type="complaint.updated",
+            key=f"complaint:{c.id}:{step}",
+            region=c.region,
+            data=event_data(c) | {"at": now.isoformat()},
+        )
     )
+    return pushes
 
 
 def event_data(c: Complaint) -> dict:
@@ -270,24 +271,22 @@ async def file(
     today: date,
     now: datetime,
     policy,
-    settings,
     conn: BaseDBAsyncClient,
     about: str = "other",
     grounds: str = "other",
     case_id: int | None = None,
     photos: list | None = None,
     source: str = "chat_form",
-) -> Complaint:
-    """Record a complaint (received today), alert the justice bureau, report complaint.created.
+) -> tuple[Complaint, list[Push]]:
+    """Record a complaint (received today); returns it and the pushes the caller queues in the
+    same transaction: the alert to the justice bureau, the complaint.created event.
 
     The bureau decides complaints (Order 149 Arts. 3, 5). One about a handler or a firm also
     goes to the centre's supervisors, who help investigate; one about the centre goes to the
     bureau only. With no bureau registered for the region (nor its city or province) the
     centre's supervisors get it with an instruction to pass it on, and a warning is logged.
     """
-    from bot.notify import alert_staff, console_link, emit_event
     from models.bureau import find_bureau
-    from models.callback import alert_supervisors
 
     bureau = await find_bureau(region, conn)
     c = await Complaint.create(
@@ -321,18 +320,19 @@ async def file(
         f"照片：{len(c.photos)} 张",
         f"受理期限：{c.accept_due.isoformat()}",
     ]
-    key, link = f"complaint:{c.id}", console_link(settings, f"complaints/{c.ticket}")
+    key, page = f"complaint:{c.id}", f"complaints/{c.ticket}"
+    pushes: list[Push] = []
     if bureau is not None:
-        await alert_staff(
-            settings,
-            region=bureau.region,
-            key=key,
-            title="新投诉",
-            lines=[*lines, t("complaint.bureau.how", "zh_CN", ticket=c.ticket)],
-            bureau=True,
-            kind="complaint-alert",
-            conn=conn,
-            link=link,
+        pushes.append(
+            StaffAlert(
+                region=bureau.region,
+                key=key,
+                title="新投诉",
+                lines=(*lines, t("complaint.bureau.how", "zh_CN", ticket=c.ticket)),
+                bureau=True,
+                kind="complaint-alert",
+                page=page,
+            )
         )
     else:
         log.warning(
@@ -343,22 +343,24 @@ async def file(
         )
         lines.append(t("complaint.bureau.missing", "zh_CN"))
     if bureau is None or about != "centre":
-        await alert_supervisors(
-            settings,
-            region=region,
-            key=key,
-            title="新投诉",
-            lines=lines,
-            kind="complaint-alert",
-            conn=conn,
-            link=link,
+        pushes.append(
+            StaffAlert(
+                region=region,
+                key=key,
+                title="新投诉",
+                lines=tuple(lines),
+                kind="complaint-alert",
+                page=page,
+                supervisors=True,
+            )
         )
-    await emit_event(
-        settings,
-        event_type="complaint.created",
-        key=f"complaint:{c.id}",
-        region=region,
-        conn=conn,
-        data=event_data(c) | {"case_no": case_no[0] if case_no else None, "at": now.isoformat()},
+    pushes.append(
+        CenterEvent(
+            event_type="complaint.created",
+            key=f"complaint:{c.id}",
+            region=region,
+            data=event_data(c)
+            | {"case_no": case_no[0] if case_no else None, "at": now.isoformat()},
+        )
     )
-    return c
+    return c, pushes

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from tortoise import fields
 from tortoise.models import Model
 
+from models.pushes import Push, UserNotice
+
 WAITING_MESSAGES_MAX = 20  # messages kept for the staff member who takes the ticket
 RELAY_TEXT_MAX = 600  # characters per relayed message; customer-service text is capped by WeChat
 
@@ -67,11 +69,11 @@ def reply_due(opened_at: datetime, policy, tz: str) -> datetime:
 
 
 async def open_ticket(
-    *, openid: str, locale: str, region: str | None, now: datetime, policy, settings, conn
-) -> tuple[Handoff, int]:
-    """Open a ticket and tell the staff on duty at once (all active staff when nobody is on
-    duty); returns the ticket and how many staff were told."""
-    from bot.notify import console_link, notify_user
+    *, openid: str, locale: str, region: str | None, now: datetime, policy, tz: str, conn
+) -> tuple[Handoff, int, list[Push]]:
+    """Open a ticket; returns it, how many staff are told, and the pushes telling them at once
+    (the staff on duty, all active staff when nobody is on duty), which the caller queues in
+    the same transaction."""
     from i18n import t
     from models.conversation import Conversation
     from models.people import Staff, StaffRole
@@ -81,7 +83,7 @@ async def open_ticket(
         locale=locale,
         region=region,
         opened_at=now,
-        due_at=reply_due(now, policy, settings.timezone),
+        due_at=reply_due(now, policy, tz),
         using_db=conn,
     )
     staff_q = Staff.filter(active=True).exclude(role=StaffRole.BUREAU).using_db(conn)
@@ -93,54 +95,54 @@ async def open_ticket(
         .using_db(conn)
         .values_list("openid", "locale")
     )
-    due = local_hhmm(h.due_at, settings.timezone)
-    for s in staff:
-        await notify_user(
-            settings,
+    due = local_hhmm(h.due_at, tz)
+    pushes: list[Push] = [
+        UserNotice(
             openid=s.openid,
             key=f"handoff:{h.id}:new:{s.id}",
-            text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due)
-            + "\n"
-            + console_link(settings, f"handoffs/{h.id}"),
+            text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due),
             kind="handoff",
             region=region,
-            conn=conn,
+            page=f"handoffs/{h.id}",
         )
-    return h, len(staff)
+        for s in staff
+    ]
+    return h, len(staff), pushes
 
 
-async def close_ticket(h: Handoff, *, by: str, now: datetime, settings, conn) -> None:
-    """Close the ticket and tell the other side (the user in their language)."""
-    from bot.notify import notify_user
+async def close_ticket(h: Handoff, *, by: str, now: datetime, conn) -> list[Push]:
+    """Close the ticket; returns the push telling the other side (the user in their language),
+    which the caller queues in the same transaction."""
     from i18n import t
 
     h.status, h.closed_at, h.closed_by = HandoffStatus.CLOSED, now, by
     await h.save(using_db=conn)
     if by == "staff":
-        await notify_user(
-            settings,
-            openid=h.openid,
-            key=f"handoff:{h.id}:closed",
-            text=t("handoff.closed_by_staff", h.locale),
-            kind="handoff",
-            region=h.region,
-            conn=conn,
-        )
-    elif h.staff_id is not None:
+        return [
+            UserNotice(
+                openid=h.openid,
+                key=f"handoff:{h.id}:closed",
+                text=t("handoff.closed_by_staff", h.locale),
+                kind="handoff",
+                region=h.region,
+            )
+        ]
+    if h.staff_id is not None:
         from models.people import Staff
 
         staff = await Staff.filter(id=h.staff_id).using_db(conn).first()
         if staff is None:
-            return
-        await notify_user(
-            settings,
-            openid=staff.openid,
-            key=f"handoff:{h.id}:closed",
-            text=t("handoff.staff.user_left", None, ticket=h.id),
-            kind="handoff",
-            region=h.region,
-            conn=conn,
-        )
+            return []
+        return [
+            UserNotice(
+                openid=staff.openid,
+                key=f"handoff:{h.id}:closed",
+                text=t("handoff.staff.user_left", None, ticket=h.id),
+                kind="handoff",
+                region=h.region,
+            )
+        ]
+    return []
 
 
 def local_hhmm(at: datetime, tz: str) -> str:

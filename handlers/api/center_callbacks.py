@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from bot import notify
 from bot.api import (
     ApiError,
     json_ok,
@@ -181,17 +182,22 @@ async def record_phone_result(
             negligent_details=body.negligent_details if body.negligent else None,
             comments=body.comments,
         )
-        if cb.answered_at is not None or not await complete(
-            cb,
-            case,
-            answers,
-            channel=CallbackChannel(body.channel),
-            answered_at=utc(body.answered_at or now),
-            settings=app[settings_key],
-            conn=conn,
-            called_by=body.called_by.strip(),
-        ):
+        pushes = (
+            None
+            if cb.answered_at is not None
+            else await complete(
+                cb,
+                case,
+                answers,
+                channel=CallbackChannel(body.channel),
+                answered_at=utc(body.answered_at or now),
+                conn=conn,
+                called_by=body.called_by.strip(),
+            )
+        )
+        if pushes is None:
             raise ApiError(409, "callback_completed", message_key="callbacks.error.completed")
+        await notify.queue(app[settings_key], pushes, conn=conn)
         await cb.refresh_from_db(using_db=conn)
         return cb, case
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from tortoise.transactions import in_transaction
 
+from bot import notify
 from bot.api import (
     ApiError,
     json_ok,
@@ -231,12 +232,11 @@ async def step_complaint(
             raise ApiError(404, "not_found", message_key="complaint.error.not_found")
         if body.status != c.status or body.status == "extended":
             _check(body, c, policy, locale)
-            await transition(
+            pushes = await transition(
                 c,
                 body.status,
                 today=now.astimezone(ZoneInfo(settings.timezone)).date(),
                 policy=policy,
-                settings=settings,
                 conn=conn,
                 reason=body.reason,
                 result=body.result,
@@ -244,5 +244,6 @@ async def step_complaint(
                 handled_by=body.handled_by,
                 now=now,
             )
+            await notify.queue(settings, pushes, conn=conn)
         await c.fetch_related("case", using_db=conn)
         return c

@@ -128,12 +128,11 @@ async def decide(ctx: Ctx, m: re.Match[str]) -> Outcome:
         }  # labels, not codes like "received"
         return Done(ctx.t(problem.key, **params) + "\n" + ctx.t("bureau.help"))
     today = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    await transition(
+    pushes = await transition(
         c,
         status,
         today=today,
         policy=ctx.policy,
-        settings=ctx.settings,
         conn=ctx.conn,
         reason=reason,
         result=result,
@@ -141,6 +140,7 @@ async def decide(ctx: Ctx, m: re.Match[str]) -> Outcome:
         handled_by=(member.unit or member.name)[:30],
         now=ctx.now,
     )
+    await ctx.push(pushes)
     reply = ctx.t("bureau.done", ticket=c.ticket, state=ctx.t(f"complaint.state.{status}"))
     due = notify_due(c, ctx.policy)
     if due is not None:

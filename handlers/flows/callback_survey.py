@@ -179,21 +179,22 @@ async def on_confirm(ctx: Ctx) -> Outcome:
         .select_related("case")
         .first()
     )
-    if (
-        cb is None
-        or cb.answered_at is not None
-        or not await complete(
+    pushes = (
+        None
+        if cb is None or cb.answered_at is not None
+        else await complete(
             cb,
             cb.case,
             answers(ctx),
             channel=CallbackChannel.WECHAT,
             answered_at=ctx.now,
-            settings=ctx.settings,
             conn=ctx.conn,
             openid=ctx.openid,
         )
-    ):
+    )
+    if pushes is None:
         return Done(ctx.t("callbacks.already"))
+    await ctx.push(pushes)
     left = (
         await Callback.filter(case__openid=ctx.openid, answered_at=None).using_db(ctx.conn).count()
     )

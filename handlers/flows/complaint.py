@@ -190,7 +190,7 @@ async def _file(ctx: Ctx, text: str, **kw) -> str:
             mask_openid(ctx.openid),
         )
         return ctx.t("complaint.no_region")
-    c = await file(
+    c, pushes = await file(
         openid=ctx.openid,
         locale=ctx.locale,
         region=region,
@@ -198,10 +198,10 @@ async def _file(ctx: Ctx, text: str, **kw) -> str:
         today=_today(ctx),
         now=ctx.now,
         policy=ctx.policy,
-        settings=ctx.settings,
         conn=ctx.conn,
         **kw,
     )
+    await ctx.push(pushes)
     return ctx.t(
         "complaint.filed",
         ticket=c.ticket,

@@ -78,15 +78,16 @@ async def chat_prompt(ctx: Ctx) -> str | Done:
             .first()
         )
     if h is None:
-        h, told = await open_ticket(
+        h, told, pushes = await open_ticket(
             openid=ctx.openid,
             locale=ctx.locale,
             region=await home_region(ctx),
             now=ctx.now,
             policy=ctx.policy,
-            settings=ctx.settings,
+            tz=ctx.settings.timezone,
             conn=ctx.conn,
         )
+        await ctx.push(pushes)
         ctx.data["nobody"] = told == 0
     elif h.status == HandoffStatus.CLOSED:
         return Done(ctx.t("handoff.ended"))
@@ -120,7 +121,7 @@ async def on_chat(ctx: Ctx) -> Outcome:
             else outcome
         )
     if ends(ctx):
-        await close_ticket(h, by="user", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
+        await ctx.push(await close_ticket(h, by="user", now=ctx.now, conn=ctx.conn))
         return Done(ctx.t("handoff.closed_by_user"))
     if h.status == HandoffStatus.WAITING:
         h.messages = [*h.messages, {"at": ctx.now.isoformat(), "text": _said(ctx)}][
@@ -143,7 +144,7 @@ async def on_chat(ctx: Ctx) -> Outcome:
 async def _user_cancel(ctx: Ctx) -> None:
     h = await _ticket(ctx, lock=True)
     if h is not None and h.status != HandoffStatus.CLOSED:
-        await close_ticket(h, by="user", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
+        await ctx.push(await close_ticket(h, by="user", now=ctx.now, conn=ctx.conn))
 
 
 async def relay_prompt(ctx: Ctx) -> str:
@@ -206,7 +207,7 @@ async def on_relay(ctx: Ctx) -> Outcome:
 
 async def _close_by_staff(ctx: Ctx, h: Handoff, staff: Staff) -> str:
     """Ends the ticket and tells the staff member this month's duty credit (DOMAIN §4)."""
-    await close_ticket(h, by="staff", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
+    await ctx.push(await close_ticket(h, by="staff", now=ctx.now, conn=ctx.conn))
     tz = ctx.settings.timezone
     month = ctx.now.astimezone(ZoneInfo(tz)).date()
     total = await consultations(staff.id, month, tz, ctx.conn)
@@ -228,7 +229,7 @@ async def _staff_cancel(ctx: Ctx) -> None:
         and h.status == HandoffStatus.TAKEN
         and h.staff_id == staff.id
     ):
-        await close_ticket(h, by="staff", now=ctx.now, settings=ctx.settings, conn=ctx.conn)
+        await ctx.push(await close_ticket(h, by="staff", now=ctx.now, conn=ctx.conn))
 
 
 register_flow(
