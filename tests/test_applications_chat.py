@@ -170,6 +170,21 @@ async def test_chat_and_api_produce_the_same_application(app, make_user, fake_we
         assert getattr(chat, name) == getattr(api, name), name
 
 
+async def test_missing_materials_are_named_like_any_numbered_answer(app, make_user):
+    """The 暂缺材料 step reads numbers as every choice does: full-width digits, Chinese numerals
+    and ordinals, several at once."""
+    u, _ = await bound_user(make_user)
+    await file_up_to_materials(u)  # materials: 1. ID document, 2. evidence of the matter
+    id_doc, evidence = t("material.id_document", "zh_CN"), t("material.matter_evidence", "zh_CN")
+    notice = await u.say("第二项")
+    assert "一次性告知" in notice and evidence in notice and id_doc not in notice
+    assert "材料清单" in await u.say("返回")
+    notice = await u.say("２、一")  # full-width 2 and 一: both owed
+    assert "一次性告知" in notice and evidence in notice and id_doc in notice
+    assert "材料清单" in await u.say("返回")
+    assert "一次性告知" not in await u.say("3")  # no third item: asked again
+
+
 async def test_cancel_writes_nothing_and_menu_pauses_for_resume(app, make_user):
     u, _ = await bound_user(make_user)
     await start_filing(u)

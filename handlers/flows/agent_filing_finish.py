@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot import answers
 from bot.flowkit import Choice, Ctx, Next, Outcome, Stay, Step
 from handlers.filing import check, today_of
 from handlers.flows.agent_filing_state import (
@@ -206,10 +207,11 @@ async def materials(ctx: Ctx) -> Outcome:
     if text in ALL_WORDS:
         ctx.data.update(missing=[], ack=False)
         return Next(S.SUMMARY)
-    picks = re.split(r"[\s,，、]+", text)
-    if not all(p.isdigit() and 1 <= int(p) <= len(kinds) for p in picks):
+    # numbers as the menus read them (bot.answers.number): "２ 三", "第2项、第三项"
+    picks = [answers.number(p) for p in re.split(r"[\s,，、;；]+", text) if p]
+    if not picks or not all(n is not None and 1 <= n <= len(kinds) for n in picks):
         return Stay(ctx.t("filing.materials_invalid", n=len(kinds)))
-    ctx.data["missing"] = [k for i, k in enumerate(kinds, 1) if str(i) in picks]
+    ctx.data["missing"] = [k for i, k in enumerate(kinds, 1) if i in picks]
     return Next(S.ACK)
 
 
