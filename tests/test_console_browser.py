@@ -281,3 +281,50 @@ async def test_the_evaluation_report_on_a_phone_and_a_desk(app, page):
     link = page.get_by_role("link", name="下载评估报告（xlsx）")
     await expect(link).to_have_attribute("href", f"/console/evaluations/{rnd['id']}/report.xlsx")
     await shoot(page, "evaluation-report")
+
+
+async def test_long_unbroken_text_never_widens_a_phone_page(app, page):
+    """An expert's note with a long URL and an objection of 300 "x": at 360 px the pages do
+    not scroll sideways, and the report's case table keeps its status on one line (the
+    table scrolls inside its own box)."""
+    expect = playwright_api.expect
+    await seed_evaluations(n_civil=3, n_criminal=0)
+    key = await create_center_key(EVAL_REGION)
+    headers = {"X-Api-Key": key}
+    rnd = await draw_round(app, key, method="all")
+    url = "https://example.org/" + "a-very-long-path-segment-" * 12 + "?q=" + "0" * 80
+    for c in rnd["cases"]:
+        for who in ("leader", "member"):
+            body = {"expert_id": c["pair"][who]["id"], "score": 85, "notes": f"见 {url}"}
+            await app.post(
+                eval_case_url(rnd["id"], c["case_no"], "/scores"), json=body, headers=headers
+            )
+    await app.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=headers)
+    objected = rnd["cases"][0]
+    await app.post(
+        eval_case_url(rnd["id"], objected["case_no"], "/objection"),
+        json={"text": "x" * 300},
+        headers=headers,
+    )
+    await Expert.filter(id=objected["pair"]["member"]["id"]).update(openid="o-centre-1")
+    await scan_login(app, page, "o-centre-1")
+    await page.set_viewport_size({"width": 360, "height": 740})
+    base = str(app.make_url("")).rstrip("/")
+
+    await page.goto(f"{base}/console/evaluations/{rnd['id']}")
+    await expect(page.get_by_text("x" * 300)).to_be_visible()
+    await page.get_by_text("评估案件（3 件）").click()  # open the cases' table
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    lines = await page.evaluate(  # the lines each short cell's text takes
+        """[...document.querySelectorAll('details td.short')].map(td => {
+             const r = document.createRange(); r.selectNodeContents(td);
+             return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })"""
+    )
+    assert lines and max(lines) == 1  # the 状态 on one line, not a character per line
+    await page.screenshot(path=str(SHOTS / "long-text-report-phone.png"), full_page=True)
+
+    await page.goto(f"{base}/console/expert")
+    await page.get_by_role("link", name=objected["case_no"]).click()
+    await expect(page.get_by_text(url).first).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await page.screenshot(path=str(SHOTS / "long-text-expert-case-phone.png"), full_page=True)

@@ -5,6 +5,7 @@ uses. `setup` shows the whole console surface on one screen."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
@@ -15,6 +16,34 @@ HERE = Path(__file__).parent
 
 async def to_console(_: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/console/")
+
+
+def back_to(page: str):
+    """GET on a form's POST address (the address bar keeps it after a refused form, and a
+    refresh or a shared link opens it): to the page the form is on, never a bare 405."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        parts = {k: quote(v, safe="") for k, v in request.match_info.items()}
+        raise web.HTTPSeeOther(page.format(**parts))
+
+    return handler
+
+
+# Every console POST route a browser may end up showing, and the page its GET goes to.
+FORM_PAGES = {
+    "/console/logout": "/console/",
+    "/console/applications/{id}/decision": "/console/applications/{id}",
+    "/console/applications/{id}/reveal": "/console/applications/{id}",
+    "/console/callbacks/{id}/result": "/console/callbacks/{id}",
+    "/console/callbacks/{id}/followup": "/console/callbacks/{id}",
+    "/console/callbacks/{id}/reveal": "/console/callbacks/{id}",
+    "/console/complaints/{ticket}/step": "/console/complaints/{ticket}",
+    "/console/handoffs/{ticket}/take": "/console/handoffs/{ticket}",
+    "/console/records/outbox/{id}/retry": "/console/records",
+    "/console/expert/cases/{id}/score": "/console/expert/cases/{id}",
+    "/console/expert/cases/{id}/decision": "/console/expert/cases/{id}",
+    "/console/expert/cases/{id}/recheck": "/console/expert/cases/{id}",
+}
 
 
 def setup(app: web.Application) -> None:
@@ -77,3 +106,5 @@ def setup(app: web.Application) -> None:
     r.add_post("/console/expert/cases/{id}/score", expert.score)
     r.add_post("/console/expert/cases/{id}/decision", expert.decide)
     r.add_post("/console/expert/cases/{id}/recheck", expert.recheck)
+    for path, target in FORM_PAGES.items():
+        r.add_get(path, back_to(target), allow_head=False)

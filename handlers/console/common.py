@@ -12,6 +12,7 @@ from bot.api import ApiError
 from bot.keys import settings_key
 from handlers.console.session import Visitor
 from models import calendar
+from models.complaint import ComplaintStatus
 from models.console import StaffAudit
 
 PAGE_SIZE = 30  # rows per list page: a phone screen scrolls a few, a desk sees them all
@@ -59,7 +60,44 @@ async def paged(
     return [found[i] for i in ids[:size] if i in found], Pager(page, len(ids) > size, base)
 
 
+# Every action the console audits; the audit page shows each as words (i18n
+# console.audit.act.<action>, zh_CN and en), never the raw name.
+AUDIT_ACTIONS = frozenset(
+    {
+        "decide",
+        "reveal_phone",
+        "reveal_id_number",
+        "material",
+        "callback_result",
+        "callback_finding",
+        "callback_visit",
+        *(f"complaint_{s}" for s in ComplaintStatus),
+        "handoff_take",
+        "export_applications",
+        "export_callbacks",
+        "export_complaints",
+        "export_disclosure",
+        "export_evaluation",
+        "outbox_retry",
+        "staff_add",
+        "staff_disable",
+        "staff_enable",
+        "staff_duty",
+        "staff_supervisor",
+        "agent_invite",
+        "center_key",
+        "evaluation_publish",
+        "objection_review",
+        "subsidy_paid",
+        "subsidy_claw_back",
+    }
+)
+API_AUDIT_ACTIONS = frozenset({"list", "document", "material", "decide"})
+
+
 async def audit(visitor: Visitor, action: str, record: str) -> None:
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown console audit action {action!r}: add it to AUDIT_ACTIONS")
     await StaffAudit.create(
         staff_id=visitor.member.id, region=visitor.region, action=action, record=record
     )

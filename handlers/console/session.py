@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -28,6 +29,7 @@ from aiohttp import web
 from bot.api import ApiError
 from bot.keys import settings_key
 from i18n import normalize_locale, t
+from models.calendar import to_local
 from models.console import ConsoleSession
 from models.credentials import hash_secret
 from models.evaluation import Expert
@@ -233,18 +235,41 @@ async def form_of(request: web.Request, visitor: Visitor) -> dict[str, str]:
 def render(request: web.Request, template: str, context: dict, status: int = 200) -> web.Response:
     loc = locale_of(request)
     visitor = _visitor.get()
+    tz = request.app[settings_key].timezone
     base = {
         "_": functools.partial(_tr, loc),
         "lang": loc,
         "visitor": visitor,
         "csrf": visitor.session.csrf if visitor else "",
         "path": request.path,
+        "when": functools.partial(local_time, tz),
+        "tz_label": tz_label(tz),
     }
     resp = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
     resp.headers["Cache-Control"] = "no-store"  # pages carry personal data
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Referrer-Policy"] = "same-origin"
     return resp
+
+
+def tz_label(tz: str) -> str:
+    """The centre's offset from UTC as people read it: UTC+8, UTC-3:30."""
+    offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def local_time(
+    tz: str, dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M", label: bool = True
+) -> str:
+    """A stored (UTC) time on the centre's wall clock, labelled with its offset unless the
+    column's header already says it."""
+    if dt is None:
+        return ""
+    text = to_local(dt, tz).strftime(fmt)
+    return f"{text} ({tz_label(tz)})" if label else text
 
 
 def _tr(loc: str, key: str, **fields: object) -> str:
