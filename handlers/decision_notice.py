@@ -16,7 +16,7 @@ from bot.notify import notify_user
 from bot.outbox import enqueue
 from i18n import t
 from models.agent import Agent
-from models.application import Application
+from models.application import Application, Material
 from models.masking import mask_name
 from models.outbox import Channel
 
@@ -30,16 +30,23 @@ async def tell_agent(
     settings = app[settings_key]
     loc = agent.locale
     decision = row.status
+    reason = row.decision_reason
+    owed = await Material.owed_kinds(row.id, conn) if decision == "need_materials" else []
+    if owed:  # 一次性告知: every item still owed, then what the centre wrote
+        items = t("punct.list_sep", loc).join(t(f"material.{k}", loc) for k in owed)
+        reason = items + (t("punct.semi", loc) + reason if reason else "")
     text = t(
         f"applications.decided.{decision}",
         loc,
         id=row.id,
         name=mask_name(row.applicant_name),
-        reason=row.decision_reason or "-",
+        reason=reason or "-",
         days=app[policy_key].objection_review_days,
     )
     if decision == "granted" and row.case_no:  # no "案号：-" before the centre numbers it
         text += t("applications.decided.case_no", loc, case_no=row.case_no)
+    if owed and row.materials_due:
+        text += t("applications.decided.materials_due", loc, due=row.materials_due.isoformat())
     key = f"application:{row.id}:decided:{decision}"
     if agent.oa_openid:
         await notify_user(
@@ -52,7 +59,7 @@ async def tell_agent(
             conn=conn,
         )
     if agent.wxa_openid:
-        note = row.decision_reason or t("applications.subscribe.see_details", loc)
+        note = reason or t("applications.subscribe.see_details", loc)
         await enqueue(
             channel=Channel.WXA_SUBSCRIBE,
             recipient=agent.wxa_openid,

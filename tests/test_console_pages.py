@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from models.application import Application
+from bot import scheduler
+from bot.auth import create_center_key
+from bot.keys import policy_key
+from models.agent import Agent
+from models.application import Application, Material
+from models.calendar import local_today
 from models.callback import Callback
 from models.case import Case
 from models.complaint import Complaint
@@ -14,8 +19,9 @@ from models.followup import CallbackFollowUp
 from models.handoff import Handoff
 from models.outbox import OutboxMessage
 from models.people import Staff
-from tests.applications_support import agent_token, file
+from tests.applications_support import agent_token, bearer, file
 from tests.console_support import csrf_of, sign_in
+from tests.test_applications_jobs import at
 from tests.test_callback_api import closed_case
 from tests.test_cases_support import OTHER_REGION, REGION, add_staff, center_key, tick
 
@@ -62,8 +68,11 @@ async def test_decide_an_application_tells_the_agent(app, fake_wechat):
     assert again.status == 409
 
 
-async def test_need_materials_sends_the_ticked_items(app, fake_wechat):
-    token, _ = await agent_token(app, fake_wechat)
+async def test_need_materials_owes_the_ticked_items_as_the_api_does(app, fake_wechat):
+    """The ticked items become owed materials with the policy's deadline (the API's decision
+    with `materials`): the agent's push and checklist name them, the reminders chase them."""
+    token, agent = await agent_token(app, fake_wechat)
+    await Agent.filter(id=agent.id).update(oa_openid="o-oa-agent-1")
     app_id = (await (await file(app, token)).json())["id"]
     await staff_in(app, APP_REGION)
     csrf = await csrf_of(app, f"/console/applications/{app_id}")
@@ -71,18 +80,67 @@ async def test_need_materials_sends_the_ticked_items(app, fake_wechat):
         f"/console/applications/{app_id}/decision",
         data={"csrf": csrf, "decision": "need_materials"},
     )
-    assert empty.status == 422
-    await app.post(
+    assert empty.status == 422 and "请勾选需要补充的材料" in await empty.text()
+    resp = await app.post(
         f"/console/applications/{app_id}/decision",
         data={
             "csrf": csrf,
             "decision": "need_materials",
             "item_id_document": "1",
             "item_exemption_proof": "1",
+            "reason": "户口本需有首页",
         },
+        allow_redirects=False,
     )
+    assert resp.status == 302
     row = await Application.get(id=app_id)
-    assert row.status == "need_materials" and "身份证明" in row.decision_reason
+    days = app.app[policy_key].materials_due_days
+    assert row.status == "need_materials" and row.decision_reason == "户口本需有首页"
+    assert row.materials_due == local_today() + timedelta(days=days)
+    assert await Material.owed_kinds(app_id) == ["id_document", "exemption_proof"]
+
+    page = await (await app.get(f"/console/applications/{app_id}")).text()
+    missing = page.split("缺少：")[1].split("</p>")[0]
+    assert "身份证明" in missing and row.materials_due.isoformat() in missing
+
+    [push] = await OutboxMessage.filter(recipient="o-oa-agent-1", kind="decision")
+    assert (
+        "需要补充材料：身份证明、免予核查经济困难状况的证明材料；户口本需有首页"
+        in (push.payload["text"])
+    )
+    assert f"请于{row.materials_due.isoformat()}前补齐" in push.payload["text"]
+    view = await (await app.get(f"/api/v1/applications/{app_id}", headers=bearer(token))).json()
+    assert view["missing_materials"] == ["id_document", "exemption_proof"]
+
+    await scheduler.tick(app.app, at(days - 3))  # the materials job: 3 days before the deadline
+    [reminder] = await OutboxMessage.filter(recipient="o-oa-agent-1", kind="reminder")
+    assert "身份证明" in reminder.payload["text"]
+
+
+async def test_the_api_asks_for_materials_by_kind(app, fake_wechat):
+    token, _ = await agent_token(app, fake_wechat)
+    app_id = (await (await file(app, token)).json())["id"]
+    key = {"X-Api-Key": await create_center_key(APP_REGION)}
+    url = f"/api/v1/center/applications/{app_id}/decision"
+    unknown = await app.post(
+        url, headers=key, json={"decision": "need_materials", "materials": ["passport"]}
+    )
+    assert unknown.status == 422
+    assert "passport" in (await unknown.json())["error"]["fields"]["materials"]
+    granted = await app.post(
+        url, headers=key, json={"decision": "granted", "materials": ["id_document"]}
+    )
+    assert granted.status == 422 and "materials" in (await granted.json())["error"]["fields"]
+    assert (await Application.get(id=app_id)).status == "received"
+    ok = await app.post(
+        url,
+        headers=key,
+        json={"decision": "need_materials", "materials": ["matter_evidence", "matter_evidence"]},
+    )
+    assert ok.status == 200
+    listed = await (await app.get("/api/v1/center/applications", headers=key)).json()
+    [item] = [i for i in listed["items"] if i["id"] == app_id]
+    assert item["missing_materials"] == ["matter_evidence"] and item["materials_due"]
 
 
 async def test_reveal_is_audited_and_other_regions_are_invisible(app, fake_wechat):

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from models.application import FACTS_MAX, TEXT_MAX
-from models.codes import OTHER_REASON_MAX
+from models.codes import MATERIAL_KINDS, OTHER_REASON_MAX
 from models.contact import InvalidInput, normalize_phone, validate_name
 
 
@@ -277,6 +277,14 @@ class DecisionIn(_In):
     decision: DecisionCode
     reason: str | None = Field(None, max_length=500, description="required when refused")
     case_no: str | None = Field(None, max_length=64)
+    materials: list[str] | None = Field(
+        None,
+        max_length=len(MATERIAL_KINDS),
+        description="need_materials only: the material kinds (GET /api/v1/meta/materials) the "
+        "applicant must still supply. Each becomes an owed material of the application, with "
+        "the policy's deadline: the agent's checklist and the materials reminders follow it "
+        "until it is supplied",
+    )
 
 
 class DecisionResult(BaseModel):

@@ -23,7 +23,7 @@ from bot.api import (
     request_locale,
 )
 from bot.auth import require_center
-from bot.keys import settings_key
+from bot.keys import policy_key, settings_key
 from bot.notify import emit_event
 from bot.outbox import wake
 from bot.storage import storage_key
@@ -42,6 +42,8 @@ from handlers.filing import event_data
 from i18n import t
 from models.agent import Agent
 from models.application import FINAL, Application, DataAccess, Material
+from models.calendar import add_days, local_today
+from models.codes import MATERIAL_KINDS
 from models.people import CenterKey
 
 log = logging.getLogger(__name__)
@@ -129,11 +131,30 @@ async def apply_decision(
 ) -> Application:
     """Decide one application of `region` (the API and the staff console both come here):
     the agent is told through the outbox and the centre gets an event. Repeating the same
-    decision changes nothing; a different one after the first is 409."""
+    decision changes nothing; a different one after the first is 409.
+
+    need_materials with `materials`: each kind not already owed becomes an owed (missing)
+    material, and the application gets the policy's deadline from today (materials_due_days;
+    a later one already set stands): the agent's checklist (补充材料 N, the mini-program's
+    missing_materials), the 补充材料通知书 and the materials reminders all follow those rows."""
     reason = (body.reason or "").strip() or None
     if body.decision == "refused" and not reason:
         raise ApiError(
             422, "validation", fields={"reason": t("applications.reason_required", locale)}
+        )
+    kinds = list(dict.fromkeys(body.materials or ()))
+    if kinds and body.decision != "need_materials":
+        raise ApiError(
+            422, "validation", fields={"materials": t("applications.materials_not_asked", locale)}
+        )
+    unknown = [k for k in kinds if k not in MATERIAL_KINDS]
+    if unknown:
+        raise ApiError(
+            422,
+            "validation",
+            fields={
+                "materials": t("applications.materials_unknown", locale, kinds=", ".join(unknown))
+            },
         )
     async with in_transaction() as conn:
         row = (
@@ -150,6 +171,8 @@ async def apply_decision(
         row.status, row.decision_reason = body.decision, reason
         row.case_no = (body.case_no or "").strip() or row.case_no
         row.decided_at = datetime.now(UTC)
+        if kinds:
+            await _owe(app, row, kinds, conn)
         await row.save(using_db=conn)
         agent = await Agent.get(id=row.agent_id).using_db(conn)
         await tell_agent(app, agent, row, conn=conn)
@@ -167,6 +190,18 @@ async def apply_decision(
         )
     wake(app)
     return row
+
+
+async def _owe(app: web.Application, row: Application, kinds: list[str], conn) -> None:
+    """The centre asks for `kinds`: owed materials (those not owed already) and a deadline."""
+    owed = set(await Material.owed_kinds(row.id, conn))
+    await Material.bulk_create(
+        [Material(application_id=row.id, kind=k, status="missing") for k in kinds if k not in owed],
+        using_db=conn,
+    )
+    due = add_days(local_today(app[settings_key].timezone), app[policy_key].materials_due_days)
+    row.materials_due = max(row.materials_due or due, due)
+    row.materials_overdue_at = None  # a new deadline: the reminders start again
 
 
 @operation(

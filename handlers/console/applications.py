@@ -98,13 +98,15 @@ async def detail(request: web.Request, visitor: Visitor) -> web.Response:
 async def decide(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     """POST …/decision: grant (case number), refuse (reason) or ask for materials (checklist).
 
-    The checked items become the reason the agent reads, so the API's decision is unchanged."""
+    The checked items go to the API's decision as its `materials`: each becomes an owed
+    material with the policy's deadline, as when the centre's system asks through the API."""
     form = await form_of(request, visitor)
     loc = locale_of(request)
     decision = form.get("decision", "")
     reason = form.get("reason") or None
+    items = None
     if decision == "need_materials":
-        items = [t("material." + k, loc) for k in MATERIAL_KINDS if form.get("item_" + k)]
+        items = [k for k in MATERIAL_KINDS if form.get("item_" + k)]
         if not items and not reason:
             return await _detail(
                 request,
@@ -112,10 +114,14 @@ async def decide(request: web.Request, visitor: Visitor) -> web.StreamResponse:
                 status=422,
                 error={"reason": t("console.applications.items_required", loc)},
             )
-        reason = "、".join(items) + (("；" + reason) if reason and items else (reason or ""))
     try:
         body = DecisionIn.model_validate(
-            {"decision": decision, "reason": reason, "case_no": form.get("case_no") or None}
+            {
+                "decision": decision,
+                "reason": reason,
+                "case_no": form.get("case_no") or None,
+                "materials": items or None,
+            }
         )
     except ValueError:
         return await _detail(
