@@ -52,6 +52,7 @@ PAGES = [
 def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
     """Dates relative to `now`, so Today's windows and the 12-week charts have data."""
     small = max(rows // 10, 10)
+    opened = "(i % 90 + (i % 24) / 24.0)"  # 人工 tickets at every hour, answered in 0-6 minutes
     day = "(i % 400)"
     today = now.date().isoformat()
     if pg:
@@ -117,7 +118,8 @@ def seed_sql(rows: int, pg: bool, name: str, phone: str, now: datetime) -> str:
         INSERT INTO handoff (openid, region, locale, status, opened_at, due_at, first_reply_at,
             replies, messages)
         SELECT 'o' || i, '{REGION}', 'zh_CN', CASE WHEN i % 20 = 0 THEN 'waiting' ELSE 'closed' END,
-            {minus_days("i % 90")}, {minus_days("i % 90")}, {minus_days("i % 90")}, 1, '[]'
+            {minus_days(opened)}, {minus_days(opened + " - 3 / 1440.0")},
+            {minus_days(opened + " - (i % 7) / 1440.0")}, 1, '[]'
         FROM {numbers(small, pg)};
     """
 

@@ -3,7 +3,8 @@ with personal data masked until a "show" that is audited."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot import scheduler
 from bot.auth import create_center_key
@@ -345,8 +346,41 @@ async def test_the_weekly_series_count_in_the_database(app, fake_wechat, user):
     assert sum(cbs["coverage"]) > 0 and cbs["coverage"][closed_week] in (0.5, 1.0)
     await add_staff("赵六", "o-staff-1")
     await user.say("人工")
-    ho = await charts.handoffs(REGION, weeks)
+    ho = await charts.handoffs(REGION, weeks, app.app[policy_key])
     assert ho["late"] == [0.0] * charts.WEEKS
+
+
+async def test_the_handoff_chart_shows_what_the_reply_time_rule_asks(app):
+    """Per week: the share answered within the limit (day: 3 minutes; night: by 10:00), and
+    the median and 90th percentile of the day tickets' minutes to the first reply."""
+    from handlers.console import charts
+
+    tz = ZoneInfo("Asia/Shanghai")
+    today = local_today()
+    now = datetime.now(UTC)
+
+    async def ticket(opened: datetime, due: datetime, reply: datetime | None) -> None:
+        await Handoff.create(
+            openid="o-u", region=REGION, opened_at=opened, due_at=due, first_reply_at=reply
+        )
+
+    nine = datetime.combine(today, time(9), tz)
+    for minutes in range(1, 11):  # day tickets answered after 1…10 minutes; 3 within the limit
+        await ticket(nine, nine + timedelta(minutes=3), nine + timedelta(minutes=minutes))
+    two = datetime.combine(today, time(2), tz)  # a night ticket answered before 10:00: on time
+    await ticket(
+        two, datetime.combine(today, time(10), tz), datetime.combine(today, time(9, 50), tz)
+    )
+    await ticket(now - timedelta(hours=2), now - timedelta(hours=1), None)  # past due, unanswered
+    await ticket(now, now + timedelta(hours=1), None)  # not due yet: not counted
+    ho = await charts.handoffs(REGION, charts.Weeks(today, "Asia/Shanghai"), app.app[policy_key])
+    assert ho["share"][-1] == 4 / 12 and ho["late"][-1] == 8
+    assert (ho["p50"][-1], ho["p90"][-1]) == (5.0, 9.0)
+    assert ho["share"][0] is None and ho["p50"][0] is None  # a week without tickets: no bar
+    await staff_in(app)
+    page = await (await app.get("/console/")).text()
+    assert "人工在时限内首次回复的比例" in page and "中位数" in page
+    assert f"{charts.Weeks(today, 'Asia/Shanghai').labels[-1]}: 33%" in page
 
 
 async def test_the_city_bureau_decides_the_countys_complaints(app, user):

@@ -9,6 +9,7 @@ cases closed (notification cases are outside the 回访率, DOMAIN §2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from handlers.records import digest
 from models.application import Application
 from models.callback import Callback, CallbackStatus
 from models.handoff import Handoff
+from models.policy import Policy
 
 WEEKS = 12
 W, H, PAD = 320, 120, 18  # viewBox of a chart; scales to the screen's width
@@ -30,7 +32,7 @@ class Bar:
     y: float
     w: float
     h: float
-    value: float
+    value: float | None  # None: nothing to measure that week (no bar, "–")
     label: str
 
 
@@ -64,29 +66,31 @@ class Weeks:
 
 
 def chart(
-    values: list[float],
-    *others: list[float],
+    values: Sequence[float | None],
+    *others: Sequence[float | None],
     target: float | None = None,
     top: float | None = None,
     labels: list[str],
 ) -> Chart:
-    """Bars for `values` (and thinner neighbours for `others`) scaled to the largest."""
-    top = top or max([1.0, *values, *(v for o in others for v in o)])
+    """Bars for `values` (and thinner neighbours for `others`) scaled to the largest value or
+    the target line, whichever is higher; a None value is a week without a bar."""
+    known = [v for vals in (values, *others) for v in vals if v is not None]
+    top = top or max([1.0, *known, *([target] if target is not None else [])])
     n = 1 + len(others)
     slot = (W - PAD) / WEEKS
     width = slot * 0.8 / n
 
-    def bars(vals: list[float], k: int) -> list[Bar]:
+    def bars(vals: Sequence[float | None], k: int) -> list[Bar]:
         out = []
         for i, v in enumerate(vals):
-            h = (H - PAD) * (v / top)
+            h = (H - PAD) * ((v or 0.0) / top)
             out.append(
                 Bar(
                     x=PAD + i * slot + k * width,
                     y=H - PAD - h,
                     w=width,
                     h=h,
-                    value=round(v, 2),
+                    value=None if v is None else round(v, 2),
                     label=labels[i],
                 )
             )
@@ -140,6 +144,16 @@ class Sql:
 
     def day(self, d: date) -> str:
         return self.p(d if self.pg else str(d))
+
+    def local_time(self, col: str) -> str:
+        """The local time of day of a timestamp column, comparable with `clock`."""
+        if self.pg:
+            return f"({col} AT TIME ZONE {self.p(str(self.weeks.tz))})::time"
+        offset = datetime.now(self.weeks.tz).utcoffset() or timedelta()
+        return f"time({col}, '{int(offset.total_seconds() // 60):+d} minutes')"
+
+    def clock(self, t: time) -> str:
+        return self.p(t if self.pg else t.strftime("%H:%M:%S"))
 
     def minutes(self, later: str, earlier: str) -> str:
         if self.pg:
@@ -213,16 +227,52 @@ async def callbacks(
     }
 
 
-async def handoffs(region: str, weeks: Weeks) -> dict[str, list[float]]:
-    """Mean minutes to the first reply per week, and tickets answered late (or not yet, past
-    their due time)."""
-    q, now = Sql(weeks), datetime.now(UTC)
-    rows = await q.rows(
+def _fill_known(rows: list[dict], field: str) -> list[float | None]:
+    out: list[float | None] = [None] * WEEKS
+    for r in rows:
+        if r["wk"] is not None and 0 <= int(r["wk"]) < WEEKS and r[field] is not None:
+            out[int(r["wk"])] = float(r[field])
+    return out
+
+
+async def handoffs(region: str, weeks: Weeks, policy: Policy) -> dict[str, list[float | None]]:
+    """What the reply-time rule (DOMAIN §4) asks, per week of opening.
+
+    `share`: tickets first answered by their due time (`due_at`: the day's
+    handoff_day_reply_minutes, or the morning's handoff_night_reply_by for a night ticket) among
+    those answered or unanswered past it; `late` counts the others. `p50`/`p90`: the median and
+    90th percentile of the minutes to the first reply of the tickets opened in the day hours,
+    whose limit is those minutes (a night ticket waits for the morning by rule: it counts in the
+    share only). Percentiles by nearest rank, in the database with window functions, so no
+    ticket is loaded. A week with nothing to measure is None."""
+    q, now, table = Sql(weeks), datetime.now(UTC), Handoff._meta.db_table
+    answers = await q.rows(
         f"SELECT {q.local_week('opened_at')} AS wk, "
-        f"AVG({q.minutes('first_reply_at', 'opened_at')}) AS minutes, "
+        "SUM(CASE WHEN first_reply_at <= due_at THEN 1 ELSE 0 END) AS on_time, "
         "SUM(CASE WHEN first_reply_at > due_at OR (first_reply_at IS NULL AND due_at < "
         f"{q.p(now if q.pg else str(now))}) THEN 1 ELSE 0 END) AS late "
-        f'FROM "{Handoff._meta.db_table}" WHERE region = {q.p(region)} '
-        f"AND opened_at >= {q.since()} GROUP BY wk"
+        f'FROM "{table}" WHERE region = {q.p(region)} AND opened_at >= {q.since()} GROUP BY wk'
     )
-    return {"minutes": [round(m, 1) for m in _fill(rows, "minutes")], "late": _fill(rows, "late")}
+    day_replies = (
+        f"SELECT {q.local_week('opened_at')} AS wk, "
+        f"{q.minutes('first_reply_at', 'opened_at')} AS m "
+        f'FROM "{table}" WHERE region = {q.p(region)} AND opened_at >= {q.since()} '
+        f"AND first_reply_at IS NOT NULL "
+        f"AND {q.local_time('opened_at')} >= {q.clock(policy.handoff_day_start)} "
+        f"AND {q.local_time('opened_at')} < {q.clock(policy.handoff_day_end)}"
+    )
+    ranked = (
+        "SELECT wk, m, ROW_NUMBER() OVER (PARTITION BY wk ORDER BY m) AS rn, "
+        f"COUNT(*) OVER (PARTITION BY wk) AS n FROM ({day_replies}) t"
+    )
+    percentiles = await q.rows(
+        "SELECT wk, MIN(CASE WHEN rn >= 0.5 * n THEN m END) AS p50, "
+        f"MIN(CASE WHEN rn >= 0.9 * n THEN m END) AS p90 FROM ({ranked}) r GROUP BY wk"
+    )
+    on_time, late = _fill(answers, "on_time"), _fill(answers, "late")
+    return {
+        "share": [o / (o + n) if o + n else None for o, n in zip(on_time, late, strict=True)],
+        "late": list[float | None](late),
+        "p50": [None if m is None else round(m, 1) for m in _fill_known(percentiles, "p50")],
+        "p90": [None if m is None else round(m, 1) for m in _fill_known(percentiles, "p90")],
+    }

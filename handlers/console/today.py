@@ -35,7 +35,7 @@ async def page_today(request: web.Request, visitor: Visitor) -> web.StreamRespon
     daily, weekly = figures["daily"], figures["weekly"]
     apps = await charts.applications(region, weeks, today)
     cbs = await charts.callbacks(region, weeks, coverage=coverage)
-    hos = await charts.handoffs(region, weeks)
+    hos = await charts.handoffs(region, weeks, policy)
     labels = weeks.labels
     return render(
         request,
@@ -50,8 +50,11 @@ async def page_today(request: web.Request, visitor: Visitor) -> web.StreamRespon
                 cbs["coverage"], target=policy.callback_target, top=1.0, labels=labels
             ),
             "c_satisfaction": charts.chart(cbs["satisfaction"], top=1.0, labels=labels),
-            "c_handoff": charts.chart(hos["minutes"], labels=labels),
-            "c_handoff_late": charts.chart(hos["late"], labels=labels),
+            "c_handoff_share": charts.chart(hos["share"], top=1.0, labels=labels),
+            "c_handoff": charts.chart(
+                hos["p50"], hos["p90"], target=policy.handoff_day_reply_minutes, labels=labels
+            ),
+            "handoff_limit": policy.handoff_day_reply_minutes,
             "complaints": daily.complaints,
             "complaints_due": daily.complaints_due,
             "complaints_due_more": daily.complaints_due_count - len(daily.complaints_due),
