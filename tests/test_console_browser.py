@@ -328,3 +328,43 @@ async def test_long_unbroken_text_never_widens_a_phone_page(app, page):
     await expect(page.get_by_text(url).first).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
     await page.screenshot(path=str(SHOTS / "long-text-expert-case-phone.png"), full_page=True)
+
+
+async def test_the_bureau_reviews_an_objection_on_a_phone(app, page):
+    """The bureau's member opens the objection from the menu at 360 px, reads the reason
+    and records the review group's decision, without the page scrolling sideways."""
+    expect = playwright_api.expect
+    await seed_evaluations(n_civil=2, n_criminal=0)
+    key = await create_center_key(EVAL_REGION)
+    headers = {"X-Api-Key": key}
+    rnd = await draw_round(app, key, method="all")
+    for c in rnd["cases"]:
+        for who in ("leader", "member"):
+            body = {"expert_id": c["pair"][who]["id"], "score": 55}
+            await app.post(
+                eval_case_url(rnd["id"], c["case_no"], "/scores"), json=body, headers=headers
+            )
+    await app.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=headers)
+    objected = rnd["cases"][0]["case_no"]
+    await app.post(
+        eval_case_url(rnd["id"], objected, "/objection"),
+        json={"text": "补充的调查笔录未被采纳：" + "y" * 150},
+        headers=headers,
+    )
+    await scan_login(app, page, "o-bureau-1", "/console/objections")
+    await page.set_viewport_size({"width": 360, "height": 740})
+    await expect(page.get_by_role("heading", name="评估等次异议复评")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await page.screenshot(path=str(SHOTS / "objections-phone.png"), full_page=True)
+    await page.get_by_role("link", name=objected).click()
+    await expect(page.get_by_text("补充的调查笔录未被采纳").first).to_be_visible()
+    await (
+        page.get_by_role("radiogroup", name="异议是否成立").get_by_label("成立，改为新等次").check()
+    )
+    await page.get_by_label("新等次（异议成立时）").select_option(label="合格")
+    await page.get_by_label("复评组成员").fill("复评组甲乙丙")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await page.screenshot(path=str(SHOTS / "objection-review-phone.png"), full_page=True)
+    await page.get_by_role("button", name="提交复评结果").click()
+    await expect(page.get_by_role("status")).to_contain_text("复评结果已记录")
+    await shoot(page, "objection-reviewed")

@@ -12,12 +12,22 @@ from handlers.console.common import API_AUDIT_ACTIONS, AUDIT_ACTIONS
 from i18n import t
 from models.calendar import to_local
 from models.console import StaffAudit
-from models.evaluation import EvaluationCase, Expert
+from models.evaluation import EvaluationCase, Expert, GradeObjection
 from models.handoff import Handoff
 from models.people import Staff
 from tests.console_support import csrf_of, sign_in
-from tests.test_cases_support import add_staff
-from tests.test_evaluations import REGION, case_url, draw_round, key_headers, seed
+from tests.test_cases_support import add_staff, pushes_to
+from tests.test_evaluations import (
+    HANDLER_OPENID,
+    ORG,
+    REGION,
+    case_url,
+    draw_round,
+    grade_all,
+    key_headers,
+    seed,
+)
+from tests.test_evaluations import score as score_api
 
 
 async def test_get_on_a_form_address_goes_back_to_the_page(app):
@@ -140,3 +150,97 @@ def client_for(aiohttp_client, settings, app):
         return await aiohttp_client(create_app(settings.model_copy(update={"policy": policy})))
 
     return make
+
+
+async def test_the_bureau_is_alerted_with_a_link_and_reviews_the_objection(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=3, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    await grade_all(client, key, rnd, 55)  # fail in Wanzhou
+    await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=key_headers(key))
+    own = next(c for c in rnd["cases"] if c["handler"]["org"] == ORG)
+    reason = "评分时未看到补充的调查笔录，见 https://example.org/" + "x" * 200
+    resp = await client.post(
+        case_url(rnd["id"], own["case_no"], "/objection"),
+        json={"text": reason},
+        headers=key_headers(key),
+    )
+    assert resp.status == 201
+    obj = await GradeObjection.get(eval_case__case__case_no=own["case_no"])
+    [alert] = [p for p in await pushes_to("o-bureau-1") if "异议待复评" in p]
+    assert own["case_no"] in alert and "承办人：万州律师事务所 李律师" in alert
+    assert "评分时未看到补充的调查笔录" in alert and "x" * 200 not in alert  # shortened
+    assert alert.rstrip().endswith(f"/console/objections/{obj.id}")
+
+    await sign_in(client, "o-bureau-1")
+    assert (await client.get("/console/evaluations", allow_redirects=False)).status == 403
+    listing = await (await client.get("/console/objections")).text()
+    assert own["case_no"] in listing and f"请于 {obj.review_due.isoformat()}" not in listing
+    assert obj.review_due.isoformat() in listing and "异议复评" in listing
+    page = f"/console/objections/{obj.id}"
+    text = await (await client.get(page)).text()
+    assert "x" * 200 in text and "记录复评结果" in text and "李律师" in text
+    assert (await client.post(page + "/review", data={"upheld": "no"})).status == 403  # CSRF
+    token = await csrf_of(client, page)
+    no_grade = await client.post(
+        page + "/review", data={"csrf": token, "upheld": "yes", "reviewers": "复评组甲乙"}
+    )
+    assert no_grade.status == 422 and "新等次" in await no_grade.text()
+    no_names = await client.post(page + "/review", data={"csrf": token, "upheld": "no"})
+    assert no_names.status == 422 and "复评组成员" in await no_names.text()
+    done = await client.post(
+        page + "/review",
+        data={"csrf": token, "upheld": "yes", "grade": "pass", "reviewers": "复评组甲乙丙"},
+        allow_redirects=False,
+    )
+    assert done.status == 302 and done.headers["Location"] == page + "?done=reviewed"
+    shown = await (await client.get(page + "?done=reviewed")).text()
+    assert "复评结果已记录" in shown and "异议成立" in shown and "记录复评结果" not in shown
+    api = await (
+        await client.get(case_url(rnd["id"], own["case_no"]), headers=key_headers(key))
+    ).json()
+    assert api["grade"] == "pass" and api["objection"]["state"] == "upheld"
+    assert "异议经复评成立" in (await pushes_to(HANDLER_OPENID))[-1]  # the handler is told
+    assert await StaffAudit.filter(action="objection_review").exists()
+    again = await client.post(
+        page + "/review", data={"csrf": token, "upheld": "no", "reviewers": "甲"}
+    )
+    assert again.status == 404 or again.status == 409
+    empty = await (await client.get("/console/objections")).text()
+    assert "没有待复评的异议" in empty
+
+
+async def test_staff_publish_a_round_and_see_who_owes_a_score(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=3, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    first = rnd["cases"][0]
+    leader, member = first["pair"]["leader"], first["pair"]["member"]
+    await score_api(client, key, rnd["id"], first["case_no"], member["id"], 55)
+    await sign_in(client, "o-centre-1")
+    page = f"/console/evaluations/{rnd['id']}"
+    text = await (await client.get(page)).text()
+    assert "尚欠评分的专家" in text and f"待 {leader['name']} 评分" in text
+    assert "全部案件定等后才能公布" in text and "公布评估结果" not in text
+    token = await csrf_of(client, page)
+    early = await client.post(page + "/publish", data={"csrf": token})
+    assert early.status == 409 and "尚欠评分的专家" in await early.text()
+
+    await score_api(client, key, rnd["id"], first["case_no"], leader["id"], 55)
+    for c in rnd["cases"][1:]:
+        for who in ("leader", "member"):
+            await score_api(client, key, rnd["id"], c["case_no"], c["pair"][who]["id"], 85)
+    text = await (await client.get(page)).text()
+    assert "尚欠评分的专家" not in text and "公布评估结果" in text
+    assert "收回已发办案补贴" in text or "约谈" in text  # the fail's consequences on its row
+    resp = await client.post(page + "/publish", data={"csrf": token}, allow_redirects=False)
+    assert resp.status == 302 and "done=published" in resp.headers["Location"]
+    shown = await (await client.get(resp.headers["Location"])).text()
+    assert "评估结果已公布，已告知 1 位承办人" in shown and "公布评估结果" not in shown
+    assert "不合格" in (await pushes_to(HANDLER_OPENID))[-1]
+    assert await StaffAudit.filter(action="evaluation_publish").exists()
+    twice = await client.post(page + "/publish", data={"csrf": token})
+    assert twice.status == 409
+    assert (await client.get(page + "/publish", allow_redirects=False)).status == 303

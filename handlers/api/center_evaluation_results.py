@@ -48,22 +48,25 @@ class PublishOut(BaseModel):
 )
 async def post_publish(request: web.Request) -> web.Response:
     key = await require_center(request)
-    ev = await _round(request, key.region)
+    return json_ok(await publish_round(request.app, await _round(request, key.region)))
+
+
+async def publish_round(app: web.Application, ev: Evaluation) -> PublishOut:
+    """Publish the round and tell its handlers (a refusal -> ApiError). The API's publish and
+    the console's 公布 button both come through here."""
     try:
         async with in_transaction() as conn:
             ev = await Evaluation.filter(id=ev.id).using_db(conn).select_for_update().get()
-            cases = await publish(ev, request.app[policy_key], now=datetime.now(UTC), conn=conn)
-            told = await notices.published(request.app[settings_key], ev, cases, conn=conn)
+            cases = await publish(ev, app[policy_key], now=datetime.now(UTC), conn=conn)
+            told = await notices.published(app[settings_key], ev, cases, conn=conn)
     except EvaluationError as exc:
         raise _fail(exc) from None
     assert ev.published_at is not None and ev.objections_until is not None  # publish set them
-    return json_ok(
-        PublishOut(
-            id=ev.id,
-            published_at=ev.published_at,
-            objections_until=ev.objections_until,
-            handlers_notified=told,
-        )
+    return PublishOut(
+        id=ev.id,
+        published_at=ev.published_at,
+        objections_until=ev.objections_until,
+        handlers_notified=told,
     )
 
 

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from bot.api import ApiError, json_ok, operation, parse_body, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key, settings_key
+from bot.settings import Settings
 from handlers.api.center_cases import case_no_of
 from handlers.quality import notices
 from handlers.quality.common import int_param
@@ -343,9 +344,14 @@ async def post_objection(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def post_review(request: web.Request) -> web.Response:
-    settings = request.app[settings_key]
+    return await _act(request, GradeReviewIn, review_act(request.app[settings_key]))
 
-    async def act(body: GradeReviewIn, ec, ev, policy, now, conn):
+
+def review_act(settings: Settings) -> Act:
+    """The review group's decision on the case's objection, and the handler told the result.
+    The API's review and the console's 异议复评 form both run this through act_on_case."""
+
+    async def act(body: GradeReviewIn, ec, ev, policy, now, conn) -> None:
         obj = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
         if obj is None:
             raise EvaluationError(404, "no_objection")
@@ -362,4 +368,4 @@ async def post_review(request: web.Request) -> web.Response:
         )
         await notices.objection_reviewed(settings, ev, ec, obj, conn=conn)
 
-    return await _act(request, GradeReviewIn, act)
+    return act

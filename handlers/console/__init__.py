@@ -43,6 +43,8 @@ FORM_PAGES = {
     "/console/expert/cases/{id}/score": "/console/expert/cases/{id}",
     "/console/expert/cases/{id}/decision": "/console/expert/cases/{id}",
     "/console/expert/cases/{id}/recheck": "/console/expert/cases/{id}",
+    "/console/evaluations/{id}/publish": "/console/evaluations/{id}",
+    "/console/objections/{id}/review": "/console/objections/{id}",
 }
 
 
@@ -56,6 +58,7 @@ def setup(app: web.Application) -> None:
         expert,
         handoffs,
         login,
+        objections,
         records,
         today,
     )
@@ -101,6 +104,10 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/evaluations", evaluations.rounds)
     r.add_get("/console/evaluations/{id}", evaluations.report)
     r.add_get("/console/evaluations/{id}/report.xlsx", evaluations.report_xlsx)
+    r.add_post("/console/evaluations/{id}/publish", evaluations.publish)
+    r.add_get("/console/objections", objections.listing)
+    r.add_get("/console/objections/{id}", objections.detail)
+    r.add_post("/console/objections/{id}/review", objections.review)
     r.add_get("/console/expert", expert.mine)
     r.add_get("/console/expert/cases/{id}", expert.case)
     r.add_post("/console/expert/cases/{id}/score", expert.score)

@@ -15,12 +15,14 @@ from collections import defaultdict
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot.notify import alert_staff, notify_user
+from bot.notify import alert_staff, console_link, notify_user
 from bot.settings import Settings
 from i18n import t
 from models.bureau import find_bureau
 from models.evaluation import Evaluation, EvaluationCase, GradeObjection
 from models.pool import Handler, handler_of_case, handlers_of_cases
+
+REASON_SHOWN = 120  # characters of the handler's reason in the alert; the page has it all
 
 
 async def published(
@@ -77,7 +79,12 @@ async def objection_filed(
     *,
     conn: BaseDBAsyncClient,
 ) -> None:
-    """The bureau hears of the objection and its review deadline."""
+    """The bureau hears of the objection: the case, its handler, the reason and the review
+    deadline, with a link to the objection's page in the console (where the review is
+    recorded)."""
+    reason = " ".join(obj.text.split())
+    if len(reason) > REASON_SHOWN:
+        reason = reason[: REASON_SHOWN - 1] + "…"
     await alert_bureau(
         settings,
         ev.region,
@@ -90,8 +97,16 @@ async def objection_filed(
                 case_no=ec.case.case_no,
                 grade=t(f"grade.{obj.previous_grade}", "zh_CN"),
                 due=obj.review_due.isoformat(),
-            )
+            ),
+            t(
+                "console.alert.objection_handler",
+                "zh_CN",
+                org=ec.case.handler_org or "",
+                name=ec.case.handler_name or "",
+            ),
+            t("console.alert.objection_reason", "zh_CN", text=reason),
         ],
+        link=console_link(settings, f"objections/{obj.id}"),
         conn=conn,
     )
 
@@ -103,6 +118,7 @@ async def alert_bureau(
     key: str,
     title: str,
     lines: list[str],
+    link: str | None = None,
     conn: BaseDBAsyncClient | None = None,
 ) -> int:
     """Objections to grades are reviewed by the justice bureau (Wanzhou: 区司法局): its nearest
@@ -115,6 +131,7 @@ async def alert_bureau(
         key=key,
         title=title,
         lines=lines,
+        link=link,
         kind="objection",
         conn=conn,
         bureau=bureau is not None,
