@@ -44,10 +44,14 @@ async def require_center(request: web.Request) -> CenterKey:
     """The calling centre's key (401 when missing, wrong or revoked)."""
     key = request.headers.get("X-Api-Key", "")
     if not credential_shaped(key):
-        raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "ApiKey"})
+        raise ApiError(
+            401, "unauthorized", message_key="error.api_key", headers={"WWW-Authenticate": "ApiKey"}
+        )
     row = await CenterKey.get_or_none(key_hash=hash_secret(key), revoked_at=None)
     if row is None:
-        raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "ApiKey"})
+        raise ApiError(
+            401, "unauthorized", message_key="error.api_key", headers={"WWW-Authenticate": "ApiKey"}
+        )
     now = datetime.now(UTC)
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         await CenterKey.filter(id=row.id).update(last_used_at=now)  # at most once a minute

@@ -28,17 +28,18 @@ from models.evaluation import (
     QualityConsequence,
 )
 from models.evaluation_draw import Candidate, DrawError, ExpertRef, draw, group_of, sample_size
-from models.policy import Policy, grade_for
+from models.policy import Policy, ScoreItem, grade_for
 from models.pool import handler_of_case, readmit_handler, remove_handler
 from models.quality import record_review
 
 
 class EvaluationError(Exception):
-    """A request the rules refuse: HTTP-like `status` and an i18n `code` (quality.error.*)."""
+    """A request the rules refuse: HTTP-like `status` and an i18n `code` (quality.error.*);
+    `field` names the request field at fault (a 422's)."""
 
-    def __init__(self, status: int, code: str, **params: object) -> None:
+    def __init__(self, status: int, code: str, *, field: str | None = None, **params: object):
         super().__init__(code)
-        self.status, self.code, self.params = status, code, params
+        self.status, self.code, self.params, self.field = status, code, params, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,58 @@ async def create_round(
     return ev
 
 
+SUM_TOLERANCE = 0.01  # the items' sum against the score, after rounding to cents
+
+
+def check_score_items(
+    score: float, items: dict[str, float] | None, sheet: tuple[ScoreItem, ...]
+) -> None:
+    """The score sheet's rule, whichever way a score arrives (the API, the console's sheet):
+    with the policy's items for the group, every item is given, none is out of its points, no
+    other item is given, and the score is their sum; without, the score alone (no items)."""
+    given = dict(items or {})
+    if not sheet:
+        if given:
+            raise EvaluationError(422, "items_not_in_policy", field="items", names="、".join(given))
+        return
+    points = {i.name: i.points for i in sheet}
+    unknown = [n for n in given if n not in points]
+    if unknown:
+        raise EvaluationError(422, "items_unknown", field="items", names="、".join(unknown))
+    missing = [n for n in points if n not in given]
+    if missing:
+        raise EvaluationError(422, "items_missing", field="items", names="、".join(missing))
+    for name, value in given.items():
+        if value > points[name]:
+            raise EvaluationError(
+                422, "item_over", field="items", item=name, max=f"{points[name]:g}"
+            )
+    total = round(sum(given.values()), 2)
+    if abs(total - score) > SUM_TOLERANCE:
+        raise EvaluationError(
+            422, "items_sum", field="score", total=f"{total:g}", score=f"{score:g}"
+        )
+
+
+async def cancel_round(ev: Evaluation, *, conn: BaseDBAsyncClient) -> list[str]:
+    """Undo a round drawn by mistake, before any score: its pairs and cases go, and its cases
+    may be drawn again. Returns the case numbers it had (409 once an expert has scored)."""
+    if ev.published_at is not None:
+        raise EvaluationError(409, "already_published")
+    if await EvaluationScore.filter(eval_case__evaluation_id=ev.id).using_db(conn).exists():
+        raise EvaluationError(409, "round_scored")
+    case_nos = list(
+        await EvaluationCase.filter(evaluation_id=ev.id)
+        .using_db(conn)
+        .order_by("id")
+        .values_list("case__case_no", flat=True)
+    )
+    await EvaluationCase.filter(evaluation_id=ev.id).using_db(conn).delete()
+    await EvaluationPair.filter(evaluation_id=ev.id).using_db(conn).delete()
+    await Evaluation.filter(id=ev.id).using_db(conn).delete()
+    return [str(n) for n in case_nos]
+
+
 async def record_score(
     ec: EvaluationCase,
     expert: Expert,
@@ -137,6 +190,7 @@ async def record_score(
         raise EvaluationError(409, "already_scored")
     if ec.state != CaseState.SCORING:
         raise EvaluationError(409, "not_scoring")
+    check_score_items(score, items, policy.evaluation_items.get(pair.group, ()))
     grade, _ = grade_for(score, policy)
     await EvaluationScore.create(
         eval_case_id=ec.id,
@@ -171,10 +225,27 @@ async def leader_decision(
     """The pair's leader settles a disagreement (anyone else: 403)."""
     if expert.id != ec.pair.leader_id:
         raise EvaluationError(403, "leader_only")
+    if ec.state in (CaseState.GRADED, CaseState.RECHECK):
+        raise await already_decided(ec, conn)
     if ec.state != CaseState.DISAGREED:
         raise EvaluationError(409, "no_disagreement")
     await _settle(ec, grade, "leader", expert.id, policy, now=now, conn=conn)
     return ec
+
+
+async def already_decided(ec: EvaluationCase, conn: BaseDBAsyncClient) -> EvaluationError:
+    """The refusal of a second decision: the grade the case has, and how and by whom it was
+    decided (`grade` is a code, `how` picks the message: quality.error.already_decided.*)."""
+    if ec.state == CaseState.RECHECK:
+        return EvaluationError(409, "awaiting_recheck", grade=ec.grade or "")
+    by = await Expert.get_or_none(id=ec.decided_by_id).using_db(conn) if ec.decided_by_id else None
+    return EvaluationError(
+        409,
+        "already_decided",
+        how=ec.decided_how or "agreed",
+        grade=ec.grade or "",
+        name=by.name if by else "",
+    )
 
 
 async def recheck(
@@ -405,9 +476,11 @@ async def review_objection(
     """The bureau's review group decides; an upheld objection regrades the case."""
     if obj.state != ObjectionState.PENDING:
         raise EvaluationError(409, "objection_reviewed")
+    if not upheld and grade is not None:
+        raise EvaluationError(422, "review_grade_not_upheld", field="grade")
     if upheld:
         if grade is None or grade == ec.grade:
-            raise EvaluationError(422, "objection_needs_grade")
+            raise EvaluationError(422, "objection_needs_grade", field="grade")
         ec.grade, ec.decided_how, ec.decided_by_id = grade, "review", None
         await ec.save(using_db=conn, update_fields=["grade", "decided_how", "decided_by_id"])
         case = await Case.get(id=ec.case_id).using_db(conn)

@@ -8,13 +8,14 @@ show it (scores hidden until both experts of the pair have scored).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from tortoise.transactions import in_transaction
 
 from bot.api import ApiError, json_ok, operation, parse_body, request_locale
@@ -23,13 +24,15 @@ from bot.keys import policy_key, settings_key
 from bot.settings import Settings
 from handlers.api.center_cases import case_no_of
 from handlers.quality import notices
-from handlers.quality.common import int_param
+from handlers.quality.common import check_period, int_param
 from handlers.quality.views import CaseEvalOut, EvaluationOut, case_view, round_view, round_views
+from i18n import t
 from models.codes import GRADES
 from models.evaluation import Evaluation, EvaluationCase, Expert, GradeObjection
 from models.evaluation_rules import (
     EvaluationError,
     RoundSpec,
+    cancel_round,
     create_round,
     file_objection,
     leader_decision,
@@ -39,6 +42,7 @@ from models.evaluation_rules import (
 )
 from models.policy import Policy
 
+log = logging.getLogger(__name__)
 SEED_MAX = 2**53 - 1  # a seed must survive JSON in any client (a double's integer range)
 EXCLUDE_MAX = 10_000  # case numbers a ministry or city draw can have taken
 Grade = Literal["excellent", "good", "pass", "fail"]
@@ -49,7 +53,9 @@ class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: Literal["sample", "all"]
     closed_from: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
-    closed_to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
+    closed_to: date = Field(
+        ge=date(2000, 1, 1), le=date(2999, 12, 31), description="not after today"
+    )
     rate: float | None = Field(None, ge=0.01, le=1, description="sample only; default the policy's")
     seed: int | None = Field(
         None,
@@ -62,12 +68,6 @@ class EvaluationIn(BaseModel):
         max_length=EXCLUDE_MAX,
         description="cases already drawn by the ministry or the city",
     )
-
-    @model_validator(mode="after")
-    def _period(self) -> EvaluationIn:
-        if self.closed_from > self.closed_to:
-            raise ValueError("closed_from must not be after closed_to")
-        return self
 
 
 class ScoreIn(BaseModel):
@@ -94,23 +94,39 @@ class ObjectionIn(BaseModel):
 class GradeReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     upheld: bool
-    grade: Grade | None = Field(None, description="the new grade when upheld")
-    reviewers: str = Field(min_length=1, max_length=200, description="the review group (复评组)")
+    grade: Grade | None = Field(
+        None, description="the new grade: required when upheld, refused (422) when not"
+    )
+    reviewers: str = Field(
+        min_length=1, max_length=200, description="required: the review group (复评组)"
+    )
     note: str | None = Field(None, max_length=1000)
+
+
+class CancelOut(BaseModel):
+    id: int
+    cancelled: bool
+    case_nos: list[str] = Field(description="the round's cases, drawable again")
 
 
 class EvaluationList(BaseModel):
     items: list[EvaluationOut]
 
 
-def _fail(exc: EvaluationError) -> ApiError:
-    """The rule's refusal as an API error; a group-specific refusal names the group."""
+def _fail(exc: EvaluationError, locale: str = "zh_CN") -> ApiError:
+    """The rule's refusal as an API error; a group-specific refusal names the group, one about
+    a decided grade says how it was decided; a grade code is shown as the locale's label."""
     params = dict(exc.params)
-    group = params.pop("group", None)
-    key = f"quality.error.{exc.code}" + (f".{group}" if group else "")
-    return ApiError.with_params(
+    variant = params.pop("group", None) or params.pop("how", None)
+    key = f"quality.error.{exc.code}" + (f".{variant}" if variant else "")
+    if params.get("grade"):
+        params["grade"] = t(f"grade.{params['grade']}", locale)
+    err = ApiError.with_params(
         exc.status, exc.code if exc.status != 422 else "validation", key, params
     )
+    if exc.field:
+        err.fields = {exc.field: t(key, locale, **params)}
+    return err
 
 
 async def _round(request: web.Request, region: str) -> Evaluation:
@@ -158,7 +174,7 @@ async def act_on_case(
             await act(body, ec, ev, policy, now, conn)
             return await case_view(ec, locale, conn)
     except EvaluationError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, locale) from None
 
 
 async def score_act(body: ScoreIn, ec, ev, policy, now, conn) -> None:
@@ -195,6 +211,7 @@ async def recheck_act(body: GradeIn, ec, ev, policy, now, conn) -> None:
 async def post_evaluation(request: web.Request) -> web.Response:
     key = await require_center(request)
     body = await parse_body(request, EvaluationIn)
+    check_period(request, body.closed_from, body.closed_to, ("closed_from", "closed_to"), past=True)
     spec = RoundSpec(
         method=body.method,
         closed_from=body.closed_from,
@@ -208,8 +225,30 @@ async def post_evaluation(request: web.Request) -> web.Response:
             ev = await create_round(key.region, spec, request.app[policy_key], conn=conn)
             view = await round_view(ev, request_locale(request), conn)
     except EvaluationError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, request_locale(request)) from None
     return json_ok(view, status=201)
+
+
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/cancel",
+    summary="Cancel a round drawn by mistake, before any score",
+    tag="quality",
+    response=CancelOut,
+    auth="api_key",
+    errors=(404, 409),
+)
+async def post_cancel(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    ev = await _round(request, key.region)
+    try:
+        async with in_transaction() as conn:
+            ev = await Evaluation.filter(id=ev.id).using_db(conn).select_for_update().get()
+            case_nos = await cancel_round(ev, conn=conn)
+    except EvaluationError as exc:
+        raise _fail(exc, request_locale(request)) from None
+    log.info("evaluation round %s cancelled (%d cases)", ev.id, len(case_nos))
+    return json_ok(CancelOut(id=ev.id, cancelled=True, case_nos=case_nos))
 
 
 @operation(

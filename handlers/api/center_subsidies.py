@@ -11,14 +11,14 @@ from decimal import Decimal
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from tortoise.transactions import in_transaction
 
 from bot.api import MAX_ID, ApiError, json_ok, operation, parse_body, parse_query
 from bot.auth import require_center
 from bot.keys import policy_key
 from handlers.api.center_cases import find_case
-from handlers.quality.common import int_param
+from handlers.quality.common import check_period, int_param
 from models.case import Case, CaseStatus
 from models.people import Staff
 from models.quality import QualityReview
@@ -41,12 +41,6 @@ class SubsidyQuery(BaseModel):
     )
     limit: int = Field(100, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, pattern=r"^\d{1,10}$")
-
-    @model_validator(mode="after")
-    def _period(self) -> SubsidyQuery:
-        if self.from_ > self.to:
-            raise ValueError("from must not be after to")
-        return self
 
 
 class SubsidyOut(BaseModel):
@@ -164,6 +158,7 @@ async def ensure_rows(region: str, first: date, last: date) -> None:
 async def list_subsidies(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, SubsidyQuery)
+    check_period(request, q.from_, q.to, ("from", "to"), past=False)
     await ensure_rows(key.region, q.from_, q.to)
     rows = Subsidy.filter(
         region=key.region,

@@ -162,12 +162,9 @@ async def objection_reviewed(
         settings,
         openid=openid,
         key=f"grade-objection:{obj.id}:reviewed",
-        text=t(
-            key,
-            locale,
-            case_no=ec.case.case_no,
-            grade=t(f"grade.{grade}", locale),
-            note=obj.note or "-",
+        text="\n".join(
+            [t(key, locale, case_no=ec.case.case_no, grade=t(f"grade.{grade}", locale))]
+            + ([t("quality.notice.review_note", locale, note=obj.note)] if obj.note else [])
         ),
         kind="objection",
         region=ev.region,

@@ -205,6 +205,13 @@ async def case_view(
     }
     scores = await EvaluationScore.filter(eval_case_id=ec.id).using_db(conn).order_by("id")
     objection = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
+    case_nos = cast(  # the pair's cases, as in the round's answer
+        "list[str]",
+        await EvaluationCase.filter(pair_id=ec.pair_id)
+        .using_db(conn)
+        .order_by("id")
+        .values_list("case__case_no", flat=True),
+    )
     kinds = cast(  # flat=True gives values; tortoise's types say tuples
         "list[str]",
         await QualityConsequence.filter(eval_case_id=ec.id, void=False)
@@ -214,7 +221,7 @@ async def case_view(
     )
     return _case_out(
         ec,
-        _pair_out(ec.pair, experts, [ec.case.case_no]),
+        _pair_out(ec.pair, experts, list(case_nos)),
         experts,
         scores,
         objection,

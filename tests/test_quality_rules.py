@@ -1,0 +1,238 @@
+"""What a centre, an expert or a handler sees when a quality-evaluation request goes wrong or
+needs a way out: second decisions, objection reviews, bad API keys, mistaken draws, score
+sheets, disabled experts (issue 14's new-user trial)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from bot.auth import create_center_key
+from tests.conftest import WeChatUser
+from tests.test_cases_support import pushes_to
+from tests.test_evaluations import (
+    HANDLER_OPENID,
+    ORG,
+    REGION,
+    case_url,
+    client_for,  # noqa: F401  (fixture)
+    draw_round,
+    grade_all,
+    key_headers,
+    score,
+    seed,
+)
+
+
+async def test_a_second_decision_says_the_case_is_decided_and_by_whom(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=4, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    case = rnd["cases"][0]
+    leader, member = case["pair"]["leader"]["id"], case["pair"]["member"]["id"]
+    await score(client, key, rnd["id"], case["case_no"], leader, 91)
+    await score(client, key, rnd["id"], case["case_no"], member, 70)
+    url = case_url(rnd["id"], case["case_no"], "/decision")
+    first = await client.post(
+        url, json={"expert_id": leader, "grade": "good"}, headers=key_headers(key)
+    )
+    assert first.status == 200
+    again = await client.post(
+        url, json={"expert_id": leader, "grade": "pass"}, headers=key_headers(key)
+    )
+    body = await again.json()
+    assert again.status == 409
+    assert "已定等次：良好" in body["error"]["message"] and "组长专家" in body["error"]["message"]
+    assert "尚未都评分" not in body["error"]["message"]
+    en = await client.post(
+        url,
+        json={"expert_id": leader, "grade": "pass"},
+        headers={**key_headers(key), "Accept-Language": "en"},
+    )
+    assert "already graded" in (await en.json())["error"]["message"]
+    # A pair that agreed: the leader is told the experts agreed.
+    agreed = rnd["cases"][1]
+    for role in ("leader", "member"):
+        await score(client, key, rnd["id"], agreed["case_no"], agreed["pair"][role]["id"], 80)
+    resp = await client.post(
+        case_url(rnd["id"], agreed["case_no"], "/decision"),
+        json={"expert_id": agreed["pair"]["leader"]["id"], "grade": "pass"},
+        headers=key_headers(key),
+    )
+    assert "两位专家评定一致" in (await resp.json())["error"]["message"]
+
+
+async def test_a_missing_or_wrong_api_key_says_so(client_for):
+    client = await client_for("wanzhou")
+    for headers in ({}, {"X-Api-Key": "lak_wrong-key-000000000000000000"}):
+        resp = await client.get("/api/v1/center/evaluations", headers=headers)
+        body = await resp.json()
+        assert resp.status == 401 and body["error"]["code"] == "unauthorized"
+        assert "API 密钥" in body["error"]["message"] and "登录" not in body["error"]["message"]
+
+
+async def test_the_single_case_answer_lists_the_pairs_cases_like_the_round(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=6, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    for case in rnd["cases"]:
+        got = await (
+            await client.get(case_url(rnd["id"], case["case_no"]), headers=key_headers(key))
+        ).json()
+        assert got["pair"] == case["pair"]
+        assert case["case_no"] in got["pair"]["case_nos"]
+
+
+async def objected_round(client, key):
+    rnd = await draw_round(client, key, method="all")
+    await grade_all(client, key, rnd, 55)
+    await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=key_headers(key))
+    own = next(c for c in rnd["cases"] if c["handler"]["org"] == ORG)
+    handler = WeChatUser(client, openid=HANDLER_OPENID)
+    assert "已收到" in await handler.say(f"异议 {own['case_no']} 评分时未看到补充的调查笔录")
+    return rnd, own
+
+
+async def test_an_objection_review_refuses_a_grade_it_would_drop(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=3, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd, own = await objected_round(client, key)
+    url = case_url(rnd["id"], own["case_no"], "/objection/review")
+    resp = await client.post(
+        url,
+        json={"upheld": False, "grade": "good", "reviewers": "复评组"},
+        headers=key_headers(key),
+    )
+    body = await resp.json()
+    assert resp.status == 422 and "grade" in body["error"]["fields"]
+    assert "upheld" in body["error"]["message"]
+    resp = await client.post(
+        url, json={"upheld": True, "reviewers": "复评组"}, headers=key_headers(key)
+    )
+    body = await resp.json()
+    assert resp.status == 422 and "grade" in body["error"]["fields"]
+    resp = await client.post(url, json={"upheld": False}, headers=key_headers(key))
+    assert resp.status == 422 and "reviewers" in (await resp.json())["error"]["fields"]
+    # Rejected without a note: the handler is told the result, and no empty 说明 line.
+    resp = await client.post(
+        url, json={"upheld": False, "reviewers": "复评组"}, headers=key_headers(key)
+    )
+    assert resp.status == 200 and (await resp.json())["grade"] == "fail"
+    told = (await pushes_to(HANDLER_OPENID))[-1]
+    assert "维持原等次：不合格" in told and "说明" not in told
+
+
+async def test_a_draw_with_dates_out_of_order_or_in_the_future_names_the_fields(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=2, n_criminal=0)
+    key = await create_center_key(REGION)
+    url = "/api/v1/center/evaluations"
+    resp = await client.post(
+        url,
+        json={"method": "all", "closed_from": "2026-05-01", "closed_to": "2026-01-01"},
+        headers=key_headers(key),
+    )
+    body = await resp.json()
+    assert resp.status == 422 and set(body["error"]["fields"]) == {"closed_from", "closed_to"}
+    assert "不能晚于" in body["error"]["fields"]["closed_to"]
+    future = (date.today() + timedelta(days=40)).isoformat()
+    resp = await client.post(
+        url,
+        json={"method": "all", "closed_from": "2026-01-01", "closed_to": future},
+        headers=key_headers(key),
+    )
+    body = await resp.json()
+    assert resp.status == 422 and list(body["error"]["fields"]) == ["closed_to"]
+    assert "今天" in body["error"]["message"]
+    resp = await client.get(
+        "/api/v1/center/subsidies?from=2026-07-01&to=2026-01-01", headers=key_headers(key)
+    )
+    body = await resp.json()
+    assert resp.status == 422 and set(body["error"]["fields"]) == {"from", "to"}
+
+
+async def test_a_round_drawn_by_mistake_is_cancelled_before_any_score(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=4, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    resp = await client.post(
+        f"/api/v1/center/evaluations/{rnd['id']}/cancel", headers=key_headers(key)
+    )
+    body = await resp.json()
+    assert (
+        resp.status == 200
+        and body["cancelled"]
+        and sorted(body["case_nos"]) == sorted(rnd["case_nos"])
+    )
+    got = await client.get(f"/api/v1/center/evaluations/{rnd['id']}", headers=key_headers(key))
+    assert got.status == 404
+    again = await draw_round(client, key, method="all")  # the same cases are drawable again
+    assert sorted(again["case_nos"]) == sorted(rnd["case_nos"])
+    case = again["cases"][0]
+    await score(client, key, again["id"], case["case_no"], case["pair"]["leader"]["id"], 80)
+    resp = await client.post(
+        f"/api/v1/center/evaluations/{again['id']}/cancel", headers=key_headers(key)
+    )
+    body = await resp.json()
+    assert resp.status == 409 and body["error"]["code"] == "round_scored"
+    assert "已有专家评分" in body["error"]["message"]
+
+
+async def test_score_items_follow_the_policys_score_sheet(client_for, tmp_path):
+    sheet = tmp_path / "wanzhou-items.json"
+    sheet.write_text(
+        json.dumps(
+            {
+                "base": "wanzhou",
+                "name": "wanzhou-items",
+                "evaluation_items": {"civil_admin": [["调查取证", 40], ["法律文书", 60]]},
+            }
+        ),
+        "utf-8",
+    )
+    client = await client_for(str(sheet))
+    await seed(n_civil=2, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    case = rnd["cases"][0]
+    url = case_url(rnd["id"], case["case_no"], "/scores")
+    leader = case["pair"]["leader"]["id"]
+
+    async def post(body):
+        resp = await client.post(url, json={"expert_id": leader, **body}, headers=key_headers(key))
+        return resp.status, await resp.json()
+
+    status, body = await post({"score": 80, "items": {"不存在的项目": 80}})
+    assert status == 422 and "items" in body["error"]["fields"]
+    assert "不存在的项目" in body["error"]["message"]
+    status, body = await post({"score": 80, "items": {"调查取证": 30}})
+    assert status == 422 and "法律文书" in body["error"]["message"]  # an item left out
+    status, body = await post({"score": 80, "items": {"调查取证": 50, "法律文书": 30}})
+    assert status == 422 and "最多 40 分" in body["error"]["message"]
+    status, body = await post({"score": 86.5, "items": {"调查取证": 30, "法律文书": 50}})
+    assert status == 422 and "score" in body["error"]["fields"] and "80" in body["error"]["message"]
+    status, body = await post({"score": 80, "items": {"调查取证": 30, "法律文书": 50}})
+    assert status == 201 and body["scored_by"] == [leader]
+
+
+async def test_without_a_score_sheet_the_score_comes_alone(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=2, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    case = rnd["cases"][0]
+    resp = await client.post(
+        case_url(rnd["id"], case["case_no"], "/scores"),
+        json={
+            "expert_id": case["pair"]["leader"]["id"],
+            "score": 80,
+            "items": {"不存在的项目": 80},
+        },
+        headers=key_headers(key),
+    )
+    body = await resp.json()
+    assert resp.status == 422 and "没有规定评分项目" in body["error"]["message"]
