@@ -10,11 +10,14 @@ figure), or 1.0. What may be paid depends on the region:
 
 `Subsidy` keeps only the money that moved (paid, clawed back); the status is worked out from the
 case, its grade and its check each time, so a later grade or check never leaves a stale status.
+Every money record, and every undo of one, is a dated `SubsidyEvent` (who, amount, note): the
+rules for them (`pay`, `claw_back`, `undo`) raise `SubsidyError` before changing anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -28,6 +31,7 @@ class SubsidyStatus(StrEnum):
     AWAITING_CHECK = "awaiting_check"
     AWAITING_GRADE = "awaiting_grade"
     PAYABLE = "payable"
+    NOTHING_DUE = "nothing_due"  # the amount works out at 0 (a fail where nothing is paid)
     PAID = "paid"
     CLAWED_BACK = "clawed_back"
 
@@ -47,6 +51,23 @@ class Subsidy(Model):
 
     class Meta:
         table = "subsidy"
+
+
+class SubsidyEvent(Model):
+    """One money record on a subsidy, or the undo of one: who, when, how much, why."""
+
+    id = fields.IntField(primary_key=True)
+    subsidy = fields.ForeignKeyField(
+        "models.Subsidy", related_name="events", on_delete=fields.OnDelete.CASCADE
+    )
+    action = fields.CharField(max_length=16)  # paid | claw_back | undo_paid | undo_claw_back
+    amount = fields.DecimalField(max_digits=10, decimal_places=2, null=True)
+    note = fields.CharField(max_length=200, null=True)
+    actor = fields.CharField(max_length=64)  # "center_key:3", "cli"
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "subsidy_event"
 
 
 class QualityCheck(Model):
@@ -132,6 +153,94 @@ def assess(
         status = SubsidyStatus.AWAITING_CHECK
     elif grade is None and policy.subsidy_requires_grade and not special:
         status = SubsidyStatus.AWAITING_GRADE
+    elif amount is not None and amount == 0:
+        status = SubsidyStatus.NOTHING_DUE
     else:
         status = SubsidyStatus.PAYABLE
     return Assessment(base, grade, coefficient, amount, status, claw)
+
+
+class SubsidyError(Exception):
+    """A money record the rules refuse: HTTP-like `status`, an i18n `code` (quality.error.*),
+    the request `field` at fault (a 422's) and the message's parameters."""
+
+    def __init__(self, status: int, code: str, *, field: str | None = None, **params: object):
+        super().__init__(code)
+        self.status, self.code, self.field, self.params = status, code, field, params
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def pay(
+    row: Subsidy,
+    a: Assessment,
+    amount: Decimal | None,
+    note: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> SubsidyEvent:
+    """Record the payment. The amount is the one worked out; another amount needs a note
+    saying why and can only be lower (to pay more, the policy's fee is what changes); where the
+    policy gives no amount (a local figure), the amount is required. Nothing due, nothing paid."""
+    if a.status != SubsidyStatus.PAYABLE:
+        raise SubsidyError(409, f"not_payable.{a.status}")
+    if amount is None:
+        if a.amount is None:
+            raise SubsidyError(422, "amount_needed", field="amount")
+        amount = a.amount
+    amount = amount.quantize(CENT, ROUND_HALF_UP)
+    if amount <= 0:
+        raise SubsidyError(422, "amount_positive", field="amount")
+    cap = a.amount if a.amount is not None else a.base  # a local lowering: at most the fee
+    if cap is not None and amount > cap:
+        raise SubsidyError(422, "amount_over", field="amount", due=_money(cap))
+    if a.amount is not None and amount != a.amount:
+        if not note:
+            raise SubsidyError(422, "amount_note_needed", field="note", due=_money(a.amount))
+    row.paid_at, row.paid_amount, row.note = now, amount, note
+    return SubsidyEvent(subsidy=row, action="paid", amount=amount, note=note, actor=actor, at=now)
+
+
+def claw_back(
+    row: Subsidy,
+    a: Assessment,
+    amount: Decimal | None,
+    note: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> SubsidyEvent:
+    """Record money returned: where the policy claws back a failed case (`claw_back_due`), or
+    for another reason given in the note; at most what was paid."""
+    if a.status != SubsidyStatus.PAID:
+        raise SubsidyError(409, "not_paid")
+    if not a.claw_back_due and not note:
+        raise SubsidyError(422, "claw_back_reason", field="note")
+    paid = row.paid_amount or Decimal(0)
+    amount = (amount if amount is not None else paid).quantize(CENT, ROUND_HALF_UP)
+    if amount <= 0:
+        raise SubsidyError(422, "amount_positive", field="amount")
+    if amount > paid:
+        raise SubsidyError(422, "claw_back_over", field="amount", paid=_money(paid))
+    row.clawed_back_at, row.clawback_amount = now, amount
+    row.note = note or row.note
+    return SubsidyEvent(
+        subsidy=row, action="claw_back", amount=amount, note=note, actor=actor, at=now
+    )
+
+
+def undo(row: Subsidy, note: str, *, actor: str, now: datetime) -> SubsidyEvent:
+    """Revert the last money record made by mistake: a claw-back (back to paid), else the
+    payment (back to what the case's status says, payable as a rule). The note says why."""
+    if row.clawed_back_at is not None:
+        amount, action = row.clawback_amount, "undo_claw_back"
+        row.clawed_back_at, row.clawback_amount = None, None
+    elif row.paid_at is not None:
+        amount, action = row.paid_amount, "undo_paid"
+        row.paid_at, row.paid_amount, row.note = None, None, None
+    else:
+        raise SubsidyError(409, "nothing_to_undo")
+    return SubsidyEvent(subsidy=row, action=action, amount=amount, note=note, actor=actor, at=now)

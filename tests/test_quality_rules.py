@@ -4,9 +4,13 @@ sheets, disabled experts (issue 14's new-user trial)."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, timedelta
 
+from openpyxl import load_workbook
+
+from bot.app import create_app
 from bot.auth import create_center_key
 from tests.conftest import WeChatUser
 from tests.test_cases_support import pushes_to
@@ -22,6 +26,8 @@ from tests.test_evaluations import (
     score,
     seed,
 )
+from tests.test_subsidies import FEES, closed_case, listing
+from tests.test_subsidies import REGION as SUBSIDY_REGION
 
 
 async def test_a_second_decision_says_the_case_is_decided_and_by_whom(client_for):
@@ -236,3 +242,92 @@ async def test_without_a_score_sheet_the_score_comes_alone(client_for):
     )
     body = await resp.json()
     assert resp.status == 422 and "没有规定评分项目" in body["error"]["message"]
+
+
+async def subsidy_client(aiohttp_client, settings, tmp_path, base: str):
+    path = tmp_path / f"{base}-fees.json"
+    path.write_text(json.dumps({"base": base, "subsidy_base_fees": FEES}))
+    return await aiohttp_client(create_app(settings.model_copy(update={"policy": str(path)})))
+
+
+async def subsidy_of(client, key) -> dict:
+    (item,) = (await listing(client, key))["items"]
+    return item
+
+
+async def money(client, key, sid, what, body):
+    resp = await client.post(
+        f"/api/v1/center/subsidies/{sid}/{what}", json=body, headers={"X-Api-Key": key}
+    )
+    return resp.status, await resp.json()
+
+
+async def test_a_payment_is_the_amount_worked_out_unless_a_note_says_why(
+    aiohttp_client, settings, app, tmp_path
+):
+    client = await subsidy_client(aiohttp_client, settings, tmp_path, "wanzhou")
+    key = await create_center_key(SUBSIDY_REGION)
+    await closed_case("W1")
+    sid = (await subsidy_of(client, key))["id"]
+    status, body = await money(client, key, sid, "paid", {"amount": 99999})
+    assert status == 422 and "amount" in body["error"]["fields"]
+    assert "3000.00" in body["error"]["message"]
+    status, body = await money(client, key, sid, "paid", {"amount": 99999, "note": "加发"})
+    assert status == 422 and "amount" in body["error"]["fields"]  # never above what is due
+    status, body = await money(client, key, sid, "paid", {"amount": -5, "note": "x"})
+    assert status == 422 and "amount" in body["error"]["fields"]
+    status, body = await money(client, key, sid, "paid", {"amount": 2500})
+    assert status == 422 and list(body["error"]["fields"]) == ["note"]
+    status, body = await money(client, key, sid, "paid", {"amount": 2500, "note": "扣减差旅"})
+    assert status == 200 and body["status"] == "paid" and body["paid_amount"] == 2500.0
+    assert [(h["action"], h["amount"], h["note"]) for h in body["history"]] == [
+        ("paid", 2500.0, "扣减差旅")
+    ]
+
+
+async def test_a_failed_case_with_nothing_due_is_not_payable(
+    aiohttp_client, settings, app, tmp_path
+):
+    client = await subsidy_client(aiohttp_client, settings, tmp_path, "wanzhou")
+    key = await create_center_key(SUBSIDY_REGION)
+    await closed_case("W2", grade="fail")
+    item = await subsidy_of(client, key)
+    assert item["amount"] == 0 and item["status"] == "nothing_due"
+    status, body = await money(client, key, item["id"], "paid", {})
+    assert status == 409 and "没有可发放" in body["error"]["message"]
+    assert (await listing(client, key, status="payable"))["items"] == []
+
+
+async def test_claw_back_needs_a_reason_unless_due_and_a_mistake_can_be_undone(
+    aiohttp_client, settings, app, tmp_path
+):
+    client = await subsidy_client(aiohttp_client, settings, tmp_path, "wanzhou")
+    key = await create_center_key(SUBSIDY_REGION)
+    await closed_case("W3")
+    sid = (await subsidy_of(client, key))["id"]
+    status, body = await money(client, key, sid, "undo", {"note": "误操作"})
+    assert status == 409 and "无可撤销" in body["error"]["message"]
+    assert (await money(client, key, sid, "paid", {}))[0] == 200
+    status, body = await money(client, key, sid, "claw-back", {})
+    assert status == 422 and list(body["error"]["fields"]) == ["note"]  # claw_back_due is false
+    status, body = await money(client, key, sid, "claw-back", {"note": "重复发放"})
+    assert status == 200 and body["status"] == "clawed_back"
+    status, body = await money(client, key, sid, "undo", {})
+    assert status == 422 and "note" in body["error"]["fields"]
+    status, body = await money(client, key, sid, "undo", {"note": "追回登记错了案件"})
+    assert status == 200 and body["status"] == "paid" and body["clawback_amount"] is None
+    status, body = await money(client, key, sid, "undo", {"note": "发放登记错了案件"})
+    assert status == 200 and body["status"] == "payable" and body["paid_amount"] is None
+    assert [h["action"] for h in body["history"]] == [
+        "paid",
+        "claw_back",
+        "undo_claw_back",
+        "undo_paid",
+    ]
+    assert all(h["actor"].startswith("center_key:") for h in body["history"])
+    # The disclosure's 附件4 follows: nothing paid in the half-year any more.
+    resp = await client.get(
+        "/api/v1/center/exports/disclosure.xlsx?half=2026H2", headers={"X-Api-Key": key}
+    )
+    wb = load_workbook(io.BytesIO(await resp.read()))
+    assert list(wb["附件4 办案补贴发放情况"].iter_rows(values_only=True))[1:] == []

@@ -1,10 +1,11 @@
 """Case subsidies (办案补贴): `GET /api/v1/center/subsidies?from=&to=&status=`, the money recorded
-by `POST …/subsidies/{id}/paid` and `…/claw-back`, and Beijing's closing check
+by `POST …/subsidies/{id}/paid` and `…/claw-back` (and `…/undo` of a mistake), and Beijing's closing check
 `POST /api/v1/center/cases/{case_no}/quality-check`. Amounts and statuses: models.subsidy.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,16 +15,28 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from tortoise.transactions import in_transaction
 
-from bot.api import MAX_ID, ApiError, json_ok, operation, parse_body, parse_query
+from bot.api import MAX_ID, ApiError, json_ok, operation, parse_body, parse_query, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key
 from handlers.api.center_cases import find_case
 from handlers.quality.common import check_period, int_param
+from i18n import t
 from models.case import Case, CaseStatus
 from models.people import Staff
 from models.quality import QualityReview
-from models.subsidy import QualityCheck, Subsidy, SubsidyStatus, assess
+from models.subsidy import (
+    Assessment,
+    QualityCheck,
+    Subsidy,
+    SubsidyError,
+    SubsidyEvent,
+    assess,
+    claw_back,
+    pay,
+    undo,
+)
 
+log = logging.getLogger(__name__)
 MAX_PAGE = 500  # rows per page
 
 
@@ -36,11 +49,20 @@ class SubsidyQuery(BaseModel):
         description="cases closed on or after",
     )
     to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31), description="closed on or before")
-    status: Literal["awaiting_check", "awaiting_grade", "payable", "paid", "clawed_back"] | None = (
-        None
-    )
+    status: (
+        Literal["awaiting_check", "awaiting_grade", "payable", "nothing_due", "paid", "clawed_back"]
+        | None
+    ) = None
     limit: int = Field(100, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, pattern=r"^\d{1,10}$")
+
+
+class MoneyEventOut(BaseModel):
+    action: str = Field(description="paid | claw_back | undo_paid | undo_claw_back")
+    amount: float | None
+    note: str | None
+    actor: str
+    at: datetime
 
 
 class SubsidyOut(BaseModel):
@@ -61,6 +83,7 @@ class SubsidyOut(BaseModel):
     paid_amount: float | None
     clawed_back_at: datetime | None
     clawback_amount: float | None
+    history: list[MoneyEventOut] = Field(description="every money record and undo, oldest first")
 
 
 class SubsidyList(BaseModel):
@@ -70,8 +93,18 @@ class SubsidyList(BaseModel):
 
 class MoneyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: float | None = Field(None, ge=0, le=1_000_000, description="default: the amount due")
+    amount: float | None = Field(
+        None,
+        gt=0,
+        le=1_000_000,
+        description="default: the amount due (paid) or paid (claw-back); another needs a note",
+    )
     note: str | None = Field(None, max_length=200)
+
+
+class UndoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=200, description="required: what the mistake was")
 
 
 class CheckIn(BaseModel):
@@ -100,6 +133,15 @@ async def _views(cases: list[Case], policy, conn=None) -> list[SubsidyOut]:
     checks = dict(
         await QualityCheck.filter(case_id__in=ids).using_db(conn).values_list("case_id", "passed")
     )
+    history: dict[int, list[MoneyEventOut]] = {}
+    for e in (
+        await SubsidyEvent.filter(subsidy_id__in=[r.id for r in rows.values()])
+        .using_db(conn)
+        .order_by("id")
+    ):
+        history.setdefault(e.subsidy_id, []).append(  # type: ignore[attr-defined]
+            MoneyEventOut(action=e.action, amount=_f(e.amount), note=e.note, actor=e.actor, at=e.at)
+        )
     out = []
     for c in cases:
         row = rows[c.id]
@@ -130,6 +172,7 @@ async def _views(cases: list[Case], policy, conn=None) -> list[SubsidyOut]:
                 paid_amount=_f(row.paid_amount),
                 clawed_back_at=row.clawed_back_at,
                 clawback_amount=_f(row.clawback_amount),
+                history=history.get(row.id, []),
             )
         )
     return out
@@ -190,7 +233,7 @@ async def list_subsidies(request: web.Request) -> web.Response:
     return json_ok(SubsidyList(items=items, next_cursor=str(cursor) if more else None))
 
 
-async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, SubsidyOut]:
+async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, Case]:
     row = (
         await Subsidy.filter(region=region, id=int_param(request, "id"))
         .using_db(conn)
@@ -199,9 +242,27 @@ async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, Su
     )
     if row is None:
         raise ApiError(404, "not_found", message_key="quality.error.no_subsidy")
-    case = await Case.get(id=row.case_id).using_db(conn)
-    (view,) = await _views([case], request.app[policy_key], conn)
-    return row, view
+    return row, await Case.get(id=row.case_id).using_db(conn)
+
+
+async def _assessment(case: Case, row: Subsidy, policy, conn) -> Assessment:
+    grade = await QualityReview.filter(case_id=case.id).using_db(conn).first()
+    check = await QualityCheck.filter(case_id=case.id).using_db(conn).first()
+    return assess(
+        kind=case.kind,
+        special=case.special,
+        grade=grade.grade if grade else None,
+        check_passed=check.passed if check else None,
+        row=row,
+        policy=policy,
+    )
+
+
+Record = Callable[[Subsidy, Assessment, BaseModel, str, datetime], SubsidyEvent]
+
+
+def _amount(body: MoneyIn) -> Decimal | None:
+    return Decimal(str(body.amount)) if body.amount is not None else None
 
 
 @operation(
@@ -212,34 +273,13 @@ async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, Su
     body=MoneyIn,
     response=SubsidyOut,
     auth="api_key",
-    errors=(404, 409),
+    errors=(404, 409, 422),
 )
 async def post_paid(request: web.Request) -> web.Response:
-    def pay(row: Subsidy, view: SubsidyOut, body: MoneyIn) -> None:
-        if view.status != SubsidyStatus.PAYABLE:
-            raise ApiError(409, "conflict", message_key=f"quality.error.not_payable.{view.status}")
-        amount = body.amount if body.amount is not None else view.amount
-        if amount is None:
-            raise ApiError(422, "validation", message_key="quality.error.amount_needed")
-        row.paid_at, row.paid_amount, row.note = datetime.now(UTC), Decimal(str(amount)), body.note
+    def record(row, a, body, actor, now):
+        return pay(row, a, _amount(body), body.note, actor=actor, now=now)
 
-    return await _record_money(request, pay)
-
-
-async def _record_money(
-    request: web.Request, apply: Callable[[Subsidy, SubsidyOut, MoneyIn], None]
-) -> web.Response:
-    """Paid or clawed back: `apply` checks the status and sets the fields; the row is saved and
-    the subsidy shown again, in one transaction."""
-    key = await require_center(request)
-    body = await parse_body(request, MoneyIn)
-    async with in_transaction() as conn:
-        row, view = await _subsidy(request, key.region, conn)
-        apply(row, view, body)
-        await row.save(using_db=conn)
-        case = await Case.get(id=row.case_id).using_db(conn)
-        (view,) = await _views([case], request.app[policy_key], conn)
-    return json_ok(view)
+    return await _record_money(request, MoneyIn, record)
 
 
 @operation(
@@ -250,17 +290,58 @@ async def _record_money(
     body=MoneyIn,
     response=SubsidyOut,
     auth="api_key",
-    errors=(404, 409),
+    errors=(404, 409, 422),
 )
 async def post_claw_back(request: web.Request) -> web.Response:
-    def claw_back(row: Subsidy, view: SubsidyOut, body: MoneyIn) -> None:
-        if view.status != SubsidyStatus.PAID:
-            raise ApiError(409, "conflict", message_key="quality.error.not_paid")
-        amount = body.amount if body.amount is not None else float(row.paid_amount or 0)
-        row.clawed_back_at, row.clawback_amount = datetime.now(UTC), Decimal(str(amount))
-        row.note = body.note or row.note
+    def record(row, a, body, actor, now):
+        return claw_back(row, a, _amount(body), body.note, actor=actor, now=now)
 
-    return await _record_money(request, claw_back)
+    return await _record_money(request, MoneyIn, record)
+
+
+@operation(
+    "POST",
+    "/api/v1/center/subsidies/{id}/undo",
+    summary="Undo the last money record (a claw-back, else the payment) made by mistake",
+    tag="quality",
+    body=UndoIn,
+    response=SubsidyOut,
+    auth="api_key",
+    errors=(404, 409, 422),
+)
+async def post_undo(request: web.Request) -> web.Response:
+    def record(row, a, body, actor, now):
+        return undo(row, body.note.strip(), actor=actor, now=now)
+
+    return await _record_money(request, UndoIn, record)
+
+
+async def _record_money(request: web.Request, model: type[BaseModel], record: Record):
+    """Paid, clawed back or undone: `record` applies the rule (models.subsidy) to the locked
+    row; the row and its event are saved and the subsidy shown again, in one transaction."""
+    key = await require_center(request)
+    body = await parse_body(request, model)
+    policy, loc = request.app[policy_key], request_locale(request)
+    async with in_transaction() as conn:
+        row, case = await _subsidy(request, key.region, conn)
+        a = await _assessment(case, row, policy, conn)
+        try:
+            event = record(row, a, body, f"center_key:{key.id}", datetime.now(UTC))
+        except SubsidyError as exc:
+            message = t(f"quality.error.{exc.code}", loc, **exc.params)
+            raise ApiError(
+                exc.status,
+                "validation" if exc.status == 422 else "conflict",
+                fields={exc.field: message} if exc.field else None,
+                message_key=f"quality.error.{exc.code}",
+                **exc.params,
+            ) from None
+        await row.save(using_db=conn)
+        event.subsidy_id = row.id  # type: ignore[attr-defined]
+        await event.save(using_db=conn)
+        (view,) = await _views([case], policy, conn)
+    log.info("subsidy %s: %s by %s", row.id, event.action, event.actor)
+    return json_ok(view)
 
 
 @operation(
