@@ -355,7 +355,7 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
         clear(ctx)
         return await menu_text(ctx)
     if word == "help":
-        text = ctx.t("help.text")
+        text = await flowkit.help_text(ctx)
         return text + ("\n\n" + await prompt_of(ctx, step) if step else "")
     if word == "cancel":
         if flow is None and c.paused and c.paused.get("flow") in flowkit.FLOWS:

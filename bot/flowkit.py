@@ -234,3 +234,14 @@ def scene(prefix: str) -> Callable:
         return fn
 
     return deco
+
+
+async def help_text(ctx: Ctx) -> str:
+    """帮助's answer: how to use the chat, and for a handler bound in WeChat how to object to
+    a published grade (异议)."""
+    from models.pool import Handler
+
+    text = ctx.t("help.text")
+    if await Handler.filter(openid=ctx.openid).using_db(ctx.conn).exists():
+        text += "\n" + ctx.t("quality.chat.help")
+    return text

@@ -9,10 +9,14 @@ code of its closing notice; the first openid to scan keeps it.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from models.fields import EncryptedTextField
 
@@ -71,3 +75,42 @@ class Case(Model):
         # the digest and the coverage figure count a region's cases by status and closing date;
         # origin last so that the 回访率 (application cases only) is read from the index alone
         indexes = (("region", "status", "closed_on", "origin"),)
+
+
+# --- case numbers as people type them -------------------------------------------------------
+
+# NFKC makes （）［］ and full-width digits ASCII; the brackets left (〔〕【】〖〗 and ASCII) and
+# every space are dropped: (2026)万法援6号, （2026）万法援6号, 〔2026〕万法援6号, 2026万法援6号 and
+# "( 2026 ) 万法援 6 号" are one case number.
+_NO_BRACKETS = str.maketrans("", "", "()[]〔〕【】〖〗")
+_YEAR = re.compile(r"^\d+")
+CASE_NO_NEAR_MAX = 50  # stored spellings sharing a tail looked at, at most
+
+
+def case_no_key(text: str) -> str:
+    """A case number reduced to what identifies it: the same key for every way it is typed."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).translate(_NO_BRACKETS)
+
+
+def _field(row: Any, path: str) -> str:
+    for part in path.split("__"):
+        row = getattr(row, part)
+    return str(row)
+
+
+async def find_by_case_no(
+    rows: QuerySet[Any], text: str, field: str = "case_no", conn: Any = None
+) -> list[Any]:
+    """`rows` whose case number (`field`, e.g. `case__case_no` with the case selected) is
+    `text` however it is typed: the exact spelling first, else the stored spellings ending
+    like it (the part after the year) whose key is the same. Every lookup of a case number
+    someone typed goes through here."""
+    exact = await rows.filter(**{field: text}).using_db(conn)
+    if exact:
+        return list(exact)
+    key = case_no_key(text)
+    tail = _YEAR.sub("", key)
+    if not key or not tail:
+        return []
+    near = await rows.filter(**{f"{field}__endswith": tail}).using_db(conn).limit(CASE_NO_NEAR_MAX)
+    return [r for r in near if case_no_key(_field(r, field)) == key]

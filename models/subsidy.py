@@ -197,9 +197,8 @@ def pay(
     cap = a.amount if a.amount is not None else a.base  # a local lowering: at most the fee
     if cap is not None and amount > cap:
         raise SubsidyError(422, "amount_over", field="amount", due=_money(cap))
-    if a.amount is not None and amount != a.amount:
-        if not note:
-            raise SubsidyError(422, "amount_note_needed", field="note", due=_money(a.amount))
+    if a.amount is not None and amount != a.amount and not note:
+        raise SubsidyError(422, "amount_note_needed", field="note", due=_money(a.amount))
     row.paid_at, row.paid_amount, row.note = now, amount, note
     return SubsidyEvent(subsidy=row, action="paid", amount=amount, note=note, actor=actor, at=now)
 

@@ -8,10 +8,12 @@ import io
 import json
 from datetime import date, timedelta
 
+import pytest
 from openpyxl import load_workbook
 
 from bot.app import create_app
 from bot.auth import create_center_key
+from models.evaluation import Evaluation, GradeObjection
 from tests.conftest import WeChatUser
 from tests.test_cases_support import pushes_to
 from tests.test_evaluations import (
@@ -331,3 +333,82 @@ async def test_claw_back_needs_a_reason_unless_due_and_a_mistake_can_be_undone(
     )
     wb = load_workbook(io.BytesIO(await resp.read()))
     assert list(wb["附件4 办案补贴发放情况"].iter_rows(values_only=True))[1:] == []
+
+
+async def published_round(client, key):
+    """A published round of three failed cases; returns it and the handler's own case."""
+    rnd = await draw_round(client, key, method="all")
+    await grade_all(client, key, rnd, 55)
+    await client.post(f"/api/v1/center/evaluations/{rnd['id']}/publish", headers=key_headers(key))
+    own = next(c for c in rnd["cases"] if c["handler"]["org"] == ORG)
+    return rnd, own
+
+
+def typed(case_no: str, style: str) -> str:
+    """The case number `(2026)万法援002号` as a phone may type it."""
+    bare = case_no.removeprefix("(2026)")
+    return {
+        "full_width": f"（2026）{bare}",
+        "no_brackets": f"2026{bare}",
+        "official": f"〔2026〕{bare}",
+        "spaces": f"( 2026 ) {bare}",
+    }[style]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "异议 {full_width} 评分时未看到补充的调查笔录",
+        "异议 {no_brackets} 评分时未看到补充的调查笔录",
+        "异议{official}评分时未看到补充的调查笔录",
+        "异议{spaces} 评分时未看到补充的调查笔录",
+    ],
+)
+async def test_a_handler_objects_with_the_case_number_as_typed_on_a_phone(client_for, message):
+    client = await client_for("wanzhou")
+    await seed(n_civil=3, n_criminal=0)
+    key = await create_center_key(REGION)
+    rnd, own = await published_round(client, key)
+    styles = {
+        s: typed(own["case_no"], s) for s in ("full_width", "no_brackets", "official", "spaces")
+    }
+    handler = WeChatUser(client, openid=HANDLER_OPENID)
+    reply = await handler.say(message.format(**styles))
+    assert "已收到" in reply and own["case_no"] in reply, reply
+    # The API finds the case however its number is typed, too.
+    got = await client.get(case_url(rnd["id"], styles["full_width"]), headers=key_headers(key))
+    assert got.status == 200 and (await got.json())["case_no"] == own["case_no"]
+
+
+async def test_an_objection_without_a_reason_asks_for_it(client_for):
+    client = await client_for("wanzhou")
+    await seed(n_civil=3, n_criminal=0)
+    key = await create_center_key(REGION)
+    _, own = await published_round(client, key)
+    handler = WeChatUser(client, openid=HANDLER_OPENID)
+    ask = await handler.say(f"异议 {typed(own['case_no'], 'full_width')}")
+    assert "请回复异议理由" in ask and own["case_no"] in ask and "没看懂" not in ask
+    reply = await handler.say("评分时未看到补充的调查笔录")
+    assert "已收到" in reply
+    obj = await GradeObjection.get()
+    assert obj.text == "评分时未看到补充的调查笔录"
+
+
+async def test_objection_alone_lists_a_handlers_objectable_cases_and_help_mentions_it(
+    client_for,
+):
+    client = await client_for("wanzhou")
+    await seed(n_civil=3, n_criminal=0)
+    key = await create_center_key(REGION)
+    handler = WeChatUser(client, openid=HANDLER_OPENID)
+    assert "异议 案号 理由" in await handler.say("帮助")
+    rnd, own = await published_round(client, key)
+    listing_ = await handler.say("异议")
+    ev = await Evaluation.get(id=rnd["id"])
+    assert own["case_no"] in listing_ and "不合格" in listing_
+    assert ev.objections_until.isoformat() in listing_ and "异议 案号 理由" in listing_
+    assert "不予法律援助" not in listing_
+    await handler.say(f"异议 {own['case_no']} 评分时未看到补充的调查笔录")
+    assert "目前没有可以提出异议" in await handler.say("异议")
+    stranger = WeChatUser(client, openid="o-stranger")
+    assert "异议 案号 理由" not in await stranger.say("帮助")

@@ -28,7 +28,7 @@ from handlers.applicant import link_case
 from handlers.jobs_cases import to_phone_worklist
 from i18n import t
 from models.callback import Callback, CallbackInvitation, due_at
-from models.case import Case, CaseStatus
+from models.case import Case, CaseStatus, find_by_case_no
 from models.contact import normalize_phone, validate_name
 from models.fields import blind_index
 from models.idcard import parse_id_number
@@ -158,7 +158,8 @@ def case_no_of(request: web.Request) -> str:
 
 
 async def find_case(request: web.Request, region: str) -> Case:
-    case = await Case.filter(region=region, case_no=case_no_of(request)).first()
+    found = await find_by_case_no(Case.filter(region=region), case_no_of(request))
+    case = found[0] if found else None
     if case is None:
         raise ApiError(404, "not_found", message_key="callbacks.error.case_not_found")
     return case

@@ -27,6 +27,7 @@ from handlers.quality import notices
 from handlers.quality.common import check_period, int_param
 from handlers.quality.views import CaseEvalOut, EvaluationOut, case_view, round_view, round_views
 from i18n import t
+from models.case import find_by_case_no
 from models.codes import GRADES
 from models.evaluation import Evaluation, EvaluationCase, Expert, GradeObjection
 from models.evaluation_rules import (
@@ -137,12 +138,13 @@ async def _round(request: web.Request, region: str) -> Evaluation:
 
 
 async def _case(ev: Evaluation, case_no: str, conn=None) -> EvaluationCase:
-    ec = (
-        await EvaluationCase.filter(evaluation_id=ev.id, case__case_no=case_no)
-        .select_related("pair", "case")
-        .using_db(conn)
-        .first()
+    found = await find_by_case_no(
+        EvaluationCase.filter(evaluation_id=ev.id).select_related("pair", "case"),
+        case_no,
+        "case__case_no",
+        conn,
     )
+    ec = found[0] if found else None
     if ec is None:
         raise ApiError(404, "not_found", message_key="quality.error.not_in_round")
     return ec

@@ -17,7 +17,7 @@ from bot.api import ApiError, json_ok, operation, parse_body, request_locale
 from bot.auth import require_center
 from bot.keys import policy_key
 from i18n import t
-from models.case import Case
+from models.case import Case, find_by_case_no
 from models.quality import QualityReview, record_review
 
 
@@ -57,7 +57,8 @@ def _out(request: web.Request, case: Case, review: QualityReview) -> QualityOut:
 
 async def _case(request: web.Request) -> Case:
     key = await require_center(request)
-    case = await Case.get_or_none(region=key.region, case_no=request.match_info["case_no"])
+    found = await find_by_case_no(Case.filter(region=key.region), request.match_info["case_no"])
+    case = found[0] if found else None
     if case is None:
         raise ApiError(404, "not_found")
     return case

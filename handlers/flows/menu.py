@@ -85,6 +85,8 @@ async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
     if entry.key == "language":
         ctx.conv.locale = "en" if ctx.locale != "en" else "zh_CN"
         return Done(ctx.t("language.switched") + "\n\n" + await render_menu(ctx))
+    if entry.key == "help":
+        return Done(await flowkit.help_text(ctx))
     if entry.say:
         return Done(ctx.t(entry.say))
     if entry.flow in flowkit.FLOWS:

@@ -4,8 +4,9 @@ What can be objected to: a refused application this user follows, and a terminat
 to them (or from an application they follow). With one such decision the flow asks for the
 objection at once; with several it asks which. The objection goes to the region's justice bureau,
 which reviews it within 5 days; the user is told the deadline now and the result later.
-(`异议 <案号> <理由>` with both parts is a handler's objection to a grade, handlers.flows.
-grade_objection; this is the bare word, or a numbered choice after it.)
+(`异议 <案号> [理由]` is a handler's objection to a grade, handlers.flows.grade_objection;
+this is the bare word, or a numbered choice after it. A handler with published grades and no
+decision to object to is shown the cases they may object to instead.)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.flowkit import (
     command,
     register_flow,
 )
+from handlers.flows.grade_objection import handler_objectable
 from handlers.termination import file_objection
 from models.application import Application
 from models.case import Case, CaseStatus
@@ -157,6 +159,9 @@ async def start(ctx: Ctx, _match) -> Outcome:
         .first()
     )
     if not options:
+        graded = await handler_objectable(ctx)  # a handler's objection is to a grade
+        if graded is not None and pending is None:
+            return Done(graded)
         if pending is not None:
             return Done(
                 ctx.t("objection.pending", id=pending.id, due=pending.review_due.isoformat())
