@@ -79,6 +79,28 @@ class EvaluationPair(Model):
         table = "evaluation_pair"
 
 
+class PairReplacement(Model):
+    """An expert of a pair replaced while the round was open (disabled, ill, a late conflict):
+    the scores the old expert gave stay, and count for the role the new expert took over."""
+
+    id = fields.IntField(primary_key=True)
+    pair = fields.ForeignKeyField(
+        "models.EvaluationPair", related_name="replacements", on_delete=fields.OnDelete.CASCADE
+    )
+    role = fields.CharField(max_length=8)  # leader | member
+    old_expert = fields.ForeignKeyField(
+        "models.Expert", related_name="replaced_in", on_delete=fields.OnDelete.RESTRICT
+    )
+    new_expert = fields.ForeignKeyField(
+        "models.Expert", related_name="replacing_in", on_delete=fields.OnDelete.RESTRICT
+    )
+    actor = fields.CharField(max_length=64)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "pair_replacement"
+
+
 class EvaluationCase(Model):
     id = fields.IntField(primary_key=True)
     evaluation = fields.ForeignKeyField(

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 
 from models.calendar import add_working_days, to_local
 from models.case import Case, CaseStatus
@@ -25,6 +26,7 @@ from models.evaluation import (
     Expert,
     GradeObjection,
     ObjectionState,
+    PairReplacement,
     QualityConsequence,
 )
 from models.evaluation_draw import Candidate, DrawError, ExpertRef, draw, group_of, sample_size
@@ -162,6 +164,7 @@ async def cancel_round(ev: Evaluation, *, conn: BaseDBAsyncClient) -> list[str]:
         .values_list("case__case_no", flat=True)
     )
     await EvaluationCase.filter(evaluation_id=ev.id).using_db(conn).delete()
+    await PairReplacement.filter(pair__evaluation_id=ev.id).using_db(conn).delete()
     await EvaluationPair.filter(evaluation_id=ev.id).using_db(conn).delete()
     await Evaluation.filter(id=ev.id).using_db(conn).delete()
     return [str(n) for n in case_nos]
@@ -182,12 +185,23 @@ async def record_score(
     pair = ec.pair
     if expert.id not in (pair.leader_id, pair.member_id):
         raise EvaluationError(403, "not_your_case")
+    role = "leader" if expert.id == pair.leader_id else "member"
+    replaced = await PairReplacement.filter(pair_id=pair.id, role=role).using_db(conn)
     if (
         await EvaluationScore.filter(eval_case_id=ec.id, expert_id=expert.id)
         .using_db(conn)
         .exists()
     ):
         raise EvaluationError(409, "already_scored")
+    if (
+        replaced
+        and await EvaluationScore.filter(
+            eval_case_id=ec.id, expert_id__in=[r.old_expert_id for r in replaced]
+        )
+        .using_db(conn)
+        .exists()
+    ):
+        raise EvaluationError(409, "scored_before_replacement")
     if ec.state != CaseState.SCORING:
         raise EvaluationError(409, "not_scoring")
     check_score_items(score, items, policy.evaluation_items.get(pair.group, ()))
@@ -497,3 +511,93 @@ async def review_objection(
     )
     await obj.save(using_db=conn)
     return obj
+
+
+async def replace_expert(
+    ev: Evaluation,
+    pair: EvaluationPair,
+    old_id: int,
+    new_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    conn: BaseDBAsyncClient,
+) -> PairReplacement:
+    """Put `new_id` in `old_id`'s place in a pair of an unpublished round. The new expert is
+    active, of the pair's group, not already in it, and not of an organisation whose case the
+    pair has (回避, as the draw). Scores the old expert gave stay and count for the role; the
+    new expert scores the cases the old one had not, and leads where the old one led."""
+    if ev.published_at is not None:
+        raise EvaluationError(409, "already_published")
+    if old_id not in (pair.leader_id, pair.member_id):
+        raise EvaluationError(422, "replace_not_in_pair", field="old_expert_id")
+    new = await Expert.get_or_none(region=ev.region, id=new_id).using_db(conn)
+    if new is None or not new.active:
+        raise EvaluationError(422, "replace_inactive", field="new_expert_id")
+    if new.id in (pair.leader_id, pair.member_id):
+        raise EvaluationError(422, "replace_in_pair", field="new_expert_id")
+    if new.group != pair.group:
+        raise EvaluationError(422, "replace_group", field="new_expert_id", group=pair.group)
+    if new.org:
+        clash = (
+            await EvaluationCase.filter(pair_id=pair.id, case__handler_org=new.org)
+            .select_related("case")
+            .using_db(conn)
+            .first()
+        )
+        if clash is not None:
+            raise EvaluationError(
+                422, "replace_conflict", field="new_expert_id", case_no=clash.case.case_no
+            )
+    role = "leader" if old_id == pair.leader_id else "member"
+    if role == "leader":
+        pair.leader_id = new.id
+    else:
+        pair.member_id = new.id
+    await pair.save(using_db=conn, update_fields=[f"{role}_id"])
+    return await PairReplacement.create(
+        pair_id=pair.id,
+        role=role,
+        old_expert_id=old_id,
+        new_expert_id=new.id,
+        actor=actor,
+        at=now,
+        using_db=conn,
+    )
+
+
+async def waiting_on(expert_id: int, conn: BaseDBAsyncClient | None = None) -> list[EvaluationCase]:
+    """The cases of unpublished rounds waiting for this expert: not yet scored by them (nor
+    by an expert they replaced) while the pair scores, or for their decision as leader. A
+    disabled expert's such cases are stranded until they are enabled again or replaced."""
+    pairs = (
+        await EvaluationPair.filter(evaluation__published_at__isnull=True)
+        .filter(Q(leader_id=expert_id) | Q(member_id=expert_id))
+        .using_db(conn)
+    )
+    out: list[EvaluationCase] = []
+    for pair in pairs:
+        role = "leader" if pair.leader_id == expert_id else "member"
+        holders = {expert_id} | set(
+            await PairReplacement.filter(pair_id=pair.id, role=role)
+            .using_db(conn)
+            .values_list("old_expert_id", flat=True)
+        )
+        for ec in (
+            await EvaluationCase.filter(pair_id=pair.id)
+            .exclude(state=CaseState.GRADED)
+            .select_related("case")
+            .using_db(conn)
+            .order_by("id")
+        ):
+            if ec.state == CaseState.DISAGREED:
+                if role == "leader":
+                    out.append(ec)
+            elif (
+                ec.state == CaseState.SCORING
+                and not await EvaluationScore.filter(eval_case_id=ec.id, expert_id__in=holders)
+                .using_db(conn)
+                .exists()
+            ):
+                out.append(ec)
+    return out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from bot.app import create_app
 from bot.auth import create_center_key
-from models.evaluation import Expert
+from models.case import Case
+from models.evaluation import Evaluation, EvaluationCase, EvaluationPair, Expert
 from tests.test_digest_cli import cli_env, database_url, run_cli  # noqa: F401 (fixture)
 
 
@@ -50,8 +53,41 @@ async def test_add_list_and_disable_experts(
     assert code != 0 and "exists" in err
     code, out, _ = await run_cli(env, tmp_path, "experts", "list")
     assert "陈专家" in out and "o-expert-chen" not in out and "1 experts" in out
+    # A round waits for the expert: disabling them says so, and how to get out of it.
+    other = await Expert.create(region="500101", name="李专家", group="criminal")
+    case = await Case.create(
+        region="500101",
+        case_no="(2026)万法援6号",
+        kind="criminal",
+        cause="盗窃",
+        beneficiary_name="张三",
+        beneficiary_phone="13812345678",
+        handler_name="李律师",
+        handler_org="万州律师事务所",
+        status="closed",
+        closed_on=date(2026, 3, 1),
+    )
+    ev = await Evaluation.create(
+        region="500101",
+        method="all",
+        closed_from=date(2026, 1, 1),
+        closed_to=date(2026, 3, 31),
+        seed=1,
+        population=1,
+        sample_size=1,
+        policy="wanzhou",
+    )
+    pair = await EvaluationPair.create(
+        evaluation=ev, group="criminal", leader_id=other.id, member_id=new_id
+    )
+    await EvaluationCase.create(evaluation=ev, case=case, pair=pair)
     code, out, _ = await run_cli(env, tmp_path, "experts", "disable", str(new_id))
     assert code == 0 and not (await Expert.get(id=new_id)).active
+    assert "warning" in out and "(2026)万法援6号" in out and f"experts enable {new_id}" in out
+    code, out, _ = await run_cli(env, tmp_path, "experts", "enable", str(new_id))
+    assert code == 0 and "enabled" in out and (await Expert.get(id=new_id)).active
+    code, out, _ = await run_cli(env, tmp_path, "experts", "enable", str(new_id))
+    assert code == 1 and "no such disabled expert" in out
     code, _, err = await run_cli(
         env, tmp_path, "experts", "add", "--region", "5001", "--name", "X", "--group", "criminal"
     )
@@ -90,5 +126,9 @@ async def test_experts_over_the_centre_api(app):
     )
     assert (await other.json())["items"] == []
     resp = await app.post(f"/api/v1/center/experts/{body['id']}/disable", headers=headers)
-    assert resp.status == 200 and (await resp.json())["active"] is False
+    got = await resp.json()
+    assert resp.status == 200 and got["active"] is False
+    assert got["waiting_cases"] == [] and got["warning"] is None  # no round waits for them
+    resp = await app.post(f"/api/v1/center/experts/{body['id']}/enable", headers=headers)
+    assert resp.status == 200 and (await resp.json())["active"] is True
     assert (await app.post("/api/v1/center/experts/0/disable", headers=headers)).status == 404

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.app import create_app
 from bot.auth import create_center_key
-from models.evaluation import Evaluation, GradeObjection
+from models.evaluation import Evaluation, Expert, GradeObjection
 from tests.conftest import WeChatUser
 from tests.test_cases_support import pushes_to
 from tests.test_evaluations import (
@@ -412,3 +412,75 @@ async def test_objection_alone_lists_a_handlers_objectable_cases_and_help_mentio
     assert "目前没有可以提出异议" in await handler.say("异议")
     stranger = WeChatUser(client, openid="o-stranger")
     assert "异议 案号 理由" not in await stranger.say("帮助")
+
+
+async def test_a_disabled_expert_is_warned_about_and_replaced_or_enabled(client_for):
+    client = await client_for("wanzhou")
+    experts = await seed(n_civil=4, n_criminal=0)
+    await Expert.filter(id=experts[5].id).update(org=ORG)  # 回避 for ORG's cases
+    key = await create_center_key(REGION)
+    rnd = await draw_round(client, key, method="all")
+    pair = rnd["pairs"][0]
+    leader, member = pair["leader"]["id"], pair["member"]["id"]
+    first, second = pair["case_nos"][0], pair["case_nos"][-1]
+    await score(client, key, rnd["id"], first, member, 80)  # the member scores one case
+    resp = await client.post(f"/api/v1/center/experts/{member}/disable", headers=key_headers(key))
+    body = await resp.json()
+    assert resp.status == 200 and body["active"] is False
+    assert first not in [w["case_no"] for w in body["waiting_cases"]]
+    assert second in [w["case_no"] for w in body["waiting_cases"]] or first == second
+    assert "无法完成" in body["warning"] and "replace" in body["warning"]
+    # A disabled expert can no longer score: the round would be stranded.
+    await score(client, key, rnd["id"], second, member, 80, status=403)
+    url = f"/api/v1/center/evaluations/{rnd['id']}/pairs/{pair['id']}/replace"
+    others = [e for e in experts if e.group == "civil_admin" and e.id not in (leader, member)]
+    criminal = next(e for e in experts if e.group == "criminal")
+    for new, field in (
+        (criminal.id, "new_expert_id"),  # another group
+        (leader, "new_expert_id"),  # already in the pair
+        (member, "new_expert_id"),  # disabled
+    ):
+        resp = await client.post(
+            url, json={"old_expert_id": member, "new_expert_id": new}, headers=key_headers(key)
+        )
+        assert resp.status == 422 and field in (await resp.json())["error"]["fields"]
+    resp = await client.post(
+        url,
+        json={"old_expert_id": others[0].id, "new_expert_id": others[1].id},
+        headers=key_headers(key),
+    )
+    assert resp.status == 422 and "old_expert_id" in (await resp.json())["error"]["fields"]
+    has_org_case = any(
+        c["handler"]["org"] == ORG for c in rnd["cases"] if c["case_no"] in pair["case_nos"]
+    )
+    if has_org_case and experts[5].id not in (leader, member):
+        resp = await client.post(
+            url,
+            json={"old_expert_id": member, "new_expert_id": experts[5].id},
+            headers=key_headers(key),
+        )
+        assert resp.status == 422 and "回避" in (await resp.json())["error"]["message"]
+    new = next(e for e in others if e.org is None)
+    resp = await client.post(
+        url, json={"old_expert_id": member, "new_expert_id": new.id}, headers=key_headers(key)
+    )
+    body = await resp.json()
+    assert resp.status == 200, body
+    replaced = next(p for p in body["pairs"] if p["id"] == pair["id"])
+    assert replaced["member"]["id"] == new.id
+    # The old member's score stands; the new member scores the rest, not the scored case.
+    await score(client, key, rnd["id"], first, new.id, 80, status=409)
+    done = await score(client, key, rnd["id"], first, leader, 80)
+    assert done["state"] == "graded" and member in [s["expert"]["id"] for s in done["scores"]]
+    if second != first:
+        assert (await score(client, key, rnd["id"], second, new.id, 80))["scored_by"] == [new.id]
+    # Enabling brings the old expert back (for future draws).
+    resp = await client.post(f"/api/v1/center/experts/{member}/enable", headers=key_headers(key))
+    body = await resp.json()
+    assert resp.status == 200 and body["active"] is True and body["warning"] is None
+    # A published round's pairs are no longer changed.
+    await Evaluation.filter(id=rnd["id"]).update(published_at=datetime.now(UTC))
+    resp = await client.post(
+        url, json={"old_expert_id": new.id, "new_expert_id": member}, headers=key_headers(key)
+    )
+    assert resp.status == 409

@@ -1,4 +1,4 @@
-"""experts add | list | disable: the region's evaluation experts (评估专家库)."""
+"""experts add | list | disable | enable: the region's evaluation experts (评估专家库)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     dis = es.add_parser("disable", help="take an expert out of future draws")
     dis.add_argument("id", type=int)
     dis.set_defaults(func=experts_disable)
+    en = es.add_parser("enable", help="bring a disabled expert back (draws, their open cases)")
+    en.add_argument("id", type=int)
+    en.set_defaults(func=experts_enable)
 
 
 def experts_add(args: argparse.Namespace) -> int:
@@ -80,15 +83,41 @@ def experts_list(args: argparse.Namespace) -> int:
 
 
 def experts_disable(args: argparse.Namespace) -> int:
-    async def go(_: Settings) -> int:
+    async def go(_: Settings) -> tuple[int, list[str]]:
         from datetime import UTC, datetime
 
         from models.evaluation import Expert
+        from models.evaluation_rules import waiting_on
 
-        return await Expert.filter(id=args.id, active=True).update(
+        n = await Expert.filter(id=args.id, active=True).update(
             active=False, disabled_at=datetime.now(UTC)
         )
+        waiting = [
+            f"round {ec.evaluation_id} pair {ec.pair_id}: {ec.case.case_no}"  # type: ignore[attr-defined]
+            for ec in await waiting_on(args.id)
+        ]
+        return n, waiting
+
+    n, waiting = run_with_db(go)
+    print("disabled" if n else "no such active expert")
+    if n and waiting:
+        print(
+            f"warning: expert #{args.id} has {len(waiting)} case(s) waiting in open rounds; "
+            "they cannot be scored until the expert is enabled again "
+            f"(python -m bot experts enable {args.id}) or replaced in the pair "
+            "(POST /api/v1/center/evaluations/{id}/pairs/{pair_id}/replace):"
+        )
+        for line in waiting:
+            print(f"  {line}")
+    return 0 if n else 1
+
+
+def experts_enable(args: argparse.Namespace) -> int:
+    async def go(_: Settings) -> int:
+        from models.evaluation import Expert
+
+        return await Expert.filter(id=args.id, active=False).update(active=True, disabled_at=None)
 
     n = run_with_db(go)
-    print("disabled" if n else "no such active expert")
+    print("enabled" if n else "no such disabled expert")
     return 0 if n else 1

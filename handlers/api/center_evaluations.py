@@ -29,7 +29,13 @@ from handlers.quality.views import CaseEvalOut, EvaluationOut, case_view, round_
 from i18n import t
 from models.case import find_by_case_no
 from models.codes import GRADES
-from models.evaluation import Evaluation, EvaluationCase, Expert, GradeObjection
+from models.evaluation import (
+    Evaluation,
+    EvaluationCase,
+    EvaluationPair,
+    Expert,
+    GradeObjection,
+)
 from models.evaluation_rules import (
     EvaluationError,
     RoundSpec,
@@ -39,6 +45,7 @@ from models.evaluation_rules import (
     leader_decision,
     recheck,
     record_score,
+    replace_expert,
     review_objection,
 )
 from models.policy import Policy
@@ -102,6 +109,14 @@ class GradeReviewIn(BaseModel):
         min_length=1, max_length=200, description="required: the review group (复评组)"
     )
     note: str | None = Field(None, max_length=1000)
+
+
+class ReplaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    old_expert_id: int = Field(ge=1, le=2**31 - 1, description="the pair's leader or member")
+    new_expert_id: int = Field(
+        ge=1, le=2**31 - 1, description="active, same group, not in the pair, no 回避 conflict"
+    )
 
 
 class CancelOut(BaseModel):
@@ -251,6 +266,53 @@ async def post_cancel(request: web.Request) -> web.Response:
         raise _fail(exc, request_locale(request)) from None
     log.info("evaluation round %s cancelled (%d cases)", ev.id, len(case_nos))
     return json_ok(CancelOut(id=ev.id, cancelled=True, case_nos=case_nos))
+
+
+@operation(
+    "POST",
+    "/api/v1/center/evaluations/{id}/pairs/{pair_id}/replace",
+    summary="Replace an expert of a pair of an unpublished round (the old one's scores stay)",
+    tag="quality",
+    body=ReplaceIn,
+    response=EvaluationOut,
+    auth="api_key",
+    errors=(404, 409, 422),
+)
+async def post_replace(request: web.Request) -> web.Response:
+    key = await require_center(request)
+    ev = await _round(request, key.region)
+    body = await parse_body(request, ReplaceIn)
+    loc = request_locale(request)
+    try:
+        async with in_transaction() as conn:
+            pair = (
+                await EvaluationPair.filter(evaluation_id=ev.id, id=int_param(request, "pair_id"))
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
+            if pair is None:
+                raise ApiError(404, "not_found", message_key="quality.error.no_pair")
+            await replace_expert(
+                ev,
+                pair,
+                body.old_expert_id,
+                body.new_expert_id,
+                actor=f"center_key:{key.id}",
+                now=datetime.now(UTC),
+                conn=conn,
+            )
+            view = await round_view(ev, loc, conn)
+    except EvaluationError as exc:
+        raise _fail(exc, loc) from None
+    log.info(
+        "evaluation %s pair %s: expert %s replaced by %s",
+        ev.id,
+        pair.id,
+        body.old_expert_id,
+        body.new_expert_id,
+    )
+    return json_ok(view)
 
 
 @operation(

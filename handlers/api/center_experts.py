@@ -1,5 +1,6 @@
 """The region's evaluation experts (评估专家库): `GET/POST /api/v1/center/experts`,
-`POST /api/v1/center/experts/{id}/disable`.
+`POST /api/v1/center/experts/{id}/disable` (it warns of the expert's cases still waiting in open
+rounds) and `…/enable`.
 
 An expert belongs to the criminal or the civil/administrative group; their own organisation (if
 they practise) keeps them from evaluating its cases. With an openid they log in to the staff
@@ -15,11 +16,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tortoise.exceptions import IntegrityError
 
-from bot.api import ApiError, json_ok, operation, parse_body
+from bot.api import ApiError, json_ok, operation, parse_body, request_locale
 from bot.auth import require_center
 from handlers.quality.common import int_param
+from i18n import t
 from models.contact import validate_name
-from models.evaluation import Expert
+from models.evaluation import CaseState, Expert
+from models.evaluation_rules import waiting_on
 from models.masking import mask_openid
 
 
@@ -62,6 +65,23 @@ class ExpertOut(BaseModel):
         )
 
 
+class WaitingCase(BaseModel):
+    evaluation_id: int
+    pair_id: int
+    case_no: str
+    waiting_for: str = Field(description="score | decision (the leader's)")
+
+
+class ExpertStateOut(ExpertOut):
+    waiting_cases: list[WaitingCase] = Field(
+        description="cases of unpublished rounds waiting for this expert"
+    )
+    warning: str | None = Field(
+        description="when disabled with cases waiting: they are stranded until the expert is "
+        "enabled again or replaced in the pair (…/pairs/{pair_id}/replace)"
+    )
+
+
 class ExpertList(BaseModel):
     items: list[ExpertOut]
 
@@ -101,21 +121,57 @@ async def add_expert(request: web.Request) -> web.Response:
     return json_ok(ExpertOut.of(expert), status=201)
 
 
-@operation(
-    "POST",
-    "/api/v1/center/experts/{id}/disable",
-    summary="Disable an expert",
-    tag="quality",
-    response=ExpertOut,
-    auth="api_key",
-    errors=(404,),
-)
-async def disable_expert(request: web.Request) -> web.Response:
+async def _state(request: web.Request, active: bool) -> web.Response:
     key = await require_center(request)
     expert = await Expert.get_or_none(region=key.region, id=int_param(request, "id"))
     if expert is None:
         raise ApiError(404, "not_found", message_key="quality.error.no_expert")
-    if expert.active:
-        expert.active, expert.disabled_at = False, datetime.now(UTC)
+    if expert.active != active:
+        expert.active, expert.disabled_at = active, None if active else datetime.now(UTC)
         await expert.save(update_fields=["active", "disabled_at"])
-    return json_ok(ExpertOut.of(expert))
+    waiting = [
+        WaitingCase(
+            evaluation_id=ec.evaluation_id,  # type: ignore[attr-defined]
+            pair_id=ec.pair_id,  # type: ignore[attr-defined]
+            case_no=ec.case.case_no,
+            waiting_for="decision" if ec.state == CaseState.DISAGREED else "score",
+        )
+        for ec in await waiting_on(expert.id)
+    ]
+    warning = None
+    if waiting and not expert.active:
+        warning = t(
+            "quality.expert.stranded",
+            request_locale(request),
+            id=expert.id,
+            n=len(waiting),
+            rounds="、".join(sorted({str(w.evaluation_id) for w in waiting})),
+        )
+    out = ExpertOut.of(expert).model_dump()
+    return json_ok(ExpertStateOut(**out, waiting_cases=waiting, warning=warning))
+
+
+@operation(
+    "POST",
+    "/api/v1/center/experts/{id}/disable",
+    summary="Disable an expert (warns of their cases waiting in open rounds)",
+    tag="quality",
+    response=ExpertStateOut,
+    auth="api_key",
+    errors=(404,),
+)
+async def disable_expert(request: web.Request) -> web.Response:
+    return await _state(request, active=False)
+
+
+@operation(
+    "POST",
+    "/api/v1/center/experts/{id}/enable",
+    summary="Enable a disabled expert again",
+    tag="quality",
+    response=ExpertStateOut,
+    auth="api_key",
+    errors=(404,),
+)
+async def enable_expert(request: web.Request) -> web.Response:
+    return await _state(request, active=True)

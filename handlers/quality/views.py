@@ -34,6 +34,7 @@ class ExpertRef(BaseModel):
 
 
 class PairOut(BaseModel):
+    id: int = Field(description="the pair, for …/pairs/{pair_id}/replace")
     leader: ExpertRef
     member: ExpertRef
     group: str
@@ -197,13 +198,14 @@ async def case_view(
     ec: EvaluationCase, locale: str, conn: BaseDBAsyncClient | None = None
 ) -> CaseEvalOut:
     await ec.fetch_related("case", "pair", using_db=conn)
+    scores = await EvaluationScore.filter(eval_case_id=ec.id).using_db(conn).order_by("id")
     experts = {
         e.id: e
         for e in await Expert.filter(
             id__in=[ec.pair.leader_id, ec.pair.member_id, ec.decided_by_id or 0]
+            + [s.expert_id for s in scores]  # a replaced expert's score keeps its name
         ).using_db(conn)
     }
-    scores = await EvaluationScore.filter(eval_case_id=ec.id).using_db(conn).order_by("id")
     objection = await GradeObjection.get_or_none(eval_case_id=ec.id).using_db(conn)
     case_nos = cast(  # the pair's cases, as in the round's answer
         "list[str]",
@@ -237,6 +239,7 @@ def _ref(experts: dict[int, Expert], expert_id: int) -> ExpertRef:
 
 def _pair_out(p: EvaluationPair, experts: dict[int, Expert], case_nos: list[str]) -> PairOut:
     return PairOut(
+        id=p.id,
         leader=_ref(experts, p.leader_id),
         member=_ref(experts, p.member_id),
         group=p.group,

@@ -10,6 +10,20 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='PairReplacement',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('pair', fields.ForeignKeyField('models.EvaluationPair', source_field='pair_id', db_constraint=True, to_field='id', related_name='replacements', on_delete=OnDelete.CASCADE)),
+                ('role', fields.CharField(max_length=8)),
+                ('old_expert', fields.ForeignKeyField('models.Expert', source_field='old_expert_id', db_constraint=True, to_field='id', related_name='replaced_in', on_delete=OnDelete.RESTRICT)),
+                ('new_expert', fields.ForeignKeyField('models.Expert', source_field='new_expert_id', db_constraint=True, to_field='id', related_name='replacing_in', on_delete=OnDelete.RESTRICT)),
+                ('actor', fields.CharField(max_length=64)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'pair_replacement', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An expert of a pair replaced while the round was open (disabled, ill, a late conflict):'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='SubsidyEvent',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
