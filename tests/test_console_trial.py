@@ -244,3 +244,19 @@ async def test_staff_publish_a_round_and_see_who_owes_a_score(client_for):
     twice = await client.post(page + "/publish", data={"csrf": token})
     assert twice.status == 409
     assert (await client.get(page + "/publish", allow_redirects=False)).status == 303
+
+
+async def test_each_list_shows_its_tabs_with_the_current_one_marked(app):
+    await add_staff("孙八", "o-boss", supervisor=True)
+    await sign_in(app, "o-boss")
+    for path, link in (
+        ("/console/applications", 'aria-current="page">'),
+        ("/console/callbacks", 'aria-current="page">'),
+        ("/console/complaints", 'aria-current="page">'),
+        ("/console/handoffs", 'aria-current="page">'),
+        ("/console/objections", '<a href="?tab=pending" aria-current="page">待复评</a>'),
+    ):
+        text = await (await app.get(path)).text()
+        tabs = text.split('class="tabs"')[1].split("</nav>")[0]
+        assert link in tabs, path
+        assert text.count('<a href="?') >= 2, path
