@@ -103,6 +103,13 @@ async def test_need_materials_owes_the_ticked_items_as_the_api_does(app, fake_we
     page = await (await app.get(f"/console/applications/{app_id}")).text()
     missing = page.split("缺少：")[1].split("</p>")[0]
     assert "身份证明" in missing and row.materials_due.isoformat() in missing
+    en = await (
+        await app.get(
+            "/console/lang", params={"to": "en", "next": f"/console/applications/{app_id}"}
+        )
+    ).text()
+    assert "Proof of identity, Proof of exemption" in en  # English commas, not 、
+    await app.get("/console/lang", params={"to": "zh_CN", "next": "/console/"})
 
     [push] = await OutboxMessage.filter(recipient="o-oa-agent-1", kind="decision")
     assert (
