@@ -32,6 +32,9 @@ from tests.test_evaluations import REGION as EVAL_REGION
 from tests.test_evaluations import case_url as eval_case_url
 from tests.test_evaluations import draw_round
 from tests.test_evaluations import seed as seed_evaluations
+from tests.test_subsidies import FEES as SUB_FEES
+from tests.test_subsidies import REGION as SUB_REGION
+from tests.test_subsidies import closed_case as sub_case
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright not installed")
 
@@ -368,3 +371,27 @@ async def test_the_bureau_reviews_an_objection_on_a_phone(app, page):
     await page.get_by_role("button", name="提交复评结果").click()
     await expect(page.get_by_role("status")).to_contain_text("复评结果已记录")
     await shoot(page, "objection-reviewed")
+
+
+async def test_subsidies_on_a_phone(app, page, aiohttp_client, settings, tmp_path):
+    """Staff open 补贴 at 360 px, filter the payable ones and mark one paid."""
+    expect = playwright_api.expect
+    policy = tmp_path / "shaoxing-fees.json"
+    policy.write_text(json.dumps({"base": "shaoxing", "subsidy_base_fees": SUB_FEES}), "utf-8")
+    client = await aiohttp_client(create_app(settings.model_copy(update={"policy": str(policy)})))
+    await sub_case("(2026)越法援民" + "9" * 30 + "号", grade="excellent", coefficient=1.2)
+    await sub_case("A3")
+    await add_staff("赵六", "o-staff-1", region=SUB_REGION)
+    await scan_login(client, page, "o-staff-1", "/console/subsidies?from=2026-07-01")
+    await page.set_viewport_size({"width": 360, "height": 740})
+    await expect(page.get_by_role("heading", name="办案补贴")).to_be_visible()
+    await page.get_by_label("状态").select_option(label="可发放")
+    await page.get_by_role("button", name="查看").click()
+    await expect(page.get_by_text("核定 3600.00 元")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await page.locator("summary", has_text="标记已发放").click()
+    await page.screenshot(path=str(SHOTS / "subsidies-phone.png"), full_page=True)
+    await page.get_by_role("button", name="标记已发放").click()
+    await expect(page.get_by_role("status")).to_contain_text("已标记为已发放")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await shoot(page, "subsidies")

@@ -4,6 +4,9 @@ report's language; the bureau's and the centre's work on evaluations and subsidi
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from bot.app import create_app
@@ -28,6 +31,11 @@ from tests.test_evaluations import (
     seed,
 )
 from tests.test_evaluations import score as score_api
+from tests.test_subsidies import FEES
+from tests.test_subsidies import REGION as SUB_REGION
+from tests.test_subsidies import closed_case as sub_case
+
+NEXT = re.compile(r'<a href="([^"]+)" rel="next">')
 
 
 async def test_get_on_a_form_address_goes_back_to_the_page(app):
@@ -260,3 +268,91 @@ async def test_each_list_shows_its_tabs_with_the_current_one_marked(app):
         tabs = text.split('class="tabs"')[1].split("</nav>")[0]
         assert link in tabs, path
         assert text.count('<a href="?') >= 2, path
+
+
+async def test_staff_mark_subsidies_paid_and_claw_back_in_the_console(subsidy_client):
+    client = await subsidy_client("shaoxing")
+    key = await create_center_key(SUB_REGION)
+    first = await sub_case("A1", grade="excellent", coefficient=1.2)
+    await sub_case("A3")  # not graded yet
+    for i in range(30):
+        await sub_case(f"B{i:02d}", grade="good", coefficient=1.0)
+    await add_staff("赵六", "o-staff-sub", region=SUB_REGION)
+    await sign_in(client, "o-staff-sub")
+    period = {"from": "2026-07-01", "to": "2026-12-31"}
+    page = await (await client.get("/console/subsidies", params=period)).text()
+    assert "办案补贴" in page and "下一页" in page and page.count('class="item') == 30
+    waiting = await (
+        await client.get("/console/subsidies", params={**period, "status": "awaiting_grade"})
+    ).text()
+    assert "A3" in waiting and "B00" not in waiting and "待定质量等次" in waiting
+    payable = await (
+        await client.get("/console/subsidies", params={**period, "status": "payable"})
+    ).text()
+    more = NEXT.search(payable).group(1).replace("&amp;", "&")
+    rest = await (await client.get("/console/subsidies" + more)).text()
+    assert "第一页" in rest and "A1" in rest and "核定 3600.00 元" in rest
+
+    sid = await listing_api(client, key, status="payable", limit=500)
+    sid = next(i["id"] for i in sid["items"] if i["case_no"] == first.case_no)
+    token = await csrf_of(client, "/console/subsidies")
+    back = "from=2026-07-01&to=2026-12-31&status=payable"
+    url = f"/console/subsidies/{sid}"
+    assert (await client.post(url + "/paid", data={"back": back})).status == 403  # CSRF
+    resp = await client.post(
+        url + "/paid", data={"csrf": token, "back": back}, allow_redirects=False
+    )
+    assert resp.status == 302
+    assert resp.headers["Location"].startswith("/console/subsidies?from=2026-07-01")
+    assert "done=paid" in resp.headers["Location"]
+    item = await api_item(client, key, sid)
+    assert item["status"] == "paid" and item["paid_amount"] == 3600.0
+    again = await client.post(url + "/paid", data={"csrf": token, "back": back})
+    assert again.status == 409 and "这笔补贴已经发放" in await again.text()
+    bad = await client.post(url + "/claw-back", data={"csrf": token, "back": back, "amount": "abc"})
+    assert bad.status == 422 and "金额" in await bad.text()
+    resp = await client.post(
+        url + "/claw-back",
+        data={"csrf": token, "back": back, "note": "重复发放"},
+        allow_redirects=False,
+    )
+    assert resp.status == 302
+    assert (await api_item(client, key, sid))["status"] == "clawed_back"
+    no_note = await client.post(url + "/undo", data={"csrf": token, "back": back})
+    assert no_note.status == 422 and "错在哪里" in await no_note.text()
+    resp = await client.post(
+        url + "/undo", data={"csrf": token, "back": back, "note": "追回记错了"}
+    )
+    assert resp.status == 200 and "已撤销上一笔记录" in await resp.text()
+    assert (await api_item(client, key, sid))["status"] == "paid"
+    shown = await (
+        await client.get("/console/subsidies", params={**period, "status": "paid"})
+    ).text()
+    assert "发放记录（3）" in shown and "撤销追回" in shown and "追回记错了" in shown
+    assert await StaffAudit.filter(action="subsidy_paid", record=f"subsidy:{sid}").exists()
+    assert await StaffAudit.filter(action="subsidy_claw_back").exists()
+    assert (await client.get(url + "/paid", allow_redirects=False)).status == 303
+    assert (await client.post("/console/subsidies/999999/paid", data={"csrf": token})).status == 404
+    bad_filter = await (await client.get("/console/subsidies", params={"from": "x"})).text()
+    assert "筛选条件有误" in bad_filter
+
+
+async def listing_api(client, key, **query):
+    params = {"from": "2026-07-01", "to": "2026-12-31", **query}
+    resp = await client.get("/api/v1/center/subsidies", params=params, headers=key_headers(key))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def api_item(client, key, sid: int) -> dict:
+    return next(i for i in (await listing_api(client, key, limit=500))["items"] if i["id"] == sid)
+
+
+@pytest.fixture
+def subsidy_client(aiohttp_client, settings, app, tmp_path):
+    async def make(base: str):
+        path = tmp_path / f"{base}-local.json"
+        path.write_text(json.dumps({"base": base, "subsidy_base_fees": FEES}))
+        return await aiohttp_client(create_app(settings.model_copy(update={"policy": str(path)})))
+
+    return make

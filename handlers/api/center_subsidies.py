@@ -201,10 +201,15 @@ async def ensure_rows(region: str, first: date, last: date) -> None:
 async def list_subsidies(request: web.Request) -> web.Response:
     key = await require_center(request)
     q = parse_query(request, SubsidyQuery)
+    return json_ok(await subsidy_page(request, key.region, q))
+
+
+async def subsidy_page(request: web.Request, region: str, q: SubsidyQuery) -> SubsidyList:
+    """One page of the region's subsidies (the API's list and the console's 补贴 page)."""
     check_period(request, q.from_, q.to, ("from", "to"), past=False)
-    await ensure_rows(key.region, q.from_, q.to)
+    await ensure_rows(region, q.from_, q.to)
     rows = Subsidy.filter(
-        region=key.region,
+        region=region,
         case__closed_on__gte=q.from_,
         case__closed_on__lte=q.to,
         case__status=CaseStatus.CLOSED,
@@ -230,7 +235,7 @@ async def list_subsidies(request: web.Request) -> web.Response:
             break
         if not rows_left:
             break
-    return json_ok(SubsidyList(items=items, next_cursor=str(cursor) if more else None))
+    return SubsidyList(items=items, next_cursor=str(cursor) if more else None)
 
 
 async def _subsidy(request: web.Request, region: str, conn) -> tuple[Subsidy, Case]:
@@ -276,10 +281,15 @@ def _amount(body: MoneyIn) -> Decimal | None:
     errors=(404, 409, 422),
 )
 async def post_paid(request: web.Request) -> web.Response:
-    def record(row, a, body, actor, now):
-        return pay(row, a, _amount(body), body.note, actor=actor, now=now)
+    return await _record_money(request, MoneyIn, pay_record)
 
-    return await _record_money(request, MoneyIn, record)
+
+def pay_record(row: Subsidy, a: Assessment, body: MoneyIn, actor: str, now: datetime):
+    return pay(row, a, _amount(body), body.note, actor=actor, now=now)
+
+
+def claw_back_record(row: Subsidy, a: Assessment, body: MoneyIn, actor: str, now: datetime):
+    return claw_back(row, a, _amount(body), body.note, actor=actor, now=now)
 
 
 @operation(
@@ -293,10 +303,7 @@ async def post_paid(request: web.Request) -> web.Response:
     errors=(404, 409, 422),
 )
 async def post_claw_back(request: web.Request) -> web.Response:
-    def record(row, a, body, actor, now):
-        return claw_back(row, a, _amount(body), body.note, actor=actor, now=now)
-
-    return await _record_money(request, MoneyIn, record)
+    return await _record_money(request, MoneyIn, claw_back_record)
 
 
 @operation(
@@ -310,10 +317,11 @@ async def post_claw_back(request: web.Request) -> web.Response:
     errors=(404, 409, 422),
 )
 async def post_undo(request: web.Request) -> web.Response:
-    def record(row, a, body, actor, now):
-        return undo(row, body.note.strip(), actor=actor, now=now)
+    return await _record_money(request, UndoIn, undo_record)
 
-    return await _record_money(request, UndoIn, record)
+
+def undo_record(row: Subsidy, a: Assessment, body: UndoIn, actor: str, now: datetime):
+    return undo(row, body.note.strip(), actor=actor, now=now)
 
 
 async def _record_money(request: web.Request, model: type[BaseModel], record: Record):
@@ -321,12 +329,21 @@ async def _record_money(request: web.Request, model: type[BaseModel], record: Re
     row; the row and its event are saved and the subsidy shown again, in one transaction."""
     key = await require_center(request)
     body = await parse_body(request, model)
+    return json_ok(await record_money(request, key.region, body, record, f"center_key:{key.id}"))
+
+
+async def record_money(
+    request: web.Request, region: str, body: BaseModel, record: Record, actor: str
+) -> SubsidyOut:
+    """The path's subsidy of `region`, locked; `record` (pay_record, claw_back_record, the
+    undo) applied and saved with its event (a refusal -> ApiError). The API's endpoints and
+    the console's buttons both come through here."""
     policy, loc = request.app[policy_key], request_locale(request)
     async with in_transaction() as conn:
-        row, case = await _subsidy(request, key.region, conn)
+        row, case = await _subsidy(request, region, conn)
         a = await _assessment(case, row, policy, conn)
         try:
-            event = record(row, a, body, f"center_key:{key.id}", datetime.now(UTC))
+            event = record(row, a, body, actor, datetime.now(UTC))
         except SubsidyError as exc:
             message = t(f"quality.error.{exc.code}", loc, **exc.params)
             raise ApiError(
@@ -341,7 +358,7 @@ async def _record_money(request: web.Request, model: type[BaseModel], record: Re
         await event.save(using_db=conn)
         (view,) = await _views([case], policy, conn)
     log.info("subsidy %s: %s by %s", row.id, event.action, event.actor)
-    return json_ok(view)
+    return view
 
 
 @operation(

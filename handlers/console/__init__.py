@@ -45,6 +45,9 @@ FORM_PAGES = {
     "/console/expert/cases/{id}/recheck": "/console/expert/cases/{id}",
     "/console/evaluations/{id}/publish": "/console/evaluations/{id}",
     "/console/objections/{id}/review": "/console/objections/{id}",
+    "/console/subsidies/{id}/paid": "/console/subsidies",
+    "/console/subsidies/{id}/claw-back": "/console/subsidies",
+    "/console/subsidies/{id}/undo": "/console/subsidies",
 }
 
 
@@ -60,6 +63,7 @@ def setup(app: web.Application) -> None:
         login,
         objections,
         records,
+        subsidies,
         today,
     )
 
@@ -106,6 +110,10 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/evaluations/{id}/report.xlsx", evaluations.report_xlsx)
     r.add_post("/console/evaluations/{id}/publish", evaluations.publish)
     r.add_get("/console/objections", objections.listing)
+    r.add_get("/console/subsidies", subsidies.listing)
+    r.add_post("/console/subsidies/{id}/paid", subsidies.paid)
+    r.add_post("/console/subsidies/{id}/claw-back", subsidies.claw_back)
+    r.add_post("/console/subsidies/{id}/undo", subsidies.undo)
     r.add_get("/console/objections/{id}", objections.detail)
     r.add_post("/console/objections/{id}/review", objections.review)
     r.add_get("/console/expert", expert.mine)

@@ -90,6 +90,7 @@ AUDIT_ACTIONS = frozenset(
         "objection_review",
         "subsidy_paid",
         "subsidy_claw_back",
+        "subsidy_undo",
     }
 )
 API_AUDIT_ACTIONS = frozenset({"list", "document", "material", "decide"})
