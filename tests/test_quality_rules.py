@@ -7,12 +7,14 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.app import create_app
 from bot.auth import create_center_key
+from models.case import Case
 from models.evaluation import Evaluation, Expert, GradeObjection
 from tests.conftest import WeChatUser
 from tests.test_cases_support import pushes_to
@@ -484,3 +486,35 @@ async def test_a_disabled_expert_is_warned_about_and_replaced_or_enabled(client_
         url, json={"old_expert_id": new.id, "new_expert_id": member}, headers=key_headers(key)
     )
     assert resp.status == 409
+
+
+async def test_the_centre_api_finds_a_case_however_its_number_is_typed(client_for):
+    client = await client_for("wanzhou")
+    key = await create_center_key(REGION)
+    case = {
+        "region": REGION,
+        "kind": "civil",
+        "cause": "劳动报酬纠纷",
+        "beneficiary": {"name": "张三", "phone": "13812345678"},
+        "handler": {"name": "李律师", "org": ORG},
+        "status": "accepted",
+    }
+    resp = await client.put(
+        "/api/v1/center/cases/" + quote("(2026)万法援6号", safe=""),
+        json=case,
+        headers=key_headers(key),
+    )
+    assert resp.status in (200, 201), await resp.text()
+    # The same case updated with full-width brackets: no second case.
+    resp = await client.put(
+        "/api/v1/center/cases/" + quote("（2026）万法援6号", safe=""),
+        json={**case, "status": "in_progress"},
+        headers=key_headers(key),
+    )
+    assert resp.status == 200 and (await resp.json())["case_no"] == "(2026)万法援6号"
+    assert await Case.filter(region=REGION).count() == 1
+    for typed_no in ("〔2026〕万法援6号", "2026万法援6号"):
+        resp = await client.get(
+            "/api/v1/center/cases/" + quote(typed_no, safe=""), headers=key_headers(key)
+        )
+        assert resp.status == 200 and (await resp.json())["status"] == "in_progress"

@@ -204,6 +204,8 @@ async def put_case(request: web.Request) -> web.Response:
         "special": body.special,
     }
     async with in_transaction() as conn:
+        same = await find_by_case_no(Case.filter(region=key.region), case_no, conn=conn)
+        case_no = same[0].case_no if same else case_no  # （2026） or (2026): the same case
         q = Case.filter(region=key.region, case_no=case_no).using_db(conn)
         created = not await q.exists()
         await Case.bulk_create(

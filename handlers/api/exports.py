@@ -23,7 +23,7 @@ from handlers.records.docx_forms import DOCX, callback_form
 from handlers.records.exports import XLSX, LocalRange, half_range, xlsx_response
 from i18n import t
 from models.calendar import local_today
-from models.case import Case
+from models.case import Case, find_by_case_no
 
 DEFAULT_DAYS = 30  # a link without a range gives the last month, what a monthly report needs
 # Bounds far outside any legal-aid record, well inside what date arithmetic and Excel can hold.
@@ -111,12 +111,12 @@ async def export_disclosure(request: web.Request) -> web.StreamResponse:
 )
 async def export_callback_form(request: web.Request) -> web.Response:
     key = await require_center(request)
-    case_no = request.match_info["case_no"]
-    case = await Case.get_or_none(region=key.region, case_no=case_no)
-    if case is None:
+    found = await find_by_case_no(Case.filter(region=key.region), request.match_info["case_no"])
+    if not found:
         raise ApiError(404, "not_found")
+    case = found[0]
     body = await callback_form(case, request.app[settings_key].timezone)
-    name = quote(f"回访记录表_{case_no}.docx")
+    name = quote(f"回访记录表_{case.case_no}.docx")
     return web.Response(
         body=body,
         content_type=DOCX,
