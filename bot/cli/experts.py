@@ -93,7 +93,7 @@ def experts_disable(args: argparse.Namespace) -> int:
             active=False, disabled_at=datetime.now(UTC)
         )
         waiting = [
-            f"round {ec.evaluation_id} pair {ec.pair_id}: {ec.case.case_no}"  # type: ignore[attr-defined]
+            f"round {ec.evaluation_id} pair {ec.pair_id}: {ec.case.case_no}"
             for ec in await waiting_on(args.id)
         ]
         return n, waiting

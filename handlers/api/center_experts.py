@@ -131,8 +131,8 @@ async def _state(request: web.Request, active: bool) -> web.Response:
         await expert.save(update_fields=["active", "disabled_at"])
     waiting = [
         WaitingCase(
-            evaluation_id=ec.evaluation_id,  # type: ignore[attr-defined]
-            pair_id=ec.pair_id,  # type: ignore[attr-defined]
+            evaluation_id=ec.evaluation_id,
+            pair_id=ec.pair_id,
             case_no=ec.case.case_no,
             waiting_for="decision" if ec.state == CaseState.DISAGREED else "score",
         )

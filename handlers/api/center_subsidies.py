@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -139,7 +139,7 @@ async def _views(cases: list[Case], policy, conn=None) -> list[SubsidyOut]:
         .using_db(conn)
         .order_by("id")
     ):
-        history.setdefault(e.subsidy_id, []).append(  # type: ignore[attr-defined]
+        history.setdefault(e.subsidy_id, []).append(
             MoneyEventOut(action=e.action, amount=_f(e.amount), note=e.note, actor=e.actor, at=e.at)
         )
     out = []
@@ -263,7 +263,8 @@ async def _assessment(case: Case, row: Subsidy, policy, conn) -> Assessment:
     )
 
 
-Record = Callable[[Subsidy, Assessment, BaseModel, str, datetime], SubsidyEvent]
+# the body is the endpoint's own model (MoneyIn, UndoIn): Any, as Callable is contravariant
+Record = Callable[[Subsidy, Assessment, Any, str, datetime], SubsidyEvent]
 
 
 def _amount(body: MoneyIn) -> Decimal | None:
@@ -284,11 +285,15 @@ async def post_paid(request: web.Request) -> web.Response:
     return await _record_money(request, MoneyIn, pay_record)
 
 
-def pay_record(row: Subsidy, a: Assessment, body: MoneyIn, actor: str, now: datetime):
+def pay_record(
+    row: Subsidy, a: Assessment, body: MoneyIn, actor: str, now: datetime
+) -> SubsidyEvent:
     return pay(row, a, _amount(body), body.note, actor=actor, now=now)
 
 
-def claw_back_record(row: Subsidy, a: Assessment, body: MoneyIn, actor: str, now: datetime):
+def claw_back_record(
+    row: Subsidy, a: Assessment, body: MoneyIn, actor: str, now: datetime
+) -> SubsidyEvent:
     return claw_back(row, a, _amount(body), body.note, actor=actor, now=now)
 
 
@@ -320,7 +325,9 @@ async def post_undo(request: web.Request) -> web.Response:
     return await _record_money(request, UndoIn, undo_record)
 
 
-def undo_record(row: Subsidy, a: Assessment, body: UndoIn, actor: str, now: datetime):
+def undo_record(
+    row: Subsidy, a: Assessment, body: UndoIn, actor: str, now: datetime
+) -> SubsidyEvent:
     return undo(row, body.note.strip(), actor=actor, now=now)
 
 
@@ -346,15 +353,16 @@ async def record_money(
             event = record(row, a, body, actor, datetime.now(UTC))
         except SubsidyError as exc:
             message = t(f"quality.error.{exc.code}", loc, **exc.params)
-            raise ApiError(
+            err = ApiError.with_params(
                 exc.status,
                 "validation" if exc.status == 422 else "conflict",
-                fields={exc.field: message} if exc.field else None,
-                message_key=f"quality.error.{exc.code}",
-                **exc.params,
-            ) from None
+                f"quality.error.{exc.code}",
+                exc.params,
+            )
+            err.fields = {exc.field: message} if exc.field else {}
+            raise err from None
         await row.save(using_db=conn)
-        event.subsidy_id = row.id  # type: ignore[attr-defined]
+        event.subsidy_id = row.id
         await event.save(using_db=conn)
         (view,) = await _views([case], policy, conn)
     log.info("subsidy %s: %s by %s", row.id, event.action, event.actor)

@@ -109,11 +109,13 @@ async def review(request: web.Request, visitor: Visitor) -> web.StreamResponse:
             request, visitor, error=t("console.objections.say_upheld", loc), status=422, form=form
         )
     try:
-        body = GradeReviewIn(
-            upheld=upheld == "yes",
-            grade=(form.get("grade") or None) if upheld == "yes" else None,
-            reviewers=form.get("reviewers", ""),
-            note=form.get("note") or None,
+        body = GradeReviewIn.model_validate(
+            {
+                "upheld": upheld == "yes",
+                "grade": (form.get("grade") or None) if upheld == "yes" else None,
+                "reviewers": form.get("reviewers", ""),
+                "note": form.get("note") or None,
+            }
         )
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "reviewers"
