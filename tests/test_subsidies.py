@@ -102,6 +102,13 @@ async def test_beijing_pays_nothing_before_the_closing_check_passes(client_for):
         f"/api/v1/center/subsidies/{item['id']}/paid", json={}, headers={"X-Api-Key": key}
     )
     assert paid.status == 409 and "签字确认合格" in (await paid.json())["error"]["message"]
+    english = await client.post(
+        f"/api/v1/center/subsidies/{item['id']}/paid",
+        json={},
+        headers={"X-Api-Key": key, "Accept-Language": "en"},
+    )
+    message = (await english.json())["error"]["message"]
+    assert english.status == 409 and message.isascii() and message
     url = f"/api/v1/center/cases/{quote(case.case_no)}/quality-check"
     bad = await client.post(
         url, json={"passed": True, "reviewer_id": 999}, headers={"X-Api-Key": key}
