@@ -140,15 +140,16 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})  # one lock order everywhere: no deadlocks
     async with in_transaction() as conn:
-        # the lock and the dedupe lookup in one statement
-        convs, answered = await engine_sql.lock_conversations(
-            conn, openids, [i.dedupe_key for i in incs]
+        # the lock, the dedupe lookup and the facts about the senders in one statement
+        locked = await engine_sql.lock_conversations(
+            conn, openids, [i.dedupe_key for i in incs], flowkit.fact_sql()
         )
+        convs, answered = locked.convs, locked.answered
         loaded = {o: _snapshot(c) for o, c in convs.items()}
         replies: list[str | None] = []
         new_rows: list[tuple[str, str, str, str | None]] = []
         touched: dict[str, Conversation] = {}
-        memo: dict[str, object] = {"openids": openids}
+        memo: dict[str, object] = {"openids": openids, "facts": locked.facts}
         for inc in incs:
             if inc.dedupe_key in answered:
                 metrics.duplicates.inc()

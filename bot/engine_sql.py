@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, TypeVar
@@ -67,34 +68,55 @@ def hydrate(model: type[M], row) -> M:
 
 
 @cache
-def _lock_and_answered(pg: bool, keys: int, count: int) -> str:
+def _lock_and_answered(pg: bool, keys: int, count: int, facts: tuple[tuple[str, str], ...]) -> str:
     """The batch's first statement: its users' rows, locked, each carrying (as `__answered`,
     a JSON object) the replies already given to any of the batch's message keys — the dedupe
-    lookup and the lock in one round trip.
+    lookup and the lock in one round trip — and the registered facts about each user
+    (bot.flowkit.register_fact: is the sender a bound agent, a handler ...) as `__fact_<name>`.
 
     On PostgreSQL the arrays are single parameters (`= ANY($1)`), so one prepared statement
     serves every batch size. ORDER BY: rows are locked in one order everywhere, so two batches
     never deadlock.
     """
     table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
+    user = 'c."openid"'
+    extra = "".join(
+        f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
+    )
     if pg:
         return (
             f'SELECT c.*, (SELECT json_object_agg("dedupe_key", "reply") FROM "{inbound}" '
-            f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered" FROM "{table}" c '
+            f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"{extra} FROM "{table}" c '
             f'WHERE c."openid" = ANY($2::text[]) ORDER BY c."openid" FOR UPDATE OF c'
         )
     return (
-        f'SELECT *, (SELECT json_group_object("dedupe_key", "reply") FROM "{inbound}" '
-        f'WHERE "dedupe_key" IN ({_marks(pg, keys)})) AS "__answered" FROM "{table}" '
-        f'WHERE "openid" IN ({_marks(pg, count)}) ORDER BY "openid"'
+        f'SELECT c.*, (SELECT json_group_object("dedupe_key", "reply") FROM "{inbound}" '
+        f'WHERE "dedupe_key" IN ({_marks(pg, keys)})) AS "__answered"{extra} FROM "{table}" c '
+        f'WHERE c."openid" IN ({_marks(pg, count)}) ORDER BY c."openid"'
     )
 
 
+FACT_PREFIX = "__fact_"
+
+
+@dataclass(slots=True)
+class Locked:
+    """What the batch's first statement found (lock_conversations)."""
+
+    convs: dict[str, Conversation]  # openid -> its conversation, locked
+    answered: dict[str, str | None]  # dedupe key -> the reply given before
+    facts: dict[str, dict[str, object]]  # openid -> registered fact -> value
+
+
 async def lock_conversations(
-    conn: BaseDBAsyncClient, openids: Sequence[str], keys: Sequence[str] = ()
-) -> tuple[dict[str, Conversation], dict[str, str | None]]:
-    """Each user's row, locked (PostgreSQL; sqlite has one writer), created when missing; and
-    the replies given to those of `keys` handled before (WeChat's retries).
+    conn: BaseDBAsyncClient,
+    openids: Sequence[str],
+    keys: Sequence[str] = (),
+    facts: tuple[tuple[str, str], ...] = (),
+) -> Locked:
+    """Each user's row, locked (PostgreSQL; sqlite has one writer), created when missing; the
+    replies given to those of `keys` handled before (WeChat's retries); and `facts` (name, SQL
+    of a scalar subquery on `{openid}`) about each user.
 
     A reply committed by another worker while this one waited for the lock is not seen (the
     statement's snapshot predates the wait): the batch's insert of that key then fails on the
@@ -103,31 +125,34 @@ async def lock_conversations(
     pg = _pg(conn)
     keys = list(keys) or [""]  # an empty IN () is not SQL
     params = [keys, list(openids)] if pg else [*keys, *openids]
-    _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(openids)), params)
-    rows, answered = _split_answered(found)
-    convs = {c.openid: c for c in (hydrate(Conversation, r) for r in rows)}
-    missing = [o for o in openids if o not in convs]
+    sql = _lock_and_answered(pg, len(keys), len(openids), facts)
+    _, found = await conn.execute_query(sql, params)
+    locked = Locked({}, {}, {})
+    _read_locked(found, facts, locked)
+    missing = [o for o in openids if o not in locked.convs]
     if missing:  # a user's first message: once per user, through the ORM's defaults
         await Conversation.bulk_create(
             [Conversation(openid=o) for o in missing], ignore_conflicts=True, using_db=conn
         )
         params = [keys, missing] if pg else [*keys, *missing]
-        _, found = await conn.execute_query(_lock_and_answered(pg, len(keys), len(missing)), params)
-        rows, more = _split_answered(found)
-        answered = answered or more
-        convs.update((c.openid, c) for c in (hydrate(Conversation, r) for r in rows))
-    return convs, answered
+        sql = _lock_and_answered(pg, len(keys), len(missing), facts)
+        _, found = await conn.execute_query(sql, params)
+        _read_locked(found, facts, locked)
+    return locked
 
 
-def _split_answered(rows) -> tuple[list[dict], dict[str, str | None]]:
-    """The rows without their `__answered` column, and that column's object (the same on
-    every row: it is one uncorrelated subquery)."""
-    plain = [dict(r) for r in rows]
-    values = [r.pop("__answered") for r in plain]
-    value = values[0] if values else None
-    if not value:
-        return plain, {}
-    return plain, json.loads(value) if isinstance(value, str) else dict(value)
+def _read_locked(rows, facts: tuple[tuple[str, str], ...], into: Locked) -> None:
+    """Rows of the lock statement into `into`: the conversations without the extra columns,
+    the `__answered` object (the same on every row: one uncorrelated subquery), the facts."""
+    for raw in rows:
+        row = dict(raw)
+        value = row.pop("__answered")
+        if value and not into.answered:
+            into.answered = json.loads(value) if isinstance(value, str) else dict(value)
+        user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
+        conv = hydrate(Conversation, row)
+        into.convs[conv.openid] = conv
+        into.facts[conv.openid] = user
 
 
 _INBOUND_FIELDS = ("dedupe_key", "openid", "msg_type", "reply", "received_at")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from i18n import t
@@ -166,6 +167,16 @@ class Ctx:
     def t(self, key: str, /, **fields: object) -> str:
         return t(key, self.locale, **fields)
 
+    def fact(self, name: str) -> Any:
+        """A registered fact (`register_fact`) about this user, as the batch's first statement
+        read it; `UNKNOWN` outside a batch or after `forget`: the caller then asks the database."""
+        return self.memo.get("facts", {}).get(self.openid, {}).get(name, UNKNOWN)
+
+    def forget(self, name: str) -> None:
+        """A step changed what fact `name` says (a binding): later reads in the batch ask again."""
+        for facts in self.memo.get("facts", {}).values():
+            facts.pop(name, None)
+
     async def enqueue(self, **kw: Any) -> None:
         """Queue a push in this message's transaction (see bot.outbox.enqueue)."""
         from bot.outbox import enqueue
@@ -186,6 +197,24 @@ FLOWS: dict[str, Flow] = {}
 COMMANDS: list[tuple[re.Pattern[str], Callable[[Ctx, re.Match[str]], Awaitable[Outcome]]]] = []
 # QR scene prefixes (the part before ':') -> handler(ctx, rest of the scene).
 SCENES: dict[str, Callable[[Ctx, str], Awaitable[Outcome]]] = {}
+# Facts about a user read with the batch's lock, in the same statement: no round trip of their
+# own. name -> a function returning the SQL of a scalar subquery (both dialects) in which
+# `{openid}` stands for the user's openid; called once the ORM knows its tables.
+FACTS: dict[str, Callable[[], str]] = {}
+UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
+
+
+def register_fact(name: str, sql: Callable[[], str]) -> None:
+    FACTS[name] = sql
+    fact_sql.cache_clear()
+
+
+@cache
+def fact_sql() -> tuple[tuple[str, str], ...]:
+    """The registered facts' (name, SQL), for the engine's lock statement."""
+    return tuple((name, sql()) for name, sql in sorted(FACTS.items()))
+
+
 # Global words that start a flow when it exists (人工 -> handoff); the engine checks FLOWS.
 GLOBAL_FLOWS: dict[str, str] = {"human": "handoff"}
 
@@ -242,6 +271,18 @@ async def help_text(ctx: Ctx) -> str:
     from models.pool import Handler
 
     text = ctx.t("help.text")
-    if await Handler.filter(openid=ctx.openid).using_db(ctx.conn).exists():
+    handler = ctx.fact("handler")
+    if handler is UNKNOWN:
+        handler = await Handler.filter(openid=ctx.openid).using_db(ctx.conn).exists()
+    if handler:
         text += "\n" + ctx.t("quality.chat.help")
     return text
+
+
+def _handler_fact() -> str:
+    from models.pool import Handler
+
+    return f'EXISTS (SELECT 1 FROM "{Handler._meta.db_table}" h WHERE h."openid" = {{openid}})'
+
+
+register_fact("handler", _handler_fact)

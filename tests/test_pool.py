@@ -124,6 +124,27 @@ async def test_handler_binds_in_chat(app, make_user):
     assert "邀请码不对" in await make_user("o-someone").say("绑定 ZZZZZZZZ")
 
 
+async def test_a_handler_bound_in_a_batch_is_a_handler_for_the_rest_of_it(app, make_user):
+    """The engine reads who is a handler with the batch's lock; a bind in the batch counts."""
+    from bot.conversation import handle_batch
+    from bot.wechat.protocol import build_text_xml, parse
+
+    key = await center_key()
+    org = await add_org(app, key)
+    h = await add_handler(app, key, org["id"])
+    resp = await app.post(f"/api/v1/center/handlers/{h['id']}/invitation", headers=key)
+    code = (await resp.json())["code"]
+    before, bind, after = await handle_batch(
+        app.server.app,
+        [
+            parse(build_text_xml("o-handler-2", "gh_test", text, msg_id=n))
+            for n, text in enumerate(("帮助", f"绑定 {code}", "帮助"), start=1)
+        ],
+    )
+    assert "异议 案号 理由" not in before
+    assert "承办人" in bind and "异议 案号 理由" in after
+
+
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
     env.pop("BOT_DATABASE_URL", None)

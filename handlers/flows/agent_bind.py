@@ -54,6 +54,7 @@ async def bind_as_handler(ctx: Ctx, code: str) -> Outcome:
     if handler is None:
         log.info("bind refused (unknown) for %s", mask_openid(ctx.openid))
         return Done(ctx.t("agents.invite.unknown"))
+    ctx.forget("handler")  # 帮助 later in this batch mentions 异议 (bot.flowkit.help_text)
     log.info("handler %s bound in chat to %s", handler.id, mask_openid(ctx.openid))
     org = await Org.get(id=handler.org_id).using_db(ctx.conn)
     return Done(ctx.t("pool.bound", name=handler.name, org=org.name))

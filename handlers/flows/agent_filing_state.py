@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from bot.flowkit import Ctx, Next
+from bot.flowkit import UNKNOWN, Ctx, Next, register_fact
 from handlers.filing import Filing
 from models.agent import Agent
 from models.codes import CRIMINAL_DEFENSE, EXEMPT_CATEGORIES, OTHER_REASON, PLEDGE_TEXT_VERSION
@@ -82,17 +82,25 @@ def proceed(ctx: Ctx, step: str) -> Next:
 async def current_agent(ctx: Ctx) -> Agent | None:
     """The bound, active agent writing, or None.
 
-    Prompts, choices and steps all ask, so the answer is kept in the batch's memo; the first
-    ask looks up every sender of the batch at once (one query instead of one per message).
-    Binding in chat drops the memo (`forget_agents`).
+    Prompts, choices and steps all ask, so the answer is kept in the batch's memo. The batch's
+    lock statement read each sender's agent id (the `agent_id` fact), so a batch of people who
+    are no agent asks nothing more; agents are loaded in one query. Outside a batch, or after
+    binding in chat (`forget_agents`), every sender is looked up in one query by openid.
     """
     agents = ctx.memo.get("agents")
     if agents is None or ctx.openid not in agents:
         openids = sorted({*ctx.memo.get("openids", ()), ctx.openid})
-        found = {
-            a.oa_openid: a
-            for a in await Agent.filter(oa_openid__in=openids, active=True).using_db(ctx.conn)
-        }
+        facts = ctx.memo.get("facts", {})
+        ids = [facts.get(o, {}).get("agent_id", UNKNOWN) for o in openids]
+        if any(i is UNKNOWN for i in ids):
+            query = Agent.filter(oa_openid__in=openids, active=True)
+        elif any(i is not None for i in ids):
+            query = Agent.filter(id__in=[i for i in ids if i is not None], active=True)
+        else:
+            query = None  # nobody in the batch is an agent: nothing to ask
+        found = (
+            {a.oa_openid: a for a in await query.using_db(ctx.conn)} if query is not None else {}
+        )
         agents = ctx.memo["agents"] = {o: found.get(o) for o in openids}
     return agents[ctx.openid]
 
@@ -100,6 +108,16 @@ async def current_agent(ctx: Ctx) -> Agent | None:
 def forget_agents(ctx: Ctx) -> None:
     """After binding: the next `current_agent` looks again."""
     ctx.memo.pop("agents", None)
+    ctx.forget("agent_id")
+
+
+def _agent_fact() -> str:
+    """The sender's active agent's id, or NULL (oa_openid is unique)."""
+    table = Agent._meta.db_table
+    return f'SELECT a."id" FROM "{table}" a WHERE a."oa_openid" = {{openid}} AND a."active"'
+
+
+register_fact("agent_id", _agent_fact)
 
 
 def needed_kinds(data: dict) -> list[str]:
