@@ -12,7 +12,7 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.executor import MigrationExecutor
 
-from bot import asyncpg_client
+from bot import asyncpg_client, sqlite_client
 from bot.settings import Settings, reveal
 from models import MODEL_MODULES
 from models import fields as encrypted_fields
@@ -35,10 +35,14 @@ def database_url(settings: Settings) -> str:
 
 
 def connection_config(settings: Settings) -> str | dict:
-    """The default connection: the URL; on PostgreSQL the pool's release hook, and our client
-    that recovers from connections PostgreSQL ended (bot/asyncpg_client.py)."""
+    """The default connection: on sqlite our client that runs statements which cannot wait on
+    the loop's thread (bot/sqlite_client.py); on PostgreSQL the pool's release hook, and our
+    client that recovers from connections PostgreSQL ended (bot/asyncpg_client.py)."""
     url = database_url(settings)
     if not settings.is_postgres:
+        config = expand_db_url(url)
+        if config["engine"] == "tortoise.backends.sqlite":
+            return sqlite_client.engine_config(config["credentials"])
         return url
     config = expand_db_url(url)
     config["credentials"]["reset"] = release_connection

@@ -11,6 +11,7 @@ what is written and read is exactly what the ORM would write and read.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
 from tortoise import fields
+from tortoise.exceptions import OperationalError
 
 from models.conversation import Conversation
 from models.inbound import InboundMessage
@@ -125,10 +127,12 @@ async def lock_conversations(
     pg = _pg(conn)
     keys = list(keys) or [""]  # an empty IN () is not SQL
     params = [keys, list(openids)] if pg else [*keys, *openids]
-    sql = _lock_and_answered(pg, len(keys), len(openids), facts)
-    _, found = await conn.execute_query(sql, params)
     locked = Locked({}, {}, {})
-    _read_locked(found, facts, locked)
+    _read_locked(
+        await _select(conn, _lock_and_answered(pg, len(keys), len(openids), facts), params),
+        facts,
+        locked,
+    )
     missing = [o for o in openids if o not in locked.convs]
     if missing:  # a user's first message: once per user, through the ORM's defaults
         await Conversation.bulk_create(
@@ -136,9 +140,20 @@ async def lock_conversations(
         )
         params = [keys, missing] if pg else [*keys, *missing]
         sql = _lock_and_answered(pg, len(keys), len(missing), facts)
-        _, found = await conn.execute_query(sql, params)
-        _read_locked(found, facts, locked)
+        _read_locked(await _select(conn, sql, params), facts, locked)
     return locked
+
+
+async def _select(conn: BaseDBAsyncClient, sql: str, params: list) -> Sequence:
+    """A read's rows; on sqlite inside our transaction right on this thread (a read in WAL mode
+    never waits: bot/sqlite_client.py), elsewhere through the client."""
+    inline = getattr(conn, "inline", None)
+    if inline is not None:
+        try:
+            return inline().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(exc) from exc
+    return (await conn.execute_query(sql, params))[1]
 
 
 def _read_locked(rows, facts: tuple[tuple[str, str], ...], into: Locked) -> None:
@@ -204,6 +219,15 @@ async def save_conversations(
 ) -> None:
     """Write, for each conversation, those of `names` it changed, its version, and `now` as
     its updated_at: one executemany for the whole batch."""
+    values = _conversation_rows(names, changes, now)
+    if values:
+        await conn.execute_many(_update_conversation(_pg(conn), names), values)
+
+
+def _conversation_rows(
+    names: tuple[str, ...], changes: Iterable[tuple[Conversation, set[str]]], now: datetime
+) -> list[list]:
+    """The parameters of _update_conversation, one row per conversation."""
     fields_map = Conversation._meta.fields_map
     values = []
     for conv, changed in changes:
@@ -213,8 +237,7 @@ async def save_conversations(
             row += (hit, fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None)
         conv.updated_at = now
         values.append([*row, conv.version, now, conv.openid])
-    if values:
-        await conn.execute_many(_update_conversation(_pg(conn), names), values)
+    return values
 
 
 # PostgreSQL array types of the columns a batch writes, by ORM field class.
@@ -271,8 +294,22 @@ async def write_batch(
     A plain INSERT: a key answered meanwhile by another worker fails the batch (see
     lock_conversations)."""
     if not _pg(conn):
-        await record_inbound(conn, inbound, now)
-        await save_conversations(conn, names, changes, now)
+        in_worker = getattr(conn, "run_in_worker", None)
+        if in_worker is None:
+            await record_inbound(conn, inbound, now)
+            await save_conversations(conn, names, changes, now)
+            return
+        # bot/sqlite_client.py: both statements in one hand-off to aiosqlite's thread
+        rows = [[*row, now] for row in inbound]
+        updates = _conversation_rows(names, changes, now)
+
+        def write(raw: sqlite3.Connection) -> None:
+            if rows:
+                raw.executemany(_insert_inbound(False), rows)
+            if updates:
+                raw.executemany(_update_conversation(False, names), updates)
+
+        await in_worker(write)
         return
     fields_map = Conversation._meta.fields_map
     columns: list[list] = [[] for _ in range(2 * len(names) + 2)]

@@ -84,6 +84,69 @@ def test_private_tortoise_api_init_from_db_is_still_there():
     )
 
 
+def test_private_sqlite_names_the_inline_client_uses_are_still_there():
+    """bot/sqlite_client.py runs some statements on the loop's thread through aiosqlite's
+    `Connection._conn` and `Connection._execute`, and replaces the `begin` of Tortoise's sqlite
+    transaction. An upgrade that moves any of them fails here, by name."""
+    import aiosqlite
+    from tortoise.backends.sqlite.client import (
+        SqliteClient,
+        SqliteTransactionContext,
+        SqliteTransactionWrapper,
+    )
+
+    assert isinstance(getattr(aiosqlite.Connection, "_conn", None), property), (
+        "aiosqlite.Connection._conn is gone: update bot/sqlite_client.py"
+    )
+    run = getattr(aiosqlite.Connection, "_execute", None)
+    assert inspect.iscoroutinefunction(run), "aiosqlite.Connection._execute is gone"
+    assert list(inspect.signature(run).parameters)[:2] == ["self", "fn"]
+    for name in ("begin", "commit", "rollback"):
+        assert inspect.iscoroutinefunction(getattr(SqliteTransactionWrapper, name, None)), name
+    assert list(inspect.signature(SqliteTransactionContext).parameters)[:2] == [
+        "connection",
+        "trxlock",
+    ]
+    assert inspect.iscoroutinefunction(getattr(SqliteClient, "_post_connect", None))
+
+
+@pytest.mark.db
+async def test_sqlite_statements_on_the_loops_thread_share_the_transaction(app):
+    """On sqlite the engine reads on the loop's thread and writes in one hand-off to the
+    worker thread: both inside the same transaction, a failure rolls all of it back."""
+    from tortoise import connections
+    from tortoise.exceptions import IntegrityError
+    from tortoise.transactions import in_transaction
+
+    from models.inbound import InboundMessage
+
+    client = connections.get("default")
+    if client.capabilities.dialect != "sqlite":
+        pytest.skip("the sqlite client's own behaviour")
+    assert type(client).__module__ == "bot.sqlite_client"
+    insert = 'INSERT INTO "inbound_message" ("dedupe_key", "openid", "msg_type", "received_at")'
+
+    async def batch() -> None:
+        async with in_transaction() as tx:
+            await InboundMessage.create(dedupe_key="m:1", openid="o-1", msg_type="text")
+            rows = tx.inline().execute('SELECT "openid" FROM "inbound_message"').fetchall()
+            assert [r[0] for r in rows] == ["o-1"]  # the read sees the transaction's write
+            await tx.run_in_worker(
+                lambda raw: raw.execute(insert + " VALUES ('m:2', 'o-2', 'text', '2026-01-01')")
+            )
+            assert await InboundMessage.all().using_db(tx).count() == 2
+            await tx.run_in_worker(  # the same key again: the unique index refuses it
+                lambda raw: raw.execute(insert + " VALUES ('m:1', 'o-3', 'text', '2026-01-01')")
+            )
+
+    with pytest.raises(IntegrityError):
+        await batch()
+    assert await InboundMessage.all().count() == 0  # nothing of it was committed
+    async with in_transaction():  # and the connection takes the next transaction
+        await InboundMessage.create(dedupe_key="m:3", openid="o-3", msg_type="text")
+    assert await InboundMessage.all().count() == 1
+
+
 @pytest.mark.db
 async def test_hydrate_builds_what_the_orm_reads(app):
     """hydrate() (engine_sql, through _init_from_db) gives the same instance as a query."""

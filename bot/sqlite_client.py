@@ -1,0 +1,95 @@
+"""The sqlite client, with the statements that never wait run on the event loop's thread.
+
+aiosqlite runs every statement in its worker thread: a queue, a thread switch, a wake-up of the
+loop — and the two threads taking turns at the GIL while requests are being parsed. That costs
+more than the statement itself: a chat batch's six hand-offs were a third of the webhook's CPU
+(bench/webhook.py). Two kinds of statement cannot wait for anyone, so they run right here:
+
+- `BEGIN` (deferred): it takes no lock. Tortoise's transaction also sends a `COMMIT` first, in
+  case one was left open; here that is done only when one is (`in_transaction`).
+- reads that the chat engine sends inside its transaction (`inline()`; bot/engine_sql.py): in
+  WAL mode a reader never waits for a writer.
+
+Writes and `COMMIT` still go through the worker thread, because they may wait up to
+busy_timeout for a CLI command's write, and the loop must not stop meanwhile. The engine sends
+its writes in one hand-off (`run_in_worker`).
+
+The connection is opened with `check_same_thread=False` so both threads may use it. They never
+do at once: every statement outside a transaction, and every transaction, holds the client's
+lock, and the engine's statements run inside its transaction one after another.
+
+Tortoise loads this module as the engine of a `sqlite://` URL (bot.db.connection_config); its
+name contains "sqlite" because Tortoise's migrations pick their schema editor by the client's
+module name. It leans on three private names — aiosqlite's `Connection._conn` (Tortoise's own
+client uses it) and `Connection._execute`, and Tortoise's `SqliteTransactionWrapper` internals —
+each checked by tests/test_production.py, so an upgrade that moves them fails loudly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiosqlite
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+
+T = TypeVar("T")
+
+
+class InlineSqliteTransactionWrapper(SqliteTransactionWrapper):
+    """A transaction whose BEGIN, and the engine's reads, run on the loop's thread."""
+
+    async def begin(self) -> None:
+        raw = self._connection._conn
+        try:
+            if raw.in_transaction:  # left open by someone: end it where a COMMIT may wait
+                await self._connection.commit()
+            raw.execute("BEGIN")  # deferred: takes no lock, so it never waits
+        except sqlite3.OperationalError as exc:
+            raise TransactionManagementError(exc) from exc
+
+    def inline(self) -> sqlite3.Connection:
+        """The sqlite3 connection, for a read inside this transaction (it cannot wait)."""
+        return self._connection._conn
+
+    async def run_in_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)` in aiosqlite's worker thread, in one hand-off (statements that may
+        wait for the write lock); sqlite's errors become Tortoise's, as for any query."""
+        raw = self._connection._conn
+        try:
+            return await self._connection._execute(fn, raw)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(exc) from exc
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(exc) from exc
+
+
+class InlineSqliteClient(SqliteClient):
+    async def create_connection(self, with_db: bool) -> None:
+        """Tortoise's own, but the connection may be used from the loop's thread too."""
+        if not self._connection:
+            self._connection = await aiosqlite.connect(
+                self.filename, isolation_level=None, check_same_thread=False
+            )
+            self._connection._conn.row_factory = sqlite3.Row
+            for pragma, val in self.pragmas.items():
+                cursor = await self._connection.execute(f"PRAGMA {pragma}={val}")
+                await cursor.close()
+            await self._post_connect()
+
+    def _in_transaction(self) -> SqliteTransactionContext:
+        return SqliteTransactionContext(InlineSqliteTransactionWrapper(self), self._lock)
+
+
+def engine_config(credentials: dict[str, Any]) -> dict[str, Any]:
+    """The Tortoise connection config for this client."""
+    return {"engine": __name__, "credentials": credentials}
+
+
+client_class = InlineSqliteClient
