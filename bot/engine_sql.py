@@ -86,9 +86,16 @@ def _lock_and_answered(pg: bool, keys: int, count: int, facts: tuple[tuple[str, 
         f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
     )
     if pg:
+        # The subqueries read the database as it was when the statement began; when it had to
+        # wait for a row's lock, that row comes back as the holder committed it, but the facts
+        # about its user may predate that commit (a bind in the other batch). `__seen_version`,
+        # the row's version in that same early view, tells: if it differs, the facts are dropped
+        # (_read_locked) and asked again after the lock.
+        seen = f'(SELECT s."version" FROM "{table}" s WHERE s."openid" = c."openid")'
         return (
             f'SELECT c.*, (SELECT json_object_agg("dedupe_key", "reply") FROM "{inbound}" '
-            f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"{extra} FROM "{table}" c '
+            f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"{extra}, '
+            f'{seen} AS "{SEEN_VERSION}" FROM "{table}" c '
             f'WHERE c."openid" = ANY($2::text[]) ORDER BY c."openid" FOR UPDATE OF c'
         )
     return (
@@ -99,6 +106,7 @@ def _lock_and_answered(pg: bool, keys: int, count: int, facts: tuple[tuple[str, 
 
 
 FACT_PREFIX = "__fact_"
+SEEN_VERSION = "__seen_version"
 
 
 @dataclass(slots=True)
@@ -148,9 +156,10 @@ async def _select(conn: BaseDBAsyncClient, sql: str, params: list) -> Sequence:
     """A read's rows; on sqlite inside our transaction right on this thread (a read in WAL mode
     never waits: bot/sqlite_client.py), elsewhere through the client."""
     inline = getattr(conn, "inline", None)
-    if inline is not None:
+    raw = inline() if inline is not None else None
+    if raw is not None:
         try:
-            return inline().execute(sql, params).fetchall()
+            return raw.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise OperationalError(exc) from exc
     return (await conn.execute_query(sql, params))[1]
@@ -165,6 +174,8 @@ def _read_locked(rows, facts: tuple[tuple[str, str], ...], into: Locked) -> None
         if value and not into.answered:
             into.answered = json.loads(value) if isinstance(value, str) else dict(value)
         user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
+        if row.pop(SEEN_VERSION, row["version"]) != row["version"]:
+            user = {}  # waited for the lock: the facts may be older than the row (PostgreSQL)
         conv = hydrate(Conversation, row)
         into.convs[conv.openid] = conv
         into.facts[conv.openid] = user

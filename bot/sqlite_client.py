@@ -14,9 +14,14 @@ Writes and `COMMIT` still go through the worker thread, because they may wait up
 busy_timeout for a CLI command's write, and the loop must not stop meanwhile. The engine sends
 its writes in one hand-off (`run_in_worker`).
 
-The connection is opened with `check_same_thread=False` so both threads may use it. They never
-do at once: every statement outside a transaction, and every transaction, holds the client's
-lock, and the engine's statements run inside its transaction one after another.
+The connection is opened with `check_same_thread=False` so both threads may use it. They do
+not at once: every statement outside a transaction, and every transaction, holds the client's
+lock, and the engine's statements run inside its transaction one after another. One exception:
+a task cancelled while its statement runs gives the lock back before the worker is done (as
+with Tortoise's own client). sqlite serialises the two (its connections are thread-safe), so
+the loop may then wait for that statement to end; a BEGIN that meets it goes to the worker.
+When the database is not in WAL mode (a file system without shared memory), reads go to the
+worker too.
 
 Tortoise loads this module as the engine of a `sqlite://` URL (bot.db.connection_config); its
 name contains "sqlite" because Tortoise's migrations pick their schema editor by the client's
@@ -51,12 +56,19 @@ class InlineSqliteTransactionWrapper(SqliteTransactionWrapper):
             if raw.in_transaction:  # left open by someone: end it where a COMMIT may wait
                 await self._connection.commit()
             raw.execute("BEGIN")  # deferred: takes no lock, so it never waits
+            return
+        except sqlite3.OperationalError:
+            pass  # a statement whose task was cancelled may still be running in the worker
+        try:  # behind it, as Tortoise's own client does
+            await self._connection.commit()
+            await self._connection.execute("BEGIN")
         except sqlite3.OperationalError as exc:
             raise TransactionManagementError(exc) from exc
 
-    def inline(self) -> sqlite3.Connection:
-        """The sqlite3 connection, for a read inside this transaction (it cannot wait)."""
-        return self._connection._conn
+    def inline(self) -> sqlite3.Connection | None:
+        """The sqlite3 connection, for a read inside this transaction; None when reads could
+        wait (the database is not in WAL mode), and the read goes to the worker."""
+        return self._connection._conn if getattr(self._parent, "reads_inline", False) else None
 
     async def run_in_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(connection)` in aiosqlite's worker thread, in one hand-off (statements that may
@@ -71,6 +83,8 @@ class InlineSqliteTransactionWrapper(SqliteTransactionWrapper):
 
 
 class InlineSqliteClient(SqliteClient):
+    reads_inline = False  # set on connecting: the database is in WAL mode (or in memory)
+
     async def create_connection(self, with_db: bool) -> None:
         """Tortoise's own, but the connection may be used from the loop's thread too."""
         if not self._connection:
@@ -81,6 +95,9 @@ class InlineSqliteClient(SqliteClient):
             for pragma, val in self.pragmas.items():
                 cursor = await self._connection.execute(f"PRAGMA {pragma}={val}")
                 await cursor.close()
+            mode = await self._connection.execute_fetchall("PRAGMA journal_mode")
+            # WAL: a reader never waits for a writer; in memory there is one connection
+            self.reads_inline = str(next(iter(mode))[0]).lower() in ("wal", "memory")
             await self._post_connect()
 
     def _in_transaction(self) -> SqliteTransactionContext:

@@ -192,3 +192,50 @@ async def test_a_pooled_connection_is_released_without_a_reset_round_trip(app):
         async with client.acquire_connection() as raw:
             assert not raw.is_in_transaction()
             assert await raw.fetchval("SELECT 1") == 1
+
+
+@pytest.mark.db
+async def test_facts_read_while_waiting_for_a_users_lock_are_asked_again(app):
+    """PostgreSQL: a batch that waits for a user's row (another worker's batch binds them as
+    an agent) must not take the facts its statement read before that commit."""
+    import asyncio
+
+    import asyncpg
+    from tortoise.transactions import in_transaction
+
+    from bot import engine_sql, flowkit
+    from models.agent import Agent
+    from models.conversation import Conversation
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("row locks that wait are PostgreSQL's (sqlite has one writer)")
+    await Conversation.create(openid="o-binding")
+    agent = await Agent.create(name="王五", region="330602", village="东浦村", kind="agent")
+    other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        binding = other.transaction()  # the other worker's batch: bind, bump the row, commit
+        await binding.start()
+        await other.execute(
+            'UPDATE "conversation" SET "version" = "version" + 1 WHERE "openid" = $1', "o-binding"
+        )
+        await other.execute(
+            'UPDATE "agent" SET "oa_openid" = $1 WHERE "id" = $2', "o-binding", agent.id
+        )
+
+        async def batch() -> engine_sql.Locked:
+            async with in_transaction() as conn:
+                return await engine_sql.lock_conversations(
+                    conn, ["o-binding"], ["m:1"], flowkit.fact_sql()
+                )
+
+        waiting = asyncio.create_task(batch())
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # it waits for the row's lock
+        await binding.commit()
+        locked = await asyncio.wait_for(waiting, 10)
+    finally:
+        await other.close()
+    assert locked.convs["o-binding"].version == 1  # the row as the other batch left it
+    # the facts read before that commit are not given as true: asked again after the lock
+    assert locked.facts["o-binding"].get("agent_id", flowkit.UNKNOWN) in (agent.id, flowkit.UNKNOWN)
