@@ -181,6 +181,7 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
                 for o, conv in touched.items()
             ],
             now,
+            last=True,
         )
     return replies
 

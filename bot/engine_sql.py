@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -52,13 +52,33 @@ def _datetime_columns(model: type[Model]) -> tuple[str, ...]:
     )
 
 
+@cache
+def _json_columns(model: type[Model]) -> tuple[str, ...]:
+    return tuple(
+        _column(model, name)
+        for name, f in model._meta.fields_map.items()
+        if isinstance(f, fields.JSONField)
+    )
+
+
+# An idle user's JSON columns hold these; a new object each time (steps change them in place)
+_JSON_LITERALS: dict[str, Callable[[], object]] = {"{}": dict, "[]": list, "null": lambda: None}
+
+
 def hydrate(model: type[M], row) -> M:
     """A model instance from a raw row, as the ORM builds it.
 
     sqlite returns datetimes as the text the ORM stored (`isoformat(" ")`); parsing it with
-    the C `fromisoformat` first spares the ORM's pure-Python ISO 8601 parser.
+    the C `fromisoformat` first spares the ORM's pure-Python ISO 8601 parser. An empty JSON
+    object, list or null is made without the JSON decoder.
     """
     values = dict(row)
+    for col in _json_columns(model):
+        value = values.get(col)
+        if isinstance(value, str):
+            make = _JSON_LITERALS.get(value)
+            if make is not None:
+                values[col] = make()
     for col in _datetime_columns(model):
         value = values.get(col)
         if isinstance(value, str):
@@ -298,14 +318,18 @@ async def write_batch(
     names: tuple[str, ...],
     changes: Iterable[tuple[Conversation, set[str]]],
     now: datetime,
+    *,
+    last: bool = False,
 ) -> None:
     """Record the batch's new messages (dedupe_key, openid, msg_type, reply) and save its
     conversations (see save_conversations): one statement on PostgreSQL, two on sqlite.
+    `last`: nothing follows in the transaction, so on sqlite our client sends the COMMIT in
+    the same hand-off (bot/sqlite_client.py); the transaction's end then has nothing to do.
 
     A plain INSERT: a key answered meanwhile by another worker fails the batch (see
     lock_conversations)."""
     if not _pg(conn):
-        in_worker = getattr(conn, "run_in_worker", None)
+        in_worker = getattr(conn, "run_and_commit" if last else "run_in_worker", None)
         if in_worker is None:
             await record_inbound(conn, inbound, now)
             await save_conversations(conn, names, changes, now)

@@ -12,7 +12,7 @@ more than the statement itself: a chat batch's six hand-offs were a third of the
 
 Writes and `COMMIT` still go through the worker thread, because they may wait up to
 busy_timeout for a CLI command's write, and the loop must not stop meanwhile. The engine sends
-its writes in one hand-off (`run_in_worker`).
+its writes and the COMMIT in one hand-off (`run_and_commit`).
 
 The connection is opened with `check_same_thread=False` so both threads may use it. They do
 not at once: every statement outside a transaction, and every transaction, holds the client's
@@ -80,6 +80,19 @@ class InlineSqliteTransactionWrapper(SqliteTransactionWrapper):
             raise IntegrityError(exc) from exc
         except sqlite3.OperationalError as exc:
             raise OperationalError(exc) from exc
+
+    async def run_and_commit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`run_in_worker`, then COMMIT in the same hand-off: for the transaction's last
+        statements. The transaction is then finished; its context has nothing left to do."""
+
+        def last(raw: sqlite3.Connection) -> T:
+            out = fn(raw)
+            raw.execute("COMMIT")
+            return out
+
+        out = await self.run_in_worker(last)
+        self._finalized = True
+        return out
 
 
 class InlineSqliteClient(SqliteClient):

@@ -31,6 +31,8 @@ def catalog(locale: str) -> dict[str, str]:
 
 def normalize_locale(value: str | None) -> str:
     """Map 'en', 'en-US', 'en_GB', 'zh', 'zh-CN', None ... to a shipped locale."""
+    if value in LOCALES:  # what a conversation stores: every chat reply's texts come this way
+        return value
     if value and value.strip().lower().startswith("en"):
         return "en"
     return DEFAULT_LOCALE

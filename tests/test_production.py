@@ -145,6 +145,26 @@ async def test_sqlite_statements_on_the_loops_thread_share_the_transaction(app):
     async with in_transaction():  # and the connection takes the next transaction
         await InboundMessage.create(dedupe_key="m:3", openid="o-3", msg_type="text")
     assert await InboundMessage.all().count() == 1
+    # The engine's last statements and the COMMIT in one hand-off; the context ends quietly.
+    async with in_transaction() as tx:
+        await tx.run_and_commit(
+            lambda raw: raw.execute(insert + " VALUES ('m:4', 'o-4', 'text', '2026-01-01')")
+        )
+    assert await InboundMessage.all().count() == 2
+
+    async def failing_last() -> None:
+        async with in_transaction() as tx:
+            await InboundMessage.create(dedupe_key="m:5", openid="o-5", msg_type="text")
+            await tx.run_and_commit(
+                lambda raw: raw.execute(insert + " VALUES ('m:4', 'o-6', 'text', '2026-01-01')")
+            )
+
+    with pytest.raises(IntegrityError):  # a failing last statement: nothing committed
+        await failing_last()
+    assert sorted(await InboundMessage.all().values_list("dedupe_key", flat=True)) == [
+        "m:3",
+        "m:4",
+    ]
 
 
 @pytest.mark.db

@@ -51,15 +51,27 @@ async def entries(ctx: Ctx) -> tuple[Entry, ...]:
     return tuple(e for e in ENTRIES if not e.agents_only)
 
 
+# The menu's text by (locale, agent or not, paused flow): the catalogs do not change while the
+# service runs, and most replies end with the menu.
+_RENDERED: dict[tuple[str, bool, str | None], str] = {}
+
+
 async def render_menu(ctx: Ctx) -> str:
-    lines = [ctx.t("menu.title")]
-    lines += [f"{i}. {ctx.t(e.label)}" for i, e in enumerate(await entries(ctx), start=1)]
-    if ctx.conv.paused and ctx.conv.paused.get("flow") in flowkit.FLOWS:
-        title = ctx.t(flowkit.FLOWS[ctx.conv.paused["flow"]].title)
-        lines.append(ctx.t("menu.resume_hint", title=title))  # one footer: the useful one
-    else:
-        lines.append(ctx.t("menu.hint"))
-    return "\n".join(lines)
+    shown = await entries(ctx)
+    paused = ctx.conv.paused.get("flow") if ctx.conv.paused else None
+    if paused not in flowkit.FLOWS:
+        paused = None
+    key = (ctx.locale, len(shown) == len(ENTRIES), paused)
+    text = _RENDERED.get(key)
+    if text is None:
+        lines = [ctx.t("menu.title")]
+        lines += [f"{i}. {ctx.t(e.label)}" for i, e in enumerate(shown, start=1)]
+        if paused is not None:  # one footer: the useful one
+            lines.append(ctx.t("menu.resume_hint", title=ctx.t(flowkit.FLOWS[paused].title)))
+        else:
+            lines.append(ctx.t("menu.hint"))
+        text = _RENDERED[key] = "\n".join(lines)
+    return text
 
 
 async def choose(ctx: Ctx, *, by_key: str | None = None) -> Outcome:
