@@ -181,7 +181,6 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
                 for o, conv in touched.items()
             ],
             now,
-            last=True,
         )
     return replies
 

@@ -39,12 +39,11 @@ def connection_config(settings: Settings) -> str | dict:
     the loop's thread (bot/sqlite_client.py); on PostgreSQL the pool's release hook, and our
     client that recovers from connections PostgreSQL ended (bot/asyncpg_client.py)."""
     url = database_url(settings)
+    config = expand_db_url(url)
     if not settings.is_postgres:
-        config = expand_db_url(url)
         if config["engine"] == "tortoise.backends.sqlite":
             return sqlite_client.engine_config(config["credentials"])
         return url
-    config = expand_db_url(url)
     config["credentials"]["reset"] = release_connection
     if config["engine"] == "tortoise.backends.asyncpg":
         config = asyncpg_client.engine_config(config["credentials"])

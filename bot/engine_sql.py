@@ -19,7 +19,6 @@ from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
 from tortoise import fields
-from tortoise.exceptions import OperationalError
 
 from models.conversation import Conversation
 from models.inbound import InboundMessage
@@ -175,13 +174,9 @@ async def lock_conversations(
 async def _select(conn: BaseDBAsyncClient, sql: str, params: list) -> Sequence:
     """A read's rows; on sqlite inside our transaction right on this thread (a read in WAL mode
     never waits: bot/sqlite_client.py), elsewhere through the client."""
-    inline = getattr(conn, "inline", None)
-    raw = inline() if inline is not None else None
-    if raw is not None:
-        try:
-            return raw.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise OperationalError(exc) from exc
+    fetch_rows = getattr(conn, "fetch_rows", None)
+    if fetch_rows is not None:
+        return await fetch_rows(sql, params)
     return (await conn.execute_query(sql, params))[1]
 
 
@@ -213,19 +208,6 @@ def _insert_inbound(pg: bool) -> str:
     )
 
 
-async def record_inbound(
-    conn: BaseDBAsyncClient, rows: Iterable[tuple[str, str, str, str | None]], now: datetime
-) -> None:
-    """Insert (dedupe_key, openid, msg_type, reply) rows received at `now`.
-
-    A plain INSERT: a key answered meanwhile by another worker fails the batch, which is then
-    redone one message at a time and finds that answer.
-    """
-    values = [[*row, now] for row in rows]
-    if values:
-        await conn.execute_many(_insert_inbound(_pg(conn)), values)
-
-
 @cache
 def _update_conversation(pg: bool, names: tuple[str, ...]) -> str:
     """One statement for every conversation of a batch, whatever each one changed: a field
@@ -240,19 +222,6 @@ def _update_conversation(pg: bool, names: tuple[str, ...]) -> str:
         f'UPDATE "{Conversation._meta.db_table}" SET {", ".join(sets)} '
         f'WHERE "openid" = {next(marks)}'
     )
-
-
-async def save_conversations(
-    conn: BaseDBAsyncClient,
-    names: tuple[str, ...],
-    changes: Iterable[tuple[Conversation, set[str]]],
-    now: datetime,
-) -> None:
-    """Write, for each conversation, those of `names` it changed, its version, and `now` as
-    its updated_at: one executemany for the whole batch."""
-    values = _conversation_rows(names, changes, now)
-    if values:
-        await conn.execute_many(_update_conversation(_pg(conn), names), values)
 
 
 def _conversation_rows(
@@ -318,25 +287,25 @@ async def write_batch(
     names: tuple[str, ...],
     changes: Iterable[tuple[Conversation, set[str]]],
     now: datetime,
-    *,
-    last: bool = False,
 ) -> None:
-    """Record the batch's new messages (dedupe_key, openid, msg_type, reply) and save its
-    conversations (see save_conversations): one statement on PostgreSQL, two on sqlite.
-    `last`: nothing follows in the transaction, so on sqlite our client sends the COMMIT in
-    the same hand-off (bot/sqlite_client.py); the transaction's end then has nothing to do.
+    """The batch's last statements: record its new messages (dedupe_key, openid, msg_type,
+    reply) and save, for each conversation, those of `names` it changed, its version and `now`
+    as its updated_at. One statement on PostgreSQL; on sqlite two, which our client sends with
+    the COMMIT in one hand-off (bot/sqlite_client.py), so the transaction's end has nothing
+    left to do.
 
     A plain INSERT: a key answered meanwhile by another worker fails the batch (see
     lock_conversations)."""
     if not _pg(conn):
-        in_worker = getattr(conn, "run_and_commit" if last else "run_in_worker", None)
-        if in_worker is None:
-            await record_inbound(conn, inbound, now)
-            await save_conversations(conn, names, changes, now)
-            return
-        # bot/sqlite_client.py: both statements in one hand-off to aiosqlite's thread
         rows = [[*row, now] for row in inbound]
         updates = _conversation_rows(names, changes, now)
+        run_and_commit = getattr(conn, "run_and_commit", None)
+        if run_and_commit is None:  # not our client's transaction: statement by statement
+            if rows:
+                await conn.execute_many(_insert_inbound(False), rows)
+            if updates:
+                await conn.execute_many(_update_conversation(False, names), updates)
+            return
 
         def write(raw: sqlite3.Connection) -> None:
             if rows:
@@ -344,7 +313,7 @@ async def write_batch(
             if updates:
                 raw.executemany(_update_conversation(False, names), updates)
 
-        await in_worker(write)
+        await run_and_commit(write)
         return
     fields_map = Conversation._meta.fields_map
     columns: list[list] = [[] for _ in range(2 * len(names) + 2)]

@@ -41,8 +41,9 @@ from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
+    translate_exceptions,
 )
-from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.exceptions import TransactionManagementError
 
 T = TypeVar("T")
 
@@ -70,16 +71,20 @@ class InlineSqliteTransactionWrapper(SqliteTransactionWrapper):
         wait (the database is not in WAL mode), and the read goes to the worker."""
         return self._connection._conn if getattr(self._parent, "reads_inline", False) else None
 
+    @translate_exceptions  # sqlite's errors become Tortoise's, as for any query
+    async def fetch_rows(self, sql: str, params: list) -> list:
+        """A read inside this transaction: on this thread when it cannot wait (`inline`),
+        else through the worker."""
+        raw = self.inline()
+        if raw is not None:
+            return raw.execute(sql, params).fetchall()
+        return list(await self._connection.execute_fetchall(sql, params))
+
+    @translate_exceptions
     async def run_in_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(connection)` in aiosqlite's worker thread, in one hand-off (statements that may
-        wait for the write lock); sqlite's errors become Tortoise's, as for any query."""
-        raw = self._connection._conn
-        try:
-            return await self._connection._execute(fn, raw)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(exc) from exc
-        except sqlite3.OperationalError as exc:
-            raise OperationalError(exc) from exc
+        wait for the write lock)."""
+        return await self._connection._execute(fn, self._connection._conn)
 
     async def run_and_commit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`run_in_worker`, then COMMIT in the same hand-off: for the transaction's last
