@@ -90,6 +90,12 @@ def _xml_dict(body: bytes | str) -> dict:
         raise ProtocolError(400, "not_xml") from None
     if _DTD.search(text):  # the fast refusal; the parser refuses one too (_NoDTD)
         raise ProtocolError(400, "doctype")
+    flat = _flat_dict(text)
+    return flat if flat is not None else _parsed_dict(text)
+
+
+def _parsed_dict(text: str) -> dict:
+    """_xml_dict by ElementTree's parser: any well-formed document, refusing DTDs and depth."""
     parser = ElementTree.XMLParser(target=_NoDTD())
     try:
         parser.feed(text)
@@ -102,6 +108,42 @@ def _xml_dict(body: bytes | str) -> dict:
     if not isinstance(doc, dict):
         raise ProtocolError(400, "not_wechat_xml")
     return doc
+
+
+# WeChat's own shape: `<xml>` then leaf elements, each one CDATA section or plain text. Only
+# ASCII names; XML's whitespace but \r, which a parser rewrites (so never taken here).
+_FLAT_CHILD = re.compile(
+    r"[ \t\n]*<([A-Za-z_][A-Za-z0-9_]*)>(?:<!\[CDATA\[(.*?)\]\]>|([^<&]*))</\1>", re.S | re.A
+)
+_FLAT_START = re.compile(r"[ \t\n]*<xml>")
+_FLAT_END = re.compile(r"[ \t\n]*</xml>[ \t\n]*\Z")
+# What a parser would rewrite or refuse: line ends to normalise, characters XML forbids, `]]>`
+# outside a CDATA section's end.
+_NOT_FLAT = re.compile(r"[\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _flat_dict(text: str) -> dict | None:
+    """The fast path of _xml_dict, for a document of exactly WeChat's shape: what the parser
+    would give, in a fifth of its time (a parser is built per document, and its allocations
+    dominate a 300-byte message). None for anything else — attributes, nesting, repeated or
+    namespaced tags, entities, comments, mixed content, a declaration — which the parser then
+    reads (or refuses). tests/test_webhook.py checks both paths agree on generated documents.
+    """
+    start = _FLAT_START.match(text)
+    if start is None or _NOT_FLAT.search(text):
+        return None
+    out: dict[str, str | None] = {}
+    pos, match = start.end(), _FLAT_CHILD.match
+    while (m := match(text, pos)) is not None:
+        tag, cdata, plain = m.groups()
+        value = cdata if cdata is not None else plain
+        if tag in out or "]]>" in value:
+            return None
+        out[tag] = value.strip() or None
+        pos = m.end()
+    if not out or _FLAT_END.match(text, pos) is None:
+        return None
+    return out
 
 
 def _element(elem: ElementTree.Element, depth: int) -> dict | str | None:
