@@ -89,11 +89,17 @@ async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+# Chat batches running at once on PostgreSQL (bot.conversation.Batcher): while one waits for
+# the database, the next is handled.
+PG_CHAT_LANES = 2
+
+
 async def batcher_ctx(app: web.Application) -> AsyncIterator[None]:
     """The chat engine's group-commit batcher; in-flight batches finish before the ORM closes."""
     from bot.conversation import Batcher, batcher_key
 
-    app[batcher_key] = Batcher(app)
+    lanes = PG_CHAT_LANES if app[settings_key].is_postgres else 1
+    app[batcher_key] = Batcher(app, lanes=lanes)
     yield
     await app[batcher_key].close()
 

@@ -80,6 +80,17 @@ class Metrics:
         )
         self.jobs = Counter("scheduler_jobs_total", "Scheduled job runs", ["job"], registry=r)
 
+        self._children: dict[tuple[int, str], Counter] = {}
+
+    def count(self, metric: Counter, label: str) -> None:
+        """`metric.labels(label).inc()`, with the labelled child kept: labels() validates and
+        locks on every call, and the webhook counts three times per message."""
+        key = (id(metric), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(label)
+        child.inc()
+
     def exposition(self) -> bytes:
         """The text a scrape gets: this process's registry, or every worker's values summed."""
         directory = os.environ.get(MULTIPROC_ENV)

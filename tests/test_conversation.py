@@ -173,6 +173,49 @@ async def test_one_users_messages_never_interleave(user):
     assert conv.version == 13
 
 
+async def test_two_lanes_keep_each_users_order(app, make_user, monkeypatch):
+    """Batches run two at a time (PostgreSQL's setting, forced here on sqlite too): a user
+    with a message in a running batch waits for it, so everyone's messages are handled in
+    the order they came, and no user is in two running batches."""
+    from bot import conversation
+    from bot.wechat.protocol import Incoming
+
+    users = [make_user(f"o-lane-{i}") for i in range(4)]
+    for u in users:
+        await u.say("计数")
+    batcher = app.app[conversation.batcher_key]
+    monkeypatch.setattr(batcher, "lanes", 2)
+    running: list[set[str]] = []
+    overlapped = []
+    real = conversation.handle_batch
+
+    async def spy(app_, incs):
+        openids = {i.openid for i in incs}
+        assert not any(openids & other for other in running), "a user in two running batches"
+        running.append(openids)
+        overlapped.append(len(running) > 1)
+        try:
+            await asyncio.sleep(0.005)  # long enough for the other lane to start
+            return await real(app_, incs)
+        finally:
+            running.remove(openids)
+
+    monkeypatch.setattr(conversation, "handle_batch", spy)
+    now = int(datetime.now(UTC).timestamp())
+    messages = [
+        Incoming(
+            openid=u.openid, to="gh", kind="text", created=now, msg_id=f"9{n}{i}", text=f"m{i}"
+        )
+        for i in range(10)
+        for n, u in enumerate(users)
+    ]
+    # handle() queues each message before its first wait: this is the order of arrival
+    await asyncio.gather(*(conversation.handle(app.app, m) for m in messages))
+    assert any(overlapped)
+    for u in users:
+        assert (await state(u.openid)).data["seen"] == [f"m{i}" for i in range(10)]
+
+
 async def test_different_users_do_not_block_each_other(make_user):
     users = [make_user(f"o-par-{i}") for i in range(6)]
     replies = await asyncio.gather(*(u.say("帮助") for u in users))

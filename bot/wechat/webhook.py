@@ -89,7 +89,9 @@ async def _receive(request: web.Request) -> web.Response:
         await check_plain_body(query, body)
         plain = body
     inc = parse(plain)
-    metrics.inbound.labels(inc.kind if inc.kind != "event" else "event:" + (inc.event or "")).inc()
+    metrics.count(
+        metrics.inbound, inc.kind if inc.kind != "event" else "event:" + (inc.event or "")
+    )
     try:
         text = await conversation.handle(app, inc)
     except Exception:
@@ -115,10 +117,10 @@ def _reply(
     crypto: WeChatCrypto | None, inc: Incoming, text: str | None, query: dict[str, str], metrics
 ) -> web.Response:
     if not text:
-        metrics.replies.labels("success").inc()
+        metrics.count(metrics.replies, "success")
         return web.Response(text="success")
     xml = render_text_reply(inc, text)
     if crypto is not None:
         xml = crypto.encrypt_message(xml, query.get("nonce", ""), query.get("timestamp") or None)
-    metrics.replies.labels("text").inc()
+    metrics.count(metrics.replies, "text")
     return web.Response(text=xml, content_type="application/xml")
