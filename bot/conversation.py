@@ -12,9 +12,13 @@ import asyncio
 import functools
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from aiohttp import web
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -172,8 +176,71 @@ batcher_key = web.AppKey("conversation_batcher", Batcher)
 
 
 async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str | None]:
-    """Handle messages in one transaction: lock their users' rows, dedupe, route, save."""
-    metrics = app[metrics_key]
+    """Handle messages together: lock their users' rows, dedupe, route, save, atomically.
+
+    On PostgreSQL a batch first runs without a transaction (optimistic): one statement reads
+    the rows, the steps run, one statement writes — if no row was written meanwhile and no
+    step needed the database. Two round trips instead of four (BEGIN, lock, write, COMMIT),
+    which is what a batch of menu answers, help or a form's typed answers costs. Otherwise,
+    and always on sqlite (one writer, no round trips), the batch runs under the rows' lock.
+    """
+    if app[settings_key].is_postgres and len(incs) <= MAX_BATCH:
+        replies = await _optimistic(app, incs)
+        if replies is not None:
+            return replies
+    return await _locked(app, incs)
+
+
+class NeedsTransaction(BaseException):
+    """A step asked for the database during an optimistic run (bot.conversation._optimistic).
+
+    A BaseException, like CancelledError: a step's `except Exception` must not swallow it and
+    carry on as if its query had failed."""
+
+
+class _NoDatabase:
+    """The connection steps see in an optimistic run: any use ends the run."""
+
+    def _check_loop(self) -> bool:  # Tortoise's connections.get() asks this first
+        return True
+
+    def __getattr__(self, name: str):
+        raise NeedsTransaction(name)
+
+
+_NO_DATABASE = _NoDatabase()
+
+
+async def _optimistic(app: web.Application, incs: list[Incoming]) -> list[str | None] | None:
+    """PostgreSQL, no transaction: read, route with no database, write if nothing changed
+    meanwhile. None when the batch must run under the lock instead (nothing written then)."""
+    now = datetime.now(UTC)
+    openids = sorted({i.openid for i in incs})
+    client = connections.get("default")
+    got = await engine_sql.read_conversations(
+        client, openids, [i.dedupe_key for i in incs], flowkit.fact_sql()
+    )
+    if got is None:  # a user's first message: their row is made under the lock
+        return None
+    read, xmins = got
+    no_db = cast(BaseDBAsyncClient, _NO_DATABASE)  # whatever a step asks of it raises
+    token = connections.set("default", no_db)  # also for queries not given ctx.conn
+    try:
+        out = await _route_batch(app, no_db, read, incs, openids, now)
+    except NeedsTransaction:
+        return None
+    finally:
+        connections.reset(token)
+    if not await engine_sql.write_checked(
+        client, out.new_rows, STATE_FIELDS, out.changes(), xmins, now
+    ):
+        return None  # a row was written since it was read: run it again, locked
+    out.count(app)
+    return out.replies
+
+
+async def _locked(app: web.Application, incs: list[Incoming]) -> list[str | None]:
+    """The batch in one transaction, its users' rows locked from the first statement on."""
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})  # one lock order everywhere: no deadlocks
     async with in_transaction() as conn:
@@ -181,45 +248,72 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
         locked = await engine_sql.lock_conversations(
             conn, openids, [i.dedupe_key for i in incs], flowkit.fact_sql()
         )
-        convs, answered = locked.convs, locked.answered
-        loaded = {o: _snapshot(c) for o, c in convs.items()}
-        replies: list[str | None] = []
-        new_rows: list[tuple[str, str, str, str | None]] = []
-        touched: dict[str, Conversation] = {}
-        memo: dict[str, object] = {"openids": openids, "facts": locked.facts}
-        for inc in incs:
-            if inc.dedupe_key in answered:
-                metrics.duplicates.inc()
-                replies.append(answered[inc.dedupe_key])
-                continue
-            conv = convs[inc.openid]
-            ctx = Ctx(app=app, conn=conn, conv=conv, inc=inc, now=now, memo=memo)
-            limited = over_rate_limit(conv, now, app[settings_key].chat_rate_limit)
-            if limited:
-                metrics.rejected.labels("rate_limited").inc()
-                reply = ctx.t("ratelimit.chat") if limited == 1 else None
-            else:
-                reply = await route(ctx)
-            if ctx.extras and reply is not None:
-                reply = "\n".join([*ctx.extras, reply])
-            answered[inc.dedupe_key] = reply
-            replies.append(reply)
-            new_rows.append((inc.dedupe_key, inc.openid, inc.kind, reply))
-            conv.version += 1
-            touched[conv.openid] = conv
-        # Only what each message changed: a step may have updated another user's row
-        # directly (a staff reply re-attaching a user), which a full save would undo.
-        await engine_sql.write_batch(
-            conn,
-            new_rows,
-            STATE_FIELDS,
-            [
-                (conv, {f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != loaded[o][f]})
-                for o, conv in touched.items()
-            ],
-            now,
-        )
-    return replies
+        out = await _route_batch(app, conn, locked, incs, openids, now)
+        await engine_sql.write_batch(conn, out.new_rows, STATE_FIELDS, out.changes(), now)
+    out.count(app)
+    return out.replies
+
+
+@dataclass(slots=True)
+class _Routed:
+    replies: list[str | None]
+    new_rows: list[tuple[str, str, str, str | None]]  # dedupe key, openid, kind, reply
+    touched: dict[str, Conversation]
+    loaded: dict[str, dict[str, object]]  # each conversation's state as read
+    duplicates: int  # WeChat's retries, answered from the dedupe table
+    limited: int  # messages over the rate limit
+
+    def changes(self) -> list[tuple[Conversation, set[str]]]:
+        """Only what each message changed: a step may have updated another user's row
+        directly (a staff reply re-attaching a user), which a full save would undo."""
+        return [
+            (conv, {f for f in STATE_FIELDS if _frozen(f, getattr(conv, f)) != self.loaded[o][f]})
+            for o, conv in self.touched.items()
+        ]
+
+    def count(self, app: web.Application) -> None:
+        """The batch's counters, once it is saved (an optimistic run may be run again)."""
+        metrics = app[metrics_key]
+        if self.duplicates:
+            metrics.duplicates.inc(self.duplicates)
+        if self.limited:
+            metrics.rejected.labels("rate_limited").inc(self.limited)
+
+
+async def _route_batch(
+    app: web.Application,
+    conn: BaseDBAsyncClient,
+    locked: engine_sql.Locked,
+    incs: list[Incoming],
+    openids: list[str],
+    now: datetime,
+) -> _Routed:
+    """Each message through dedupe, the rate limit and the router, in arrival order."""
+    convs, answered = locked.convs, locked.answered
+    out = _Routed([], [], {}, {o: _snapshot(c) for o, c in convs.items()}, 0, 0)
+    memo: dict[str, object] = {"openids": openids, "facts": locked.facts}
+    limit = app[settings_key].chat_rate_limit
+    for inc in incs:
+        if inc.dedupe_key in answered:
+            out.duplicates += 1
+            out.replies.append(answered[inc.dedupe_key])
+            continue
+        conv = convs[inc.openid]
+        ctx = Ctx(app=app, conn=conn, conv=conv, inc=inc, now=now, memo=memo)
+        limited = over_rate_limit(conv, now, limit)
+        if limited:
+            out.limited += 1
+            reply = ctx.t("ratelimit.chat") if limited == 1 else None
+        else:
+            reply = await route(ctx)
+        if ctx.extras and reply is not None:
+            reply = "\n".join([*ctx.extras, reply])
+        answered[inc.dedupe_key] = reply
+        out.replies.append(reply)
+        out.new_rows.append((inc.dedupe_key, inc.openid, inc.kind, reply))
+        conv.version += 1
+        out.touched[conv.openid] = conv
+    return out
 
 
 STATE_FIELDS = (

@@ -126,6 +126,39 @@ def _lock_and_answered(pg: bool, keys: int, count: int, facts: tuple[tuple[str, 
 
 FACT_PREFIX = "__fact_"
 SEEN_VERSION = "__seen_version"
+XMIN = "__xmin"
+
+
+@cache
+def _read_unlocked(facts: tuple[tuple[str, str], ...]) -> str:
+    """PostgreSQL's first statement without a transaction (read_conversations): the lock
+    statement's rows, locking nothing, each with its `xmin` — the row version's creating
+    transaction, which every write to the row changes, whoever makes it."""
+    table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
+    user = 'c."openid"'
+    extra = "".join(
+        f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
+    )
+    return (
+        f'SELECT c.*, c.xmin::text AS "{XMIN}", (SELECT json_object_agg("dedupe_key", "reply") '
+        f'FROM "{inbound}" WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"{extra} '
+        f'FROM "{table}" c WHERE c."openid" = ANY($2::text[])'
+    )
+
+
+async def read_conversations(
+    conn: BaseDBAsyncClient,
+    openids: Sequence[str],
+    keys: Sequence[str],
+    facts: tuple[tuple[str, str], ...] = (),
+) -> tuple[Locked, dict[str, str]] | None:
+    """PostgreSQL, outside any transaction: what lock_conversations reads, without the lock,
+    and each row's xmin for write_checked. None when a user has no row yet (a first message
+    makes it under the lock)."""
+    rows = (await conn.execute_query(_read_unlocked(facts), [list(keys) or [""], list(openids)]))[1]
+    read, xmins = Locked({}, {}, {}), dict[str, str]()
+    _read_locked(rows, facts, read, xmins)
+    return (read, xmins) if len(read.convs) == len(openids) else None
 
 
 @dataclass(slots=True)
@@ -180,11 +213,16 @@ async def _select(conn: BaseDBAsyncClient, sql: str, params: list) -> Sequence:
     return (await conn.execute_query(sql, params))[1]
 
 
-def _read_locked(rows, facts: tuple[tuple[str, str], ...], into: Locked) -> None:
+def _read_locked(
+    rows, facts: tuple[tuple[str, str], ...], into: Locked, xmins: dict[str, str] | None = None
+) -> None:
     """Rows of the lock statement into `into`: the conversations without the extra columns,
-    the `__answered` object (the same on every row: one uncorrelated subquery), the facts."""
+    the `__answered` object (the same on every row: one uncorrelated subquery), the facts;
+    and into `xmins` the rows' xmin when read without the lock (read_conversations)."""
     for raw in rows:
         row = dict(raw)
+        if xmins is not None:
+            xmins[row["openid"]] = row.pop(XMIN)
         value = row.pop("__answered")
         if value and not into.answered:
             into.answered = json.loads(value) if isinstance(value, str) else dict(value)
@@ -257,9 +295,13 @@ def _pg_type(model: type[Model], name: str) -> str:
 
 
 @cache
-def _write_batch_pg(names: tuple[str, ...]) -> str:
+def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
     """PostgreSQL: the batch's inbound rows and its conversations' changes in one statement
-    (a data-modifying WITH), each column a single array parameter: one round trip."""
+    (a data-modifying WITH), each column a single array parameter: one round trip.
+
+    `checked` (write_checked): one more array, the xmin each row had when read; the rows are
+    locked, and the statement writes nothing unless every row still has it, and answers
+    whether it wrote."""
     inbound, table = InboundMessage._meta.db_table, Conversation._meta.db_table
     cols = ", ".join(f'"{_column(InboundMessage, f)}"' for f in _INBOUND_FIELDS)
     sets, arrays, aliases = [], [], []
@@ -272,13 +314,71 @@ def _write_batch_pg(names: tuple[str, ...]) -> str:
         n += 2
     arrays += [f"${n}::int4[]", f"${n + 1}::text[]"]
     aliases += ["version", "openid"]
-    return (
-        f'WITH ins AS (INSERT INTO "{inbound}" ({cols}) SELECT k, o, t, r, $5 '
-        f"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(k, o, t, r)) "
-        f'UPDATE "{table}" AS c SET {", ".join(sets)}, "version" = v.version, '
-        f'"updated_at" = $5 FROM unnest({", ".join(arrays)}) AS v({", ".join(aliases)}) '
-        f'WHERE c."openid" = v.openid'
+    rows = f"unnest({', '.join(arrays)}) AS v({', '.join(aliases)})"
+    insert = (
+        f'INSERT INTO "{inbound}" ({cols}) SELECT k, o, t, r, $5 '
+        f"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(k, o, t, r)"
     )
+    update = (
+        f'UPDATE "{table}" AS c SET {", ".join(sets)}, "version" = v.version, "updated_at" = $5'
+    )
+    if not checked:
+        return f'WITH ins AS ({insert}) {update} FROM {rows} WHERE c."openid" = v.openid'
+    # `cur` locks the rows still as read: a row written since (its xmin changed) is left out,
+    # also when its writer commits while we wait for its lock (the condition is checked again
+    # on the newest version). Every CTE runs, read by the final SELECT or not.
+    return (
+        f"WITH v AS (SELECT * FROM {rows}), "
+        f"s AS (SELECT * FROM unnest(${n + 2}::text[], ${n + 3}::text[]) AS s(openid, xmin)), "
+        f'cur AS (SELECT c."openid" FROM "{table}" c JOIN s ON c."openid" = s.openid '
+        f"WHERE c.xmin::text = s.xmin FOR UPDATE OF c), "
+        f"ok AS (SELECT (SELECT count(*) FROM cur) = (SELECT count(*) FROM s) AS ok), "
+        f"ins AS ({insert} WHERE (SELECT ok FROM ok)), "
+        f'upd AS ({update} FROM v WHERE c."openid" = v.openid AND (SELECT ok FROM ok)) '
+        f"SELECT ok FROM ok"
+    )
+
+
+def _pg_columns(
+    names: tuple[str, ...], changes: Iterable[tuple[Conversation, set[str]]], now: datetime
+) -> list[list]:
+    """The conversation arrays of _write_batch_pg: changed flag and value per name, then the
+    versions and the openids."""
+    fields_map = Conversation._meta.fields_map
+    columns: list[list] = [[] for _ in range(2 * len(names) + 2)]
+    for conv, changed in changes:
+        for i, name in enumerate(names):
+            hit = name in changed
+            columns[2 * i].append(hit)
+            columns[2 * i + 1].append(
+                fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None
+            )
+        columns[-2].append(conv.version)
+        columns[-1].append(conv.openid)
+        conv.updated_at = now
+    return columns
+
+
+def _inbound_columns(inbound: Sequence[tuple[str, str, str, str | None]]) -> list[list]:
+    return [list(c) for c in zip(*inbound, strict=True)] if inbound else [[], [], [], []]
+
+
+async def write_checked(
+    conn: BaseDBAsyncClient,
+    inbound: Sequence[tuple[str, str, str, str | None]],
+    names: tuple[str, ...],
+    changes: Iterable[tuple[Conversation, set[str]]],
+    xmins: dict[str, str],
+    now: datetime,
+) -> bool:
+    """PostgreSQL, outside any transaction: write_batch's writes in one statement, made only
+    if none of the rows read by read_conversations was written since (by anyone: a staff
+    member's reply, another worker). False, having written nothing, when one was."""
+    columns = _pg_columns(names, changes, now)
+    openids = columns[-1]
+    params = [*_inbound_columns(inbound), now, *columns, openids, [xmins[o] for o in openids]]
+    rows = (await conn.execute_query(_write_batch_pg(names, True), params))[1]
+    return bool(rows and rows[0]["ok"])
 
 
 async def write_batch(
@@ -315,21 +415,7 @@ async def write_batch(
 
         await run_and_commit(write)
         return
-    fields_map = Conversation._meta.fields_map
-    columns: list[list] = [[] for _ in range(2 * len(names) + 2)]
-    for conv, changed in changes:
-        for i, name in enumerate(names):
-            hit = name in changed
-            columns[2 * i].append(hit)
-            columns[2 * i + 1].append(
-                fields_map[name].to_db_value(getattr(conv, name), conv) if hit else None
-            )
-        columns[-2].append(conv.version)
-        columns[-1].append(conv.openid)
-        conv.updated_at = now
+    columns = _pg_columns(names, changes, now)
     if not inbound and not columns[-1]:
         return
-    keys, openids, kinds, replies = (
-        (list(c) for c in zip(*inbound, strict=True)) if inbound else ([], [], [], [])
-    )
-    await conn.execute_query(_write_batch_pg(names), [keys, openids, kinds, replies, now, *columns])
+    await conn.execute_query(_write_batch_pg(names), [*_inbound_columns(inbound), now, *columns])

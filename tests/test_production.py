@@ -243,6 +243,80 @@ def test_the_plan_cache_mode_can_be_set_back_in_the_url():
 
 
 @pytest.mark.db
+async def test_a_row_written_between_read_and_write_sends_the_batch_under_the_lock(
+    app, user, monkeypatch
+):
+    """PostgreSQL runs a chat batch without a transaction first. A write to the user's row
+    in between (a staff member's, which does not bump the version) must make it write
+    nothing and run again under the lock, answering from the row as it is now."""
+    import asyncpg
+
+    from bot import conversation, engine_sql
+    from models.conversation import Conversation
+    from models.inbound import InboundMessage
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("sqlite runs every batch under its one writer's lock")
+    assert "使用说明" in await user.say("帮助")  # the row exists: the next batch is optimistic
+    real, outcomes, locked = engine_sql.write_checked, [], []
+
+    async def staff_writes_first(*args, **kwargs):
+        other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+        try:  # what a direct update does: the row changes, its version does not
+            await other.execute(
+                'UPDATE "conversation" SET "locale" = $1 WHERE "openid" = $2', "en", user.openid
+            )
+        finally:
+            await other.close()
+        outcomes.append(await real(*args, **kwargs))
+        return outcomes[-1]
+
+    real_locked = conversation._locked
+
+    async def spy_locked(app_, incs):
+        locked.append(len(incs))
+        return await real_locked(app_, incs)
+
+    monkeypatch.setattr(engine_sql, "write_checked", staff_writes_first)
+    monkeypatch.setattr(conversation, "_locked", spy_locked)
+    reply = await user.say("帮助")
+    assert outcomes == [False] and locked == [1]  # wrote nothing, ran again under the lock
+    assert "使用说明" not in reply  # answered in the language the row has now
+    conv = await Conversation.get(openid=user.openid)
+    assert conv.locale == "en" and conv.version == 2  # both writes are there
+    assert await InboundMessage.filter(openid=user.openid).count() == 2  # recorded once
+
+
+@pytest.mark.db
+async def test_a_step_that_needs_the_database_runs_under_the_lock(app, user, monkeypatch):
+    """PostgreSQL: a batch whose step reads or writes (here 人工 opens a ticket) leaves the
+    optimistic run before anything is written, and runs in a transaction."""
+    from bot import conversation, engine_sql
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("the optimistic run is PostgreSQL's")
+    await user.say("帮助")
+    writes, locked = [], []
+    real_write, real_locked = engine_sql.write_checked, conversation._locked
+
+    async def spy_write(*args, **kwargs):
+        writes.append(1)
+        return await real_write(*args, **kwargs)
+
+    async def spy_locked(app_, incs):
+        locked.append(len(incs))
+        return await real_locked(app_, incs)
+
+    monkeypatch.setattr(engine_sql, "write_checked", spy_write)
+    monkeypatch.setattr(conversation, "_locked", spy_locked)
+    assert await user.say("帮助") and (writes, locked) == ([1], [])  # optimistic, two trips
+    await user.say("人工")
+    assert (writes, locked) == ([1], [1])  # the step asked for the database: locked instead
+
+
+@pytest.mark.db
 async def test_facts_read_while_waiting_for_a_users_lock_are_asked_again(app):
     """PostgreSQL: a batch that waits for a user's row (another worker's batch binds them as
     an agent) must not take the facts its statement read before that commit."""
