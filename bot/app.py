@@ -89,17 +89,12 @@ async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-# Chat batches running at once on PostgreSQL (bot.conversation.Batcher): while one waits for
-# the database, the next is handled.
-PG_CHAT_LANES = 2
-
-
 async def batcher_ctx(app: web.Application) -> AsyncIterator[None]:
     """The chat engine's group-commit batcher; in-flight batches finish before the ORM closes."""
     from bot.conversation import Batcher, batcher_key
 
-    lanes = PG_CHAT_LANES if app[settings_key].is_postgres else 1
-    app[batcher_key] = Batcher(app, lanes=lanes)
+    settings = app[settings_key]  # sqlite has one writer: a second batch would only wait
+    app[batcher_key] = Batcher(app, lanes=settings.chat_lanes if settings.is_postgres else 1)
     yield
     await app[batcher_key].close()
 

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     header_timeout: float = 20.0
     body_timeout: float = 60.0
     chat_rate_limit: int = 30  # messages per openid per minute before we answer 'slow down'
+    # Chat batches a process runs at once on PostgreSQL (bot.conversation.Batcher); more help
+    # when each round trip to the database is slow (another host), cost CPU when it is not.
+    chat_lanes: int = Field(default=1, ge=1, le=8)
     login_rate_limit: int = 20  # mini-program logins per client address per minute
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for collectors
