@@ -6,6 +6,12 @@ before the clock starts, exactly as WeChat sends them in safe mode, one unique M
 is turned off (BOT_WECHAT_MAX_CLOCK_SKEW=0) so the pre-built timestamps stay valid.
 
     python -m bench.webhook --requests 4000 --users 400 --concurrency 16 [--database-url URL]
+        [--rounds 3]
+
+Both targets are started first and then loaded in turn, `--rounds` times (fresh users and
+MsgIds each round); each figure is the median over the rounds, and the ratios the median of
+each round's ratios: a busy minute of a shared machine falls on one round of both targets
+rather than on one target's whole run.
 
 An error is a non-200 answer, a failed request, or a reply that does not decrypt to a message
 for the sender. Other BOT_* variables in the environment reach the server (e.g.
@@ -18,12 +24,15 @@ import argparse
 import asyncio
 import base64
 import collections
+import contextlib
 import hashlib
 import secrets
+import statistics
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import xmltodict
@@ -47,6 +56,7 @@ DEFAULT_REQUESTS = 4000
 DEFAULT_USERS = 400  # 10 messages each: under the 30/min per-openid limit (BOT_CHAT_RATE_LIMIT)
 DEFAULT_CONCURRENCY = 16
 DEFAULT_WARMUP = 200  # first connections, imports, caches and the first DB pages; not measured
+DEFAULT_ROUNDS = 3  # the targets loaded in turn, so both see the same minutes of the machine
 REQUEST_TIMEOUT = 30.0  # seconds; WeChat gives up after 5 s, but we want the latency, not a cut-off
 TARGETS = ("bare", "server")
 REPLIES_SHOWN = 6  # distinct reply texts printed per target, to spot an apology answering all
@@ -198,10 +208,13 @@ def measure(
     warmup: Sequence[Prepared],
     requests: Sequence[Prepared],
     concurrency: int,
+    database_url: str | None = None,
 ) -> Row:
-    idle = target.rss_mb()  # started and answering /healthz, nothing handled yet
+    """One round against a running target: the warm-up, then the requests, timed."""
     if warmup:
         asyncio.run(fire(target.base_url, warmup, concurrency))
+    if database_url:
+        asyncio.run(analyze(database_url))
     cpu_before = target.cpu_seconds()
     elapsed, outcomes = asyncio.run(fire(target.base_url, requests, concurrency))
     cpu_after = target.cpu_seconds()
@@ -230,9 +243,38 @@ def measure(
         if cpu_before is not None and cpu_after is not None
         else float("nan"),
         # resident memory per process: at start, and its peak over the load
-        "rss idle MB": idle[0] if idle else float("nan"),
         "rss load MB": loaded[1] if loaded else float("nan"),
     }
+
+
+async def analyze(database_url: str) -> None:
+    """Fresh planner statistics, as autovacuum keeps them on a live database (it is off on
+    some test machines, and a table grown from empty in seconds would keep the plans made for
+    an empty table: a sequential scan per batch). Run after each round's warm-up. ANALYZE also makes the server's connections
+    plan their statements again."""
+    import asyncpg  # the server's own driver
+
+    conn = await asyncpg.connect(
+        database_url.split("?")[0].replace("postgres://", "postgresql://", 1)
+    )
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def combine(samples: Sequence[Row], idle_mb: float) -> Row:
+    """A target's rounds in one row: the median of each timing, the errors of all, the
+    memory at start and its peak over every round."""
+    row = dict(samples[0])
+    for key in ("req/s", "p50 ms", "p99 ms", "cpu us/req"):
+        row[key] = statistics.median(float(r[key]) for r in samples)
+    row["errors"] = sum(int(r["errors"]) for r in samples)
+    row.pop("rss load MB")  # after the idle figure, as the columns were
+    row["rss idle MB"] = idle_mb
+    row["rss load MB"] = max(float(r["rss load MB"]) for r in samples)
+    row["rounds"] = len(samples)
+    return row
 
 
 def target_args(name: str, port: int) -> list[str]:
@@ -248,14 +290,21 @@ def run(
     database_url: str | None = None,
     targets: Sequence[str] = TARGETS,
     warmup: int = DEFAULT_WARMUP,
+    rounds: int = DEFAULT_ROUNDS,
 ) -> list[Row]:
-    """Benchmark each target in turn (never two at once: they would share the CPUs)."""
+    """Start every target, then load them in turn, round after round (never two at once: they
+    would share the CPUs). A round is a warm-up and the measured requests, with fresh users
+    and MsgIds (the server dedupes; a repeat would be cheaper). Each row gives the medians of
+    its target's rounds; the ratios are the medians of each round's ratios, so a slow minute
+    of a shared machine weighs on one round of both targets rather than on one target.
+    """
     creds = Credentials.generate()
-    rows = []
-    for name in targets:
-        # Fresh messages per target: the server dedupes by MsgId, a repeat would be cheaper.
-        prepared = build_requests(creds, warmup + requests, users)
-        with scratch_dir(f"bench-{name}-") as workdir:
+    rows: list[Row] = []
+    with contextlib.ExitStack() as stack:
+        running: dict[str, tuple[Target, float]] = {}
+        for name in targets:
+            workdir = stack.enter_context(scratch_dir(f"bench-{name}-"))
+            stack.callback(_report_log, name, workdir / f"{name}.log")  # after it stops
             port = free_port()
             env = {
                 **creds.env(),
@@ -268,35 +317,70 @@ def run(
                 env["BOT_DATABASE_URL"] = database_url
             print(f"[{name}] starting on port {port}", file=sys.stderr)
             try:
-                with serve(name, target_args(name, port), env, port, workdir) as target:
-                    print(
-                        f"[{name}] {warmup} warm-up + {requests} requests, "
-                        f"concurrency {concurrency}",
-                        file=sys.stderr,
-                    )
-                    rows.append(
-                        measure(
-                            name, target, creds, prepared[:warmup], prepared[warmup:], concurrency
-                        )
-                    )
+                target = stack.enter_context(
+                    serve(name, target_args(name, port), env, port, workdir)
+                )
             except StartupError as exc:
                 print(f"[{name}] {exc}", file=sys.stderr)
                 rows.append({"target": name, "errors": "did not start"})
-            problems = log_problems(workdir / f"{name}.log")
-            if problems:
+                continue
+            idle = target.rss_mb()  # started and answering /healthz, nothing handled yet
+            running[name] = (target, idle[0] if idle else float("nan"))
+        samples: dict[str, list[Row]] = {name: [] for name in running}
+        for n in range(rounds):
+            for name, (target, _) in running.items():
+                prepared = build_requests(creds, warmup + requests, users)
                 print(
-                    f"[{name}] {len(problems)} suspicious log lines, first ones:", file=sys.stderr
+                    f"[{name}] round {n + 1}/{rounds}: {warmup} warm-up + {requests} requests, "
+                    f"concurrency {concurrency}",
+                    file=sys.stderr,
                 )
-                print("\n".join(problems[:10]), file=sys.stderr)
-    bare = next((r for r in rows if r["target"] == "bare"), None)
+                sample = measure(
+                    name,
+                    target,
+                    creds,
+                    prepared[:warmup],
+                    prepared[warmup:],
+                    concurrency,
+                    database_url if name == "server" and _is_postgres(database_url) else None,
+                )
+                samples[name].append(sample)
+                print(
+                    f"[{name}] round {n + 1}: {sample['req/s']:.0f} req/s, "
+                    f"{sample['cpu us/req']:.0f} cpu us/req",
+                    file=sys.stderr,
+                )
+        rows += [combine(samples[name], idle) for name, (_, idle) in running.items()]
+    bare = samples.get("bare") if running else None
     for row in rows:
-        measured = bare and "req/s" in bare and "req/s" in row
-        row["ratio vs bare"] = f"{row['req/s'] / bare['req/s']:.2f}x" if measured else "-"
+        mine = samples.get(str(row["target"])) if running else None
+        row["ratio vs bare"] = row["cpu ratio"] = "-"
+        if not bare or not mine:
+            continue
+        # each round's ratio, then their median: both targets ran within seconds of each other
+        ratio = statistics.median(m["req/s"] / b["req/s"] for m, b in zip(mine, bare, strict=True))
+        row["ratio vs bare"] = f"{ratio:.2f}x"
         # bare's CPU per request over this one's: the throughput ratio if both were bound by
-        # the CPU alone ("-" when /proc gave no figure: NaN compares false)
-        cpu_known = measured and bare["cpu us/req"] > 0 and row["cpu us/req"] > 0
-        row["cpu ratio"] = f"{bare['cpu us/req'] / row['cpu us/req']:.2f}x" if cpu_known else "-"
+        # the CPU alone ("-" when /proc gave no figure)
+        cpu = [
+            b["cpu us/req"] / m["cpu us/req"]
+            for m, b in zip(mine, bare, strict=True)
+            if m["cpu us/req"] > 0 and b["cpu us/req"] > 0
+        ]
+        if cpu:
+            row["cpu ratio"] = f"{statistics.median(cpu):.2f}x"
     return rows
+
+
+def _is_postgres(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgres://", "postgresql://"))
+
+
+def _report_log(name: str, path: Path) -> None:
+    problems = log_problems(path)
+    if problems:
+        print(f"[{name}] {len(problems)} suspicious log lines, first ones:", file=sys.stderr)
+        print("\n".join(problems[:10]), file=sys.stderr)
 
 
 def default() -> list[Row]:
@@ -318,9 +402,23 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="BOT_DATABASE_URL for the server (default: sqlite in a temp dir)"
     )
     parser.add_argument("--target", choices=(*TARGETS, "both"), default="both")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help="rounds of load, the targets in turn; each figure is the median over them",
+    )
     args = parser.parse_args(argv)
     targets = TARGETS if args.target == "both" else (args.target,)
-    rows = run(args.requests, args.users, args.concurrency, args.database_url, targets, args.warmup)
+    rows = run(
+        args.requests,
+        args.users,
+        args.concurrency,
+        args.database_url,
+        targets,
+        args.warmup,
+        max(1, args.rounds),
+    )
     print(format_table(rows, "WeChat webhook (safe mode, text messages)"))
     return 1 if any(r["errors"] for r in rows) else 0
 

@@ -55,22 +55,9 @@ class ResilientAsyncpgClient(AsyncpgDBClient):
         return SafeTransactionContext(TransactionWrapper(self), self._pool_init_lock)
 
 
-# Session settings of every pooled connection. Our statements are prepared once per
-# connection (asyncpg's statement cache); in its default mode, PostgreSQL still plans the chat
-# batch's statements again on every run (their `= ANY($1)` arrays make a generic plan look
-# dearer than it is), 0.4 ms of its CPU each time. Our queries are indexed lookups: a plan
-# made once serves them. `?plan_cache_mode=auto` in the URL restores the default.
-SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
-
-
 def engine_config(credentials: dict[str, Any]) -> dict[str, Any]:
     """The Tortoise connection config for this client."""
-    credentials = dict(credentials)
-    settings = {**SERVER_SETTINGS, **(credentials.pop("server_settings", None) or {})}
-    for name in SERVER_SETTINGS:  # given in the URL's query string
-        if name in credentials:
-            settings[name] = str(credentials.pop(name))
-    return {"engine": __name__, "credentials": {**credentials, "server_settings": settings}}
+    return {"engine": __name__, "credentials": credentials}
 
 
 client_class = ResilientAsyncpgClient

@@ -184,7 +184,7 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
     which is what a batch of menu answers, help or a form's typed answers costs. Otherwise,
     and always on sqlite (one writer, no round trips), the batch runs under the rows' lock.
     """
-    if app[settings_key].is_postgres and len(incs) <= MAX_BATCH:
+    if app[settings_key].is_postgres:
         replies = await _optimistic(app, incs)
         if replies is not None:
             return replies

@@ -322,8 +322,12 @@ def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
     update = (
         f'UPDATE "{table}" AS c SET {", ".join(sets)}, "version" = v.version, "updated_at" = $5'
     )
+    # `= ANY(openids)` beside each join on the openid: a plan made for any batch (a prepared
+    # statement's generic plan, made once) finds the rows by the primary key. Joined with the
+    # unnest alone, whose length it cannot know, it read the whole table for every batch.
+    mine = f'c."openid" = ANY(${n + 1}::text[])'
     if not checked:
-        return f'WITH ins AS ({insert}) {update} FROM {rows} WHERE c."openid" = v.openid'
+        return f'WITH ins AS ({insert}) {update} FROM {rows} WHERE c."openid" = v.openid AND {mine}'
     # `cur` locks the rows still as read: a row written since (its xmin changed) is left out,
     # also when its writer commits while we wait for its lock (the condition is checked again
     # on the newest version). Every CTE runs, read by the final SELECT or not.
@@ -331,11 +335,11 @@ def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
         f"WITH v AS (SELECT * FROM {rows}), "
         f"s AS (SELECT * FROM unnest(${n + 2}::text[], ${n + 3}::text[]) AS s(openid, xmin)), "
         f'cur AS (SELECT c."openid" FROM "{table}" c JOIN s ON c."openid" = s.openid '
-        f"WHERE c.xmin::text = s.xmin FOR UPDATE OF c), "
+        f"WHERE {mine} AND c.xmin::text = s.xmin FOR UPDATE OF c), "
         f"ok AS (SELECT (SELECT count(*) FROM cur) = (SELECT count(*) FROM s) AS ok), "
         f"ins AS ({insert} WHERE (SELECT ok FROM ok)), "
-        f'upd AS ({update} FROM v WHERE c."openid" = v.openid AND (SELECT ok FROM ok)) '
-        f"SELECT ok FROM ok"
+        f'upd AS ({update} FROM v WHERE c."openid" = v.openid AND {mine} '
+        f"AND (SELECT ok FROM ok)) SELECT ok FROM ok"
     )
 
 

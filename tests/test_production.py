@@ -215,34 +215,6 @@ async def test_a_pooled_connection_is_released_without_a_reset_round_trip(app):
 
 
 @pytest.mark.db
-async def test_pooled_connections_keep_their_statements_plans(app):
-    """PostgreSQL: every pooled connection plans a prepared statement once (the chat batch's
-    statements were planned again on every run)."""
-    from tortoise import connections
-
-    client = connections.get("default")
-    if client.capabilities.dialect != "postgres":
-        pytest.skip("a PostgreSQL session setting")
-    for _ in range(2):
-        async with client.acquire_connection() as raw:
-            assert await raw.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
-
-
-def test_the_plan_cache_mode_can_be_set_back_in_the_url():
-    from tortoise.backends.base.config_generator import expand_db_url
-
-    from bot.asyncpg_client import engine_config
-
-    for url, mode in [
-        ("postgres://u@db/legal", "force_generic_plan"),
-        ("postgres://u@db/legal?plan_cache_mode=auto", "auto"),
-    ]:
-        credentials = engine_config(expand_db_url(url)["credentials"])["credentials"]
-        assert credentials["server_settings"] == {"plan_cache_mode": mode}
-        assert "plan_cache_mode" not in credentials  # not an argument asyncpg would refuse
-
-
-@pytest.mark.db
 async def test_a_row_written_between_read_and_write_sends_the_batch_under_the_lock(
     app, user, monkeypatch
 ):
