@@ -12,7 +12,7 @@ import asyncio
 import functools
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -262,6 +262,7 @@ class _Routed:
     loaded: dict[str, dict[str, object]]  # each conversation's state as read
     duplicates: int  # WeChat's retries, answered from the dedupe table
     limited: int  # messages over the rate limit
+    completed: list[str] = field(default_factory=list)  # the flows finished, by name
 
     def changes(self) -> list[tuple[Conversation, set[str]]]:
         """Only what each message changed: a step may have updated another user's row
@@ -278,6 +279,8 @@ class _Routed:
             metrics.duplicates.inc(self.duplicates)
         if self.limited:
             metrics.rejected.labels("rate_limited").inc(self.limited)
+        for name in self.completed:
+            metrics.flow_completions.labels(name).inc()
 
 
 async def _route_batch(
@@ -313,6 +316,7 @@ async def _route_batch(
         out.new_rows.append((inc.dedupe_key, inc.openid, inc.kind, reply))
         conv.version += 1
         out.touched[conv.openid] = conv
+    out.completed = cast(list[str], memo.get("completed", []))
     return out
 
 
@@ -459,7 +463,7 @@ async def apply(ctx: Ctx, outcome: Outcome, flow: Flow | None) -> str | None:
         return prompt if outcome.say is None else outcome.say + "\n\n" + prompt
     if isinstance(outcome, Done):
         if flow is not None:
-            ctx.app[metrics_key].flow_completions.labels(flow.name).inc()
+            ctx.memo.setdefault("completed", []).append(flow.name)  # counted once saved
         clear(ctx)
         return outcome.say
     if flow is None:  # a command answered Next/Stay with no flow: just say it

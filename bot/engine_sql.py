@@ -328,14 +328,15 @@ def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
     mine = f'c."openid" = ANY(${n + 1}::text[])'
     if not checked:
         return f'WITH ins AS ({insert}) {update} FROM {rows} WHERE c."openid" = v.openid AND {mine}'
-    # `cur` locks the rows still as read: a row written since (its xmin changed) is left out,
-    # also when its writer commits while we wait for its lock (the condition is checked again
-    # on the newest version). Every CTE runs, read by the final SELECT or not.
+    # `cur` locks the rows still as read, in the lock statement's order (by openid, so a batch
+    # and another worker's never deadlock): a row written since (its xmin changed) is left
+    # out, also when its writer commits while we wait for its lock (the condition is checked
+    # again on the newest version). Every CTE runs, read by the final SELECT or not.
     return (
         f"WITH v AS (SELECT * FROM {rows}), "
         f"s AS (SELECT * FROM unnest(${n + 2}::text[], ${n + 3}::text[]) AS s(openid, xmin)), "
         f'cur AS (SELECT c."openid" FROM "{table}" c JOIN s ON c."openid" = s.openid '
-        f"WHERE {mine} AND c.xmin::text = s.xmin FOR UPDATE OF c), "
+        f'WHERE {mine} AND c.xmin::text = s.xmin ORDER BY c."openid" FOR UPDATE OF c), '
         f"ok AS (SELECT (SELECT count(*) FROM cur) = (SELECT count(*) FROM s) AS ok), "
         f"ins AS ({insert} WHERE (SELECT ok FROM ok)), "
         f'upd AS ({update} FROM v WHERE c."openid" = v.openid AND {mine} '

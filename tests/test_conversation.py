@@ -216,6 +216,28 @@ async def test_two_lanes_keep_each_users_order(app, make_user, monkeypatch):
         assert (await state(u.openid)).data["seen"] == [f"m{i}" for i in range(10)]
 
 
+async def test_a_finished_flow_is_counted_once_when_its_batch_runs_again(app, make_user):
+    """One batch: A finishes a flow (no database needed), B asks for a person (a ticket: the
+    database). On PostgreSQL the batch leaves its optimistic run and runs again; the
+    completion is counted once, when the batch is saved."""
+    from bot import conversation
+    from bot.wechat.protocol import Incoming
+
+    a, b = make_user("o-done-a"), make_user("o-done-b")
+    await a.say("测试")
+    await a.say("张三")  # A is at the colour step
+    await b.say("帮助")
+    now = int(datetime.now(UTC).timestamp())
+    batch = [
+        Incoming(openid=a.openid, to="gh", kind="text", created=now, msg_id="81", text="红"),
+        Incoming(openid=b.openid, to="gh", kind="text", created=now, msg_id="82", text="人工"),
+    ]
+    replies = await conversation.handle_batch(app.app, batch)
+    assert "完成：张三" in replies[0]
+    metrics = await (await app.get("/metrics")).text()
+    assert 'flow_completions_total{flow="t_flow"} 1.0' in metrics
+
+
 async def test_different_users_do_not_block_each_other(make_user):
     users = [make_user(f"o-par-{i}") for i in range(6)]
     replies = await asyncio.gather(*(u.say("帮助") for u in users))
