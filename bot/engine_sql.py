@@ -43,20 +43,10 @@ def _column(model: type[Model], field: str) -> str:
 
 
 @cache
-def _datetime_columns(model: type[Model]) -> tuple[str, ...]:
+def _columns_of(model: type[Model], kind: type[fields.Field]) -> tuple[str, ...]:
+    """The model's columns whose field is a `kind` (DatetimeField, JSONField ...)."""
     return tuple(
-        _column(model, name)
-        for name, f in model._meta.fields_map.items()
-        if isinstance(f, fields.DatetimeField)
-    )
-
-
-@cache
-def _json_columns(model: type[Model]) -> tuple[str, ...]:
-    return tuple(
-        _column(model, name)
-        for name, f in model._meta.fields_map.items()
-        if isinstance(f, fields.JSONField)
+        _column(model, name) for name, f in model._meta.fields_map.items() if isinstance(f, kind)
     )
 
 
@@ -72,13 +62,13 @@ def hydrate(model: type[M], row) -> M:
     object, list or null is made without the JSON decoder.
     """
     values = dict(row)
-    for col in _json_columns(model):
+    for col in _columns_of(model, fields.JSONField):
         value = values.get(col)
         if isinstance(value, str):
             make = _JSON_LITERALS.get(value)
             if make is not None:
                 values[col] = make()
-    for col in _datetime_columns(model):
+    for col in _columns_of(model, fields.DatetimeField):
         value = values.get(col)
         if isinstance(value, str):
             try:
@@ -100,10 +90,7 @@ def _lock_and_answered(pg: bool, keys: int, count: int, facts: tuple[tuple[str, 
     never deadlock.
     """
     table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
-    user = 'c."openid"'
-    extra = "".join(
-        f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
-    )
+    extra = _fact_columns(facts)
     if pg:
         # The subqueries read the database as it was when the statement began; when it had to
         # wait for a row's lock, that row comes back as the holder committed it, but the facts
@@ -129,16 +116,19 @@ SEEN_VERSION = "__seen_version"
 XMIN = "__xmin"
 
 
+def _fact_columns(facts: tuple[tuple[str, str], ...]) -> str:
+    """The registered facts as extra columns of a select on the conversation `c`."""
+    user = 'c."openid"'
+    return "".join(f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts)
+
+
 @cache
 def _read_unlocked(facts: tuple[tuple[str, str], ...]) -> str:
     """PostgreSQL's first statement without a transaction (read_conversations): the lock
     statement's rows, locking nothing, each with its `xmin` — the row version's creating
     transaction, which every write to the row changes, whoever makes it."""
     table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
-    user = 'c."openid"'
-    extra = "".join(
-        f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
-    )
+    extra = _fact_columns(facts)
     return (
         f'SELECT c.*, c.xmin::text AS "{XMIN}", (SELECT json_object_agg("dedupe_key", "reply") '
         f'FROM "{inbound}" WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"{extra} '
@@ -334,7 +324,7 @@ def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
     # again on the newest version). Every CTE runs, read by the final SELECT or not.
     return (
         f"WITH v AS (SELECT * FROM {rows}), "
-        f"s AS (SELECT * FROM unnest(${n + 2}::text[], ${n + 3}::text[]) AS s(openid, xmin)), "
+        f"s AS (SELECT * FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS s(openid, xmin)), "
         f'cur AS (SELECT c."openid" FROM "{table}" c JOIN s ON c."openid" = s.openid '
         f'WHERE {mine} AND c.xmin::text = s.xmin ORDER BY c."openid" FOR UPDATE OF c), '
         f"ok AS (SELECT (SELECT count(*) FROM cur) = (SELECT count(*) FROM s) AS ok), "
@@ -380,8 +370,7 @@ async def write_checked(
     if none of the rows read by read_conversations was written since (by anyone: a staff
     member's reply, another worker). False, having written nothing, when one was."""
     columns = _pg_columns(names, changes, now)
-    openids = columns[-1]
-    params = [*_inbound_columns(inbound), now, *columns, openids, [xmins[o] for o in openids]]
+    params = [*_inbound_columns(inbound), now, *columns, [xmins[o] for o in columns[-1]]]
     rows = (await conn.execute_query(_write_batch_pg(names, True), params))[1]
     return bool(rows and rows[0]["ok"])
 
