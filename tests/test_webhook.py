@@ -138,7 +138,7 @@ def test_parser_shapes_every_sample_as_xmltodict_does():
 _TAGS = st.sampled_from(["ToUserName", "Content", "MsgId", "A", "x1", "_t", "a-b", "ns:c", "é"])
 _TEXT = st.lists(
     st.sampled_from(
-        [*"ab 中文\t\n\r\x01\x0b<>&;]![/", "]]>", "&amp;", "\u3000", "\ufffe", "\U0001f600"]
+        [*"ab 中文\t\n\r\x01\x0b\x85<>&;]![/", "]]>", "&amp;", "\u3000", "\ufffe", "\U0001f600"]
     ),
     max_size=12,
 ).map("".join)
