@@ -91,10 +91,12 @@ async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def batcher_ctx(app: web.Application) -> AsyncIterator[None]:
     """The chat engine's group-commit batcher; in-flight batches finish before the ORM closes."""
-    from bot.conversation import Batcher, batcher_key
+    from bot.conversation import Batcher, RowCache, batcher_key, row_cache_key
 
     settings = app[settings_key]  # sqlite has one writer: a second batch would only wait
     app[batcher_key] = Batcher(app, lanes=settings.chat_lanes if settings.is_postgres else 1)
+    if settings.is_postgres and settings.chat_cache_rows:
+        app[row_cache_key] = RowCache(settings.chat_cache_rows)
     yield
     await app[batcher_key].close()
 

@@ -12,6 +12,8 @@ import asyncio
 import functools
 import json
 import logging
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -212,37 +214,108 @@ _NO_DATABASE = _NoDatabase()
 
 
 async def _optimistic(app: web.Application, incs: list[Incoming]) -> list[str | None] | None:
-    """PostgreSQL, no transaction: read, route with no database, write if nothing changed
-    meanwhile. None when the batch must run under the lock instead (nothing written then)."""
+    """PostgreSQL, no transaction: read (unless this worker holds the rows from its last
+    write: RowCache), route with no database, write if nothing changed meanwhile. A write that
+    finds a row changed gives it as it is now, and the batch is routed once more with it. None
+    when the batch must run under the lock instead (nothing written then)."""
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})
     client = connections.get("default")
-    got = await engine_sql.read_conversations(
-        client, openids, [i.dedupe_key for i in incs], flowkit.fact_sql()
-    )
-    if got is None:  # a user's first message: their row is made under the lock
-        return None
-    read, xmins = got
-    no_db = cast(BaseDBAsyncClient, _NO_DATABASE)  # whatever a step asks of it raises
-    token = connections.set("default", no_db)  # also for queries not given ctx.conn
-    try:
-        out = await _route_batch(app, no_db, read, incs, openids, now)
-    except NeedsTransaction:
-        return None
-    finally:
-        connections.reset(token)
-    if not await engine_sql.write_checked(
-        client, out.new_rows, STATE_FIELDS, out.changes(), xmins, now
-    ):
-        return None  # a row was written since it was read: run it again, locked
-    out.count(app)
-    return out.replies
+    facts = flowkit.fact_sql()
+    cache = app.get(row_cache_key)
+    states = cache.get(openids) if cache is not None else {}
+    answered: dict[str, str | None] = {}
+    if len(states) < len(openids):
+        # A WeChat retry among the messages of users held in the cache is found by the write
+        # instead: its dedupe key is taken, the statement fails, the rows are dropped from
+        # the cache and the batch runs again (Batcher.process), reading them.
+        got = await engine_sql.read_conversations(
+            client, [o for o in openids if o not in states], [i.dedupe_key for i in incs], facts
+        )
+        if got is None:  # a user's first message: their row is made under the lock
+            return None
+        states.update(got[0])
+        answered = got[1]
+    for _ in range(2):
+        read = engine_sql.Locked(
+            {o: engine_sql.hydrate(Conversation, st.raw) for o, st in states.items()},
+            dict(answered),
+            {o: dict(st.facts) for o, st in states.items()},
+        )
+        no_db = cast(BaseDBAsyncClient, _NO_DATABASE)  # whatever a step asks of it raises
+        token = connections.set("default", no_db)  # also for queries not given ctx.conn
+        try:
+            out = await _route_batch(app, no_db, read, incs, openids, now)
+        except NeedsTransaction:
+            return None
+        finally:
+            connections.reset(token)
+        try:
+            ok, rows = await engine_sql.write_checked(
+                client, out.new_rows, STATE_FIELDS, out.changes(), states, now, facts
+            )
+        except BaseException:
+            if cache is not None:
+                cache.drop(openids)  # e.g. a retry's dedupe key was taken: read them again
+            raise
+        states.update(rows)  # as written; or as they are now, to route the batch once more
+        if ok:
+            if cache is not None:
+                cache.put(states)
+            out.count(app)
+            return out.replies
+    if cache is not None:
+        cache.drop(openids)
+    return None  # rows written twice meanwhile: run it under the lock
+
+
+class RowCache:
+    """PostgreSQL: the conversation rows this worker last read or wrote outside a transaction,
+    with their xmin (engine_sql.RowState), so a user's next batch skips the read: one round
+    trip instead of two. Never trusted: the write checks each row's xmin and facts, and when
+    anyone wrote the row since (a staff member, another worker, this one under the lock) it
+    writes nothing, the rows are dropped, and the batch runs under the lock.
+
+    Bounded (least recently used out first). Several workers each keep their own; nginx sends
+    a user's messages to one of them (deploy/nginx-site.conf hashes the openid), else rows
+    written by the other would mostly be stale here.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: OrderedDict[str, engine_sql.RowState] = OrderedDict()
+
+    def get(self, openids: list[str]) -> dict[str, engine_sql.RowState]:
+        got = {}
+        for openid in openids:
+            state = self.rows.get(openid)
+            if state is not None:
+                got[openid] = state
+                self.rows.move_to_end(openid)
+        return got
+
+    def put(self, states: dict[str, engine_sql.RowState]) -> None:
+        self.rows.update(states)
+        for openid in states:
+            self.rows.move_to_end(openid)
+        while len(self.rows) > self.size:
+            self.rows.popitem(last=False)
+
+    def drop(self, openids: Iterable[str]) -> None:
+        for openid in openids:
+            self.rows.pop(openid, None)
+
+
+row_cache_key = web.AppKey("conversation_row_cache", RowCache)
 
 
 async def _locked(app: web.Application, incs: list[Incoming]) -> list[str | None]:
     """The batch in one transaction, its users' rows locked from the first statement on."""
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})  # one lock order everywhere: no deadlocks
+    cache = app.get(row_cache_key)
+    if cache is not None:
+        cache.drop(openids)  # written here without their new xmin: read them again next time
     async with in_transaction() as conn:
         # the lock, the dedupe lookup and the facts about the senders in one statement
         locked = await engine_sql.lock_conversations(

@@ -126,14 +126,44 @@ def _fact_columns(facts: tuple[tuple[str, str], ...]) -> str:
 def _read_unlocked(facts: tuple[tuple[str, str], ...]) -> str:
     """PostgreSQL's first statement without a transaction (read_conversations): the lock
     statement's rows, locking nothing, each with its `xmin` — the row version's creating
-    transaction, which every write to the row changes, whoever makes it."""
+    transaction, which every write to the row changes, whoever makes it — and its facts
+    also as one text (`ROW(...)::text`, `__facts`), which write_checked compares again."""
     table, inbound = Conversation._meta.db_table, InboundMessage._meta.db_table
-    extra = _fact_columns(facts)
-    return (
-        f'SELECT c.*, c.xmin::text AS "{XMIN}", (SELECT json_object_agg("dedupe_key", "reply") '
-        f'FROM "{inbound}" WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"{extra} '
-        f'FROM "{table}" c WHERE c."openid" = ANY($2::text[])'
+    answered = (
+        f'(SELECT json_object_agg("dedupe_key", "reply") FROM "{inbound}" '
+        f'WHERE "dedupe_key" = ANY($1::text[])) AS "__answered"'
     )
+    lateral = ""
+    if facts:
+        answered += f', f.*, ROW(f.*)::text AS "{FACTS_KEY}"'
+        lateral = f" CROSS JOIN LATERAL ({_facts_of(facts)}) f"
+    return (
+        f'SELECT c.*, c.xmin::text AS "{XMIN}", {answered} FROM "{table}" c{lateral} '
+        f'WHERE c."openid" = ANY($2::text[])'
+    )
+
+
+def _facts_of(facts: tuple[tuple[str, str], ...]) -> str:
+    """A one-row select of the facts about the conversation `c`'s user, one column each."""
+    user = 'c."openid"'
+    return "SELECT " + ", ".join(
+        f'({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
+    )
+
+
+FACTS_KEY = "__facts"
+
+
+@dataclass(frozen=True, slots=True)
+class RowState:
+    """A conversation row as PostgreSQL last gave it to this worker, outside any transaction
+    (read_conversations, write_checked): enough to route a batch without reading it again, and
+    to tell at the write whether anything changed since."""
+
+    raw: dict[str, object]  # the columns, for hydrate (never changed: each batch copies it)
+    xmin: str  # the row version's creating transaction
+    facts: dict[str, object]  # the registered facts about its user (never changed either)
+    facts_key: str | None  # the facts as PostgreSQL's text of their row; None: no facts
 
 
 async def read_conversations(
@@ -141,14 +171,22 @@ async def read_conversations(
     openids: Sequence[str],
     keys: Sequence[str],
     facts: tuple[tuple[str, str], ...] = (),
-) -> tuple[Locked, dict[str, str]] | None:
-    """PostgreSQL, outside any transaction: what lock_conversations reads, without the lock,
-    and each row's xmin for write_checked. None when a user has no row yet (a first message
-    makes it under the lock)."""
+) -> tuple[dict[str, RowState], dict[str, str | None]] | None:
+    """PostgreSQL, outside any transaction: each user's row as lock_conversations reads it,
+    without the lock, as a RowState for write_checked; and the replies already given to any of
+    `keys`. None when a user has no row yet (a first message makes it under the lock)."""
     rows = (await conn.execute_query(_read_unlocked(facts), [list(keys) or [""], list(openids)]))[1]
-    read, xmins = Locked({}, {}, {}), dict[str, str]()
-    _read_locked(rows, facts, read, xmins)
-    return (read, xmins) if len(read.convs) == len(openids) else None
+    states: dict[str, RowState] = {}
+    answered: dict[str, str | None] = {}
+    for raw in rows:
+        row = dict(raw)
+        value = row.pop("__answered")
+        if value and not answered:
+            answered = json.loads(value) if isinstance(value, str) else dict(value)
+        xmin, key = row.pop(XMIN), row.pop(FACTS_KEY, None)
+        user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
+        states[row["openid"]] = RowState(row, xmin, user, key)
+    return (states, answered) if len(states) == len(openids) else None
 
 
 @dataclass(slots=True)
@@ -203,16 +241,11 @@ async def _select(conn: BaseDBAsyncClient, sql: str, params: list) -> Sequence:
     return (await conn.execute_query(sql, params))[1]
 
 
-def _read_locked(
-    rows, facts: tuple[tuple[str, str], ...], into: Locked, xmins: dict[str, str] | None = None
-) -> None:
+def _read_locked(rows, facts: tuple[tuple[str, str], ...], into: Locked) -> None:
     """Rows of the lock statement into `into`: the conversations without the extra columns,
-    the `__answered` object (the same on every row: one uncorrelated subquery), the facts;
-    and into `xmins` the rows' xmin when read without the lock (read_conversations)."""
+    the `__answered` object (the same on every row: one uncorrelated subquery), the facts."""
     for raw in rows:
         row = dict(raw)
-        if xmins is not None:
-            xmins[row["openid"]] = row.pop(XMIN)
         value = row.pop("__answered")
         if value and not into.answered:
             into.answered = json.loads(value) if isinstance(value, str) else dict(value)
@@ -285,13 +318,16 @@ def _pg_type(model: type[Model], name: str) -> str:
 
 
 @cache
-def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
+def _write_batch_pg(
+    names: tuple[str, ...], checked: bool = False, facts: tuple[tuple[str, str], ...] = ()
+) -> str:
     """PostgreSQL: the batch's inbound rows and its conversations' changes in one statement
     (a data-modifying WITH), each column a single array parameter: one round trip.
 
-    `checked` (write_checked): one more array, the xmin each row had when read; the rows are
-    locked, and the statement writes nothing unless every row still has it, and answers
-    whether it wrote."""
+    `checked` (write_checked): two more arrays, the xmin each row had when read and its facts'
+    text (RowState); the rows are locked, and the statement writes nothing unless every row
+    still has that xmin and those facts. It answers whether it wrote (`__ok`, on every row) and
+    the rows as written, each with its new xmin."""
     inbound, table = InboundMessage._meta.db_table, Conversation._meta.db_table
     cols = ", ".join(f'"{_column(InboundMessage, f)}"' for f in _INBOUND_FIELDS)
     sets, arrays, aliases = [], [], []
@@ -318,19 +354,35 @@ def _write_batch_pg(names: tuple[str, ...], checked: bool = False) -> str:
     mine = f'c."openid" = ANY(${n + 1}::text[])'
     if not checked:
         return f'WITH ins AS ({insert}) {update} FROM {rows} WHERE c."openid" = v.openid AND {mine}'
+    same_facts, lateral, no_facts, fresh_facts = "", "", "", ""
+    if facts:
+        same_facts = (
+            f" AND (SELECT ROW(f.*)::text FROM ({_facts_of(facts)}) f) IS NOT DISTINCT FROM s.facts"
+        )
+        lateral = f" CROSS JOIN LATERAL ({_facts_of(facts)}) f"
+        no_facts = "".join(f', NULL AS "{FACT_PREFIX}{name}"' for name, _ in facts)
+        no_facts += f', NULL AS "{FACTS_KEY}"'
+        fresh_facts = f', f.*, ROW(f.*)::text AS "{FACTS_KEY}"'
     # `cur` locks the rows still as read, in the lock statement's order (by openid, so a batch
-    # and another worker's never deadlock): a row written since (its xmin changed) is left
-    # out, also when its writer commits while we wait for its lock (the condition is checked
-    # again on the newest version). Every CTE runs, read by the final SELECT or not.
+    # and another worker's never deadlock): a row written since (its xmin changed) or whose
+    # user's facts changed (an agent bound or let go in the console) is left out, also when
+    # its writer commits while we wait for its lock (the condition is checked again on the
+    # newest version). Every CTE runs, read by the final SELECT or not. The answer: the rows
+    # as written; or, when it wrote nothing, the rows as they are now, with their facts (what
+    # read_conversations would give), so the batch can be routed again without another read.
     return (
         f"WITH v AS (SELECT * FROM {rows}), "
-        f"s AS (SELECT * FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS s(openid, xmin)), "
+        f"s AS (SELECT * FROM unnest(${n + 1}::text[], ${n + 2}::text[], ${n + 3}::text[]) "
+        f"AS s(openid, xmin, facts)), "
         f'cur AS (SELECT c."openid" FROM "{table}" c JOIN s ON c."openid" = s.openid '
-        f'WHERE {mine} AND c.xmin::text = s.xmin ORDER BY c."openid" FOR UPDATE OF c), '
+        f'WHERE {mine} AND c.xmin::text = s.xmin{same_facts} ORDER BY c."openid" FOR UPDATE OF c), '
         f"ok AS (SELECT (SELECT count(*) FROM cur) = (SELECT count(*) FROM s) AS ok), "
         f"ins AS ({insert} WHERE (SELECT ok FROM ok)), "
         f'upd AS ({update} FROM v WHERE c."openid" = v.openid AND {mine} '
-        f"AND (SELECT ok FROM ok)) SELECT ok FROM ok"
+        f'AND (SELECT ok FROM ok) RETURNING c.*, c.xmin::text AS "{XMIN}") '
+        f'SELECT true AS "__ok", u.*{no_facts} FROM upd u UNION ALL '
+        f'SELECT false, c.*, c.xmin::text{fresh_facts} FROM "{table}" c{lateral} '
+        f"WHERE {mine} AND NOT (SELECT ok FROM ok)"
     )
 
 
@@ -363,16 +415,38 @@ async def write_checked(
     inbound: Sequence[tuple[str, str, str, str | None]],
     names: tuple[str, ...],
     changes: Iterable[tuple[Conversation, set[str]]],
-    xmins: dict[str, str],
+    read: dict[str, RowState],
     now: datetime,
-) -> bool:
+    facts: tuple[tuple[str, str], ...] = (),
+) -> tuple[bool, dict[str, RowState]]:
     """PostgreSQL, outside any transaction: write_batch's writes in one statement, made only
-    if none of the rows read by read_conversations was written since (by anyone: a staff
-    member's reply, another worker). False, having written nothing, when one was."""
+    if none of the rows `read` (read_conversations, or this worker's last write) was written
+    since, by anyone (a staff member's reply, another worker), and the facts about their users
+    are unchanged. (True, the rows as written) by openid; or (False, the rows changed as they
+    are now), having written nothing."""
     columns = _pg_columns(names, changes, now)
-    params = [*_inbound_columns(inbound), now, *columns, [xmins[o] for o in columns[-1]]]
-    rows = (await conn.execute_query(_write_batch_pg(names, True), params))[1]
-    return bool(rows and rows[0]["ok"])
+    states = [read[o] for o in columns[-1]]
+    params = [
+        *_inbound_columns(inbound),
+        now,
+        *columns,
+        [s.xmin for s in states],
+        [s.facts_key for s in states],
+    ]
+    rows = (await conn.execute_query(_write_batch_pg(names, True, facts), params))[1]
+    # no row: nothing to update (every message a retry), or every row to update is gone
+    ok, out = not states, dict[str, RowState]()
+    for raw in rows:
+        row = dict(raw)
+        ok = row.pop("__ok")
+        xmin, key = row.pop(XMIN), row.pop(FACTS_KEY, None)
+        user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
+        if ok:  # written: the facts were checked to be those read
+            before = read[row["openid"]]
+            out[row["openid"]] = RowState(row, xmin, before.facts, before.facts_key)
+        else:
+            out[row["openid"]] = RowState(row, xmin, user, key)
+    return ok, out
 
 
 async def write_batch(

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Chat batches a process runs at once on PostgreSQL (bot.conversation.Batcher); more help
     # when each round trip to the database is slow (another host), cost CPU when it is not.
     chat_lanes: int = Field(default=1, ge=1, le=8)
+    # Conversation rows a process keeps between a user's messages on PostgreSQL, so the next
+    # batch skips reading them (bot.conversation.RowCache; each about 1 KB); 0: read each time.
+    chat_cache_rows: int = Field(default=10_000, ge=0)
     login_rate_limit: int = 20  # mini-program logins per client address per minute
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for collectors

@@ -214,13 +214,38 @@ async def test_a_pooled_connection_is_released_without_a_reset_round_trip(app):
             assert await raw.fetchval("SELECT 1") == 1
 
 
+def _spy(monkeypatch, module, name: str) -> list:
+    """Calls of module.name (its results), the function still doing its work."""
+    real, calls = getattr(module, name), []
+
+    async def spy(*args, **kwargs):
+        calls.append(await real(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def _row_cache(app):
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("the row cache is PostgreSQL's: sqlite runs every batch under its lock")
+    from bot.conversation import row_cache_key
+
+    return app.app[row_cache_key]
+
+
 @pytest.mark.db
-async def test_a_row_written_between_read_and_write_sends_the_batch_under_the_lock(
-    app, user, monkeypatch
+@pytest.mark.parametrize("staff_writes", [1, 2])
+async def test_a_row_written_between_read_and_write_is_answered_as_it_is_now(
+    app, user, monkeypatch, staff_writes
 ):
     """PostgreSQL runs a chat batch without a transaction first. A write to the user's row
     in between (a staff member's, which does not bump the version) must make it write
-    nothing and run again under the lock, answering from the row as it is now."""
+    nothing; the write gives the row as it is now and the batch is routed again with it,
+    answering in the row's new language. Written again before that second write too, the
+    batch runs under the lock."""
     import asyncpg
 
     from bot import conversation, engine_sql
@@ -231,30 +256,29 @@ async def test_a_row_written_between_read_and_write_sends_the_batch_under_the_lo
     if not PG_URL:
         pytest.skip("sqlite runs every batch under its one writer's lock")
     assert "使用说明" in await user.say("帮助")  # the row exists: the next batch is optimistic
-    real, outcomes, locked = engine_sql.write_checked, [], []
+    real, outcomes = engine_sql.write_checked, []
 
     async def staff_writes_first(*args, **kwargs):
-        other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
-        try:  # what a direct update does: the row changes, its version does not
-            await other.execute(
-                'UPDATE "conversation" SET "locale" = $1 WHERE "openid" = $2', "en", user.openid
-            )
-        finally:
-            await other.close()
+        if len(outcomes) < staff_writes:
+            other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+            try:  # what a direct update does: the row changes, its version does not
+                await other.execute(
+                    'UPDATE "conversation" SET "locale" = $1 WHERE "openid" = $2',
+                    "en",
+                    user.openid,
+                )
+            finally:
+                await other.close()
         outcomes.append(await real(*args, **kwargs))
         return outcomes[-1]
 
-    real_locked = conversation._locked
-
-    async def spy_locked(app_, incs):
-        locked.append(len(incs))
-        return await real_locked(app_, incs)
-
     monkeypatch.setattr(engine_sql, "write_checked", staff_writes_first)
-    monkeypatch.setattr(conversation, "_locked", spy_locked)
+    locked = _spy(monkeypatch, conversation, "_locked")
     reply = await user.say("帮助")
-    assert outcomes == [False] and locked == [1]  # wrote nothing, ran again under the lock
-    assert "使用说明" not in reply  # answered in the language the row has now
+    wrote = [ok for ok, _ in outcomes]
+    assert wrote == ([False, True] if staff_writes == 1 else [False, False])
+    assert len(locked) == staff_writes - 1  # written twice meanwhile: under the lock
+    assert "使用说明" not in reply and "How to use" in reply  # the row as it is now
     conv = await Conversation.get(openid=user.openid)
     assert conv.locale == "en" and conv.version == 2  # both writes are there
     assert await InboundMessage.filter(openid=user.openid).count() == 2  # recorded once
@@ -286,6 +310,97 @@ async def test_a_step_that_needs_the_database_runs_under_the_lock(app, user, mon
     assert await user.say("帮助") and (writes, locked) == ([1], [])  # optimistic, two trips
     await user.say("人工")
     assert (writes, locked) == ([1], [1])  # the step asked for the database: locked instead
+
+
+@pytest.mark.db
+async def test_a_users_next_batch_skips_the_read(app, user, monkeypatch):
+    """PostgreSQL: after a batch wrote a user's row, the worker keeps it with its xmin; the
+    user's next message is answered in one round trip (the checked write), not two."""
+    from bot import conversation, engine_sql
+
+    _row_cache(app)
+    await user.say("帮助")  # first message: the row is made under the lock
+    reads = _spy(monkeypatch, engine_sql, "read_conversations")
+    writes = _spy(monkeypatch, engine_sql, "write_checked")
+    locked = _spy(monkeypatch, conversation, "_locked")
+    await user.say("帮助")
+    assert (len(reads), len(writes), locked) == (1, 1, [])  # read, then kept
+    assert "Switched to English" in await user.say("English")
+    assert "How to use" in await user.say("帮助")  # the kept row, as the last write left it
+    assert (len(reads), len(writes), locked) == (1, 3, [])
+
+
+@pytest.mark.db
+async def test_a_row_another_worker_wrote_is_not_taken_from_the_cache(app, user, monkeypatch):
+    """Two workers each keep the rows they wrote; a user whose messages alternate between them
+    (no sticky routing) must never be answered from a row the other one has since changed.
+    The write that finds it changed gives it as it is now: still two round trips, no lock."""
+    from bot import conversation, engine_sql
+
+    cache = _row_cache(app)
+    await user.say("帮助")
+    await user.say("帮助")  # kept by worker A
+    worker_a, cache.rows = cache.rows, type(cache.rows)()  # now worker B, which keeps nothing
+    assert "Switched to English" in await user.say("English")
+    worker_b, cache.rows = cache.rows, worker_a  # back to A, which holds the row in Chinese
+    writes = _spy(monkeypatch, engine_sql, "write_checked")
+    locked = _spy(monkeypatch, conversation, "_locked")
+    assert "How to use" in await user.say("帮助")  # routed again with the row as it is now
+    assert [ok for ok, _ in writes] == [False, True] and locked == []
+    assert "How to use" in await user.say("帮助")  # and kept: one write
+    cache.rows = worker_b  # B's row is two writes old
+    assert "已切换为中文" in await user.say("中文")
+    assert "使用说明" in await user.say("帮助")
+    assert [ok for ok, _ in writes] == [False, True, True, False, True, True] and locked == []
+
+
+@pytest.mark.db
+async def test_a_retry_of_a_message_answered_from_the_cache_gets_the_first_reply(app, user):
+    """WeChat resends a message it got no answer to in time. Answered from a kept row, the
+    batch skipped the dedupe lookup: the write finds the message's key taken, writes nothing,
+    and the batch runs again, reading the first reply. The message is recorded once."""
+    from models.conversation import Conversation
+    from models.inbound import InboundMessage
+
+    _row_cache(app)
+    await user.say("帮助")
+    await user.say("帮助")
+    first = await user.say("English", msg_id=4242)
+    version = (await Conversation.get(openid=user.openid)).version
+    assert await user.say("English", msg_id=4242) == first
+    assert await InboundMessage.filter(dedupe_key__endswith="4242").count() == 1
+    assert (await Conversation.get(openid=user.openid)).version == version  # not handled twice
+    assert "How to use" in await user.say("帮助")
+
+
+@pytest.mark.db
+async def test_a_user_made_an_agent_in_the_console_gets_the_agents_menu(app, user):
+    """Facts about a user (is this an agent?) live in other tables: binding an agent in the
+    console changes no conversation row. The checked write compares the facts too, so a kept
+    row with the old facts is not used."""
+    from models.agent import Agent
+
+    _row_cache(app)
+    await user.say("帮助")
+    assert "我的申请" not in await user.say("菜单")  # kept, with 'no agent'
+    await Agent.create(
+        name="王五", region="330602", village="东浦村", kind="agent", oa_openid=user.openid
+    )
+    assert "我的申请" in await user.say("菜单")
+
+
+def test_the_row_cache_keeps_the_most_recent_users():
+    from bot.conversation import RowCache
+    from bot.engine_sql import RowState
+
+    cache = RowCache(2)
+    state = RowState({}, "1", {}, None)
+    cache.put({"a": state, "b": state})
+    assert cache.get(["a"]) == {"a": state}  # a is now the most recent
+    cache.put({"c": state})
+    assert sorted(cache.rows) == ["a", "c"]
+    cache.drop(["a", "x"])
+    assert list(cache.rows) == ["c"]
 
 
 @pytest.mark.db

@@ -347,8 +347,13 @@ def encrypted_request(
     to: str,
     timestamp: int | None = None,
     nonce: str = "1320562132",
+    openid: str | None = None,
 ) -> tuple[dict[str, str], str]:
-    """Query string and body of a safe-mode request, as WeChat builds them."""
+    """Query string and body of a safe-mode request, as WeChat builds them: the query names
+    the sender (`openid`, by default the document's FromUserName)."""
+    if openid is None:
+        found = _flat_dict(plain_xml) or {}
+        openid = found.get("FromUserName") or ""
     timestamp = timestamp or int(time.time())
     sealed = crypto.encrypt_message(plain_xml, nonce, timestamp)
     encrypt = xmltodict.parse(sealed)["xml"]["Encrypt"]
@@ -356,7 +361,7 @@ def encrypted_request(
         "signature": sha1_signature(token, str(timestamp), nonce),
         "timestamp": str(timestamp),
         "nonce": nonce,
-        "openid": "",
+        "openid": openid,
         "encrypt_type": "aes",
         "msg_signature": sha1_signature(token, str(timestamp), nonce, encrypt),
     }
