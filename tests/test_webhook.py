@@ -28,7 +28,7 @@ from bot.wechat.protocol import (
 )
 from models.conversation import Conversation
 from models.inbound import InboundMessage
-from tests.conftest import ACCOUNT, TOKEN
+from tests.conftest import ACCOUNT, AES_KEY, OA_APP_ID, TOKEN
 
 FIX = Path(__file__).parent / "fixtures" / "wechat"
 
@@ -180,6 +180,25 @@ def test_fast_path_reads_what_the_parser_reads(text):
         parsed = None
     if fast is not None:
         assert fast == parsed
+
+
+def test_replies_are_sealed_as_wechatpy_seals_them():
+    """protocol.encrypt_reply reuses one PrpCrypto per key instead of wechatpy's one per
+    message: the same bytes for the same random padding, and wechatpy opens it."""
+    import random
+
+    crypto = WeChatCrypto(TOKEN, AES_KEY, OA_APP_ID)
+    xml = "<xml><Content><![CDATA[回复 reply]]></Content></xml>"
+    for nonce, timestamp in [("1320562132", "1700000000"), ("n", None)]:
+        random.seed(7)
+        ours = protocol.encrypt_reply(crypto, xml, nonce, timestamp)
+        random.seed(7)
+        theirs = crypto.encrypt_message(xml, nonce, timestamp)
+        if timestamp:
+            assert ours == theirs
+        sealed = xmltodict.parse(ours)["xml"]
+        opened = crypto.decrypt_message(ours, sealed["MsgSignature"], sealed["TimeStamp"], nonce)
+        assert opened == xml
 
 
 def test_fast_path_takes_wechats_messages():

@@ -13,12 +13,13 @@ import hmac
 import re
 import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import xmltodict
-from wechatpy.crypto import WeChatCrypto
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.events import EVENT_TYPES
 from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 
@@ -178,13 +179,40 @@ def decrypt(crypto: WeChatCrypto, token: str, body: bytes, query: dict[str, str]
     if not same(expected, query.get("msg_signature", "")):
         raise ProtocolError(403, "msg_signature")
     try:
-        # the envelope is parsed already; the signature was checked above in constant time
-        plain = crypto.decrypt_message(
-            envelope, expected, query.get("timestamp", ""), query.get("nonce", "")
-        )
+        # the envelope is parsed and its signature checked (in constant time) above: only
+        # the decryption is left to wechatpy, whose decrypt_message would do both again
+        plain = _prp(crypto).decrypt(encrypted, crypto.app_id)
     except Exception:  # bad padding, wrong app id, not base64 ...
         raise ProtocolError(400, "decrypt") from None
     return plain if isinstance(plain, str) else plain.decode("utf-8")
+
+
+# wechatpy's WeChatCrypto builds a PrpCrypto, and with it an AES cipher, for every message. Its
+# cipher object is stateless (each call makes its own encryptor), so one per key serves all.
+_PRPS: weakref.WeakKeyDictionary[WeChatCrypto, PrpCrypto] = weakref.WeakKeyDictionary()
+
+
+def _prp(crypto: WeChatCrypto) -> PrpCrypto:
+    prp = _PRPS.get(crypto)
+    if prp is None:
+        prp = _PRPS[crypto] = PrpCrypto(crypto.key)
+    return prp
+
+
+# What WeChatCrypto.encrypt_message returns, byte for byte.
+_SEALED = (
+    "<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n"
+    "<MsgSignature><![CDATA[{signature}]]></MsgSignature>\n"
+    "<TimeStamp>{timestamp}</TimeStamp>\n<Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>"
+)
+
+
+def encrypt_reply(crypto: WeChatCrypto, xml: str, nonce: str, timestamp: str | None) -> str:
+    """A safe-mode reply: wechatpy's encrypt_message with the key's one PrpCrypto (_prp)."""
+    timestamp = timestamp or str(int(time.time()))
+    encrypt = _prp(crypto).encrypt(xml, crypto.app_id).decode("ascii")
+    signature = sha1_signature(crypto.token, timestamp, nonce, encrypt)
+    return _SEALED.format(encrypt=encrypt, signature=signature, timestamp=timestamp, nonce=nonce)
 
 
 DEDUPE_KEY_MAX = 128  # models.inbound.InboundMessage.dedupe_key's width

@@ -25,6 +25,7 @@ from bot.wechat.protocol import (
     ProtocolError,
     check_signature,
     decrypt,
+    encrypt_reply,
     parse,
     render_text_reply,
 )
@@ -121,6 +122,6 @@ def _reply(
         return web.Response(text="success")
     xml = render_text_reply(inc, text)
     if crypto is not None:
-        xml = crypto.encrypt_message(xml, query.get("nonce", ""), query.get("timestamp") or None)
+        xml = encrypt_reply(crypto, xml, query.get("nonce", ""), query.get("timestamp") or None)
     metrics.count(metrics.replies, "text")
     return web.Response(text=xml, content_type="application/xml")
