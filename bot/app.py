@@ -91,14 +91,21 @@ async def orm_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def batcher_ctx(app: web.Application) -> AsyncIterator[None]:
     """The chat engine's group-commit batcher; in-flight batches finish before the ORM closes."""
-    from bot.conversation import Batcher, RowCache, batcher_key, row_cache_key
+    from tortoise import connections
+
+    from bot.asyncpg_client import KeptConnections
+    from bot.conversation import Batcher, RowCache, batcher_key, kept_key, row_cache_key
 
     settings = app[settings_key]  # sqlite has one writer: a second batch would only wait
     app[batcher_key] = Batcher(app, lanes=settings.chat_lanes if settings.is_postgres else 1)
     if settings.is_postgres and settings.chat_cache_rows:
-        app[row_cache_key] = RowCache(settings.chat_cache_rows)
+        app[row_cache_key] = RowCache(settings.chat_cache_rows, settings.conversation_timeout)
+    if settings.is_postgres:
+        app[kept_key] = KeptConnections(connections.get("default"))
     yield
     await app[batcher_key].close()
+    if kept_key in app:
+        await app[kept_key].release()  # before the pool closes: it waits for every connection
 
 
 def http_ctx(wechat_api):

@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import TransactionalDBClient, TransactionContextPooled
 from tortoise.connection import get_connections
+from tortoise.exceptions import IntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,64 @@ class SafeTransactionContext(TransactionContextPooled):
 class ResilientAsyncpgClient(AsyncpgDBClient):
     def _in_transaction(self) -> SafeTransactionContext:
         return SafeTransactionContext(TransactionWrapper(self), self._pool_init_lock)
+
+
+class KeptConnections:
+    """Statements outside a transaction on connections kept between back-to-back uses.
+
+    The chat engine's optimistic batches (bot.conversation._optimistic) are one statement each,
+    run one after another under load. Through the client, each took a connection from the pool
+    and gave it back: about 45 µs of CPU a statement on top of the round trip, a third of its
+    cost. Here a connection stays out of the pool while batches follow each other, and goes
+    back when the batcher has nothing left to do (`release`). What execute_query gives and
+    raises is what the client's would (rows; IntegrityError for a taken unique key); a
+    connection that failed other than with an error PostgreSQL reported (lost, cancelled
+    mid-statement) is closed, never used again.
+    """
+
+    def __init__(self, client: AsyncpgDBClient) -> None:
+        self.client = client
+        self.spare: list[asyncpg.Connection] = []
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        pool = self.client._pool
+        assert pool is not None, "the client is connected before any statement"
+        return pool
+
+    async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
+        con = None
+        while self.spare and con is None:
+            con = self.spare.pop()
+            if con.is_closed():
+                await self._drop(con)
+                con = None
+        if con is None:
+            con = await self.pool.acquire()
+        try:
+            rows = await con.fetch(query, *(values or ()))
+        except asyncpg.PostgresError as exc:  # the statement failed; the connection is fine
+            self.spare.append(con)
+            if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+                raise IntegrityError(exc) from exc
+            raise
+        except BaseException:
+            con.terminate()
+            await self._drop(con)
+            raise
+        self.spare.append(con)
+        return len(rows), rows
+
+    async def release(self) -> None:
+        """Every kept connection back to the pool."""
+        while self.spare:
+            await self._drop(self.spare.pop())
+
+    async def _drop(self, con: asyncpg.Connection) -> None:
+        try:
+            await self.pool.release(con)  # a closed one is replaced by asyncpg
+        except Exception as exc:
+            log.debug("releasing a kept connection: %s", type(exc).__name__)
 
 
 def engine_config(credentials: dict[str, Any]) -> dict[str, Any]:

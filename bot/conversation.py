@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import answers, drafts, engine_sql, flowkit, outbox
+from bot.asyncpg_client import KeptConnections
 from bot.drafts import clear, pause
 from bot.flowkit import Ctx, Done, Flow, Next, Outcome, Resume, Start, Stay, Step
 from bot.keys import metrics_key, settings_key
@@ -131,6 +133,16 @@ class Batcher:
     async def process(
         self, batch: list[tuple[Incoming, asyncio.Future]], again: bool = False
     ) -> None:
+        try:
+            await self._process(batch, again)
+        finally:
+            kept = self.app.get(kept_key)
+            if kept is not None and not self.pending and len(self.running) <= 1:
+                await kept.release()  # nothing follows: the connections back to the pool
+
+    async def _process(
+        self, batch: list[tuple[Incoming, asyncio.Future]], again: bool = False
+    ) -> None:
         queued = outbox.enqueued
         try:
             replies = await handle_batch(self.app, [inc for inc, _ in batch])
@@ -139,7 +151,7 @@ class Batcher:
                 # Another worker answered one of these messages (a WeChat retry reaching two
                 # workers) while we waited for the lock: run the batch once more, it finds the
                 # answer (engine_sql.lock_conversations).
-                await self.process(batch, again=True)
+                await self._process(batch, again=True)
                 return
             await self._one_by_one(batch, exc)
         except Exception as exc:
@@ -160,7 +172,7 @@ class Batcher:
         # One message failed and rolled the batch back: redo them one by one, so only
         # the failing one is answered with an apology (and retried by WeChat).
         for item in batch:
-            await self.process([item])
+            await self._process([item])
 
 
 def _settle(
@@ -175,6 +187,7 @@ def _settle(
 
 
 batcher_key = web.AppKey("conversation_batcher", Batcher)
+kept_key = web.AppKey("conversation_kept_connections", KeptConnections)
 
 
 async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str | None]:
@@ -220,7 +233,7 @@ async def _optimistic(app: web.Application, incs: list[Incoming]) -> list[str | 
     when the batch must run under the lock instead (nothing written then)."""
     now = datetime.now(UTC)
     openids = sorted({i.openid for i in incs})
-    client = connections.get("default")
+    client = app.get(kept_key) or connections.get("default")
     facts = flowkit.fact_sql()
     cache = app.get(row_cache_key)
     states = cache.get(openids) if cache is not None else {}
@@ -274,36 +287,42 @@ class RowCache:
     with their xmin (engine_sql.RowState), so a user's next batch skips the read: one round
     trip instead of two. Never trusted: the write checks each row's xmin and facts, and when
     anyone wrote the row since (a staff member, another worker, this one under the lock) it
-    writes nothing, the rows are dropped, and the batch runs under the lock.
+    writes nothing and gives the row as it is now.
 
-    Bounded (least recently used out first). Several workers each keep their own; nginx sends
-    a user's messages to one of them (deploy/nginx-site.conf hashes the openid), else rows
-    written by the other would mostly be stale here.
+    Bounded: least recently used out first, and none kept longer than `ttl` seconds since its
+    user's last message (an idle user's row, and what it holds, does not stay in memory). Several
+    workers each keep their own; nginx sends a user's messages to one of them
+    (deploy/nginx.conf hashes the openid).
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, ttl: float = 30 * 60) -> None:
+        self.size, self.ttl = size, ttl
         self.rows: OrderedDict[str, engine_sql.RowState] = OrderedDict()
+        self.kept_at: dict[str, float] = {}
 
     def get(self, openids: list[str]) -> dict[str, engine_sql.RowState]:
-        got = {}
+        got, now = {}, time.monotonic()
         for openid in openids:
             state = self.rows.get(openid)
-            if state is not None:
+            if state is not None and now - self.kept_at[openid] < self.ttl:
                 got[openid] = state
-                self.rows.move_to_end(openid)
         return got
 
     def put(self, states: dict[str, engine_sql.RowState]) -> None:
-        self.rows.update(states)
-        for openid in states:
+        now = time.monotonic()
+        for openid, state in states.items():
+            self.rows[openid] = state
             self.rows.move_to_end(openid)
-        while len(self.rows) > self.size:
-            self.rows.popitem(last=False)
+            self.kept_at[openid] = now
+        while self.rows and (
+            len(self.rows) > self.size or now - self.kept_at[next(iter(self.rows))] >= self.ttl
+        ):
+            self.kept_at.pop(self.rows.popitem(last=False)[0], None)
 
     def drop(self, openids: Iterable[str]) -> None:
         for openid in openids:
             self.rows.pop(openid, None)
+            self.kept_at.pop(openid, None)
 
 
 row_cache_key = web.AppKey("conversation_row_cache", RowCache)

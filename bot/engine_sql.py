@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tortoise import fields
 
@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from tortoise.models import Model
 
 M = TypeVar("M", bound="Model")
+
+
+class Statements(Protocol):
+    """What the statements outside a transaction need: a client, or the chat batcher's kept
+    connections (bot.asyncpg_client.KeptConnections)."""
+
+    async def execute_query(
+        self, query: str, values: list | None = None
+    ) -> tuple[int, Sequence[Any]]: ...
 
 
 def _pg(conn: BaseDBAsyncClient) -> bool:
@@ -167,7 +176,7 @@ class RowState:
 
 
 async def read_conversations(
-    conn: BaseDBAsyncClient,
+    conn: Statements,
     openids: Sequence[str],
     keys: Sequence[str],
     facts: tuple[tuple[str, str], ...] = (),
@@ -411,7 +420,7 @@ def _inbound_columns(inbound: Sequence[tuple[str, str, str, str | None]]) -> lis
 
 
 async def write_checked(
-    conn: BaseDBAsyncClient,
+    conn: Statements,
     inbound: Sequence[tuple[str, str, str, str | None]],
     names: tuple[str, ...],
     changes: Iterable[tuple[Conversation, set[str]]],

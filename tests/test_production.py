@@ -389,18 +389,74 @@ async def test_a_user_made_an_agent_in_the_console_gets_the_agents_menu(app, use
     assert "我的申请" in await user.say("菜单")
 
 
-def test_the_row_cache_keeps_the_most_recent_users():
+@pytest.mark.db
+async def test_connections_are_kept_between_batches_and_given_back_when_idle(app, make_user):
+    """PostgreSQL: optimistic batches that follow each other keep their connection out of the
+    pool (no acquire and release per statement); once nothing is waiting it goes back."""
+    import asyncio
+
+    from bot.conversation import kept_key
+
+    _row_cache(app)
+    users = [make_user(f"o-kept-{i}") for i in range(6)]
+    await asyncio.gather(*(u.say("帮助") for u in users))  # first messages: under the lock
+    replies = await asyncio.gather(*(u.say(w) for u in users for w in ("帮助", "菜单")))
+    assert all(replies)
+    assert app.app[kept_key].spare == []  # all back in the pool
+
+
+@pytest.mark.db
+async def test_a_kept_connection_postgresql_ended_is_not_used_again(app):
+    """A kept connection that PostgreSQL closed (a restart, pg_terminate_backend) is dropped:
+    the statement that finds it dead fails, the next one runs on a fresh connection."""
+    import asyncio
+
+    import asyncpg
+    from tortoise import connections
+
+    from bot.asyncpg_client import KeptConnections
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("a PostgreSQL client")
+    kept = KeptConnections(connections.get("default"))
+    pid = (await kept.execute_query("SELECT pg_backend_pid() AS pid"))[1][0]["pid"]
+    assert len(kept.spare) == 1  # kept
+    other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await other.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await other.close()
+    await asyncio.sleep(0.2)
+    try:
+        rows = (await kept.execute_query("SELECT pg_backend_pid() AS pid"))[1]
+    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+        rows = (await kept.execute_query("SELECT pg_backend_pid() AS pid"))[1]  # noticed late
+    assert rows[0]["pid"] != pid
+    await kept.release()
+    assert kept.spare == []
+
+
+def test_the_row_cache_keeps_the_most_recent_users(monkeypatch):
+    import time
+
     from bot.conversation import RowCache
     from bot.engine_sql import RowState
 
-    cache = RowCache(2)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    cache = RowCache(2, ttl=60)
     state = RowState({}, "1", {}, None)
     cache.put({"a": state, "b": state})
-    assert cache.get(["a"]) == {"a": state}  # a is now the most recent
+    cache.put({"a": state})  # a is now the most recent
     cache.put({"c": state})
     assert sorted(cache.rows) == ["a", "c"]
     cache.drop(["a", "x"])
     assert list(cache.rows) == ["c"]
+    clock[0] += 61  # c's user has been idle for longer than the ttl
+    assert cache.get(["c"]) == {}
+    cache.put({"d": state})
+    assert list(cache.rows) == ["d"]  # c went with the next write
 
 
 @pytest.mark.db
