@@ -24,6 +24,25 @@ access_log = logging.getLogger("bot.access")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class TextFormatter(logging.Formatter):
+    """logging.Formatter(TEXT_FORMAT), with the date and time up to the second formatted once a
+    second instead of for every line (time.strftime was a sixth of an access line's cost)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._second: int | None = None
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:  # handlers format under their lock: one thread at a time
+            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return f"{self._stamp},{int(record.msecs):03d}"  # logging's default_msec_format
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; a traceback goes in `exc`, inside the same line."""
 
@@ -48,7 +67,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Root handler on stderr in the chosen format. In JSON, Python's warnings go through
     logging as well, so nothing else reaches the stream as free text."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

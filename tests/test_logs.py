@@ -13,7 +13,7 @@ import time
 import aiohttp
 import pytest
 
-from bot.logs import JsonFormatter
+from bot.logs import TEXT_FORMAT, JsonFormatter, TextFormatter
 from tests.test_workers import ROOT, free_port
 
 
@@ -39,6 +39,15 @@ async def test_one_access_line_per_request_with_the_route_pattern(app, user, cap
     for leak in ("12345", "token", "abc", "o-secret", "signature", "nonce", "?"):
         assert leak not in text, leak
     assert lines[0].getMessage().startswith("GET /api/v1/applications/{id} 401 ")
+
+
+def test_text_lines_are_what_logging_formats():
+    """TextFormatter formats the time once a second; each line is still logging's own."""
+    ours, theirs = TextFormatter(), logging.Formatter(TEXT_FORMAT)
+    for created in (1_764_470_000.0, 1_764_470_000.999, 1_764_470_001.002, 1_764_470_000.5):
+        record = logging.LogRecord("bot.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.format(record) == theirs.format(record)
 
 
 def test_json_lines_are_one_object_each():
