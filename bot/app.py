@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +28,9 @@ from bot.logs import access_middleware
 from bot.metrics import Metrics
 from bot.settings import Settings, reveal
 from bot.storage import storage_ctx
+
+if TYPE_CHECKING:
+    from bot.conversation import RowCache
 
 log = logging.getLogger(__name__)
 # These libraries log every SQL statement with its parameters at DEBUG: free text users type
@@ -98,14 +102,27 @@ async def batcher_ctx(app: web.Application) -> AsyncIterator[None]:
 
     settings = app[settings_key]  # sqlite has one writer: a second batch would only wait
     app[batcher_key] = Batcher(app, lanes=settings.chat_lanes if settings.is_postgres else 1)
+    sweeper = None
     if settings.is_postgres and settings.chat_cache_rows:
-        app[row_cache_key] = RowCache(settings.chat_cache_rows, settings.conversation_timeout)
+        cache = app[row_cache_key] = RowCache(
+            settings.chat_cache_rows, settings.conversation_timeout
+        )
+        sweeper = asyncio.create_task(_sweep_every_minute(cache))
     if settings.is_postgres:
         app[kept_key] = KeptConnections(connections.get("default"))
     yield
+    if sweeper is not None:
+        sweeper.cancel()
     await app[batcher_key].close()
     if kept_key in app:
         await app[kept_key].release()  # before the pool closes: it waits for every connection
+
+
+async def _sweep_every_minute(cache: RowCache) -> None:
+    """Kept conversation rows go once their user has been idle for the ttl, traffic or not."""
+    while True:
+        await asyncio.sleep(60)
+        cache.sweep()
 
 
 def http_ctx(wechat_api):

@@ -58,41 +58,40 @@ class ResilientAsyncpgClient(AsyncpgDBClient):
 
 
 class KeptConnections:
-    """Statements outside a transaction on connections kept between back-to-back uses.
+    """Statements outside a transaction on a connection kept between back-to-back uses.
 
     The chat engine's optimistic batches (bot.conversation._optimistic) are one statement each,
     run one after another under load. Through the client, each took a connection from the pool
     and gave it back: about 45 µs of CPU a statement on top of the round trip, a third of its
-    cost. Here a connection stays out of the pool while batches follow each other, and goes
-    back when the batcher has nothing left to do (`release`). What execute_query gives and
-    raises is what the client's would (rows; IntegrityError for a taken unique key); a
-    connection that failed other than with an error PostgreSQL reported (lost, cancelled
-    mid-statement) is closed, never used again.
+    cost. Here one connection stays out of the pool while batches follow each other, and goes
+    back when the batcher has nothing left to do, or is about to open a transaction (`release`);
+    a second lane's statement (BOT_CHAT_LANES) gives its connection back at once. What
+    execute_query gives and raises is what the client's would (rows; IntegrityError for a
+    taken unique key). A connection that is closed, or whose statement did not end with an
+    error PostgreSQL reported (lost, cancelled mid-statement), is never used again.
     """
 
     def __init__(self, client: AsyncpgDBClient) -> None:
         self.client = client
-        self.spare: list[asyncpg.Connection] = []
+        self.spare: list[asyncpg.Connection] = []  # at most one
 
-    @property
-    def pool(self) -> asyncpg.Pool:
-        pool = self.client._pool
-        assert pool is not None, "the client is connected before any statement"
-        return pool
+    async def pool(self) -> asyncpg.Pool:
+        if self.client._pool is None:  # what the client's own statements do first
+            await self.client.create_connection(with_db=True)
+        assert self.client._pool is not None
+        return self.client._pool
 
     async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
-        con = None
-        while self.spare and con is None:
-            con = self.spare.pop()
-            if con.is_closed():
-                await self._drop(con)
-                con = None
+        con = self.spare.pop() if self.spare else None
+        if con is not None and con.is_closed():
+            await self._drop(con)
+            con = None
         if con is None:
-            con = await self.pool.acquire()
+            con = await (await self.pool()).acquire()
         try:
             rows = await con.fetch(query, *(values or ()))
-        except asyncpg.PostgresError as exc:  # the statement failed; the connection is fine
-            self.spare.append(con)
+        except asyncpg.PostgresError as exc:  # reported by PostgreSQL: the statement failed
+            await self._keep(con)
             if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
                 raise IntegrityError(exc) from exc
             raise
@@ -100,17 +99,23 @@ class KeptConnections:
             con.terminate()
             await self._drop(con)
             raise
-        self.spare.append(con)
+        await self._keep(con)
         return len(rows), rows
 
     async def release(self) -> None:
-        """Every kept connection back to the pool."""
+        """The kept connection back to the pool."""
         while self.spare:
             await self._drop(self.spare.pop())
 
+    async def _keep(self, con: asyncpg.Connection) -> None:
+        if self.spare or con.is_closed() or con.is_in_transaction():
+            await self._drop(con)  # one is kept already, or this one is not fit to be
+        else:
+            self.spare.append(con)
+
     async def _drop(self, con: asyncpg.Connection) -> None:
         try:
-            await self.pool.release(con)  # a closed one is replaced by asyncpg
+            await (await self.pool()).release(con)  # a closed one is replaced by asyncpg
         except Exception as exc:
             log.debug("releasing a kept connection: %s", type(exc).__name__)
 

@@ -137,8 +137,17 @@ class Batcher:
             await self._process(batch, again)
         finally:
             kept = self.app.get(kept_key)
-            if kept is not None and not self.pending and len(self.running) <= 1:
-                await kept.release()  # nothing follows: the connections back to the pool
+            me = asyncio.current_task()
+            if kept is not None and self.idle(but=me):
+                await kept.release()  # nothing follows: the connection back to the pool
+                cache = self.app.get(row_cache_key)
+                if cache is not None:
+                    cache.sweep()
+
+    def idle(self, but: asyncio.Task | None = None) -> bool:
+        """Nothing waiting and no batch running (but `but`, the caller's, or one that has
+        ended and whose done callback has not run yet)."""
+        return not self.pending and all(t is but or t.done() for t in self.running)
 
     async def _process(
         self, batch: list[tuple[Incoming, asyncio.Future]], again: bool = False
@@ -203,6 +212,9 @@ async def handle_batch(app: web.Application, incs: list[Incoming]) -> list[str |
         replies = await _optimistic(app, incs)
         if replies is not None:
             return replies
+        kept = app.get(kept_key)
+        if kept is not None:  # the transaction takes a pooled connection: leave it one
+            await kept.release()
     return await _locked(app, incs)
 
 
@@ -277,6 +289,8 @@ async def _optimistic(app: web.Application, incs: list[Incoming]) -> list[str | 
                 cache.put(states)
             out.count(app)
             return out.replies
+        if not rows:
+            break  # changed, but the write saw no newer version to route with
     if cache is not None:
         cache.drop(openids)
     return None  # rows written twice meanwhile: run it under the lock
@@ -314,6 +328,12 @@ class RowCache:
             self.rows[openid] = state
             self.rows.move_to_end(openid)
             self.kept_at[openid] = now
+        self.sweep(now)
+
+    def sweep(self, now: float | None = None) -> None:
+        """Drop the least recently kept rows beyond the size, and those kept longer than ttl:
+        after each write, when the batcher falls idle, and once a minute (bot.app)."""
+        now = time.monotonic() if now is None else now
         while self.rows and (
             len(self.rows) > self.size or now - self.kept_at[next(iter(self.rows))] >= self.ttl
         ):

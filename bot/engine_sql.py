@@ -432,9 +432,11 @@ async def write_checked(
     if none of the rows `read` (read_conversations, or this worker's last write) was written
     since, by anyone (a staff member's reply, another worker), and the facts about their users
     are unchanged. (True, the rows as written) by openid; or (False, the rows changed as they
-    are now), having written nothing."""
+    are now — as far as the statement's snapshot shows them), having written nothing."""
     columns = _pg_columns(names, changes, now)
     states = [read[o] for o in columns[-1]]
+    if not inbound and not states:  # every message a retry answered before: nothing to write
+        return True, {}
     params = [
         *_inbound_columns(inbound),
         now,
@@ -450,11 +452,13 @@ async def write_checked(
         ok = row.pop("__ok")
         xmin, key = row.pop(XMIN), row.pop(FACTS_KEY, None)
         user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
+        before = read[row["openid"]]
         if ok:  # written: the facts were checked to be those read
-            before = read[row["openid"]]
             out[row["openid"]] = RowState(row, xmin, before.facts, before.facts_key)
-        else:
+        elif (xmin, key) != (before.xmin, before.facts_key):
             out[row["openid"]] = RowState(row, xmin, user, key)
+        # else: what the statement's snapshot still held, older than the version it waited
+        # for: no use routing with it again
     return ok, out
 
 

@@ -285,6 +285,43 @@ async def test_a_row_written_between_read_and_write_is_answered_as_it_is_now(
 
 
 @pytest.mark.db
+async def test_a_row_committed_while_the_write_waits_for_its_lock_runs_under_the_lock(
+    app, user, monkeypatch
+):
+    """The checked write waits for a row another transaction holds; that one commits. The
+    statement's own view of the row is older than what it waited for, so there is nothing
+    newer to route with: the batch goes straight to the lock and answers from the new row."""
+    import asyncio
+
+    import asyncpg
+
+    from bot import conversation, engine_sql
+    from tests.conftest import PG_URL
+
+    _row_cache(app)
+    await user.say("帮助")
+    await user.say("帮助")  # kept
+    writes = _spy(monkeypatch, engine_sql, "write_checked")
+    locked = _spy(monkeypatch, conversation, "_locked")
+    other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        staff = other.transaction()
+        await staff.start()
+        await other.execute(
+            'UPDATE "conversation" SET "locale" = $1 WHERE "openid" = $2', "en", user.openid
+        )
+        answer = asyncio.create_task(user.say("帮助"))
+        await asyncio.sleep(0.5)
+        assert not answer.done()  # the write waits for the row
+        await staff.commit()
+        reply = await asyncio.wait_for(answer, 10)
+    finally:
+        await other.close()
+    assert "How to use" in reply
+    assert writes == [(False, {})] and len(locked) == 1
+
+
+@pytest.mark.db
 async def test_a_step_that_needs_the_database_runs_under_the_lock(app, user, monkeypatch):
     """PostgreSQL: a batch whose step reads or writes (here 人工 opens a ticket) leaves the
     optimistic run before anything is written, and runs in a transaction."""
@@ -390,19 +427,46 @@ async def test_a_user_made_an_agent_in_the_console_gets_the_agents_menu(app, use
 
 
 @pytest.mark.db
-async def test_connections_are_kept_between_batches_and_given_back_when_idle(app, make_user):
+@pytest.mark.parametrize("lanes", [1, 2, 8])
+async def test_connections_are_kept_between_batches_and_given_back_when_idle(
+    app, make_user, monkeypatch, lanes
+):
     """PostgreSQL: optimistic batches that follow each other keep their connection out of the
-    pool (no acquire and release per statement); once nothing is waiting it goes back."""
+    pool (fewer acquires than statements); once nothing is waiting it goes back. With more
+    lanes than the pool has connections (5), lanes falling back to a transaction (first
+    messages) still get one: nothing waits for a connection kept idle."""
     import asyncio
 
-    from bot.conversation import kept_key
+    from bot import conversation, engine_sql
+    from bot.conversation import batcher_key, kept_key
 
     _row_cache(app)
-    users = [make_user(f"o-kept-{i}") for i in range(6)]
-    await asyncio.gather(*(u.say("帮助") for u in users))  # first messages: under the lock
-    replies = await asyncio.gather(*(u.say(w) for u in users for w in ("帮助", "菜单")))
-    assert all(replies)
-    assert app.app[kept_key].spare == []  # all back in the pool
+    app.app[batcher_key].lanes = lanes
+    kept = app.app[kept_key]
+    pool = await kept.pool()
+    real_acquire, acquired = type(pool).acquire, []
+
+    def acquire(self, *args, **kwargs):
+        acquired.append(1)
+        return real_acquire(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(pool), "acquire", acquire)
+    reads = _spy(monkeypatch, engine_sql, "read_conversations")
+    writes = _spy(monkeypatch, engine_sql, "write_checked")
+    locked = _spy(monkeypatch, conversation, "_locked")
+    users = [make_user(f"o-kept-{i}") for i in range(12)]
+
+    async def chat() -> list:
+        await asyncio.gather(*(u.say("帮助") for u in users))  # first messages: locked
+        return await asyncio.gather(*(u.say(w) for u in users for w in ("帮助", "菜单", "帮助")))
+
+    replies = await asyncio.wait_for(chat(), 60)
+    assert all(replies) and len(writes) > 1
+    statements = len(reads) + len(writes)
+    if lanes == 1:  # a transaction takes one; statements that follow each other share one
+        assert len(acquired) < len(locked) + statements
+    assert kept.spare == []  # back in the pool
+    assert pool.get_idle_size() == pool.get_size()
 
 
 @pytest.mark.db
@@ -430,7 +494,7 @@ async def test_a_kept_connection_postgresql_ended_is_not_used_again(app):
     await asyncio.sleep(0.2)
     try:
         rows = (await kept.execute_query("SELECT pg_backend_pid() AS pid"))[1]
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError):
         rows = (await kept.execute_query("SELECT pg_backend_pid() AS pid"))[1]  # noticed late
     assert rows[0]["pid"] != pid
     await kept.release()
