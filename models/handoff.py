@@ -74,10 +74,6 @@ async def open_ticket(
     """Open a ticket; returns it, how many staff are told, and the pushes telling them at once
     (the staff on duty, all active staff when nobody is on duty), which the caller queues in
     the same transaction."""
-    from i18n import t
-    from models.conversation import Conversation
-    from models.people import Staff, StaffRole
-
     h = await Handoff.create(
         openid=openid,
         locale=locale,
@@ -86,9 +82,20 @@ async def open_ticket(
         due_at=reply_due(now, policy, tz),
         using_db=conn,
     )
+    pushes = await _tell_staff(h, "new", tz, conn)
+    return h, len(pushes), pushes
+
+
+async def _tell_staff(h: Handoff, key: str, tz: str, conn) -> list[Push]:
+    """A push to each staff member who should take the ticket: those on duty in its region,
+    or all of its region's active staff when nobody is on duty."""
+    from i18n import t
+    from models.conversation import Conversation
+    from models.people import Staff, StaffRole
+
     staff_q = Staff.filter(active=True).exclude(role=StaffRole.BUREAU).using_db(conn)
-    if region:
-        staff_q = staff_q.filter(region=region)
+    if h.region:
+        staff_q = staff_q.filter(region=h.region)
     staff = await staff_q.filter(on_duty=True) or await staff_q
     locales = dict(
         await Conversation.filter(openid__in=[s.openid for s in staff])
@@ -96,18 +103,47 @@ async def open_ticket(
         .values_list("openid", "locale")
     )
     due = local_hhmm(h.due_at, tz)
-    pushes: list[Push] = [
+    return [
         UserNotice(
             openid=s.openid,
-            key=f"handoff:{h.id}:new:{s.id}",
+            key=f"handoff:{h.id}:{key}:{s.id}",
             text=t("handoff.staff.new", locales.get(s.openid), ticket=h.id, due=due),
             kind="handoff",
-            region=region,
+            region=h.region,
             page=f"handoffs/{h.id}",
         )
         for s in staff
     ]
-    return h, len(staff), pushes
+
+
+async def release_tickets(staff_id: int, *, now: datetime, tz: str, conn) -> list[Push]:
+    """The open tickets a staff member holds go back to waiting when they leave the 人工 rota
+    (disabled): the user is told another staff member will reply, and the staff who should
+    take it are told as for a new ticket. The pushes, for the caller to queue in the same
+    transaction."""
+    from i18n import t
+
+    pushes: list[Push] = []
+    held = (
+        await Handoff.filter(staff_id=staff_id, status=HandoffStatus.TAKEN)
+        .using_db(conn)
+        .select_for_update()
+    )
+    for h in held:
+        h.status, h.staff_id, h.taken_at = HandoffStatus.WAITING, None, None
+        await h.save(using_db=conn)
+        back = f"back:{int(now.timestamp())}"
+        pushes.append(
+            UserNotice(
+                openid=h.openid,
+                key=f"handoff:{h.id}:{back}",
+                text=t("handoff.requeued", h.locale, ticket=h.id),
+                kind="handoff",
+                region=h.region,
+            )
+        )
+        pushes += await _tell_staff(h, back, tz, conn)
+    return pushes
 
 
 async def close_ticket(h: Handoff, *, by: str, now: datetime, conn) -> list[Push]:

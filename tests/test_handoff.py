@@ -128,8 +128,22 @@ async def test_a_user_who_left_the_chat_is_brought_back_when_staff_write(
 async def test_asking_again_reuses_the_open_ticket(user, staff):
     await user.say("人工")
     await user.say("菜单")
-    await user.say("人工")
+    again = await user.say("人工")
     assert await Handoff.all().count() == 1
+    h = await Handoff.get()
+    assert f"编号 {h.id}）还在等待" in again and "已为您呼叫" not in again  # not a new call
+
+
+async def test_end_after_leaving_the_chat_closes_the_open_ticket(user, staff):
+    """A user who left 人工 for the menu can still end it with 结束 (the ticket stays open
+    otherwise, and staff would take it for nobody)."""
+    await user.say("人工")
+    await user.say("菜单")
+    assert "人工服务已结束" in await user.say("结束")
+    h = await Handoff.get()
+    assert (h.status, h.closed_by) == ("closed", "user")
+    again = await user.say("结束")  # nothing open now: an ordinary word, the menu answers
+    assert "人工服务已结束" not in again and await Handoff.all().count() == 1
 
 
 def test_reply_times_day_and_night():
@@ -173,7 +187,7 @@ async def test_a_supervisor_takes_over_an_overdue_ticket(app, user, staff, make_
 
 async def test_nobody_on_duty_tells_the_user_about_12348(app, user):
     reply = await user.say("人工")
-    assert "12348" in reply
+    assert "12348" in reply and "前回复您" not in reply  # no reply time nobody will keep
     assert await pushes_to("o-anyone") == []
 
 
@@ -189,3 +203,63 @@ async def test_take_the_next_ticket_right_after_the_user_ended_this_one(make_use
     assert "已接待" in took and f"{second.id}" in took and "已经结束" not in took
     h = await Handoff.get(id=second.id)
     assert h.status == "taken" and h.staff_id is not None
+
+
+async def test_a_staff_member_disabled_in_the_console_hands_their_chat_back(
+    app, user, staff, fake_wechat
+):
+    """A supervisor takes a staff member off the rota while they hold a chat: the chat goes
+    back to waiting, the user is told, the staff on duty are called, and nothing the user
+    writes reaches the disabled member any more."""
+    from tests.console_support import csrf_of, sign_in
+
+    wang, zhao = staff
+    await user.say("人工")
+    h = await Handoff.get()
+    await wang.say(f"接 {h.id}")
+    await drain_outbox(app)
+    told_zhao = len(sent_to(fake_wechat, "o-staff-2"))
+    await sign_in(app, "o-sup")
+    csrf = await csrf_of(app, "/console/staff")
+    member = await Staff.get(openid="o-staff-1")
+    resp = await app.post(
+        "/console/staff", data={"csrf": csrf, "action": "disable", "id": str(member.id)}
+    )
+    assert resp.status == 200
+    h = await Handoff.get()
+    assert (h.status, h.staff_id) == ("waiting", None)
+    await drain_outbox(app)
+    assert "已转给其他工作人员" in sent_to(fake_wechat, user.openid)[-1]
+    assert f"接 {h.id}" in sent_to(fake_wechat, "o-staff-2")[told_zhao]  # called again
+    to_wang = len(sent_to(fake_wechat, "o-staff-1"))
+    assert "收到" in await user.say("还有人吗")  # kept for the next one
+    assert "不在人工服务值班名单" in await wang.say("我还在")
+    await drain_outbox(app)
+    assert len(sent_to(fake_wechat, "o-staff-1")) == to_wang  # nothing relayed to them
+    assert "还有人吗" in await zhao.say(f"接 {h.id}")
+
+
+async def test_a_message_to_a_disabled_staff_member_puts_the_chat_back_in_the_queue(
+    app, user, staff, fake_wechat
+):
+    """Disabled some other way (the CLI in another process, the database) while holding a
+    chat: the user's next message is kept for the others instead of relayed to them."""
+    wang, zhao = staff
+    await user.say("人工")
+    h = await Handoff.get()
+    await wang.say(f"接 {h.id}")
+    await Staff.filter(openid="o-staff-1").update(active=False)
+    await drain_outbox(app)
+    to_wang, to_zhao = (
+        len(sent_to(fake_wechat, "o-staff-1")),
+        len(sent_to(fake_wechat, "o-staff-2")),
+    )
+    reply = await user.say("工作人员还在吗")
+    assert "已转给其他工作人员" in reply
+    h = await Handoff.get()
+    assert (h.status, h.staff_id) == ("waiting", None)
+    assert h.messages[-1]["text"] == "工作人员还在吗"
+    await drain_outbox(app)
+    assert len(sent_to(fake_wechat, "o-staff-1")) == to_wang
+    assert f"接 {h.id}" in sent_to(fake_wechat, "o-staff-2")[to_zhao]
+    assert "工作人员还在吗" in await zhao.say(f"接 {h.id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import cast
 
 from bot.auth import REGION, create_center_key
 from bot.cli import run_with_db
@@ -125,8 +126,25 @@ def staff_list(args: argparse.Namespace) -> int:
 
 
 def staff_disable(args: argparse.Namespace) -> int:
-    async def go(_: Settings) -> int:
-        return await Staff.filter(openid=args.openid).update(active=False)
+    async def go(settings: Settings) -> int:
+        from datetime import UTC, datetime
+
+        from tortoise.transactions import in_transaction
+
+        from bot.notify import queue
+        from models.handoff import release_tickets
+
+        async with in_transaction() as conn:
+            held = (
+                await Staff.filter(openid=args.openid).using_db(conn).values_list("id", flat=True)
+            )
+            n = await Staff.filter(openid=args.openid).using_db(conn).update(active=False)
+            for staff_id in held:  # their open 人工 chats go to the others, the users told
+                pushes = await release_tickets(
+                    cast(int, staff_id), now=datetime.now(UTC), tz=settings.timezone, conn=conn
+                )
+                await queue(settings, pushes, conn=conn)
+        return n
 
     n = run_with_db(go)
     print("disabled" if n else "no such staff member")

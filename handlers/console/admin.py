@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from bot.auth import create_center_key
+from bot.keys import settings_key
+from bot.notify import queue
 from handlers.console.common import audit as audit_line
 from handlers.console.common import paged
 from handlers.console.session import Visitor, form_of, locale_of, page, render, role_of
@@ -21,6 +24,7 @@ from models.agent import Agent, AgentKind, create_invite
 from models.application import DataAccess
 from models.console import ConsoleSession, StaffAudit
 from models.contact import InvalidInput, validate_name
+from models.handoff import release_tickets
 from models.masking import mask_openid
 from models.people import CenterKey, Staff
 
@@ -125,10 +129,18 @@ async def staff_change(request: web.Request, visitor: Visitor) -> web.Response:
     if member.id == visitor.member.id and action in ("disable", "supervisor"):
         return await _page(request, visitor, status=409, error=t("console.staff.self", loc))
     if action == "disable":
-        await Staff.filter(id=member.id).update(active=False)
-        await ConsoleSession.filter(staff_id=member.id, ended_at=None).update(
-            ended_at=datetime.now(UTC)
-        )
+        async with in_transaction() as conn:
+            await Staff.filter(id=member.id).using_db(conn).update(active=False)
+            await (
+                ConsoleSession.filter(staff_id=member.id, ended_at=None)
+                .using_db(conn)
+                .update(ended_at=datetime.now(UTC))
+            )
+            # their open 人工 chats go back to the others; each user is told
+            pushes = await release_tickets(
+                member.id, now=datetime.now(UTC), tz=request.app[settings_key].timezone, conn=conn
+            )
+            await queue(request.app[settings_key], pushes, conn=conn)
     elif action == "enable":
         await Staff.filter(id=member.id).update(active=True)
     elif action == "duty":

@@ -25,6 +25,7 @@ from models.handoff import (
     close_ticket,
     local_hhmm,
     open_ticket,
+    release_tickets,
 )
 from models.outbox import Channel
 from models.people import Staff, StaffRole
@@ -77,6 +78,7 @@ async def chat_prompt(ctx: Ctx) -> str | Done:
             .order_by("-id")
             .first()
         )
+    opened = h is None
     if h is None:
         h, told, pushes = await open_ticket(
             openid=ctx.openid,
@@ -97,9 +99,12 @@ async def chat_prompt(ctx: Ctx) -> str | Done:
     ctx.data["shown"] = True
     if h.status == HandoffStatus.TAKEN:
         return ctx.t("handoff.status.taken", ticket=h.id)
-    return ctx.t("handoff.opened", ticket=h.id, due=local_hhmm(h.due_at, ctx.settings.timezone)) + (
-        "\n" + ctx.t("handoff.nobody") if ctx.data.get("nobody") else ""
-    )
+    due = local_hhmm(h.due_at, ctx.settings.timezone)
+    if not opened:  # asked again (after 菜单): the same ticket, still waiting
+        return ctx.t("handoff.still_waiting", ticket=h.id, due=due)
+    if ctx.data.get("nobody"):  # no staff to tell: no reply time to promise
+        return ctx.t("handoff.opened_nobody", ticket=h.id)
+    return ctx.t("handoff.opened", ticket=h.id, due=due)
 
 
 def _said(ctx: Ctx) -> str:
@@ -130,15 +135,34 @@ async def on_chat(ctx: Ctx) -> Outcome:
         await h.save(using_db=ctx.conn)
         return Stay(ctx.t("handoff.kept"))
     staff = await Staff.filter(id=h.staff_id).using_db(ctx.conn).first()
-    if staff is not None:
-        await _send(
-            ctx,
-            h,
-            staff.openid,
-            f"u:{ctx.inc.dedupe_key}",
-            ctx.t("handoff.staff.from_user", ticket=h.id, text=_said(ctx)),
-        )
+    if staff is None or not staff.active:  # taken off the rota while holding it: not to them
+        await _requeue(ctx, h)
+        return Stay(ctx.t("handoff.requeued", ticket=h.id))
+    await _send(
+        ctx,
+        h,
+        staff.openid,
+        f"u:{ctx.inc.dedupe_key}",
+        ctx.t("handoff.staff.from_user", ticket=h.id, text=_said(ctx)),
+    )
     return Stay(ctx.t("handoff.relayed"))
+
+
+async def _requeue(ctx: Ctx, h: Handoff) -> None:
+    """The ticket back to waiting, the user's message kept for whoever takes it next, and the
+    staff who should take it told (the user is told by the reply)."""
+    if h.staff_id is not None:
+        pushes = await release_tickets(
+            h.staff_id, now=ctx.now, tz=ctx.settings.timezone, conn=ctx.conn
+        )
+        await ctx.push([p for p in pushes if getattr(p, "openid", None) != h.openid])
+    h = await Handoff.get(id=h.id).using_db(ctx.conn)
+    if h.status == HandoffStatus.TAKEN:  # its holder was deleted: nobody to release it from
+        h.status, h.taken_at = HandoffStatus.WAITING, None
+    h.messages = [*h.messages, {"at": ctx.now.isoformat(), "text": _said(ctx)}][
+        -WAITING_MESSAGES_MAX:
+    ]
+    await h.save(using_db=ctx.conn)
 
 
 async def _user_cancel(ctx: Ctx) -> None:
@@ -182,9 +206,11 @@ async def _reattach(ctx: Ctx, h: Handoff) -> None:
 async def on_relay(ctx: Ctx) -> Outcome:
     """Sends the staff member's message to the user and counts it; 结束 ends the ticket."""
     h, staff = await _locked(ctx, ctx.data.get("handoff_id") or 0), await _staff(ctx)
-    if h is None or staff is None or h.status != HandoffStatus.TAKEN or h.staff_id != staff.id:
+    if staff is None:  # taken off the rota (disabled): their tickets went to the others
+        return Done(ctx.t("handoff.staff.off_rota"))
+    if h is None or h.status != HandoffStatus.TAKEN or h.staff_id != staff.id:
         took = TAKE.match(ctx.text)
-        if took and staff is not None:  # the user ended this one: 接 takes the next at once
+        if took:  # the user ended this one: 接 takes the next at once
             return await take(ctx, took)
         return Done(ctx.t("handoff.staff.gone", ticket=ctx.data.get("handoff_id")))
     if ends(ctx):
@@ -320,10 +346,20 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
 
 @command(r"^\s*(?:结束|end)\s*$")
 async def end(ctx: Ctx, _m: re.Match[str]) -> Outcome:
-    """`结束` from staff outside the relay (after 菜单): ends the ticket they hold."""
+    """`结束` from staff outside the relay (after 菜单): ends the ticket they hold. From a user
+    who left their 人工 chat (菜单) with the ticket still open: ends that ticket."""
     staff = await _staff(ctx)
     if staff is None:
-        return await as_text(ctx)
+        h = (
+            await Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED)
+            .using_db(ctx.conn)
+            .select_for_update()
+            .first()
+        )
+        if h is None:
+            return await as_text(ctx)
+        await ctx.push(await close_ticket(h, by="user", now=ctx.now, conn=ctx.conn))
+        return Done(ctx.t("handoff.closed_by_user"))
     h = (
         await Handoff.filter(staff_id=staff.id, status=HandoffStatus.TAKEN)
         .using_db(ctx.conn)
