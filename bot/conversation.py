@@ -533,6 +533,8 @@ def expired(ctx: Ctx, flow: Flow | None) -> bool:
 
 
 async def run_step(ctx: Ctx, flow: Flow | None, step: Step) -> str | None:
+    if flow is not None and (refused := await _refused(ctx, flow)) is not None:
+        return refused
     if step.choices:
         choices = await resolve_choices(ctx, step)
         ctx.choice = None
@@ -650,6 +652,17 @@ async def global_command(ctx: Ctx, word: str, flow: Flow | None, step: Step | No
     raise AssertionError(word)
 
 
+async def _refused(ctx: Ctx, flow: Flow) -> str | None:
+    """The flow's guard said no: the flow ends, with its refusal and the menu."""
+    if flow.guard is None:
+        return None
+    refusal = await flow.guard(ctx)
+    if refusal is None:
+        return None
+    clear(ctx)
+    return refusal + "\n\n" + await menu_text(ctx)
+
+
 async def resume(ctx: Ctx, say: str | None = None) -> str | None:
     """Back to the paused flow where it stopped, applying the answer that came too late."""
     c = ctx.conv
@@ -658,6 +671,9 @@ async def resume(ctx: Ctx, say: str | None = None) -> str | None:
         clear(ctx)
         return ctx.t("resume.nothing") + "\n\n" + await menu_text(ctx)
     target = flowkit.FLOWS[paused["flow"]]
+    if (refused := await _refused(ctx, target)) is not None:
+        c.paused = None  # a draft its user may no longer finish
+        return refused
     c.flow, c.step = target.name, paused.get("step") or target.first
     c.data, c.history, c.paused = paused.get("data") or {}, paused.get("history") or [], None
     c.expires_at = ctx.now + timedelta(seconds=ctx.settings.conversation_timeout)

@@ -115,6 +115,9 @@ class Flow:
     steps: tuple[Step, ...]
     resumable: bool = True
     on_cancel: Callable[[Ctx], Awaitable[None]] | None = None
+    # Asked before each answer and on resuming: a refusal (text) ends the flow there, e.g. an
+    # agent disabled while filing is told at the next answer, not after the last one.
+    guard: Callable[[Ctx], Awaitable[str | None]] | None = None
 
     @property
     def first(self) -> str:

@@ -154,5 +154,9 @@ def test_cli_invite_list_disable(tmp_path):
     assert "东浦村" in listed.stdout and "unbound" in listed.stdout and code not in listed.stdout
     assert _cli(tmp_path, "agents", "disable", "1").returncode == 0
     assert "disabled" in _cli(tmp_path, "agents", "list").stdout
+    enabled = _cli(tmp_path, "agents", "enable", "1")
+    assert enabled.returncode == 0 and "enabled agent #1" in enabled.stdout
+    assert "\tactive\t" in _cli(tmp_path, "agents", "list").stdout
+    assert _cli(tmp_path, "agents", "enable", "99").returncode == 1
     bad = _cli(tmp_path, "agents", "invite", "--region", "33", "--name", "x", "--village", "y")
     assert bad.returncode != 0 and "6-digit" in bad.stderr

@@ -200,6 +200,31 @@ async def test_cancel_writes_nothing_and_menu_pauses_for_resume(app, make_user):
     assert conv.flow is None and conv.data == {}
 
 
+async def test_an_agent_disabled_while_filing_is_told_at_the_next_answer(app, make_user):
+    """Disabled mid-application (the console or `agents disable`): the next answer ends the
+    filing with how to bind, not the last one after every step; 继续 of a paused draft too."""
+    from models.agent import Agent
+
+    u, agent = await bound_user(make_user)
+    await start_filing(u)
+    await u.say("4")
+    await Agent.filter(id=agent.id).update(active=False)
+    reply = await u.say("张三丰")
+    assert "只有已绑定的代办人" in reply and "请回复数字选择服务" in reply
+    conv = await Conversation.get(openid=u.openid)
+    assert conv.flow is None and conv.data == {}
+
+    await Agent.filter(id=agent.id).update(active=True)
+    await start_filing(u)
+    await u.say("4")
+    assert "继续" in await u.say("菜单")  # paused
+    await Agent.filter(id=agent.id).update(active=False)
+    reply = await u.say("继续")
+    assert "只有已绑定的代办人" in reply and "身份证号码" not in reply
+    assert (await Conversation.get(openid=u.openid)).paused is None
+    assert await Application.all().count() == 0
+
+
 async def test_exempt_group_is_checked_against_age_in_chat(app, make_user):
     u, _ = await bound_user(make_user)
     await start_filing(u)

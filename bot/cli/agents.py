@@ -1,9 +1,10 @@
-"""agents: invite village agents, list them, disable them.
+"""agents: invite village agents, list them, disable and enable them.
 
     python -m bot agents invite --region 330602 --name 王五 --village 东浦村 [--kind agent]
     python -m bot agents invite --agent 7        (a new code for an existing agent)
     python -m bot agents list [--region 330602]
     python -m bot agents disable 7
+    python -m bot agents enable 7               (back, with the bindings it had)
 
 `invite` prints the single-use code (valid 7 days) alone on its last line; the agent sends
 `绑定 <code>` in chat or enters it in the mini-program.
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     dis = ss.add_parser("disable", help="stop an agent from filing (takes effect at once)")
     dis.add_argument("agent_id", type=int)
     dis.set_defaults(func=disable)
+    ena = ss.add_parser("enable", help="let a disabled agent file again, bound as before")
+    ena.add_argument("agent_id", type=int)
+    ena.set_defaults(func=enable)
 
 
 def _new_agent_args(args: argparse.Namespace) -> None:
@@ -72,7 +76,10 @@ def invite(args: argparse.Namespace) -> int:
 
     agent, code = run_with_db(go)
     if agent is None or code is None:
-        print(f"no active agent #{args.agent}", file=sys.stderr)
+        print(
+            f"no active agent #{args.agent} (a disabled one: `agents enable {args.agent}` first)",
+            file=sys.stderr,
+        )
         return 1
     print(f"agent #{agent.id} {agent.name} ({agent.village}, region {agent.region}, {agent.kind})")
     print(
@@ -114,4 +121,13 @@ def disable(args: argparse.Namespace) -> int:
 
     n = run_with_db(go)
     print(f"disabled agent #{args.agent_id}" if n else f"no agent #{args.agent_id}")
+    return 0 if n else 1
+
+
+def enable(args: argparse.Namespace) -> int:
+    async def go(_: Settings) -> int:
+        return await Agent.filter(id=args.agent_id).update(active=True)
+
+    n = run_with_db(go)
+    print(f"enabled agent #{args.agent_id}" if n else f"no agent #{args.agent_id}")
     return 0 if n else 1

@@ -15,7 +15,18 @@ import re
 import unicodedata
 from datetime import date
 
-from bot.flowkit import Choice, Ctx, Done, Flow, Next, Outcome, Stay, Step, register_flow
+from bot.flowkit import (
+    UNKNOWN,
+    Choice,
+    Ctx,
+    Done,
+    Flow,
+    Next,
+    Outcome,
+    Stay,
+    Step,
+    register_flow,
+)
 from handlers.filing import today_of
 from handlers.flows import agent_filing_finish as fin
 from handlers.flows import agent_filing_submit as submit
@@ -195,10 +206,20 @@ async def deadline(ctx: Ctx) -> Outcome:
     return Next(S.HARDSHIP)
 
 
+async def agents_only(ctx: Ctx) -> str | None:
+    """Only an active, bound agent goes on filing: the batch's `agent_id` fact says so without
+    a query (the check at submitting stays)."""
+    fact = ctx.fact("agent_id")
+    if fact is None or (fact is UNKNOWN and await current_agent(ctx) is None):
+        return ctx.t("filing.not_agent")
+    return None
+
+
 FLOW = register_flow(
     Flow(
         name="agent_filing",
         title="filing.title",
+        guard=agents_only,
         steps=(
             Step(S.INTRO, intro_prompt, intro, choices=intro_choices),
             Step(S.MATTER, "filing.ask.matter", matter, choices=matter_choices),
