@@ -140,9 +140,6 @@ class Batcher:
             me = asyncio.current_task()
             if kept is not None and self.idle(but=me):
                 await kept.release()  # nothing follows: the connection back to the pool
-                cache = self.app.get(row_cache_key)
-                if cache is not None:
-                    cache.sweep()
 
     def idle(self, but: asyncio.Task | None = None) -> bool:
         """Nothing waiting and no batch running (but `but`, the caller's, or one that has
@@ -311,38 +308,36 @@ class RowCache:
 
     def __init__(self, size: int, ttl: float = 30 * 60) -> None:
         self.size, self.ttl = size, ttl
-        self.rows: OrderedDict[str, engine_sql.RowState] = OrderedDict()
-        self.kept_at: dict[str, float] = {}
+        # openid -> (when kept, by time.monotonic(), the row); oldest first
+        self.rows: OrderedDict[str, tuple[float, engine_sql.RowState]] = OrderedDict()
 
     def get(self, openids: list[str]) -> dict[str, engine_sql.RowState]:
         got, now = {}, time.monotonic()
         for openid in openids:
-            state = self.rows.get(openid)
-            if state is not None and now - self.kept_at[openid] < self.ttl:
-                got[openid] = state
+            kept = self.rows.get(openid)
+            if kept is not None and now - kept[0] < self.ttl:
+                got[openid] = kept[1]
         return got
 
     def put(self, states: dict[str, engine_sql.RowState]) -> None:
         now = time.monotonic()
         for openid, state in states.items():
-            self.rows[openid] = state
+            self.rows[openid] = (now, state)
             self.rows.move_to_end(openid)
-            self.kept_at[openid] = now
         self.sweep(now)
 
     def sweep(self, now: float | None = None) -> None:
-        """Drop the least recently kept rows beyond the size, and those kept longer than ttl:
-        after each write, when the batcher falls idle, and once a minute (bot.app)."""
+        """Drop the oldest rows beyond the size, and those kept longer than ttl: after each
+        write, and once a minute (bot.app) for a process with no traffic."""
         now = time.monotonic() if now is None else now
         while self.rows and (
-            len(self.rows) > self.size or now - self.kept_at[next(iter(self.rows))] >= self.ttl
+            len(self.rows) > self.size or now - next(iter(self.rows.values()))[0] >= self.ttl
         ):
-            self.kept_at.pop(self.rows.popitem(last=False)[0], None)
+            self.rows.popitem(last=False)
 
     def drop(self, openids: Iterable[str]) -> None:
         for openid in openids:
             self.rows.pop(openid, None)
-            self.kept_at.pop(openid, None)
 
 
 row_cache_key = web.AppKey("conversation_row_cache", RowCache)

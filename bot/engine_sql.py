@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -125,10 +125,15 @@ SEEN_VERSION = "__seen_version"
 XMIN = "__xmin"
 
 
+def _fact_exprs(facts: tuple[tuple[str, str], ...]) -> list[str]:
+    """The registered facts about the conversation `c`'s user, each `(subquery) AS column`."""
+    user = 'c."openid"'
+    return [f'({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts]
+
+
 def _fact_columns(facts: tuple[tuple[str, str], ...]) -> str:
     """The registered facts as extra columns of a select on the conversation `c`."""
-    user = 'c."openid"'
-    return "".join(f', ({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts)
+    return "".join(", " + expr for expr in _fact_exprs(facts))
 
 
 @cache
@@ -154,10 +159,7 @@ def _read_unlocked(facts: tuple[tuple[str, str], ...]) -> str:
 
 def _facts_of(facts: tuple[tuple[str, str], ...]) -> str:
     """A one-row select of the facts about the conversation `c`'s user, one column each."""
-    user = 'c."openid"'
-    return "SELECT " + ", ".join(
-        f'({sql.format(openid=user)}) AS "{FACT_PREFIX}{name}"' for name, sql in facts
-    )
+    return "SELECT " + ", ".join(_fact_exprs(facts))
 
 
 FACTS_KEY = "__facts"
@@ -192,10 +194,15 @@ async def read_conversations(
         value = row.pop("__answered")
         if value and not answered:
             answered = json.loads(value) if isinstance(value, str) else dict(value)
-        xmin, key = row.pop(XMIN), row.pop(FACTS_KEY, None)
-        user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
-        states[row["openid"]] = RowState(row, xmin, user, key)
+        states[str(row["openid"])] = _row_state(row, facts)
     return (states, answered) if len(states) == len(openids) else None
+
+
+def _row_state(row: dict[str, object], facts: tuple[tuple[str, str], ...]) -> RowState:
+    """A RowState from a row with the extra columns of _read_unlocked (taken out of `row`)."""
+    xmin, key = str(row.pop(XMIN)), row.pop(FACTS_KEY, None)
+    user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
+    return RowState(row, xmin, user, None if key is None else str(key))
 
 
 @dataclass(slots=True)
@@ -449,14 +456,12 @@ async def write_checked(
     ok, out = not states, dict[str, RowState]()
     for raw in rows:
         row = dict(raw)
-        ok = row.pop("__ok")
-        xmin, key = row.pop(XMIN), row.pop(FACTS_KEY, None)
-        user = {name: row.pop(FACT_PREFIX + name) for name, _ in facts}
-        before = read[row["openid"]]
-        if ok:  # written: the facts were checked to be those read
-            out[row["openid"]] = RowState(row, xmin, before.facts, before.facts_key)
-        elif (xmin, key) != (before.xmin, before.facts_key):
-            out[row["openid"]] = RowState(row, xmin, user, key)
+        ok, openid = bool(row.pop("__ok")), str(row["openid"])
+        state, before = _row_state(row, facts), read[openid]
+        if ok:  # written: the facts were checked to be those read (their columns are NULL)
+            out[openid] = replace(state, facts=before.facts, facts_key=before.facts_key)
+        elif (state.xmin, state.facts_key) != (before.xmin, before.facts_key):
+            out[openid] = state
         # else: what the statement's snapshot still held, older than the version it waited
         # for: no use routing with it again
     return ok, out

@@ -116,11 +116,13 @@ async def _tell_staff(h: Handoff, key: str, tz: str, conn) -> list[Push]:
     ]
 
 
-async def release_tickets(staff_id: int, *, now: datetime, tz: str, conn) -> list[Push]:
+async def release_tickets(
+    staff_id: int, *, now: datetime, tz: str, conn, told: str | None = None
+) -> list[Push]:
     """The open tickets a staff member holds go back to waiting when they leave the 人工 rota
-    (disabled): the user is told another staff member will reply, and the staff who should
-    take it are told as for a new ticket. The pushes, for the caller to queue in the same
-    transaction."""
+    (disabled): the user is told another staff member will reply (but `told`, a user the
+    caller answers itself), and the staff who should take it are told as for a new ticket.
+    The pushes, for the caller to queue in the same transaction."""
     from i18n import t
 
     pushes: list[Push] = []
@@ -133,15 +135,16 @@ async def release_tickets(staff_id: int, *, now: datetime, tz: str, conn) -> lis
         h.status, h.staff_id, h.taken_at = HandoffStatus.WAITING, None, None
         await h.save(using_db=conn)
         back = f"back:{int(now.timestamp())}"
-        pushes.append(
-            UserNotice(
-                openid=h.openid,
-                key=f"handoff:{h.id}:{back}",
-                text=t("handoff.requeued", h.locale, ticket=h.id),
-                kind="handoff",
-                region=h.region,
+        if h.openid != told:
+            pushes.append(
+                UserNotice(
+                    openid=h.openid,
+                    key=f"handoff:{h.id}:{back}",
+                    text=t("handoff.requeued", h.locale, ticket=h.id),
+                    kind="handoff",
+                    region=h.region,
+                )
             )
-        )
         pushes += await _tell_staff(h, back, tz, conn)
     return pushes
 

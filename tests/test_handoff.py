@@ -146,6 +146,20 @@ async def test_end_after_leaving_the_chat_closes_the_open_ticket(user, staff):
     assert "人工服务已结束" not in again and await Handoff.all().count() == 1
 
 
+async def test_end_in_another_flow_closes_the_ticket_and_keeps_the_flow(user, staff):
+    from models.conversation import Conversation
+
+    await user.say("人工")
+    await user.say("菜单")
+    await user.say("4")  # 投诉: its first step is a choice
+    flow = (await Conversation.get(openid=user.openid)).flow
+    assert flow is not None
+    reply = await user.say("结束")
+    assert "人工服务已结束" in reply
+    assert (await Handoff.get()).status == "closed"
+    assert (await Conversation.get(openid=user.openid)).flow == flow  # still where it was
+
+
 def test_reply_times_day_and_night():
     policy = PRESETS["national"]
 

@@ -116,18 +116,19 @@ def list_agents(args: argparse.Namespace) -> int:
 
 
 def disable(args: argparse.Namespace) -> int:
-    async def go(_: Settings) -> int:
-        return await Agent.filter(id=args.agent_id).update(active=False)
-
-    n = run_with_db(go)
-    print(f"disabled agent #{args.agent_id}" if n else f"no agent #{args.agent_id}")
-    return 0 if n else 1
+    return _set_active(args.agent_id, False)
 
 
 def enable(args: argparse.Namespace) -> int:
+    return _set_active(args.agent_id, True)
+
+
+def _set_active(agent_id: int, active: bool) -> int:
     async def go(_: Settings) -> int:
-        return await Agent.filter(id=args.agent_id).update(active=True)
+        return await Agent.filter(id=agent_id).update(active=active)
 
     n = run_with_db(go)
-    print(f"enabled agent #{args.agent_id}" if n else f"no agent #{args.agent_id}")
+    print(
+        f"{'enabled' if active else 'disabled'} agent #{agent_id}" if n else f"no agent #{agent_id}"
+    )
     return 0 if n else 1

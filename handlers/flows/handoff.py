@@ -45,6 +45,16 @@ async def _ticket(ctx: Ctx, *, lock: bool = False) -> Handoff | None:
     return await (q.select_for_update() if lock else q).first()
 
 
+async def _open_ticket_of_user(ctx: Ctx, *, lock: bool = False) -> Handoff | None:
+    """The sender's open ticket (as the user who asked for a person), newest first."""
+    q = (
+        Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED)
+        .using_db(ctx.conn)
+        .order_by("-id")
+    )
+    return await (q.select_for_update() if lock else q).first()
+
+
 async def _staff(ctx: Ctx) -> Staff | None:
     """The sender as centre staff on the 人工 rota (the justice bureau is not)."""
     return (
@@ -72,12 +82,7 @@ async def chat_prompt(ctx: Ctx) -> str | Done:
     if h is None and ctx.data.get("handoff_id"):
         return Done(ctx.t("handoff.ended"))
     if h is None:
-        h = (
-            await Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED)
-            .using_db(ctx.conn)
-            .order_by("-id")
-            .first()
-        )
+        h = await _open_ticket_of_user(ctx)
     opened = h is None
     if h is None:
         h, told, pushes = await open_ticket(
@@ -152,10 +157,11 @@ async def _requeue(ctx: Ctx, h: Handoff) -> None:
     """The ticket back to waiting, the user's message kept for whoever takes it next, and the
     staff who should take it told (the user is told by the reply)."""
     if h.staff_id is not None:
-        pushes = await release_tickets(
-            h.staff_id, now=ctx.now, tz=ctx.settings.timezone, conn=ctx.conn
+        await ctx.push(
+            await release_tickets(
+                h.staff_id, now=ctx.now, tz=ctx.settings.timezone, conn=ctx.conn, told=h.openid
+            )
         )
-        await ctx.push([p for p in pushes if getattr(p, "openid", None) != h.openid])
     h = await Handoff.get(id=h.id).using_db(ctx.conn)
     if h.status == HandoffStatus.TAKEN:  # its holder was deleted: nobody to release it from
         h.status, h.taken_at = HandoffStatus.WAITING, None
@@ -350,16 +356,12 @@ async def end(ctx: Ctx, _m: re.Match[str]) -> Outcome:
     who left their 人工 chat (菜单) with the ticket still open: ends that ticket."""
     staff = await _staff(ctx)
     if staff is None:
-        h = (
-            await Handoff.filter(openid=ctx.openid, status__not=HandoffStatus.CLOSED)
-            .using_db(ctx.conn)
-            .select_for_update()
-            .first()
-        )
+        h = await _open_ticket_of_user(ctx, lock=True)
         if h is None:
             return await as_text(ctx)
         await ctx.push(await close_ticket(h, by="user", now=ctx.now, conn=ctx.conn))
-        return Done(ctx.t("handoff.closed_by_user"))
+        # Stay: a flow the user is in goes on (asked again); Done would end it
+        return Stay(ctx.t("handoff.closed_by_user"))
     h = (
         await Handoff.filter(staff_id=staff.id, status=HandoffStatus.TAKEN)
         .using_db(ctx.conn)
