@@ -12,7 +12,7 @@ from models.handoff import Handoff, reply_due
 from models.people import Staff
 from models.policy import PRESETS
 from tests.conftest import drain_outbox
-from tests.test_cases_support import TZ, add_staff, image, pushes_to, sent_to, tick
+from tests.test_cases_support import TZ, add_staff, image, pushes_to, sent_to, tick, voice
 
 
 @pytest.fixture
@@ -144,6 +144,16 @@ async def test_end_after_leaving_the_chat_closes_the_open_ticket(user, staff):
     assert (h.status, h.closed_by) == ("closed", "user")
     again = await user.say("结束")  # nothing open now: an ordinary word, the menu answers
     assert "人工服务已结束" not in again and await Handoff.all().count() == 1
+
+
+async def test_a_spoken_end_ends_the_chat_in_it_and_from_the_menu(user, staff):
+    """WeChat's speech recognition writes "结束。": it ends the chat like the typed word."""
+    await user.say("人工")
+    assert "人工服务已结束" in await user.send(voice(user.openid, "结束。"))
+    await user.say("人工")
+    await user.say("菜单")
+    assert "人工服务已结束" in await user.send(voice(user.openid, "结束！"))
+    assert await Handoff.filter(status="closed").count() == 2
 
 
 async def test_end_in_another_flow_closes_the_ticket_and_keeps_the_flow(user, staff):

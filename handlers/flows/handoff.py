@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
+from bot import answers
 from bot.flowkit import Ctx, Done, Flow, Outcome, Start, Stay, Step, command, register_flow
 from handlers.flows.progress import home_region
 from i18n import t
@@ -36,8 +37,8 @@ TAKE = re.compile(r"^\s*(?:接|take\s)\s*(?P<ticket>\d{1,9})\s*$", re.IGNORECASE
 
 
 def ends(ctx: Ctx) -> bool:
-    """结束 (or "end" in English) closes the chat."""
-    return ctx.text.strip().lower() in END_WORDS
+    """结束 (or "end" in English) closes the chat, typed or spoken ("结束。")."""
+    return answers.normalize(ctx.text) in END_WORDS
 
 
 async def _ticket(ctx: Ctx, *, lock: bool = False) -> Handoff | None:
@@ -350,7 +351,7 @@ async def take(ctx: Ctx, m: re.Match[str]) -> Outcome:
     )
 
 
-@command(r"^\s*(?:结束|end)\s*$")
+@command(r"^\s*(?:结束|end)[\s。.!！]*$")  # a spoken one ends with a full stop
 async def end(ctx: Ctx, _m: re.Match[str]) -> Outcome:
     """`结束` from staff outside the relay (after 菜单): ends the ticket they hold. From a user
     who left their 人工 chat (菜单) with the ticket still open: ends that ticket."""
